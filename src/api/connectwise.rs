@@ -1,0 +1,1010 @@
+//! The ConnectWise PSA client: site and codebase discovery, authentication, paged fetching of
+//! configurations into the counting engine, retries, progress and cancellation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::http::{
+    AttemptError, HttpFailure, HttpSettings, TransportFailure, UrlProblem, build_http_client,
+    check_transport, failure_from_response, join_path, with_retries,
+};
+use crate::domain::configuration::ConfigurationPage;
+use crate::domain::counting::{CountingEngine, CountingResult, CountingRule};
+
+/// The codebase that always routes to the tenant's current version.
+pub const DEFAULT_CODEBASE: &str = "v4_6_release/";
+/// The largest page ConnectWise serves.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// Where to reach ConnectWise: a site to discover the API from, or the API base itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectWiseTarget {
+    /// A site URL (`https://na.myconnectwise.net`, an on-premise host); the API base is
+    /// discovered through `login/companyinfo`.
+    Site(Url),
+    /// The full API base URL (`https://api-na.myconnectwise.net/v4_6_release/apis/3.0`).
+    ApiBase(Url),
+}
+
+impl ConnectWiseTarget {
+    /// Parses a site URL typed by the user, refusing plain http to anything but loopback.
+    pub fn site(value: &str) -> Result<Self, UrlProblem> {
+        Ok(Self::Site(super::http::parse_service_url(
+            "ConnectWise site URL",
+            value,
+        )?))
+    }
+
+    /// Parses an API base URL typed by the user.
+    pub fn api_base(value: &str) -> Result<Self, UrlProblem> {
+        Ok(Self::ApiBase(super::http::parse_service_url(
+            "ConnectWise API URL",
+            value,
+        )?))
+    }
+}
+
+/// The four things ConnectWise needs to let the product in.
+#[derive(Clone)]
+pub struct ConnectWiseCredentials {
+    pub company_id: String,
+    pub public_key: String,
+    pub private_key: String,
+    pub client_id: String,
+}
+
+impl std::fmt::Debug for ConnectWiseCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectWiseCredentials")
+            .field("company_id", &self.company_id)
+            .field("public_key", &"<redacted>")
+            .field("private_key", &"<redacted>")
+            .field("client_id", &self.client_id)
+            .finish()
+    }
+}
+
+/// How pages are requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PagingStrategy {
+    /// Ask `/count` first, then request numbered pages, several in flight.
+    #[default]
+    ParallelPages,
+    /// `pagination-type: forward-only` with `pageId`: one page after another.
+    ForwardOnly,
+}
+
+/// Everything the client needs.
+#[derive(Debug, Clone)]
+pub struct ConnectWiseSettings {
+    pub target: ConnectWiseTarget,
+    pub credentials: ConnectWiseCredentials,
+    pub http: HttpSettings,
+    pub page_size: u32,
+    pub max_in_flight: usize,
+    pub paging: PagingStrategy,
+    /// Send the server-side `conditions` filter and the `fields` projection (benchmarks turn
+    /// these off to show what they save).
+    pub server_filter: bool,
+}
+
+impl ConnectWiseSettings {
+    pub fn new(target: ConnectWiseTarget, credentials: ConnectWiseCredentials) -> Self {
+        Self {
+            target,
+            credentials,
+            http: HttpSettings::default(),
+            page_size: MAX_PAGE_SIZE,
+            max_in_flight: 4,
+            paging: PagingStrategy::default(),
+            server_filter: true,
+        }
+    }
+}
+
+/// What `login/companyinfo` told us about the tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovery {
+    pub company_name: String,
+    pub codebase: String,
+    pub version: String,
+    pub is_cloud: bool,
+    pub site_url: String,
+    /// The API base the client will use.
+    pub api_base: Url,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CompanyInfo {
+    #[serde(default)]
+    company_name: Option<String>,
+    #[serde(default)]
+    codebase: Option<String>,
+    #[serde(default)]
+    version_code: Option<String>,
+    #[serde(default)]
+    is_cloud: Option<bool>,
+    #[serde(default)]
+    site_url: Option<String>,
+}
+
+/// A ConnectWise call that failed, in the technician's words, each with the likely fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectWiseError {
+    #[error(transparent)]
+    Url(#[from] UrlProblem),
+    #[error("{0}")]
+    Setup(String),
+    #[error(
+        "ConnectWise does not know the company id \"{company_id}\" at {site}: check the Company ID (the one you type on the ConnectWise login screen) and the site"
+    )]
+    UnknownCompany { company_id: String, site: String },
+    #[error(
+        "ConnectWise refused the API keys (HTTP {status}): check the company id, the public and private keys, and that the API member is active; cloud sites answer 404 for wrong keys"
+    )]
+    BadCredentials { status: u16 },
+    #[error(
+        "ConnectWise refused the clientId (HTTP {status}: {message}): enter the Client ID issued for this integration on the ConnectWise developer portal"
+    )]
+    BadClientId { status: u16, message: String },
+    #[error(
+        "ConnectWise says the API member has no rights to read configurations (HTTP 403): give its security role Company › Configurations at Inquire level or higher"
+    )]
+    NoRights,
+    #[error(
+        "cannot find the ConnectWise site {host} (DNS lookup failed): check the site URL and this machine's network"
+    )]
+    Dns { host: String },
+    #[error(
+        "the secure connection to {host} failed (TLS: {detail}): check the site URL; an on-premise server needs a certificate this machine trusts"
+    )]
+    Tls { host: String, detail: String },
+    #[error(
+        "cannot reach the ConnectWise site {host} ({detail}): check the site URL, the network, and any proxy or firewall"
+    )]
+    Unreachable { host: String, detail: String },
+    #[error("ConnectWise did not answer in time after {attempts} attempts: try again later")]
+    Timeout { attempts: usize },
+    #[error(
+        "ConnectWise kept answering \"too many requests\" (HTTP 429) after {attempts} attempts: wait a few minutes and try again, or run it at a quieter time"
+    )]
+    RateLimited { attempts: usize },
+    #[error("ConnectWise answered HTTP {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error(
+        "ConnectWise sent a response the product cannot read ({detail}): check the site URL points at ConnectWise PSA"
+    )]
+    Malformed { detail: String },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ConnectWiseError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ConnectWiseError::BadCredentials { status } | ConnectWiseError::Http { status, .. } => {
+                Some(*status)
+            }
+            ConnectWiseError::NoRights => Some(403),
+            ConnectWiseError::RateLimited { .. } => Some(429),
+            _ => None,
+        }
+    }
+}
+
+/// Progress of a fetch, sent as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchProgress {
+    pub pages_fetched: u64,
+    /// Known after `/count` (parallel pages), or estimated from the `Link` header.
+    pub pages_expected: Option<u64>,
+    pub configurations_read: u64,
+}
+
+/// Requests the fetch made (read by tests and the benchmark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FetchStats {
+    pub requests: u64,
+    pub retries: u64,
+    pub bytes_received: u64,
+}
+
+/// The counted result and what it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchOutcome {
+    pub counts: CountingResult,
+    pub stats: FetchStats,
+}
+
+/// One step of "Test connection".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionStep {
+    /// `login/companyinfo` (skipped for a direct API URL).
+    CompanyInfo,
+    /// An authenticated `system/info`.
+    Authenticate,
+}
+
+/// The result of "Test connection": what discovery found and which step failed, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionReport {
+    pub discovery: Option<Discovery>,
+    pub version: Option<String>,
+    pub failed: Option<(ConnectionStep, ConnectWiseError)>,
+}
+
+/// A ConnectWise PSA client for one tenant.
+#[derive(Debug, Clone)]
+pub struct ConnectWiseClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ConnectWiseSettings,
+    http: reqwest::Client,
+    auth_headers: HeaderMap,
+    discovery: OnceCell<Discovery>,
+    requests: AtomicU64,
+    retries: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectWiseClient")
+            .field("target", &self.settings.target)
+            .field("company_id", &self.settings.credentials.company_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn host_of(url: &Url) -> String {
+    url.host_str().unwrap_or("?").to_owned()
+}
+
+/// The API base for a site and a codebase: cloud sites (any codebase but the router) need the
+/// `api-` host prefix; IP addresses and `localhost` never get it.
+pub fn api_base_for(site: &Url, codebase: &str, is_cloud: bool) -> Result<Url, ConnectWiseError> {
+    let codebase = if codebase.trim().is_empty() {
+        DEFAULT_CODEBASE.to_owned()
+    } else {
+        let c = codebase.trim().trim_start_matches('/').to_owned();
+        if c.ends_with('/') { c } else { format!("{c}/") }
+    };
+    let mut url = site.clone();
+    let needs_prefix = codebase != DEFAULT_CODEBASE || is_cloud;
+    if let Some(url::Host::Domain(host)) = url.host()
+        && needs_prefix
+        && !host.eq_ignore_ascii_case("localhost")
+        && !host.to_ascii_lowercase().starts_with("api-")
+    {
+        let prefixed = format!("api-{host}");
+        url.set_host(Some(&prefixed))
+            .map_err(|e| ConnectWiseError::Malformed {
+                detail: format!("cannot form the API host {prefixed}: {e}"),
+            })?;
+    }
+    url.set_path(&format!("/{codebase}apis/3.0"));
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// The `Link` header's `rel="next"` URL, when there is one.
+fn next_link(headers: &HeaderMap) -> Option<Url> {
+    let value = headers.get(reqwest::header::LINK)?.to_str().ok()?;
+    for part in value.split(',') {
+        let mut pieces = part.split(';');
+        let target = pieces.next()?.trim();
+        let is_next = pieces.any(|p| {
+            let p = p.trim().replace(' ', "");
+            p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
+        });
+        if is_next {
+            let target = target.trim_start_matches('<').trim_end_matches('>');
+            return Url::parse(target).ok();
+        }
+    }
+    None
+}
+
+#[derive(Debug, Deserialize)]
+struct CountBody {
+    count: u64,
+}
+
+/// One fetched page before parsing: the body and what the `Link` header said.
+struct RawPage {
+    body: bytes::Bytes,
+    has_next: bool,
+}
+
+impl ConnectWiseClient {
+    pub fn new(settings: ConnectWiseSettings) -> Result<Self, ConnectWiseError> {
+        match &settings.target {
+            ConnectWiseTarget::Site(url) => check_transport("ConnectWise site URL", url)?,
+            ConnectWiseTarget::ApiBase(url) => check_transport("ConnectWise API URL", url)?,
+        }
+        let c = &settings.credentials;
+        let required = [
+            ("Company ID", &c.company_id),
+            ("Public key", &c.public_key),
+            ("Private key", &c.private_key),
+            ("Client ID", &c.client_id),
+        ];
+        for (field, value) in required {
+            if value.trim().is_empty() {
+                return Err(ConnectWiseError::Setup(format!(
+                    "{field}: it is empty; enter the ConnectWise {}",
+                    field.to_lowercase()
+                )));
+            }
+        }
+        let http = build_http_client(&settings.http)
+            .map_err(|e| ConnectWiseError::Setup(e.to_string()))?;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}+{}:{}",
+            c.company_id.trim(),
+            c.public_key.trim(),
+            c.private_key.trim()
+        ));
+        let mut auth_headers = HeaderMap::new();
+        let mut auth = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
+            ConnectWiseError::Setup(
+                "Public key / Private key: they hold characters that cannot be sent; paste them again"
+                    .into(),
+            )
+        })?;
+        auth.set_sensitive(true);
+        auth_headers.insert(AUTHORIZATION, auth);
+        let client_id = HeaderValue::from_str(c.client_id.trim()).map_err(|_| {
+            ConnectWiseError::Setup(
+                "Client ID: it holds characters that cannot be sent; paste the GUID again".into(),
+            )
+        })?;
+        auth_headers.insert("clientId", client_id);
+        auth_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                http,
+                auth_headers,
+                discovery: OnceCell::new(),
+                requests: AtomicU64::new(0),
+                retries: AtomicU64::new(0),
+                bytes: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &ConnectWiseSettings {
+        &self.inner.settings
+    }
+
+    /// Requests, retries and bytes so far.
+    pub fn stats(&self) -> FetchStats {
+        FetchStats {
+            requests: self.inner.requests.load(Ordering::Relaxed),
+            retries: self.inner.retries.load(Ordering::Relaxed),
+            bytes_received: self.inner.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn transport_error(
+        &self,
+        url: &Url,
+        kind: &TransportFailure,
+        detail: &str,
+        attempts: usize,
+    ) -> ConnectWiseError {
+        let host = host_of(url);
+        match kind {
+            TransportFailure::Dns => ConnectWiseError::Dns { host },
+            TransportFailure::Tls => ConnectWiseError::Tls {
+                host,
+                detail: detail.to_owned(),
+            },
+            TransportFailure::Timeout => ConnectWiseError::Timeout { attempts },
+            TransportFailure::Connect | TransportFailure::Interrupted => {
+                ConnectWiseError::Unreachable {
+                    host,
+                    detail: detail.to_owned(),
+                }
+            }
+        }
+    }
+
+    /// Maps an API call's failure; `first_call` turns a 404 into the credentials message.
+    fn api_error(&self, url: &Url, err: AttemptError, attempts: usize) -> ConnectWiseError {
+        match err {
+            AttemptError::Transport(kind, detail) => {
+                self.transport_error(url, &kind, &detail, attempts)
+            }
+            AttemptError::Malformed(detail) => ConnectWiseError::Malformed { detail },
+            AttemptError::Status(HttpFailure {
+                status, message, ..
+            }) => match status.as_u16() {
+                401 => ConnectWiseError::BadCredentials { status: 401 },
+                // Cloud sites answer 404 for bad keys on every API path the product calls.
+                404 => ConnectWiseError::BadCredentials { status: 404 },
+                400 if message.to_lowercase().contains("clientid") => {
+                    ConnectWiseError::BadClientId {
+                        status: 400,
+                        message,
+                    }
+                }
+                403 => ConnectWiseError::NoRights,
+                429 => ConnectWiseError::RateLimited { attempts },
+                s => ConnectWiseError::Http { status: s, message },
+            },
+        }
+    }
+
+    /// One GET with retries; `Ok(None)` means cancelled.
+    async fn get_with_retries(
+        &self,
+        url: &Url,
+        extra: &[(&'static str, HeaderValue)],
+        authenticated: bool,
+        cancel: &CancellationToken,
+    ) -> Result<Option<(HeaderMap, bytes::Bytes)>, (AttemptError, usize)> {
+        let attempts = AtomicU64::new(0);
+        let result = with_retries(
+            &self.inner.settings.http,
+            cancel,
+            AttemptError::is_retryable,
+            |err, delay| {
+                self.inner.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(url = %redacted_url(url), ?delay, error = ?err, "retrying ConnectWise request");
+            },
+            || async {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                self.send_once(url, extra, authenticated).await
+            },
+        )
+        .await;
+        result.map_err(|e| (e, attempts.load(Ordering::Relaxed) as usize))
+    }
+
+    /// Discovers the API base through `login/companyinfo` (once; later calls reuse it).
+    pub async fn discover(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Discovery, ConnectWiseError> {
+        let result = self
+            .inner
+            .discovery
+            .get_or_try_init(|| self.discover_uncached(cancel))
+            .await;
+        result.cloned()
+    }
+
+    async fn discover_uncached(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Discovery, ConnectWiseError> {
+        let site = match &self.inner.settings.target {
+            ConnectWiseTarget::ApiBase(url) => {
+                return Ok(Discovery {
+                    company_name: String::new(),
+                    codebase: String::new(),
+                    version: String::new(),
+                    is_cloud: false,
+                    site_url: host_of(url),
+                    api_base: url.clone(),
+                });
+            }
+            ConnectWiseTarget::Site(url) => url.clone(),
+        };
+        let company_id = self.inner.settings.credentials.company_id.trim().to_owned();
+        let mut url = site.clone();
+        url.path_segments_mut()
+            .map_err(|()| ConnectWiseError::Malformed {
+                detail: "the site URL cannot hold a path".into(),
+            })?
+            .pop_if_empty()
+            .extend(["login", "companyinfo", &company_id]);
+        let fetched = self.get_with_retries(&url, &[], false, cancel).await;
+        let (_, body) = match fetched {
+            Ok(Some(ok)) => ok,
+            Ok(None) => return Err(ConnectWiseError::Cancelled),
+            Err((AttemptError::Status(f), _)) if f.status == StatusCode::NOT_FOUND => {
+                return Err(ConnectWiseError::UnknownCompany {
+                    company_id,
+                    site: site.to_string(),
+                });
+            }
+            Err((err, attempts)) => {
+                return Err(match err {
+                    AttemptError::Status(f) => ConnectWiseError::Http {
+                        status: f.status.as_u16(),
+                        message: f.message,
+                    },
+                    other => self.api_error(&url, other, attempts),
+                });
+            }
+        };
+        // Some servers answer `null` or an empty object for an unknown company.
+        let info: Option<CompanyInfo> =
+            serde_json::from_slice(&body).map_err(|e| ConnectWiseError::Malformed {
+                detail: format!("login/companyinfo: {e}"),
+            })?;
+        let Some(info) = info.filter(|i| i.codebase.is_some() || i.company_name.is_some()) else {
+            return Err(ConnectWiseError::UnknownCompany {
+                company_id,
+                site: site.to_string(),
+            });
+        };
+        let codebase = info.codebase.unwrap_or_else(|| DEFAULT_CODEBASE.to_owned());
+        let is_cloud = info.is_cloud.unwrap_or(false);
+        let api_base = api_base_for(&site, &codebase, is_cloud)?;
+        check_transport("ConnectWise API URL", &api_base)?;
+        Ok(Discovery {
+            company_name: info.company_name.unwrap_or_default(),
+            codebase,
+            version: info.version_code.unwrap_or_default(),
+            is_cloud,
+            site_url: info.site_url.unwrap_or_else(|| host_of(&site)),
+            api_base,
+        })
+    }
+
+    async fn api_url(
+        &self,
+        path: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Url, ConnectWiseError> {
+        let discovery = self.discover(cancel).await?;
+        Ok(join_path(&discovery.api_base, path))
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        cancel: &CancellationToken,
+    ) -> Result<T, ConnectWiseError> {
+        match self.get_with_retries(&url, &[], true, cancel).await {
+            Ok(Some((_, body))) => {
+                serde_json::from_slice(&body).map_err(|e| ConnectWiseError::Malformed {
+                    detail: format!("{}: {e}", url.path()),
+                })
+            }
+            Ok(None) => Err(ConnectWiseError::Cancelled),
+            Err((err, attempts)) => Err(self.api_error(&url, err, attempts)),
+        }
+    }
+
+    /// `system/info`: the cheap authenticated call; returns the server's version.
+    pub async fn system_info(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<String, ConnectWiseError> {
+        let url = self.api_url("system/info", cancel).await?;
+        let info: serde_json::Value = self.get_json(url, cancel).await?;
+        Ok(info
+            .get("version")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// "Test connection": companyinfo, then one cheap authenticated call.
+    pub async fn test_connection(&self, cancel: &CancellationToken) -> ConnectionReport {
+        let discovery = match self.discover(cancel).await {
+            Ok(d) => d,
+            Err(e) => {
+                return ConnectionReport {
+                    discovery: None,
+                    version: None,
+                    failed: Some((ConnectionStep::CompanyInfo, e)),
+                };
+            }
+        };
+        match self.system_info(cancel).await {
+            Ok(version) => ConnectionReport {
+                discovery: Some(discovery),
+                version: Some(version),
+                failed: None,
+            },
+            Err(e) => ConnectionReport {
+                discovery: Some(discovery),
+                version: None,
+                failed: Some((ConnectionStep::Authenticate, e)),
+            },
+        }
+    }
+
+    /// The configuration type names the tenant has (for a pick list).
+    pub async fn configuration_types(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<String>, ConnectWiseError> {
+        let mut url = self.api_url("company/configurations/types", cancel).await?;
+        url.query_pairs_mut()
+            .append_pair("pageSize", &MAX_PAGE_SIZE.to_string())
+            .append_pair("fields", "id,name");
+        let mut names = Vec::new();
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            let (headers, body) = match self.get_with_retries(&url, &[], true, cancel).await {
+                Ok(Some(ok)) => ok,
+                Ok(None) => return Err(ConnectWiseError::Cancelled),
+                Err((err, attempts)) => return Err(self.api_error(&url, err, attempts)),
+            };
+            let page: Vec<crate::domain::configuration::NamedRef> =
+                serde_json::from_slice(&body).map_err(|e| ConnectWiseError::Malformed {
+                    detail: format!("configuration types: {e}"),
+                })?;
+            names.extend(page.into_iter().filter_map(|t| t.name));
+            next = next_link(&headers);
+        }
+        names.sort_by_key(|n| n.to_lowercase());
+        names.dedup();
+        Ok(names)
+    }
+
+    fn conditions(&self, rule: &CountingRule) -> Option<String> {
+        self.inner
+            .settings
+            .server_filter
+            .then(|| rule.server_conditions())
+    }
+
+    /// `company/configurations/count` for the rule's filter.
+    pub async fn count_configurations(
+        &self,
+        rule: &CountingRule,
+        cancel: &CancellationToken,
+    ) -> Result<u64, ConnectWiseError> {
+        let mut url = self.api_url("company/configurations/count", cancel).await?;
+        if let Some(conditions) = self.conditions(rule) {
+            url.query_pairs_mut().append_pair("conditions", &conditions);
+        }
+        let body: CountBody = self.get_json(url, cancel).await?;
+        Ok(body.count)
+    }
+
+    fn configurations_url(&self, base: &Url, rule: &CountingRule) -> Url {
+        let mut url = join_path(base, "company/configurations");
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(conditions) = self.conditions(rule) {
+                q.append_pair("conditions", &conditions);
+                q.append_pair("fields", &rule.projected_fields().join(","));
+            }
+            q.append_pair(
+                "pageSize",
+                &self
+                    .inner
+                    .settings
+                    .page_size
+                    .clamp(1, MAX_PAGE_SIZE)
+                    .to_string(),
+            );
+        }
+        url
+    }
+
+    async fn fetch_page(
+        &self,
+        url: &Url,
+        forward_only: bool,
+        cancel: &CancellationToken,
+    ) -> Result<RawPage, ConnectWiseError> {
+        let extra: &[(&'static str, HeaderValue)] = if forward_only {
+            &[("pagination-type", HeaderValue::from_static("forward-only"))]
+        } else {
+            &[]
+        };
+        // A cut-off body or a body that is not a JSON array is retried like a 5xx: GETs are safe.
+        let attempts = AtomicU64::new(0);
+        let result = with_retries(
+            &self.inner.settings.http,
+            cancel,
+            AttemptError::is_retryable,
+            |err, delay| {
+                self.inner.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(url = %redacted_url(url), ?delay, error = ?err, "retrying a configurations page");
+            },
+            || async {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                match self.send_once(url, extra, true).await {
+                    Ok((headers, body)) => {
+                        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err()
+                            || body.first().copied() != Some(b'[')
+                        {
+                            return Err(AttemptError::Malformed(
+                                "a configurations page is not a JSON array".into(),
+                            ));
+                        }
+                        Ok(RawPage {
+                            has_next: next_link(&headers).is_some(),
+                            body,
+                        })
+                    }
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await;
+        match result {
+            Ok(Some(page)) => Ok(page),
+            Ok(None) => Err(ConnectWiseError::Cancelled),
+            Err(err) => Err(self.api_error(url, err, attempts.load(Ordering::Relaxed) as usize)),
+        }
+    }
+
+    /// One attempt of a GET (retries are the caller's).
+    async fn send_once(
+        &self,
+        url: &Url,
+        extra: &[(&'static str, HeaderValue)],
+        authenticated: bool,
+    ) -> Result<(HeaderMap, bytes::Bytes), AttemptError> {
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let request = self.inner.http.get(url.clone());
+        let mut request = if authenticated {
+            request.headers(self.inner.auth_headers.clone())
+        } else {
+            request.header(ACCEPT, "application/json")
+        };
+        for (name, value) in extra {
+            request = request.header(*name, value.clone());
+        }
+        let response = request.send().await.map_err(AttemptError::from_reqwest)?;
+        if !response.status().is_success() {
+            return Err(AttemptError::Status(failure_from_response(response).await));
+        }
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(AttemptError::from_reqwest)?;
+        self.inner
+            .bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        Ok((headers, body))
+    }
+
+    /// Fetches every configuration the rule needs, page by page, into the counting engine.
+    ///
+    /// Pages are parsed and counted as they arrive; at most `max_in_flight` bodies are held.
+    pub async fn fetch_counts(
+        &self,
+        rule: &CountingRule,
+        progress: &(dyn Fn(FetchProgress) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<FetchOutcome, ConnectWiseError> {
+        let before = self.stats();
+        let discovery = self.discover(cancel).await?;
+        let base = self.configurations_url(&discovery.api_base, rule);
+        let mut engine = CountingEngine::new(rule.clone());
+        match self.inner.settings.paging {
+            PagingStrategy::ForwardOnly => {
+                self.fetch_forward_only(&base, &mut engine, progress, cancel)
+                    .await?;
+            }
+            PagingStrategy::ParallelPages => {
+                self.fetch_parallel(&base, rule, &mut engine, progress, cancel)
+                    .await?;
+            }
+        }
+        let after = self.stats();
+        Ok(FetchOutcome {
+            counts: engine.finish(),
+            stats: FetchStats {
+                requests: after.requests - before.requests,
+                retries: after.retries - before.retries,
+                bytes_received: after.bytes_received - before.bytes_received,
+            },
+        })
+    }
+
+    fn add_body(engine: &mut CountingEngine, body: &[u8]) -> Result<u64, ConnectWiseError> {
+        let page = ConfigurationPage::parse(body).map_err(|e| ConnectWiseError::Malformed {
+            detail: e.to_string(),
+        })?;
+        engine.add_page(&page);
+        Ok(page.len() as u64)
+    }
+
+    async fn fetch_forward_only(
+        &self,
+        base: &Url,
+        engine: &mut CountingEngine,
+        progress: &(dyn Fn(FetchProgress) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<(), ConnectWiseError> {
+        let mut pages = 0;
+        let mut read = 0;
+        let mut last_id: Option<i64> = None;
+        loop {
+            let mut url = base.clone();
+            if let Some(id) = last_id {
+                url.query_pairs_mut().append_pair("pageId", &id.to_string());
+            }
+            let raw = self.fetch_page(&url, true, cancel).await?;
+            let page =
+                ConfigurationPage::parse(&raw.body).map_err(|e| ConnectWiseError::Malformed {
+                    detail: e.to_string(),
+                })?;
+            // The next page starts after the highest id seen, parsed or not.
+            let max_id = page
+                .records
+                .iter()
+                .map(|r| r.id)
+                .chain(page.unparseable.iter().filter_map(|u| u.id))
+                .max();
+            engine.add_page(&page);
+            pages += 1;
+            read += page.len() as u64;
+            progress(FetchProgress {
+                pages_fetched: pages,
+                pages_expected: None,
+                configurations_read: read,
+            });
+            match max_id {
+                Some(id) if raw.has_next && Some(id) > last_id => last_id = Some(id),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn fetch_parallel(
+        &self,
+        base: &Url,
+        rule: &CountingRule,
+        engine: &mut CountingEngine,
+        progress: &(dyn Fn(FetchProgress) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<(), ConnectWiseError> {
+        let total = self.count_configurations(rule, cancel).await?;
+        let page_size = u64::from(self.inner.settings.page_size.clamp(1, MAX_PAGE_SIZE));
+        let expected = total.div_ceil(page_size).max(1);
+        progress(FetchProgress {
+            pages_fetched: 0,
+            pages_expected: Some(expected),
+            configurations_read: 0,
+        });
+        let in_flight = self.inner.settings.max_in_flight.max(1);
+        let mut stream = futures_util::stream::iter(1..=expected)
+            .map(|page| {
+                let mut url = base.clone();
+                url.query_pairs_mut().append_pair("page", &page.to_string());
+                async move {
+                    self.fetch_page(&url, false, cancel)
+                        .await
+                        .map(|raw| (page, raw))
+                }
+            })
+            .buffer_unordered(in_flight);
+        let mut fetched = 0;
+        let mut read = 0;
+        let mut last_has_next = false;
+        while let Some(result) = stream.next().await {
+            let (page, raw) = result?;
+            read += Self::add_body(engine, &raw.body)?;
+            fetched += 1;
+            if page == expected {
+                last_has_next = raw.has_next;
+            }
+            progress(FetchProgress {
+                pages_fetched: fetched,
+                pages_expected: Some(expected),
+                configurations_read: read,
+            });
+        }
+        drop(stream);
+        // Records added since `/count`: follow `next` past the expected last page.
+        let mut page = expected;
+        while last_has_next {
+            page += 1;
+            let mut url = base.clone();
+            url.query_pairs_mut().append_pair("page", &page.to_string());
+            let raw = self.fetch_page(&url, false, cancel).await?;
+            read += Self::add_body(engine, &raw.body)?;
+            fetched += 1;
+            last_has_next = raw.has_next;
+            progress(FetchProgress {
+                pages_fetched: fetched,
+                pages_expected: Some(fetched.max(expected)),
+                configurations_read: read,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A URL fit for a log line: no query (conditions can hold customer names), never credentials.
+fn redacted_url(url: &Url) -> String {
+    format!("{}://{}{}", url.scheme(), host_of(url), url.path())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn api_host_rule() {
+        let site = Url::parse("https://na.myconnectwise.net").unwrap();
+        assert_eq!(
+            api_base_for(&site, "v2025_1/", true).unwrap().as_str(),
+            "https://api-na.myconnectwise.net/v2025_1/apis/3.0"
+        );
+        assert_eq!(
+            api_base_for(&site, "v4_6_release/", true).unwrap().as_str(),
+            "https://api-na.myconnectwise.net/v4_6_release/apis/3.0"
+        );
+        let onprem = Url::parse("https://cw.example.com").unwrap();
+        assert_eq!(
+            api_base_for(&onprem, "v4_6_release/", false)
+                .unwrap()
+                .as_str(),
+            "https://cw.example.com/v4_6_release/apis/3.0"
+        );
+        assert_eq!(
+            api_base_for(&onprem, "v2024_2", false).unwrap().as_str(),
+            "https://api-cw.example.com/v2024_2/apis/3.0"
+        );
+        let loopback = Url::parse("http://127.0.0.1:4000").unwrap();
+        assert_eq!(
+            api_base_for(&loopback, "v2025_1/", true).unwrap().as_str(),
+            "http://127.0.0.1:4000/v2025_1/apis/3.0"
+        );
+        let already = Url::parse("https://api-eu.myconnectwise.net").unwrap();
+        assert_eq!(
+            api_base_for(&already, "v2025_1/", true).unwrap().host_str(),
+            Some("api-eu.myconnectwise.net")
+        );
+    }
+
+    #[test]
+    fn next_link_is_found() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static(
+                "<http://h/x?page=1>; rel=\"first\", <http://h/x?page=3>; rel=\"next\", <http://h/x?page=9>; rel=\"last\"",
+            ),
+        );
+        assert_eq!(next_link(&headers).unwrap().as_str(), "http://h/x?page=3");
+        headers.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static("<http://h/x?page=1>; rel=\"first\""),
+        );
+        assert!(next_link(&headers).is_none());
+    }
+
+    #[test]
+    fn credentials_debug_hides_keys() {
+        let c = ConnectWiseCredentials {
+            company_id: "acme".into(),
+            public_key: "PUBLICKEY123".into(),
+            private_key: "PRIVATEKEY456".into(),
+            client_id: "guid".into(),
+        };
+        let text = format!("{c:?}");
+        assert!(!text.contains("PUBLICKEY123") && !text.contains("PRIVATEKEY456"));
+        let client = ConnectWiseClient::new(ConnectWiseSettings::new(
+            ConnectWiseTarget::site("http://127.0.0.1:9").unwrap(),
+            c,
+        ))
+        .unwrap();
+        let text = format!("{client:?}");
+        assert!(!text.contains("PRIVATEKEY456") && !text.contains("Basic"));
+    }
+
+    #[test]
+    fn http_to_a_remote_site_is_refused_before_anything_is_sent() {
+        let err = ConnectWiseTarget::site("http://cw.example.com").unwrap_err();
+        assert!(err.to_string().contains("unencrypted"));
+    }
+}

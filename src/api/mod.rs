@@ -1,0 +1,5 @@
+//! HTTP clients for ConnectWise PSA and Synthesize, speaking the APIs as `apis.md` describes.
+
+pub mod connectwise;
+pub mod http;
+pub mod synthesize;

@@ -1,0 +1,5 @@
+//! Pure product logic: the counting rule, CSV export, sync planning. No I/O.
+
+pub mod configuration;
+pub mod counting;
+pub mod csv_export;

@@ -1,0 +1,1 @@
+//! The embedded loopback sandbox of ConnectWise PSA and Synthesize (not built yet).

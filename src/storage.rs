@@ -1,0 +1,1 @@
+//! Profiles, secrets and the sync journal (not built yet).

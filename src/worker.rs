@@ -1,0 +1,1 @@
+//! Background jobs, progress and cancellation (not built yet).
