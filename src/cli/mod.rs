@@ -1,0 +1,209 @@
+//! The headless command for Task Scheduler, cron and systemd timers: same engine, no window.
+//! Progress goes to stderr, results to stdout; the exit status says what happened.
+
+mod args;
+mod output;
+mod progress;
+mod settings;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use tokio_util::sync::CancellationToken;
+
+pub use args::{Cli, Command, GlobalArgs};
+
+use crate::domain::csv_export::{CsvDelimiter, write_csv};
+use crate::worker::jobs::{self, JobError, PreviewRequest};
+
+/// How a run ended, as the exit status tells schedulers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: all done.
+    Done,
+    /// 1: failed.
+    Failed,
+    /// 2: usage or configuration error.
+    Usage,
+    /// 3: partly done: some rows failed, the rest were sent.
+    Partial,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::Failed => 1,
+            Outcome::Usage => 2,
+            Outcome::Partial => 3,
+        }
+    }
+}
+
+/// A run that could not go on, with the exit status it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad flags, a missing profile or setting: exit 2.
+    #[error("{0}")]
+    Config(String),
+    /// The work itself failed: exit 1.
+    #[error("{0}")]
+    Failed(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl CliError {
+    fn outcome(&self) -> Outcome {
+        match self {
+            CliError::Config(_) => Outcome::Usage,
+            CliError::Failed(_) | CliError::Cancelled => Outcome::Failed,
+        }
+    }
+}
+
+impl From<JobError> for CliError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::Cancelled => CliError::Cancelled,
+            JobError::Rule(r) => CliError::Config(r.to_string()),
+            JobError::ConnectWise(crate::api::connectwise::ConnectWiseError::Url(u)) => {
+                CliError::Config(u.to_string())
+            }
+            JobError::ConnectWise(crate::api::connectwise::ConnectWiseError::Setup(s)) => {
+                CliError::Config(s)
+            }
+            JobError::Synthesize(crate::api::synthesize::SynthesizeError::Url(u)) => {
+                CliError::Config(u.to_string())
+            }
+            JobError::Synthesize(crate::api::synthesize::SynthesizeError::Setup(s)) => {
+                CliError::Config(s)
+            }
+            other => CliError::Failed(other.to_string()),
+        }
+    }
+}
+
+/// Runs the binary: the window with no subcommand, the headless command otherwise.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version print to stdout and exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    ExitCode::from(run(cli).code())
+}
+
+/// Runs a parsed command line and returns how it ended.
+pub fn run(cli: Cli) -> Outcome {
+    let Some(command) = cli.command else {
+        eprintln!(
+            "The window is not built yet; run a subcommand (see cw-shared-devices --help)."
+        );
+        return Outcome::Usage;
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start: {e}");
+            return Outcome::Failed;
+        }
+    };
+    let cancel = CancellationToken::new();
+    let ctrl_c = cancel.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            ctrl_c.cancel();
+        }
+    });
+    let result = runtime.block_on(dispatch(command, &cli.global, &cancel));
+    match result {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.outcome()
+        }
+    }
+}
+
+async fn dispatch(
+    command: Command,
+    global: &GlobalArgs,
+    cancel: &CancellationToken,
+) -> Result<Outcome, CliError> {
+    match command {
+        Command::Preview(args) => preview(global, &args, cancel).await,
+        _ => Err(CliError::Config(
+            "this subcommand is not built yet".to_owned(),
+        )),
+    }
+}
+
+async fn preview(
+    global: &GlobalArgs,
+    args: &args::PreviewArgs,
+    cancel: &CancellationToken,
+) -> Result<Outcome, CliError> {
+    let resolved = settings::resolve(global)?;
+    let request = PreviewRequest {
+        connectwise: resolved.connectwise_settings()?,
+        counting: resolved.counting.clone(),
+    };
+    let bar = progress::FetchBar::new();
+    let report = |p| bar.update(p);
+    let outcome = jobs::run_preview(&request, &report, cancel).await;
+    bar.finish();
+    let outcome = outcome?;
+    let counts = &outcome.counts;
+    if let Some(path) = &args.csv {
+        let delimiter = if args.semicolon {
+            CsvDelimiter::Semicolon
+        } else {
+            resolved.csv_delimiter
+        };
+        write_csv_file(path, counts, delimiter)?;
+        eprintln!("Wrote {} rows to {}", counts.companies.len(), path.display());
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = if args.json {
+        let json = output::preview_json(counts, &outcome.rule_text);
+        serde_json::to_writer_pretty(&mut stdout, &json)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+    } else {
+        eprintln!("{}", outcome.rule_text);
+        for warning in counts.skipped.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        write!(stdout, "{}", output::preview_table(counts))
+    };
+    written.map_err(|e| CliError::Failed(format!("could not write the result: {e}")))?;
+    Ok(Outcome::Done)
+}
+
+fn write_csv_file(
+    path: &std::path::Path,
+    counts: &crate::domain::counting::CountingResult,
+    delimiter: CsvDelimiter,
+) -> Result<(), CliError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let fail = |e: &dyn std::fmt::Display| {
+        CliError::Failed(format!("--csv: could not write {}: {e}", path.display()))
+    };
+    // Write beside the target and rename, so a failed export never leaves half a file.
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    write_csv(&counts.companies, delimiter, &mut file).map_err(|e| fail(&e))?;
+    file.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
+}
