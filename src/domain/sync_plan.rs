@@ -118,8 +118,9 @@ pub fn find_service(
         .iter()
         .filter(|s| kind.matches_service_name(&s.name))
         .min_by(|a, b| {
-            let exact = |s: &SynthesizeService| s.name != kind.service_name();
-            exact(a).cmp(&exact(b)).then_with(|| a.id.cmp(&b.id))
+            // `false` sorts first: exact names before near ones.
+            let inexact = |s: &SynthesizeService| s.name != kind.service_name();
+            inexact(a).cmp(&inexact(b)).then_with(|| a.id.cmp(&b.id))
         })
 }
 
