@@ -101,9 +101,7 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command line and returns how it ended.
 pub fn run(cli: Cli) -> Outcome {
     let Some(command) = cli.command else {
-        eprintln!(
-            "The window is not built yet; run a subcommand (see cw-shared-devices --help)."
-        );
+        eprintln!("The window is not built yet; run a subcommand (see cw-shared-devices --help).");
         return Outcome::Usage;
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -170,7 +168,11 @@ async fn preview(
             resolved.csv_delimiter
         };
         write_csv_file(path, counts, delimiter)?;
-        eprintln!("Wrote {} rows to {}", counts.companies.len(), path.display());
+        eprintln!(
+            "Wrote {} rows to {}",
+            counts.companies.len(),
+            path.display()
+        );
     }
     let mut stdout = std::io::stdout().lock();
     let written = if args.json {

@@ -42,8 +42,14 @@ pub struct Resolved {
 /// Resolves the settings from the flags and the environment.
 pub fn resolve(global: &GlobalArgs) -> Result<Resolved, CliError> {
     let cw_target = match (&global.cw_api_url, &global.cw_url) {
-        (Some(api), _) => Some(ConnectWiseTarget::api_base(api).map_err(|e| CliError::Config(format!("--cw-api-url: {e}")))?),
-        (None, Some(site)) => Some(ConnectWiseTarget::site(site).map_err(|e| CliError::Config(format!("--cw-url: {e}")))?),
+        (Some(api), _) => Some(
+            ConnectWiseTarget::api_base(api)
+                .map_err(|e| CliError::Config(format!("--cw-api-url: {e}")))?,
+        ),
+        (None, Some(site)) => Some(
+            ConnectWiseTarget::site(site)
+                .map_err(|e| CliError::Config(format!("--cw-url: {e}")))?,
+        ),
         (None, None) => None,
     };
     Ok(Resolved {
@@ -82,9 +88,21 @@ impl Resolved {
         Ok(ConnectWiseSettings::new(
             target,
             ConnectWiseCredentials {
-                company_id: required(&self.cw_company_id, "ConnectWise company id", "CW_COMPANY_ID")?,
-                public_key: required(&self.cw_public_key, "ConnectWise public key", "CW_PUBLIC_KEY")?,
-                private_key: required(&self.cw_private_key, "ConnectWise private key", "CW_PRIVATE_KEY")?,
+                company_id: required(
+                    &self.cw_company_id,
+                    "ConnectWise company id",
+                    "CW_COMPANY_ID",
+                )?,
+                public_key: required(
+                    &self.cw_public_key,
+                    "ConnectWise public key",
+                    "CW_PUBLIC_KEY",
+                )?,
+                private_key: required(
+                    &self.cw_private_key,
+                    "ConnectWise private key",
+                    "CW_PRIVATE_KEY",
+                )?,
                 client_id: required(&self.cw_client_id, "ConnectWise client id", "CW_CLIENT_ID")?,
             },
         ))
@@ -92,8 +110,16 @@ impl Resolved {
 
     pub fn synthesize_settings(&self) -> Result<SynthesizeSettings, CliError> {
         let credentials = SynthesizeCredentials {
-            vendor_api_key: required(&self.vendor_key, "Synthesize vendor API key", "SYNTHESIZE_VENDOR_API_KEY")?,
-            partner_api_key: required(&self.partner_key, "Synthesize partner API key", "SYNTHESIZE_PARTNER_API_KEY")?,
+            vendor_api_key: required(
+                &self.vendor_key,
+                "Synthesize vendor API key",
+                "SYNTHESIZE_VENDOR_API_KEY",
+            )?,
+            partner_api_key: required(
+                &self.partner_key,
+                "Synthesize partner API key",
+                "SYNTHESIZE_PARTNER_API_KEY",
+            )?,
         };
         SynthesizeSettings::new(&self.synthesize_url, credentials)
             .map_err(|e| CliError::Config(e.to_string()))

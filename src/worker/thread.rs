@@ -175,7 +175,8 @@ async fn run(job: Job, sink: &EventSink, cancel: &CancellationToken) -> WorkerEv
     match job {
         Job::Preview(request) => {
             let progress_sink = sink.clone();
-            let progress = move |p: FetchProgress| progress_sink.send(WorkerEvent::PreviewProgress(p));
+            let progress =
+                move |p: FetchProgress| progress_sink.send(WorkerEvent::PreviewProgress(p));
             WorkerEvent::PreviewFinished(jobs::run_preview(&request, &progress, cancel).await)
         }
         Job::TestConnectWise(settings) => {
