@@ -44,6 +44,9 @@ impl FetchBar {
             bar.set_message(format!("{} configurations read", p.configurations_read));
             return;
         }
+        if p.pages_fetched == 0 {
+            return;
+        }
         // Plain lines at most once a second, plus the first and the last.
         let done = p.pages_expected.is_some_and(|e| p.pages_fetched >= e);
         let Ok(mut last) = self.last_line.lock() else {
