@@ -28,18 +28,21 @@ pub fn init(log_dir: Option<&Path>, verbose: u8) -> LogGuard {
         .with_target(false)
         .without_time()
         .with_filter(stderr_filter);
-    let (file_layer, guard) = match log_dir.and_then(|dir| std::fs::create_dir_all(dir).ok().map(|()| dir)) {
-        Some(dir) => {
-            let appender = tracing_appender::rolling::never(dir, LOG_FILE_NAME);
-            let (writer, guard) = tracing_appender::non_blocking(appender);
-            let layer = tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .with_ansi(false)
-                .with_filter(EnvFilter::new("info,hyper=warn,reqwest=warn,h2=warn,rustls=warn"));
-            (Some(layer), Some(guard))
-        }
-        None => (None, None),
-    };
+    let (file_layer, guard) =
+        match log_dir.and_then(|dir| std::fs::create_dir_all(dir).ok().map(|()| dir)) {
+            Some(dir) => {
+                let appender = tracing_appender::rolling::never(dir, LOG_FILE_NAME);
+                let (writer, guard) = tracing_appender::non_blocking(appender);
+                let layer = tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(false)
+                    .with_filter(EnvFilter::new(
+                        "info,hyper=warn,reqwest=warn,h2=warn,rustls=warn",
+                    ));
+                (Some(layer), Some(guard))
+            }
+            None => (None, None),
+        };
     // A second init (tests running the command in-process) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
         .with(stderr_layer)

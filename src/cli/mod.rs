@@ -194,7 +194,9 @@ async fn dispatch(
         Command::SyncUsage(a) => {
             sync_cmd::sync(&resolved, SyncSteps::USAGE, a.dry_run, a.json, cancel).await
         }
-        Command::Sync(a) => sync_cmd::sync(&resolved, SyncSteps::ALL, a.dry_run, a.json, cancel).await,
+        Command::Sync(a) => {
+            sync_cmd::sync(&resolved, SyncSteps::ALL, a.dry_run, a.json, cancel).await
+        }
         Command::UpdateStatus { status } => {
             sync_cmd::update_status(&resolved, &status, cancel).await
         }

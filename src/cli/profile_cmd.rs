@@ -77,7 +77,11 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
             keychain
                 .set(&profile.name, secret_name, &Secret::new(value))
                 .map_err(config)?;
-            println!("Stored the {} of \"{}\" in the system keychain.", secret_name.label(), profile.name);
+            println!(
+                "Stored the {} of \"{}\" in the system keychain.",
+                secret_name.label(),
+                profile.name
+            );
             Ok(Outcome::Done)
         }
         ProfileCommand::Delete { name } => {
@@ -86,10 +90,14 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
             match KeychainStore::open() {
                 Ok(keychain) => {
                     if let Err(e) = delete_secrets(&keychain, &profile.name) {
-                        eprintln!("warning: the profile is deleted but its keys may remain in the keychain: {e}");
+                        eprintln!(
+                            "warning: the profile is deleted but its keys may remain in the keychain: {e}"
+                        );
                     }
                 }
-                Err(e) => eprintln!("warning: the profile is deleted but its keys could not be removed: {e}"),
+                Err(e) => eprintln!(
+                    "warning: the profile is deleted but its keys could not be removed: {e}"
+                ),
             }
             println!("Deleted profile \"{}\".", profile.name);
             Ok(Outcome::Done)
@@ -98,7 +106,10 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
 }
 
 fn describe(p: &Profile) -> String {
-    let site = match (&p.connectwise.site.direct_api_url(), &p.connectwise.site.site_url()) {
+    let site = match (
+        &p.connectwise.site.direct_api_url(),
+        &p.connectwise.site.site_url(),
+    ) {
         (Some(api), _) => format!("{} (API URL, no discovery)", api),
         (None, Some(url)) => format!("{url} ({})", p.connectwise.site.label()),
         _ => p.connectwise.site.label().to_owned(),
@@ -108,14 +119,23 @@ fn describe(p: &Profile) -> String {
         .unwrap_or_else(|e| format!("invalid: {e}"));
     format!(
         "{:<28} {}\n{:<28} {site}\n{:<28} {}\n{:<28} {}\n{:<28} {}\n{:<28} {rule}\n{:<28} {}\n{:<28} {}\n",
-        "Profile:", p.name,
+        "Profile:",
+        p.name,
         "ConnectWise site:",
-        "Company ID:", p.connectwise.company_id,
-        "Client ID:", p.connectwise.client_id,
-        "Synthesize URL:", p.synthesize_url,
+        "Company ID:",
+        p.connectwise.company_id,
+        "Client ID:",
+        p.connectwise.client_id,
+        "Synthesize URL:",
+        p.synthesize_url,
         "Counting rule:",
-        "Zero policy:", p.sync.zero_policy.label(),
-        "CSV delimiter:", match p.csv_delimiter { CsvDelimiter::Comma => "comma", CsvDelimiter::Semicolon => "semicolon" },
+        "Zero policy:",
+        p.sync.zero_policy.label(),
+        "CSV delimiter:",
+        match p.csv_delimiter {
+            CsvDelimiter::Comma => "comma",
+            CsvDelimiter::Semicolon => "semicolon",
+        },
     )
 }
 
@@ -164,8 +184,14 @@ fn build_profile(args: &ProfileCreateArgs, global: &GlobalArgs) -> Result<Profil
                 "--assignment-custom-field and --assignment-question: give one or the other".into(),
             ));
         }
-        (Some(name), None) => Some(AssignmentField { source: AssignmentSource::CustomField, name: name.clone() }),
-        (None, Some(name)) => Some(AssignmentField { source: AssignmentSource::Question, name: name.clone() }),
+        (Some(name), None) => Some(AssignmentField {
+            source: AssignmentSource::CustomField,
+            name: name.clone(),
+        }),
+        (None, Some(name)) => Some(AssignmentField {
+            source: AssignmentSource::Question,
+            name: name.clone(),
+        }),
         (None, None) => None,
     };
     CountingRule::new(&counting).map_err(config)?;

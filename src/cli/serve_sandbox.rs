@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::Outcome;
 use super::args::ServeSandboxArgs;
 use crate::sandbox::{
-    RateLimit, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY,
-    SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxConfig,
+    RateLimit, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY, SANDBOX_PRIVATE_KEY,
+    SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxConfig,
 };
 
 pub fn run(args: &ServeSandboxArgs) -> Outcome {

@@ -114,8 +114,9 @@ pub fn resolve(global: &GlobalArgs) -> Result<Resolved, CliError> {
     let cw_target = match (&global.cw_api_url, &global.cw_url, &profile) {
         (Some(api), _, _) => ConnectWiseTarget::api_base(api)
             .map_err(|e| CliError::Config(format!("--cw-api-url: {e}")))?,
-        (None, Some(site), _) => ConnectWiseTarget::site(site)
-            .map_err(|e| CliError::Config(format!("--cw-url: {e}")))?,
+        (None, Some(site), _) => {
+            ConnectWiseTarget::site(site).map_err(|e| CliError::Config(format!("--cw-url: {e}")))?
+        }
         (None, None, Some(p)) => site_target(&p.connectwise.site)?,
         (None, None, None) => site_target(&ConnectWiseSite::default())?,
     };
@@ -216,18 +217,48 @@ impl Resolved {
         Ok(ConnectWiseSettings::new(
             self.cw_target.clone(),
             ConnectWiseCredentials {
-                company_id: self.required(&self.cw_company_id, "ConnectWise company id", None, "CW_COMPANY_ID")?,
-                public_key: self.required(&self.cw_public_key, "ConnectWise public key", Some(SecretName::CwPublicKey), "CW_PUBLIC_KEY")?,
-                private_key: self.required(&self.cw_private_key, "ConnectWise private key", Some(SecretName::CwPrivateKey), "CW_PRIVATE_KEY")?,
-                client_id: self.required(&self.cw_client_id, "ConnectWise client id", None, "CW_CLIENT_ID")?,
+                company_id: self.required(
+                    &self.cw_company_id,
+                    "ConnectWise company id",
+                    None,
+                    "CW_COMPANY_ID",
+                )?,
+                public_key: self.required(
+                    &self.cw_public_key,
+                    "ConnectWise public key",
+                    Some(SecretName::CwPublicKey),
+                    "CW_PUBLIC_KEY",
+                )?,
+                private_key: self.required(
+                    &self.cw_private_key,
+                    "ConnectWise private key",
+                    Some(SecretName::CwPrivateKey),
+                    "CW_PRIVATE_KEY",
+                )?,
+                client_id: self.required(
+                    &self.cw_client_id,
+                    "ConnectWise client id",
+                    None,
+                    "CW_CLIENT_ID",
+                )?,
             },
         ))
     }
 
     pub fn synthesize_settings(&self) -> Result<SynthesizeSettings, CliError> {
         let credentials = SynthesizeCredentials {
-            vendor_api_key: self.required(&self.vendor_key, "Synthesize vendor API key", Some(SecretName::SynthesizeVendorKey), "SYNTHESIZE_VENDOR_API_KEY")?,
-            partner_api_key: self.required(&self.partner_key, "Synthesize partner API key", Some(SecretName::SynthesizePartnerKey), "SYNTHESIZE_PARTNER_API_KEY")?,
+            vendor_api_key: self.required(
+                &self.vendor_key,
+                "Synthesize vendor API key",
+                Some(SecretName::SynthesizeVendorKey),
+                "SYNTHESIZE_VENDOR_API_KEY",
+            )?,
+            partner_api_key: self.required(
+                &self.partner_key,
+                "Synthesize partner API key",
+                Some(SecretName::SynthesizePartnerKey),
+                "SYNTHESIZE_PARTNER_API_KEY",
+            )?,
         };
         SynthesizeSettings::new(&self.synthesize_url, credentials)
             .map_err(|e| CliError::Config(e.to_string()))

@@ -28,7 +28,10 @@ fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
 }
 
 /// `authenticate`: both sides' credentials, each reported.
-pub async fn authenticate(resolved: &Resolved, cancel: &CancellationToken) -> Result<Outcome, CliError> {
+pub async fn authenticate(
+    resolved: &Resolved,
+    cancel: &CancellationToken,
+) -> Result<Outcome, CliError> {
     let cw = ConnectWiseClient::new(resolved.connectwise_settings()?).map_err(JobError::from)?;
     let synth = SynthesizeClient::new(resolved.synthesize_settings()?).map_err(JobError::from)?;
     let report = cw.test_connection(cancel).await;
@@ -43,7 +46,9 @@ pub async fn authenticate(resolved: &Resolved, cancel: &CancellationToken) -> Re
             let version = report.version.clone().unwrap_or_default();
             print_stdout(&format!("ConnectWise: OK ({api}, version {version})\n"))?;
         }
-        Some((_, crate::api::connectwise::ConnectWiseError::Cancelled)) => return Err(CliError::Cancelled),
+        Some((_, crate::api::connectwise::ConnectWiseError::Cancelled)) => {
+            return Err(CliError::Cancelled);
+        }
         Some((step, e)) => {
             ok = false;
             let step = match step {
@@ -74,7 +79,10 @@ pub async fn update_status(
         .parse()
         .map_err(|e: String| CliError::Config(format!("STATUS: {e}")))?;
     let synth = SynthesizeClient::new(resolved.synthesize_settings()?).map_err(JobError::from)?;
-    synth.update_status(status, cancel).await.map_err(JobError::from)?;
+    synth
+        .update_status(status, cancel)
+        .await
+        .map_err(JobError::from)?;
     print_stdout(&format!("Integration status set to {status}\n"))?;
     Ok(Outcome::Done)
 }
@@ -167,7 +175,11 @@ pub async fn sync(
                 text.push_str(&format!("  create service \"{}\"\n", s.name));
             }
             for a in &planned.plan.accounts_to_create {
-                text.push_str(&format!("  create account {} {}\n", a.id, a.name.replace(['\n', '\r'], " ")));
+                text.push_str(&format!(
+                    "  create account {} {}\n",
+                    a.id,
+                    a.name.replace(['\n', '\r'], " ")
+                ));
             }
             for c in &planned.plan.counts {
                 text.push_str(&format!("  post {}\n", count_line(c)));
@@ -182,7 +194,15 @@ pub async fn sync(
         SyncUpdate::Item(_) => {}
         SyncUpdate::StepFailed { step, reason } => eprintln!("error: {step}: {reason}"),
     };
-    let report = sync::execute(&client, &planned, &request, journal.as_ref(), &on_update, cancel).await;
+    let report = sync::execute(
+        &client,
+        &planned,
+        &request,
+        journal.as_ref(),
+        &on_update,
+        cancel,
+    )
+    .await;
     bar.finish();
     let p = report.progress;
     if json {
@@ -201,10 +221,18 @@ pub async fn sync(
         }))?;
     } else {
         let mut text = String::new();
-        let mut items: Vec<_> = report.items.iter().filter(|i| !matches!(i.outcome, CountOutcome::Sent)).collect();
+        let mut items: Vec<_> = report
+            .items
+            .iter()
+            .filter(|i| !matches!(i.outcome, CountOutcome::Sent))
+            .collect();
         items.sort_by_key(|i| (i.count.company_id, i.count.service));
         for item in items {
-            text.push_str(&format!("{}: {}\n", count_line(&item.count), outcome_word(&item.outcome)));
+            text.push_str(&format!(
+                "{}: {}\n",
+                count_line(&item.count),
+                outcome_word(&item.outcome)
+            ));
         }
         text.push_str(&format!(
             "Services created: {}, accounts created: {}, counts sent: {}, unmapped: {}, failed: {}{}\n",
@@ -220,7 +248,11 @@ pub async fn sync(
     Ok(if report.cancelled {
         Outcome::Failed
     } else if report.has_failures() {
-        if report.sent_anything() { Outcome::Partial } else { Outcome::Failed }
+        if report.sent_anything() {
+            Outcome::Partial
+        } else {
+            Outcome::Failed
+        }
     } else {
         Outcome::Done
     })

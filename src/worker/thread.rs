@@ -30,6 +30,8 @@ impl Job {
 }
 
 /// What the window asks the worker to do.
+// Commands are sent a few times a minute, by value, once: boxing the big variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum WorkerCommand {
     Start(Job),
