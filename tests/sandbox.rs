@@ -1,6 +1,7 @@
 //! The embedded sandbox over real loopback HTTP: ConnectWise paging, filters, projection and
 //! auth; every Synthesize validation; each fault kind; the rate limit; start and shutdown.
 
+#![cfg(feature = "sandbox")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -1423,4 +1424,92 @@ async fn synthesize_faults_are_separate_from_connectwise_faults() {
             .0,
         200
     );
+}
+
+// ---------------------------------------------------------------- the product's clients
+
+#[test]
+fn the_handle_and_the_sandbox_can_move_between_threads() {
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+    fn assert_send<T: Send>() {}
+    assert_shareable::<SandboxHandle>();
+    assert_send::<Sandbox>();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_product_clients_agree_with_a_direct_count_of_the_tenant() {
+    use cw_shared_devices::api::connectwise::{
+        ConnectWiseClient, ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget,
+        PagingStrategy,
+    };
+    use cw_shared_devices::api::synthesize::{
+        AccountRequest, CountPostOutcome, SynthesizeClient, SynthesizeCredentials,
+        SynthesizeSettings,
+    };
+    use tokio_util::sync::CancellationToken;
+
+    let sb = start(3000).await;
+    let h = sb.handle();
+    let rule = CountingRule::new(&CountingOptions::default()).unwrap();
+    let direct: Vec<ConfigurationRecord> = h
+        .configurations_json()
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
+    let expected = count_records(&rule, &direct);
+    let cancel = CancellationToken::new();
+    for paging in [PagingStrategy::ParallelPages, PagingStrategy::ForwardOnly] {
+        let mut settings = ConnectWiseSettings::new(
+            ConnectWiseTarget::site(sb.cw_site_url().as_str()).unwrap(),
+            ConnectWiseCredentials {
+                company_id: SANDBOX_COMPANY_ID.into(),
+                public_key: SANDBOX_PUBLIC_KEY.into(),
+                private_key: SANDBOX_PRIVATE_KEY.into(),
+                client_id: SANDBOX_CLIENT_ID.into(),
+            },
+        );
+        settings.paging = paging;
+        let client = ConnectWiseClient::new(settings).unwrap();
+        let outcome = client.fetch_counts(&rule, &|_| {}, &cancel).await.unwrap();
+        assert_eq!(outcome.counts.companies, expected.companies, "{paging:?}");
+        assert_eq!(outcome.counts.skipped, expected.skipped, "{paging:?}");
+    }
+
+    let synthesize = SynthesizeClient::new(
+        SynthesizeSettings::new(
+            sb.synthesize_url().as_str(),
+            SynthesizeCredentials {
+                vendor_api_key: SANDBOX_VENDOR_API_KEY.into(),
+                partner_api_key: SANDBOX_PARTNER_API_KEY.into(),
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    synthesize.authenticate(&cancel).await.unwrap();
+    assert_eq!(synthesize.services(&cancel).await.unwrap().len(), 1);
+    synthesize
+        .create_accounts(
+            &[AccountRequest {
+                name: "Acme, Inc.".into(),
+                description: String::new(),
+                id: "250".into(),
+            }],
+            &cancel,
+        )
+        .await
+        .unwrap();
+    assert_eq!(synthesize.accounts(&cancel).await.unwrap().len(), 1);
+    let service = h.add_service("Shared Devices", "Total Shared Devices", "other", "other");
+    let sent = synthesize
+        .post_count(&service, "250", 3, &cancel)
+        .await
+        .unwrap();
+    assert_eq!(sent, CountPostOutcome::Sent);
+    let unmapped = synthesize
+        .post_count(&service, "999", 3, &cancel)
+        .await
+        .unwrap();
+    assert!(matches!(unmapped, CountPostOutcome::Unmapped { .. }));
+    assert_eq!(h.last_count(&service, "250"), Some(3));
 }
