@@ -1,0 +1,608 @@
+//! The window's state and its frame: panels return actions, the app turns them into worker jobs
+//! (or small local writes), and worker events update the state the panels read next frame.
+
+use crate::api::connectwise::{ConnectionReport, FetchProgress};
+use crate::domain::csv_export::CsvDelimiter;
+use crate::worker::{Job, JobKind, PreviewRequest, Worker, WorkerCommand, WorkerEvent};
+
+use super::UiError;
+use super::connection::{
+    ConnectionAction, ConnectionForm, ConnectionView, TestState, connectwise_test_state,
+    show_connection, synthesize_test_state,
+};
+use super::export::{SaveDialog, export_csv, suggested_file_name};
+use super::log::{LogBuffer, LogLevel, show_log};
+use super::table::{PreviewTable, show_table};
+use super::widgets::submitted;
+
+/// What the window needs from outside: injected so tests run on a temp dir and fakes.
+pub struct AppContext {
+    pub save_dialog: Box<dyn SaveDialog>,
+}
+
+impl std::fmt::Debug for AppContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppContext").finish_non_exhaustive()
+    }
+}
+
+/// What eframe remembers between runs (the window size is remembered by eframe itself).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Persisted {
+    pub last_profile: Option<String>,
+    pub log_open: bool,
+    pub welcome_seen: bool,
+    pub csv_delimiter: CsvDelimiter,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Self {
+            last_profile: None,
+            log_open: true,
+            welcome_seen: false,
+            csv_delimiter: CsvDelimiter::Comma,
+        }
+    }
+}
+
+/// The tabs of the central area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    #[default]
+    Preview,
+    History,
+}
+
+/// The preview's state; the last table stays visible while a new preview loads.
+#[derive(Debug, Default)]
+pub struct PreviewState {
+    pub running: bool,
+    pub progress: Option<FetchProgress>,
+    pub error: Option<String>,
+    pub table: Option<PreviewTable>,
+    pub elapsed_ms: Option<u64>,
+}
+
+/// The export's state: a typed path field appears when no dialog could open.
+#[derive(Debug, Default)]
+pub struct ExportState {
+    pub typed_path: Option<String>,
+    pub message: Option<Result<String, String>>,
+}
+
+/// Something a panel asked for this frame, handled after drawing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Preview,
+    Cancel(JobKind),
+    Connection(ConnectionAction),
+    ExportCsv,
+    ExportToTypedPath,
+    DismissWelcome,
+    TryDemo,
+}
+
+/// The window.
+pub struct App {
+    ctx: egui::Context,
+    worker: Worker,
+    save_dialog: Box<dyn SaveDialog>,
+    pub persisted: Persisted,
+    pub form: ConnectionForm,
+    pub profile_name: String,
+    pub connectwise_test: TestState,
+    pub synthesize_test: TestState,
+    pub connectwise_report: Option<ConnectionReport>,
+    pub preview: PreviewState,
+    pub export: ExportState,
+    pub log: LogBuffer,
+    pub tab: Tab,
+    focus_filter: bool,
+    filter_text: String,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("profile_name", &self.profile_name)
+            .field("tab", &self.tab)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Builds the window's state; `ctx` is the egui context (for repaint requests from the worker).
+    pub fn new(context: AppContext, ctx: &egui::Context) -> Result<Self, UiError> {
+        let repaint = ctx.clone();
+        let worker = Worker::spawn(move || repaint.request_repaint())
+            .map_err(|e| UiError::Start(e.to_string()))?;
+        Ok(Self {
+            ctx: ctx.clone(),
+            worker,
+            save_dialog: context.save_dialog,
+            persisted: Persisted::default(),
+            form: ConnectionForm::default(),
+            profile_name: String::new(),
+            connectwise_test: TestState::NotRun,
+            synthesize_test: TestState::NotRun,
+            connectwise_report: None,
+            preview: PreviewState::default(),
+            export: ExportState::default(),
+            log: LogBuffer::default(),
+            tab: Tab::Preview,
+            focus_filter: false,
+            filter_text: String::new(),
+        })
+    }
+
+    /// Restores what eframe saved last time.
+    pub fn restore(&mut self, persisted: Persisted) {
+        self.persisted = persisted;
+    }
+
+    pub fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    pub fn egui_ctx(&self) -> &egui::Context {
+        &self.ctx
+    }
+
+    /// Whether a job of this kind is in flight.
+    pub fn is_running(&self, kind: JobKind) -> bool {
+        self.worker.is_running(kind)
+    }
+
+    /// Draws one frame into `ui` (the whole window).
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        for event in self.worker.poll() {
+            self.on_event(event);
+        }
+        let mut actions = Vec::new();
+        self.shortcuts(ui);
+
+        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar(ui, &mut actions));
+        let mut log_open = self.persisted.log_open;
+        egui::Panel::bottom("log_panel")
+            .resizable(true)
+            .default_size(140.0_f32.min(ui.available_height() * 0.25))
+            .show_collapsible(ui, &mut log_open, |ui| {
+                ui.strong("Log");
+                show_log(ui, &self.log);
+            });
+        self.persisted.log_open = log_open;
+
+        if !self.persisted.welcome_seen {
+            egui::CentralPanel::default().show(ui, |ui| self.welcome(ui, &mut actions));
+        } else {
+            // On a small window the connection panel must leave the table most of the room.
+            let max_width = (ui.available_width() * 0.45).max(200.0);
+            egui::Panel::left("connection_panel")
+                .resizable(true)
+                .default_size(380.0_f32.min(max_width))
+                .max_size(max_width)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("connection_scroll")
+                        .show(ui, |ui| self.connection_panel(ui, &mut actions));
+                });
+            egui::CentralPanel::default().show(ui, |ui| self.central(ui, &mut actions));
+        }
+
+        for action in actions {
+            self.apply(action);
+        }
+    }
+
+    fn shortcuts(&mut self, ui: &egui::Ui) {
+        let find = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F);
+        if ui.input_mut(|i| i.consume_shortcut(&find)) {
+            self.tab = Tab::Preview;
+            self.focus_filter = true;
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.horizontal(|ui| {
+            ui.heading("ConnectWise shared devices to Synthesize");
+            ui.separator();
+            if !self.profile_name.is_empty() {
+                ui.label(format!("Profile: {}", self.profile_name));
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let text = if self.persisted.log_open {
+                    "Hide log"
+                } else {
+                    "Show log"
+                };
+                if ui.button(text).clicked() {
+                    self.persisted.log_open = !self.persisted.log_open;
+                }
+            });
+        });
+        let _ = actions;
+    }
+
+    fn welcome(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        egui::ScrollArea::vertical().id_salt("welcome_scroll").show(ui, |ui| ui.vertical_centered(|ui| {
+            ui.add_space((ui.available_height() * 0.1).min(60.0));
+            ui.heading("Welcome");
+            ui.add_space(8.0);
+            ui.label(
+                "This app counts shared and not shared license devices per company in ConnectWise PSA \
+                 and sends them to Synthesize as unit counts.",
+            );
+            ui.label("Try it on a built-in demo of both services (no keys needed), or set up your own tenant.");
+            ui.add_space(16.0);
+            if ui.button("Try the demo").clicked() {
+                actions.push(Action::TryDemo);
+            }
+            ui.add_space(6.0);
+            if ui.button("Create a profile").clicked() {
+                actions.push(Action::DismissWelcome);
+            }
+        }));
+    }
+
+    fn connection_panel(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let view = ConnectionView {
+            connectwise_test: Some(&self.connectwise_test),
+            synthesize_test: Some(&self.synthesize_test),
+            discovery: self.connectwise_report.as_ref(),
+            connectwise_busy: self.worker.is_running(JobKind::TestConnectWise),
+            synthesize_busy: self.worker.is_running(JobKind::TestSynthesize),
+            read_only: false,
+        };
+        for action in show_connection(ui, &mut self.form, &view) {
+            actions.push(Action::Connection(action));
+        }
+    }
+
+    fn central(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.tab, Tab::Preview, "Counts");
+            ui.selectable_value(&mut self.tab, Tab::History, "History");
+        });
+        ui.separator();
+        match self.tab {
+            Tab::Preview => self.preview_tab(ui, actions),
+            Tab::History => {
+                ui.label("No sync has run yet.");
+            }
+        }
+    }
+
+    fn preview_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.horizontal(|ui| {
+            if self.preview.running {
+                ui.add_enabled(false, egui::Button::new("Preview"));
+                if ui.button("Cancel preview").clicked() {
+                    actions.push(Action::Cancel(JobKind::Preview));
+                }
+            } else if ui
+                .button("Preview")
+                .on_hover_text("Fetch and count; nothing is sent anywhere")
+                .clicked()
+            {
+                actions.push(Action::Preview);
+            }
+            ui.separator();
+            let has_table = self.preview.table.is_some();
+            if ui
+                .add_enabled(has_table, egui::Button::new("Export CSV..."))
+                .clicked()
+            {
+                actions.push(Action::ExportCsv);
+            }
+            let label = ui.label("Delimiter");
+            egui::ComboBox::from_id_salt("csv_delimiter")
+                .selected_text(match self.persisted.csv_delimiter {
+                    CsvDelimiter::Comma => "Comma (,)",
+                    CsvDelimiter::Semicolon => "Semicolon (;)",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(
+                        &mut self.persisted.csv_delimiter,
+                        CsvDelimiter::Comma,
+                        "Comma (,)",
+                    );
+                    ui.selectable_value(
+                        &mut self.persisted.csv_delimiter,
+                        CsvDelimiter::Semicolon,
+                        "Semicolon (;)",
+                    );
+                })
+                .response
+                .labelled_by(label.id);
+        });
+        self.export_messages(ui, actions);
+
+        if self.preview.running {
+            let progress = self.preview.progress;
+            let (fraction, text) = match progress {
+                Some(p) => {
+                    let fraction = p
+                        .pages_expected
+                        .filter(|&e| e > 0)
+                        .map(|e| (p.pages_fetched as f32 / e as f32).min(1.0));
+                    let pages = match p.pages_expected {
+                        Some(e) => format!("{} of {e} pages", p.pages_fetched),
+                        None => format!("{} pages", p.pages_fetched),
+                    };
+                    (
+                        fraction,
+                        format!("{pages}, {} configurations read", p.configurations_read),
+                    )
+                }
+                None => (None, "Connecting...".to_owned()),
+            };
+            let bar = egui::ProgressBar::new(fraction.unwrap_or(0.0))
+                .text(text)
+                .animate(fraction.is_none());
+            ui.add(bar);
+        }
+        if let Some(error) = &self.preview.error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+
+        let Some(table) = self.preview.table.as_mut() else {
+            if !self.preview.running && self.preview.error.is_none() {
+                ui.label("Press Preview to fetch and count this tenant's configurations.");
+            }
+            return;
+        };
+        ui.label(egui::RichText::new(&table.rule_text).italics());
+        for warning in &table.warnings {
+            ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("Filter");
+            let response = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.filter_text)
+                        .hint_text("company name or id (Ctrl+F)")
+                        .desired_width(220.0),
+                )
+                .labelled_by(label.id);
+            if self.focus_filter {
+                response.request_focus();
+                self.focus_filter = false;
+            }
+            table.set_filter(&self.filter_text);
+            if ui.button("Select all").clicked() {
+                table.select_visible(true);
+            }
+            if ui.button("Select none").clicked() {
+                table.select_visible(false);
+            }
+            ui.label(format!(
+                "{} of {} companies, {} configurations read",
+                table.visible_len(),
+                table.rows().len(),
+                table.configurations_read
+            ));
+        });
+        ui.separator();
+        show_table(ui, table);
+    }
+
+    fn export_messages(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        if let Some(path) = self.export.typed_path.as_mut() {
+            ui.horizontal(|ui| {
+                let label = ui.label("Save CSV to");
+                let response = ui
+                    .add(egui::TextEdit::singleline(path).desired_width(360.0))
+                    .labelled_by(label.id);
+                if ui.button("Save").clicked() || submitted(ui, &response) {
+                    actions.push(Action::ExportToTypedPath);
+                }
+            });
+        }
+        match &self.export.message {
+            Some(Ok(text)) => {
+                ui.label(text);
+            }
+            Some(Err(text)) => {
+                ui.colored_label(ui.visuals().error_fg_color, text);
+            }
+            None => {}
+        }
+    }
+
+    fn on_event(&mut self, event: WorkerEvent) {
+        match event {
+            WorkerEvent::Started(kind) => self
+                .log
+                .push(LogLevel::Info, format!("{} started", kind.label())),
+            WorkerEvent::Busy(kind) => self.log.push(
+                LogLevel::Warn,
+                format!(
+                    "{} is already running; wait for it or cancel it",
+                    kind.label()
+                ),
+            ),
+            WorkerEvent::PreviewProgress(p) => self.preview.progress = Some(p),
+            WorkerEvent::PreviewFinished(result) => {
+                self.preview.running = false;
+                match result {
+                    Ok(outcome) => {
+                        let table = PreviewTable::new(&outcome.counts, outcome.rule_text);
+                        self.log.push(
+                            LogLevel::Info,
+                            format!(
+                                "Preview done: {} companies from {} configurations in {:.1} s",
+                                table.rows().len(),
+                                outcome.counts.configurations_read,
+                                outcome.elapsed_ms as f64 / 1000.0
+                            ),
+                        );
+                        self.preview.elapsed_ms = Some(outcome.elapsed_ms);
+                        self.preview.table = Some(table);
+                        self.preview.error = None;
+                    }
+                    Err(crate::worker::JobError::Cancelled) => {
+                        self.log.push(LogLevel::Info, "Preview cancelled");
+                        self.preview.error = Some("Preview cancelled.".to_owned());
+                    }
+                    Err(e) => {
+                        let text = format!("Preview failed: {e}");
+                        self.log.push(LogLevel::Error, &text);
+                        self.preview.error = Some(text);
+                    }
+                }
+            }
+            WorkerEvent::ConnectWiseTested(result) => {
+                self.connectwise_test = connectwise_test_state(&result);
+                if let Ok(report) = result {
+                    self.connectwise_report = Some(report);
+                }
+                self.log_test("ConnectWise", &self.connectwise_test.clone());
+            }
+            WorkerEvent::SynthesizeTested(result) => {
+                self.synthesize_test = synthesize_test_state(&result);
+                self.log_test("Synthesize", &self.synthesize_test.clone());
+            }
+        }
+    }
+
+    fn log_test(&mut self, side: &str, state: &TestState) {
+        match state {
+            TestState::Passed(text) => self.log.push(LogLevel::Info, text.clone()),
+            TestState::Failed(text) => self
+                .log
+                .push(LogLevel::Error, format!("{side} test failed: {text}")),
+            _ => {}
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Preview => self.start_preview(),
+            Action::Cancel(kind) => {
+                self.log
+                    .push(LogLevel::Info, format!("Cancelling {}", kind.label()));
+                self.worker.send(WorkerCommand::Cancel(kind));
+            }
+            Action::Connection(ConnectionAction::Save) => self.save_profile(),
+            Action::Connection(ConnectionAction::TestConnectWise) => {
+                match self.form.connectwise_settings() {
+                    Ok(settings) => {
+                        self.connectwise_test = TestState::Running;
+                        self.worker
+                            .send(WorkerCommand::Start(Job::TestConnectWise(settings)));
+                    }
+                    Err(e) => self.connectwise_test = TestState::Failed(e),
+                }
+            }
+            Action::Connection(ConnectionAction::TestSynthesize) => {
+                match self.form.synthesize_settings() {
+                    Ok(settings) => {
+                        self.synthesize_test = TestState::Running;
+                        self.worker
+                            .send(WorkerCommand::Start(Job::TestSynthesize(settings)));
+                    }
+                    Err(e) => self.synthesize_test = TestState::Failed(e),
+                }
+            }
+            Action::ExportCsv => self.export_with_dialog(),
+            Action::ExportToTypedPath => {
+                if let Some(path) = self.export.typed_path.clone() {
+                    let path = path.trim().to_owned();
+                    if path.is_empty() {
+                        self.export.message = Some(Err(
+                            "Save CSV to: empty; type the path of the file".to_owned(),
+                        ));
+                    } else {
+                        self.export_to(std::path::PathBuf::from(path));
+                    }
+                }
+            }
+            Action::DismissWelcome => self.persisted.welcome_seen = true,
+            Action::TryDemo => {
+                self.persisted.welcome_seen = true;
+                self.log.push(
+                    LogLevel::Warn,
+                    "The demo is not available in this build; start it with `cw-shared-devices demo`",
+                );
+            }
+        }
+    }
+
+    /// Starts a preview with the form's settings; the current table stays until it finishes.
+    pub fn start_preview(&mut self) {
+        let connectwise = match self.form.connectwise_settings() {
+            Ok(s) => s,
+            Err(e) => {
+                self.preview.error = Some(e);
+                return;
+            }
+        };
+        self.preview.running = true;
+        self.preview.progress = None;
+        self.preview.error = None;
+        self.worker
+            .send(WorkerCommand::Start(Job::Preview(PreviewRequest {
+                connectwise,
+                counting: crate::domain::counting::CountingOptions::default(),
+            })));
+    }
+
+    fn save_profile(&mut self) {}
+
+    fn export_with_dialog(&mut self) {
+        if self.preview.table.is_none() {
+            return;
+        }
+        match self
+            .save_dialog
+            .save_file(&suggested_file_name(&self.profile_name))
+        {
+            Ok(Some(path)) => self.export_to(path),
+            Ok(None) => {
+                self.export.typed_path.get_or_insert_with(String::new);
+                self.export.message = Some(Ok(
+                    "No file chosen. If no dialog appeared, type the path below.".to_owned(),
+                ));
+            }
+            Err(e) => {
+                self.export.typed_path.get_or_insert_with(String::new);
+                self.export.message = Some(Err(e.to_string()));
+            }
+        }
+    }
+
+    fn export_to(&mut self, path: std::path::PathBuf) {
+        let Some(table) = &self.preview.table else {
+            return;
+        };
+        let companies = table.companies();
+        match export_csv(&path, &companies, self.persisted.csv_delimiter) {
+            Ok(()) => {
+                let text = format!(
+                    "Exported {} companies to {}",
+                    companies.len(),
+                    path.display()
+                );
+                self.log.push(LogLevel::Info, &text);
+                self.export.message = Some(Ok(text));
+                self.export.typed_path = None;
+            }
+            Err(e) => {
+                self.log.push(LogLevel::Error, e.to_string());
+                self.export.message = Some(Err(e.to_string()));
+            }
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+    }
+}

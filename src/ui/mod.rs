@@ -1,0 +1,69 @@
+//! The desktop window (eframe/egui): profiles, connection tests, preview table, sync, CSV export,
+//! history and a log panel. Panels never do network I/O: they return actions and the worker runs them.
+
+mod app;
+pub mod connection;
+pub mod export;
+pub mod log;
+pub mod table;
+mod widgets;
+
+pub use app::{Action, App, AppContext, ExportState, Persisted, PreviewState, Tab};
+pub use export::{FixedPathSaveDialog, NoDialog, RfdSaveDialog, SaveDialog};
+
+/// Why the window could not open or run.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("could not start the window: {0}")]
+    Start(String),
+    #[error("the window failed: {0}")]
+    Window(String),
+}
+
+/// The app icon, rendered from `assets/icon.svg`.
+const ICON_PNG: &[u8] = include_bytes!("../../assets/icon-256.png");
+
+fn native_options() -> eframe::NativeOptions {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("ConnectWise shared devices")
+        .with_inner_size([1280.0, 800.0])
+        .with_min_inner_size([640.0, 420.0]);
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON_PNG) {
+        viewport = viewport.with_icon(icon);
+    }
+    eframe::NativeOptions {
+        viewport,
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    }
+}
+
+fn run(context: AppContext) -> Result<(), UiError> {
+    eframe::run_native(
+        "cw-shared-devices",
+        native_options(),
+        Box::new(move |cc| {
+            let mut app = App::new(context, &cc.egui_ctx)?;
+            if let Some(persisted) = cc
+                .storage
+                .and_then(|s| eframe::get_value::<Persisted>(s, eframe::APP_KEY))
+            {
+                app.restore(persisted);
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| UiError::Window(e.to_string()))
+}
+
+/// Opens the window (the binary with no subcommand).
+pub fn run_window() -> Result<(), UiError> {
+    run(AppContext {
+        save_dialog: Box::new(RfdSaveDialog),
+    })
+}
+
+/// Opens the window on the embedded sandbox of both services (`cw-shared-devices demo`).
+pub fn run_demo() -> Result<(), UiError> {
+    run_window()
+}
