@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use cw_shared_devices::ui::connection::TestState;
 use cw_shared_devices::ui::{App, AppContext, FixedPathSaveDialog};
+use cw_shared_devices::worker::JobKind;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -13,13 +15,37 @@ struct Env {
 }
 
 fn harness(size: egui::Vec2) -> (Harness<'static, App>, Env) {
+    build(size, false)
+}
+
+/// A harness for tests that show sandbox data: its company names include Japanese, Greek and
+/// Arabic, which the test fonts cannot draw (the real window falls back to system fonts).
+fn demo_harness() -> (Harness<'static, App>, Env) {
+    let (mut h, env) = build(egui::vec2(1280.0, 800.0), true);
+    h.run_steps(2);
+    h.get_by_label("Try the demo").click();
+    h.run_steps(2);
+    assert!(
+        h.state().is_demo(),
+        "the demo did not start: {:?}",
+        h.state().log.last()
+    );
+    (h, env)
+}
+
+fn build(size: egui::Vec2, allow_missing_glyphs: bool) -> (Harness<'static, App>, Env) {
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("export.csv");
     let dialog = FixedPathSaveDialog(Some(csv_path.clone()));
-    let harness = Harness::builder().with_size(size).build_eframe(move |cc| {
+    let mut builder = Harness::builder().with_size(size);
+    if allow_missing_glyphs {
+        builder = builder.allow_missing_glyphs();
+    }
+    let harness = builder.build_eframe(move |cc| {
         App::new(
             AppContext {
                 save_dialog: Box::new(dialog),
+                demo: None,
             },
             &cc.egui_ctx,
         )
@@ -80,4 +106,215 @@ fn first_run_shows_the_welcome_with_both_choices() {
     assert!(h.query_by_label("Try the demo").is_none());
     assert!(h.query_by_label("Company ID").is_some());
     step_until(&mut h, Duration::from_secs(5), "a frame", |_| true);
+}
+
+fn preview_done(h: &Harness<'_, App>) -> bool {
+    !h.state().preview.running
+        && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
+}
+
+/// Replaces a text field's content the way a user does: focus, select all, type.
+fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    if text.is_empty() {
+        h.key_press(egui::Key::Backspace);
+    } else {
+        h.get_by_label(label).type_text(text);
+    }
+    h.run_steps(1);
+    h.key_press(egui::Key::Tab);
+    h.run_steps(1);
+}
+
+fn direct_preview(app: &App) -> Vec<cw_shared_devices::domain::counting::CompanyCounts> {
+    let request = cw_shared_devices::worker::PreviewRequest {
+        connectwise: app.form.connectwise_settings().unwrap(),
+        counting: cw_shared_devices::domain::counting::CountingOptions::default(),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let outcome = runtime
+        .block_on(cw_shared_devices::worker::jobs::run_preview(
+            &request,
+            &|_| {},
+            &cancel,
+        ))
+        .unwrap();
+    outcome.counts.companies
+}
+
+#[test]
+fn demo_preview_shows_exactly_the_rows_of_a_direct_preview_and_exports_them() {
+    let (mut h, env) = demo_harness();
+    h.get_by_label("Preview").click();
+    step_until(&mut h, Duration::from_secs(30), "the preview", preview_done);
+    let app = h.state();
+    assert_eq!(app.preview.error, None);
+    let table = app.preview.table.as_ref().unwrap();
+    let expected = direct_preview(app);
+    assert!(!expected.is_empty());
+    assert_eq!(table.companies(), expected);
+    // The rule in words and a totals row are on screen.
+    assert!(h.query_all_by_label_contains("License").next().is_some());
+    assert!(h.query_by_label("Total").is_some());
+
+    // Filter with Ctrl+F: the field takes focus and the table narrows.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run_steps(2);
+    let name = expected[0].company_name.clone();
+    h.get_by_label("Filter").type_text(&name);
+    h.run_steps(2);
+    let visible = h.state().preview.table.as_ref().unwrap().visible_len();
+    assert!(
+        visible >= 1 && visible < expected.len(),
+        "{visible} rows after filtering"
+    );
+
+    // Semicolon export through the (fixed-path) save dialog writes every row, not just the filtered ones.
+    h.state_mut().persisted.csv_delimiter =
+        cw_shared_devices::domain::csv_export::CsvDelimiter::Semicolon;
+    h.get_by_label("Export CSV...").click();
+    h.run_steps(2);
+    let text = std::fs::read_to_string(&env.csv_path).unwrap();
+    let expected_csv = cw_shared_devices::domain::csv_export::csv_string(
+        &expected,
+        cw_shared_devices::domain::csv_export::CsvDelimiter::Semicolon,
+    )
+    .unwrap();
+    assert_eq!(text, expected_csv);
+    assert!(h.query_all_by_label_contains("Exported").next().is_some());
+}
+
+#[test]
+fn cancel_mid_preview_stops_within_a_second_and_says_so() {
+    let (mut h, _env) = demo_harness();
+    let sandbox = h.state().demo_sandbox().unwrap().handle();
+    sandbox
+        .connectwise_knobs()
+        .set_latency(Duration::from_millis(400));
+    h.get_by_label("Preview").click();
+    step_until(
+        &mut h,
+        Duration::from_secs(10),
+        "the preview to start",
+        |h| h.state().is_running(JobKind::Preview),
+    );
+    h.run_steps(1);
+    assert!(
+        h.query_by_role(egui::accesskit::Role::ProgressIndicator)
+            .is_some()
+    );
+    let cancelled_at = Instant::now();
+    h.get_by_label("Cancel preview").click();
+    step_until(&mut h, Duration::from_secs(5), "the cancel", preview_done);
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(1),
+        "cancel took {:?}",
+        cancelled_at.elapsed()
+    );
+    assert_eq!(
+        h.state().preview.error.as_deref(),
+        Some("Preview cancelled.")
+    );
+    assert!(h.state().preview.table.is_none());
+}
+
+fn test_connectwise(h: &mut Harness<'_, App>) -> String {
+    h.get_by_label("Test ConnectWise connection").click();
+    step_until(h, Duration::from_secs(30), "the ConnectWise test", |h| {
+        !matches!(
+            h.state().connectwise_test,
+            TestState::Running | TestState::NotRun
+        )
+    });
+    h.run_steps(1);
+    match &h.state().connectwise_test {
+        TestState::Passed(t) => format!("OK: {t}"),
+        TestState::Failed(t) => t.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn connection_tests_pass_and_name_each_failure() {
+    let (mut h, _env) = demo_harness();
+    let text = test_connectwise(&mut h);
+    assert!(text.starts_with("OK: Connected to ConnectWise"), "{text}");
+    // What discovery found is on screen.
+    assert!(
+        h.query_all_by_label_contains("Codebase v4_6_release/").next().is_some()
+    );
+
+    set_field(&mut h, "Private key", "wrong-key");
+    let text = test_connectwise(&mut h);
+    assert!(text.contains("refused the API keys"), "{text}");
+    assert!(h.query_all_by_label_contains("refused the API keys").next().is_some());
+    assert!(!text.contains("wrong-key"));
+
+    set_field(
+        &mut h,
+        "Private key",
+        cw_shared_devices::sandbox::SANDBOX_PRIVATE_KEY,
+    );
+    set_field(&mut h, "Company ID", "nobody");
+    let text = test_connectwise(&mut h);
+    assert!(text.contains("does not know the company id"), "{text}");
+
+    set_field(
+        &mut h,
+        "Company ID",
+        cw_shared_devices::sandbox::SANDBOX_COMPANY_ID,
+    );
+    set_field(&mut h, "Client ID", "");
+    let text = test_connectwise(&mut h);
+    assert!(
+        text.contains("client id") || text.contains("Client ID"),
+        "{text}"
+    );
+
+    set_field(
+        &mut h,
+        "Client ID",
+        cw_shared_devices::sandbox::SANDBOX_CLIENT_ID,
+    );
+    set_field(&mut h, "Site URL", "http://127.0.0.1:9");
+    let text = test_connectwise(&mut h);
+    assert!(text.contains("cannot reach"), "{text}");
+
+    set_field(&mut h, "Site URL", "http://cw.example.com");
+    let text = test_connectwise(&mut h);
+    assert!(text.contains("plain http://"), "{text}");
+
+    h.get_by_label("Test Synthesize connection").click();
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the Synthesize test",
+        |h| {
+            matches!(
+                h.state().synthesize_test,
+                TestState::Passed(_) | TestState::Failed(_)
+            )
+        },
+    );
+    assert!(
+        matches!(h.state().synthesize_test, TestState::Passed(_)),
+        "{:?}",
+        h.state().synthesize_test
+    );
+    set_field(&mut h, "Vendor API key", "nope");
+    h.get_by_label("Test Synthesize connection").click();
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the Synthesize test",
+        |h| matches!(h.state().synthesize_test, TestState::Failed(_)),
+    );
+    let TestState::Failed(text) = &h.state().synthesize_test else {
+        unreachable!()
+    };
+    assert!(text.contains("refused the API keys"), "{text}");
 }

@@ -18,6 +18,9 @@ use super::widgets::submitted;
 /// What the window needs from outside: injected so tests run on a temp dir and fakes.
 pub struct AppContext {
     pub save_dialog: Box<dyn SaveDialog>,
+    /// A running sandbox to open the demo profile on (`cw-shared-devices demo`).
+    #[cfg(feature = "sandbox")]
+    pub demo: Option<crate::sandbox::Sandbox>,
 }
 
 impl std::fmt::Debug for AppContext {
@@ -46,6 +49,9 @@ impl Default for Persisted {
         }
     }
 }
+
+/// The name the demo profile shows; it is never saved.
+pub const DEMO_PROFILE: &str = "Demo (sandbox)";
 
 /// The tabs of the central area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,6 +107,8 @@ pub struct App {
     pub tab: Tab,
     focus_filter: bool,
     filter_text: String,
+    #[cfg(feature = "sandbox")]
+    demo: Option<crate::sandbox::Sandbox>,
 }
 
 impl std::fmt::Debug for App {
@@ -118,7 +126,7 @@ impl App {
         let repaint = ctx.clone();
         let worker = Worker::spawn(move || repaint.request_repaint())
             .map_err(|e| UiError::Start(e.to_string()))?;
-        Ok(Self {
+        let mut app = Self {
             ctx: ctx.clone(),
             worker,
             save_dialog: context.save_dialog,
@@ -134,7 +142,84 @@ impl App {
             tab: Tab::Preview,
             focus_filter: false,
             filter_text: String::new(),
-        })
+            #[cfg(feature = "sandbox")]
+            demo: None,
+        };
+        #[cfg(feature = "sandbox")]
+        if let Some(sandbox) = context.demo {
+            app.enter_demo(sandbox);
+        }
+        Ok(app)
+    }
+
+    /// The sandbox the demo runs on, when the window is in demo mode.
+    #[cfg(feature = "sandbox")]
+    pub fn demo_sandbox(&self) -> Option<&crate::sandbox::Sandbox> {
+        self.demo.as_ref()
+    }
+
+    /// Whether the window shows the demo profile.
+    pub fn is_demo(&self) -> bool {
+        #[cfg(feature = "sandbox")]
+        {
+            self.demo.is_some()
+        }
+        #[cfg(not(feature = "sandbox"))]
+        {
+            false
+        }
+    }
+
+    /// Switches to the demo profile on `sandbox`: its URLs and keys, kept for this session only.
+    #[cfg(feature = "sandbox")]
+    pub fn enter_demo(&mut self, sandbox: crate::sandbox::Sandbox) {
+        use crate::sandbox as sb;
+        self.form = ConnectionForm {
+            site: super::connection::SiteChoice::Custom,
+            custom_url: sandbox.cw_site_url().as_str().trim_end_matches('/').to_owned(),
+            api_url: sandbox.cw_api_url().to_string(),
+            company_id: sb::SANDBOX_COMPANY_ID.to_owned(),
+            client_id: sb::SANDBOX_CLIENT_ID.to_owned(),
+            public_key: sb::SANDBOX_PUBLIC_KEY.to_owned(),
+            private_key: sb::SANDBOX_PRIVATE_KEY.to_owned(),
+            synthesize_url: sandbox.synthesize_url().as_str().trim_end_matches('/').to_owned(),
+            vendor_api_key: sb::SANDBOX_VENDOR_API_KEY.to_owned(),
+            partner_api_key: sb::SANDBOX_PARTNER_API_KEY.to_owned(),
+            show_secrets: false,
+        };
+        self.profile_name = DEMO_PROFILE.to_owned();
+        self.persisted.welcome_seen = true;
+        self.preview = PreviewState::default();
+        self.connectwise_test = TestState::NotRun;
+        self.synthesize_test = TestState::NotRun;
+        self.connectwise_report = None;
+        self.log.push(
+            LogLevel::Info,
+            format!(
+                "Demo: ConnectWise sandbox at {}, Synthesize sandbox at {} (loopback only, generated data)",
+                sandbox.cw_site_url(),
+                sandbox.synthesize_url()
+            ),
+        );
+        self.demo = Some(sandbox);
+    }
+
+    #[cfg(feature = "sandbox")]
+    fn start_demo(&mut self) {
+        match crate::sandbox::Sandbox::start_in_background(crate::sandbox::SandboxConfig::default()) {
+            Ok(sandbox) => self.enter_demo(sandbox),
+            Err(e) => self
+                .log
+                .push(LogLevel::Error, format!("The demo could not start: {e}")),
+        }
+    }
+
+    #[cfg(not(feature = "sandbox"))]
+    fn start_demo(&mut self) {
+        self.log.push(
+            LogLevel::Error,
+            "This build has no embedded sandbox, so the demo is not available",
+        );
     }
 
     /// Restores what eframe saved last time.
@@ -520,13 +605,7 @@ impl App {
                 }
             }
             Action::DismissWelcome => self.persisted.welcome_seen = true,
-            Action::TryDemo => {
-                self.persisted.welcome_seen = true;
-                self.log.push(
-                    LogLevel::Warn,
-                    "The demo is not available in this build; start it with `cw-shared-devices demo`",
-                );
-            }
+            Action::TryDemo => self.start_demo(),
         }
     }
 

@@ -8,7 +8,7 @@ pub mod log;
 pub mod table;
 mod widgets;
 
-pub use app::{Action, App, AppContext, ExportState, Persisted, PreviewState, Tab};
+pub use app::{Action, App, AppContext, DEMO_PROFILE, ExportState, Persisted, PreviewState, Tab};
 pub use export::{FixedPathSaveDialog, NoDialog, RfdSaveDialog, SaveDialog};
 
 /// Why the window could not open or run.
@@ -60,10 +60,27 @@ fn run(context: AppContext) -> Result<(), UiError> {
 pub fn run_window() -> Result<(), UiError> {
     run(AppContext {
         save_dialog: Box::new(RfdSaveDialog),
+        #[cfg(feature = "sandbox")]
+        demo: None,
     })
 }
 
 /// Opens the window on the embedded sandbox of both services (`cw-shared-devices demo`).
+#[cfg(feature = "sandbox")]
 pub fn run_demo() -> Result<(), UiError> {
-    run_window()
+    let sandbox =
+        crate::sandbox::Sandbox::start_in_background(crate::sandbox::SandboxConfig::default())
+            .map_err(|e| UiError::Start(e.to_string()))?;
+    run(AppContext {
+        save_dialog: Box::new(RfdSaveDialog),
+        demo: Some(sandbox),
+    })
+}
+
+/// Without the embedded sandbox there is no demo.
+#[cfg(not(feature = "sandbox"))]
+pub fn run_demo() -> Result<(), UiError> {
+    Err(UiError::Start(
+        "this build has no embedded sandbox (feature `sandbox`), so the demo is not available".to_owned(),
+    ))
 }
