@@ -3,6 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use cw_shared_devices::storage::secrets::MemoryStore;
+use cw_shared_devices::storage::{AppDirs, SecretName, SecretStore};
 use cw_shared_devices::ui::connection::TestState;
 use cw_shared_devices::ui::{App, AppContext, FixedPathSaveDialog};
 use cw_shared_devices::worker::JobKind;
@@ -10,8 +14,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 struct Env {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     csv_path: std::path::PathBuf,
+    secrets: Arc<MemoryStore>,
 }
 
 fn harness(size: egui::Vec2) -> (Harness<'static, App>, Env) {
@@ -37,6 +42,9 @@ fn build(size: egui::Vec2, allow_missing_glyphs: bool) -> (Harness<'static, App>
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("export.csv");
     let dialog = FixedPathSaveDialog(Some(csv_path.clone()));
+    let secrets = Arc::new(MemoryStore::new());
+    let store: Arc<dyn SecretStore> = secrets.clone();
+    let dirs = AppDirs::at(dir.path());
     let mut builder = Harness::builder().with_size(size);
     if allow_missing_glyphs {
         builder = builder.allow_missing_glyphs();
@@ -44,6 +52,9 @@ fn build(size: egui::Vec2, allow_missing_glyphs: bool) -> (Harness<'static, App>
     let harness = builder.build_eframe(move |cc| {
         App::new(
             AppContext {
+                dirs,
+                secrets: store,
+                keychain_problem: None,
                 save_dialog: Box::new(dialog),
                 demo: None,
             },
@@ -54,8 +65,9 @@ fn build(size: egui::Vec2, allow_missing_glyphs: bool) -> (Harness<'static, App>
     (
         harness,
         Env {
-            _dir: dir,
+            dir,
             csv_path,
+            secrets,
         },
     )
 }
@@ -78,13 +90,25 @@ fn step_until(
     }
 }
 
+/// Creates a profile the way a user does from the welcome screen or the bar.
+fn create_profile(h: &mut Harness<'_, App>, button: &str, name: &str) {
+    h.get_by_label(button).click();
+    wait_for_dialog(h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Profile name").type_text(name);
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert_eq!(h.state().dialog, None, "{:?}", h.state().dialog_error);
+    assert_eq!(h.state().profile_name(), name);
+}
+
 #[test]
 fn frames_render_at_full_and_small_sizes() {
     for size in [egui::vec2(1280.0, 800.0), egui::vec2(480.0, 320.0)] {
         let (mut h, _env) = harness(size);
         h.run_steps(3);
-        h.get_by_label("Create a profile").click();
-        h.run_steps(3);
+        create_profile(&mut h, "Create a profile", "Small");
         assert!(
             h.query_by_label("Preview").is_some(),
             "no Preview button at {size:?}: {:#?}",
@@ -92,7 +116,15 @@ fn frames_render_at_full_and_small_sizes() {
         );
         h.get_by_label("Preview").click();
         h.run_steps(3);
-        assert!(h.state().preview.error.is_some());
+        // No keys yet: the preview names the missing field instead of starting.
+        let error = h.state().preview.error.clone().unwrap();
+        assert!(error.contains("ConnectWise company id"), "{error}");
+        h.get_by_label("History").click();
+        h.run_steps(3);
+        assert!(
+            h.query_by_label("No sync has run for this profile yet.")
+                .is_some()
+        );
     }
 }
 
@@ -101,11 +133,188 @@ fn first_run_shows_the_welcome_with_both_choices() {
     let (mut h, _env) = harness(egui::vec2(1280.0, 800.0));
     h.run_steps(2);
     assert!(h.query_by_label("Try the demo").is_some());
+    // Esc closes the dialog and leaves the welcome in place.
     h.get_by_label("Create a profile").click();
+    wait_for_dialog(&mut h);
+    assert!(h.state().dialog.is_some());
+    h.key_press(egui::Key::Escape);
     h.run_steps(2);
+    assert!(h.state().dialog.is_none());
+    assert!(h.query_by_label("Try the demo").is_some());
+    create_profile(&mut h, "Create a profile", "Acme");
     assert!(h.query_by_label("Try the demo").is_none());
     assert!(h.query_by_label("Company ID").is_some());
-    step_until(&mut h, Duration::from_secs(5), "a frame", |_| true);
+}
+
+#[test]
+fn a_profile_keeps_its_keys_in_the_secret_store_never_in_its_file() {
+    let sandbox = cw_shared_devices::sandbox::Sandbox::start_in_background(
+        cw_shared_devices::sandbox::SandboxConfig::default(),
+    )
+    .unwrap();
+    let (mut h, env) = harness(egui::vec2(1280.0, 800.0));
+    h.run_steps(2);
+    create_profile(&mut h, "Create a profile", "Acme MSP");
+
+    // Site picker: the on-premise choice shows a URL field.
+    h.get_by_label("Site").click();
+    h.run_steps(2);
+    h.get_by_label("On-premise / custom URL").click();
+    h.run_steps(2);
+    set_field(&mut h, "Site URL", sandbox.cw_site_url().as_str());
+    set_field(
+        &mut h,
+        "Company ID",
+        cw_shared_devices::sandbox::SANDBOX_COMPANY_ID,
+    );
+    set_field(
+        &mut h,
+        "Client ID",
+        cw_shared_devices::sandbox::SANDBOX_CLIENT_ID,
+    );
+    set_field(
+        &mut h,
+        "Public key",
+        cw_shared_devices::sandbox::SANDBOX_PUBLIC_KEY,
+    );
+    set_field(
+        &mut h,
+        "Private key",
+        cw_shared_devices::sandbox::SANDBOX_PRIVATE_KEY,
+    );
+    set_field(&mut h, "Synthesize URL", sandbox.synthesize_url().as_str());
+    set_field(
+        &mut h,
+        "Vendor API key",
+        cw_shared_devices::sandbox::SANDBOX_VENDOR_API_KEY,
+    );
+    set_field(
+        &mut h,
+        "Partner API key",
+        cw_shared_devices::sandbox::SANDBOX_PARTNER_API_KEY,
+    );
+
+    // Masked until "Show keys".
+    let shown = h.get_by_label("Private key").value().unwrap_or_default();
+    assert!(
+        !shown.contains(cw_shared_devices::sandbox::SANDBOX_PRIVATE_KEY),
+        "{shown}"
+    );
+    h.get_by_label("Show keys").click();
+    h.run_steps(2);
+    let shown = h.get_by_label("Private key").value().unwrap_or_default();
+    assert!(
+        shown.contains(cw_shared_devices::sandbox::SANDBOX_PRIVATE_KEY),
+        "{shown}"
+    );
+
+    let stored = env
+        .secrets
+        .get("Acme MSP", SecretName::CwPrivateKey)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.expose(),
+        cw_shared_devices::sandbox::SANDBOX_PRIVATE_KEY
+    );
+    let stored = env
+        .secrets
+        .get("Acme MSP", SecretName::SynthesizePartnerKey)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.expose(),
+        cw_shared_devices::sandbox::SANDBOX_PARTNER_API_KEY
+    );
+    let files = all_files(env.dir.path());
+    assert!(!files.is_empty());
+    for (path, text) in &files {
+        for secret in [
+            cw_shared_devices::sandbox::SANDBOX_PUBLIC_KEY,
+            cw_shared_devices::sandbox::SANDBOX_PRIVATE_KEY,
+            cw_shared_devices::sandbox::SANDBOX_VENDOR_API_KEY,
+            cw_shared_devices::sandbox::SANDBOX_PARTNER_API_KEY,
+        ] {
+            assert!(!text.contains(secret), "{secret} in {}", path.display());
+        }
+    }
+    assert!(
+        files
+            .iter()
+            .any(|(_, t)| t.contains(cw_shared_devices::sandbox::SANDBOX_CLIENT_ID))
+    );
+
+    let text = test_connectwise(&mut h);
+    assert!(text.starts_with("OK: Connected to ConnectWise"), "{text}");
+
+    // Rename, duplicate and delete carry the keys along.
+    h.get_by_label("Rename").click();
+    wait_for_dialog(&mut h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Profile name").type_text("Globex");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert_eq!(h.state().profile_name(), "Globex");
+    assert!(
+        env.secrets
+            .get("Acme MSP", SecretName::CwPrivateKey)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.secrets
+            .get("Globex", SecretName::CwPrivateKey)
+            .unwrap()
+            .is_some()
+    );
+    create_profile(&mut h, "Duplicate", "Globex copy");
+    assert!(
+        env.secrets
+            .get("Globex copy", SecretName::CwPrivateKey)
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(h.state().profile_names, ["Globex", "Globex copy"]);
+    assert_eq!(
+        h.state().form.company_id,
+        cw_shared_devices::sandbox::SANDBOX_COMPANY_ID
+    );
+    h.get_by_label("Delete").click();
+    wait_for_dialog(&mut h);
+    h.get_by_label("Yes, delete").click();
+    h.run_steps(3);
+    assert_eq!(h.state().profile_names, ["Globex"]);
+    assert_eq!(h.state().profile_name(), "Globex");
+    assert!(
+        env.secrets
+            .get("Globex copy", SecretName::CwPrivateKey)
+            .unwrap()
+            .is_none()
+    );
+}
+
+fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+                out.push((path, text));
+            }
+        }
+    }
+    out
+}
+
+/// A modal dialog takes a few frames to fade in.
+fn wait_for_dialog(h: &mut Harness<'_, App>) {
+    step_until(h, Duration::from_secs(5), "the profile dialog", |h| {
+        h.query_by_label("Profile name").is_some() || h.query_by_label("Yes, delete").is_some()
+    });
 }
 
 fn preview_done(h: &Harness<'_, App>) -> bool {
@@ -174,8 +383,10 @@ fn demo_preview_shows_exactly_the_rows_of_a_direct_preview_and_exports_them() {
     );
 
     // Semicolon export through the (fixed-path) save dialog writes every row, not just the filtered ones.
-    h.state_mut().persisted.csv_delimiter =
-        cw_shared_devices::domain::csv_export::CsvDelimiter::Semicolon;
+    h.get_by_label("Delimiter").click();
+    h.run_steps(2);
+    h.get_by_label("Semicolon (;)").click();
+    h.run_steps(2);
     h.get_by_label("Export CSV...").click();
     h.run_steps(2);
     let text = std::fs::read_to_string(&env.csv_path).unwrap();
@@ -245,13 +456,19 @@ fn connection_tests_pass_and_name_each_failure() {
     assert!(text.starts_with("OK: Connected to ConnectWise"), "{text}");
     // What discovery found is on screen.
     assert!(
-        h.query_all_by_label_contains("Codebase v4_6_release/").next().is_some()
+        h.query_all_by_label_contains("Codebase v4_6_release/")
+            .next()
+            .is_some()
     );
 
     set_field(&mut h, "Private key", "wrong-key");
     let text = test_connectwise(&mut h);
     assert!(text.contains("refused the API keys"), "{text}");
-    assert!(h.query_all_by_label_contains("refused the API keys").next().is_some());
+    assert!(
+        h.query_all_by_label_contains("refused the API keys")
+            .next()
+            .is_some()
+    );
     assert!(!text.contains("wrong-key"));
 
     set_field(

@@ -1,8 +1,13 @@
 //! The window's state and its frame: panels return actions, the app turns them into worker jobs
 //! (or small local writes), and worker events update the state the panels read next frame.
 
+mod session;
+
+use std::sync::Arc;
+
 use crate::api::connectwise::{ConnectionReport, FetchProgress};
 use crate::domain::csv_export::CsvDelimiter;
+use crate::storage::{AppDirs, Profile, ProfileStore, SecretStore};
 use crate::worker::{Job, JobKind, PreviewRequest, Worker, WorkerCommand, WorkerEvent};
 
 use super::UiError;
@@ -12,11 +17,20 @@ use super::connection::{
 };
 use super::export::{SaveDialog, export_csv, suggested_file_name};
 use super::log::{LogBuffer, LogLevel, show_log};
+use super::profiles::{
+    ProfileAction, ProfileBarView, ProfileDialog, show_profile_bar, show_profile_dialog,
+};
 use super::table::{PreviewTable, show_table};
 use super::widgets::submitted;
 
 /// What the window needs from outside: injected so tests run on a temp dir and fakes.
 pub struct AppContext {
+    /// Where profiles (config) and history and logs (data) live.
+    pub dirs: AppDirs,
+    /// Where the keys live: the OS keychain in the window, a memory store in tests.
+    pub secrets: Arc<dyn SecretStore>,
+    /// Set when the keychain could not be opened and `secrets` keeps keys for this session only.
+    pub keychain_problem: Option<String>,
     pub save_dialog: Box<dyn SaveDialog>,
     /// A running sandbox to open the demo profile on (`cw-shared-devices demo`).
     #[cfg(feature = "sandbox")]
@@ -35,8 +49,6 @@ impl std::fmt::Debug for AppContext {
 pub struct Persisted {
     pub last_profile: Option<String>,
     pub log_open: bool,
-    pub welcome_seen: bool,
-    pub csv_delimiter: CsvDelimiter,
 }
 
 impl Default for Persisted {
@@ -44,8 +56,6 @@ impl Default for Persisted {
         Self {
             last_profile: None,
             log_open: true,
-            welcome_seen: false,
-            csv_delimiter: CsvDelimiter::Comma,
         }
     }
 }
@@ -86,8 +96,11 @@ pub enum Action {
     Connection(ConnectionAction),
     ExportCsv,
     ExportToTypedPath,
-    DismissWelcome,
     TryDemo,
+    Profile(ProfileAction),
+    SetDelimiter(CsvDelimiter),
+    /// Post again the counts a past run sent.
+    Revert(String),
 }
 
 /// The window.
@@ -95,9 +108,21 @@ pub struct App {
     ctx: egui::Context,
     worker: Worker,
     save_dialog: Box<dyn SaveDialog>,
+    dirs: AppDirs,
+    store: ProfileStore,
+    secrets: Arc<dyn SecretStore>,
+    /// The keys as last stored, so only changed keys are written to the keychain.
+    stored_secrets: std::collections::BTreeMap<crate::storage::SecretName, String>,
+    pub keychain_problem: Option<String>,
     pub persisted: Persisted,
     pub form: ConnectionForm,
-    pub profile_name: String,
+    /// The current profile's settings (for the demo, a profile that is never saved).
+    pub profile: Option<Profile>,
+    pub profile_names: Vec<String>,
+    pub profile_problems: Vec<String>,
+    pub dialog: Option<ProfileDialog>,
+    pub dialog_error: Option<String>,
+    dialog_focus: bool,
     pub connectwise_test: TestState,
     pub synthesize_test: TestState,
     pub connectwise_report: Option<ConnectionReport>,
@@ -109,12 +134,18 @@ pub struct App {
     filter_text: String,
     #[cfg(feature = "sandbox")]
     demo: Option<crate::sandbox::Sandbox>,
+    /// The demo's own folders for its history, removed when the window closes.
+    demo_dirs: Option<tempfile::TempDir>,
+    /// The demo's keys: this session only, never the keychain.
+    demo_secrets: Arc<dyn SecretStore>,
+    /// Past runs from the journal, read when the History tab opens (`None`: read it again).
+    pub history: Option<Result<Vec<crate::storage::journal::RunSummary>, String>>,
 }
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("profile_name", &self.profile_name)
+            .field("profile", &self.profile_name())
             .field("tab", &self.tab)
             .finish_non_exhaustive()
     }
@@ -130,9 +161,19 @@ impl App {
             ctx: ctx.clone(),
             worker,
             save_dialog: context.save_dialog,
+            store: ProfileStore::new(&context.dirs),
+            dirs: context.dirs,
+            secrets: context.secrets,
+            stored_secrets: std::collections::BTreeMap::new(),
+            keychain_problem: context.keychain_problem,
             persisted: Persisted::default(),
             form: ConnectionForm::default(),
-            profile_name: String::new(),
+            profile: None,
+            profile_names: Vec::new(),
+            profile_problems: Vec::new(),
+            dialog: None,
+            dialog_error: None,
+            dialog_focus: false,
             connectwise_test: TestState::NotRun,
             synthesize_test: TestState::NotRun,
             connectwise_report: None,
@@ -144,10 +185,18 @@ impl App {
             filter_text: String::new(),
             #[cfg(feature = "sandbox")]
             demo: None,
+            demo_dirs: None,
+            demo_secrets: Arc::new(crate::storage::secrets::SessionStore::new()),
+            history: None,
         };
+        app.refresh_profiles();
         #[cfg(feature = "sandbox")]
         if let Some(sandbox) = context.demo {
             app.enter_demo(sandbox);
+            return Ok(app);
+        }
+        if let Some(first) = app.profile_names.first().cloned() {
+            app.switch_profile(&first);
         }
         Ok(app)
     }
@@ -175,20 +224,37 @@ impl App {
     pub fn enter_demo(&mut self, sandbox: crate::sandbox::Sandbox) {
         use crate::sandbox as sb;
         self.form = ConnectionForm {
-            site: super::connection::SiteChoice::Custom,
-            custom_url: sandbox.cw_site_url().as_str().trim_end_matches('/').to_owned(),
+            site: crate::domain::settings::ConnectWiseSite::Custom { url: String::new() },
+            custom_url: sandbox
+                .cw_site_url()
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
             api_url: sandbox.cw_api_url().to_string(),
             company_id: sb::SANDBOX_COMPANY_ID.to_owned(),
             client_id: sb::SANDBOX_CLIENT_ID.to_owned(),
             public_key: sb::SANDBOX_PUBLIC_KEY.to_owned(),
             private_key: sb::SANDBOX_PRIVATE_KEY.to_owned(),
-            synthesize_url: sandbox.synthesize_url().as_str().trim_end_matches('/').to_owned(),
+            synthesize_url: sandbox
+                .synthesize_url()
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
             vendor_api_key: sb::SANDBOX_VENDOR_API_KEY.to_owned(),
             partner_api_key: sb::SANDBOX_PARTNER_API_KEY.to_owned(),
             show_secrets: false,
         };
-        self.profile_name = DEMO_PROFILE.to_owned();
-        self.persisted.welcome_seen = true;
+        let mut profile = Profile::new(DEMO_PROFILE);
+        self.form.write_to(&mut profile);
+        self.profile = Some(profile);
+        self.stored_secrets.clear();
+        match tempfile::tempdir() {
+            Ok(dir) => self.demo_dirs = Some(dir),
+            Err(e) => self.log.push(
+                LogLevel::Warn,
+                format!("The demo's history cannot be kept ({e}); syncs still work"),
+            ),
+        }
         self.preview = PreviewState::default();
         self.connectwise_test = TestState::NotRun;
         self.synthesize_test = TestState::NotRun;
@@ -206,7 +272,8 @@ impl App {
 
     #[cfg(feature = "sandbox")]
     fn start_demo(&mut self) {
-        match crate::sandbox::Sandbox::start_in_background(crate::sandbox::SandboxConfig::default()) {
+        match crate::sandbox::Sandbox::start_in_background(crate::sandbox::SandboxConfig::default())
+        {
             Ok(sandbox) => self.enter_demo(sandbox),
             Err(e) => self
                 .log
@@ -222,9 +289,21 @@ impl App {
         );
     }
 
-    /// Restores what eframe saved last time.
+    /// Restores what eframe saved last time, and reopens the last profile.
     pub fn restore(&mut self, persisted: Persisted) {
+        let last = persisted.last_profile.clone();
         self.persisted = persisted;
+        if !self.is_demo()
+            && let Some(name) = last
+            && self.profile_names.contains(&name)
+        {
+            self.switch_profile(&name);
+        }
+    }
+
+    /// The current profile's name.
+    pub fn profile_name(&self) -> &str {
+        self.profile.as_ref().map_or("", |p| p.name.as_str())
     }
 
     pub fn worker(&self) -> &Worker {
@@ -259,7 +338,20 @@ impl App {
             });
         self.persisted.log_open = log_open;
 
-        if !self.persisted.welcome_seen {
+        if let Some(dialog) = self.dialog.as_mut() {
+            let current = self.profile.as_ref().map_or("", |p| p.name.as_str());
+            for action in show_profile_dialog(
+                ui.ctx(),
+                dialog,
+                current,
+                self.dialog_error.as_deref(),
+                &mut self.dialog_focus,
+            ) {
+                actions.push(Action::Profile(action));
+            }
+        }
+
+        if self.profile.is_none() {
             egui::CentralPanel::default().show(ui, |ui| self.welcome(ui, &mut actions));
         } else {
             // On a small window the connection panel must leave the table most of the room.
@@ -291,10 +383,15 @@ impl App {
 
     fn top_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
-            ui.heading("ConnectWise shared devices to Synthesize");
+            ui.heading("Shared devices");
             ui.separator();
-            if !self.profile_name.is_empty() {
-                ui.label(format!("Profile: {}", self.profile_name));
+            let view = ProfileBarView {
+                names: &self.profile_names,
+                current: self.profile.as_ref().map(|p| p.name.as_str()),
+                demo: self.is_demo().then_some(DEMO_PROFILE),
+            };
+            for action in show_profile_bar(ui, &view) {
+                actions.push(Action::Profile(action));
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let text = if self.persisted.log_open {
@@ -307,7 +404,15 @@ impl App {
                 }
             });
         });
-        let _ = actions;
+        if let Some(problem) = &self.keychain_problem {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("{problem}. Keys typed now are kept for this session only."),
+            );
+        }
+        for problem in &self.profile_problems {
+            ui.colored_label(ui.visuals().warn_fg_color, problem);
+        }
     }
 
     fn welcome(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
@@ -326,7 +431,9 @@ impl App {
             }
             ui.add_space(6.0);
             if ui.button("Create a profile").clicked() {
-                actions.push(Action::DismissWelcome);
+                actions.push(Action::Profile(ProfileAction::Open(ProfileDialog::New {
+                    name: String::new(),
+                })));
             }
         }));
     }
@@ -353,10 +460,76 @@ impl App {
         ui.separator();
         match self.tab {
             Tab::Preview => self.preview_tab(ui, actions),
-            Tab::History => {
-                ui.label("No sync has run yet.");
-            }
+            Tab::History => self.history_tab(ui, actions),
         }
+    }
+
+    fn history_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        if self.history.is_none() {
+            self.history = Some(match self.journal() {
+                Some(journal) => journal.runs().map_err(|e| e.to_string()),
+                None => Ok(Vec::new()),
+            });
+        }
+        ui.horizontal(|ui| {
+            ui.heading("History");
+            if ui.button("Refresh history").clicked() {
+                self.history = None;
+            }
+        });
+        let runs = match &self.history {
+            Some(Ok(runs)) => runs,
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+                return;
+            }
+            None => return,
+        };
+        if runs.is_empty() {
+            ui.label("No sync has run for this profile yet.");
+            return;
+        }
+        let busy = self.worker.is_running(JobKind::Sync);
+        egui::ScrollArea::vertical()
+            .id_salt("history_scroll")
+            .show(ui, |ui| {
+                egui::Grid::new("history_grid")
+                    .striped(true)
+                    .num_columns(6)
+                    .show(ui, |ui| {
+                        for title in ["When", "What", "Outcome", "Sent", "Unmapped / failed", ""] {
+                            ui.strong(title);
+                        }
+                        ui.end_row();
+                        for run in runs.iter().rev() {
+                            let when = run
+                                .started
+                                .with_timezone(&chrono::Local)
+                                .format("%Y-%m-%d %H:%M:%S")
+                                .to_string();
+                            ui.label(when);
+                            let kind = run.kind.map_or("unknown", |k| k.as_str());
+                            ui.label(if run.dry_run {
+                                format!("{kind} (dry run)")
+                            } else {
+                                kind.to_owned()
+                            });
+                            ui.label(run.status());
+                            ui.label(run.sent.to_string());
+                            ui.label(format!("{} / {}", run.unmapped, run.failed));
+                            if !run.dry_run
+                                && run.sent > 0
+                                && ui
+                                    .add_enabled(!busy, egui::Button::new("Revert to these counts"))
+                                    .on_hover_text("Post the counts this run sent again")
+                                    .clicked()
+                            {
+                                actions.push(Action::Revert(run.run_id.clone()));
+                            }
+                            ui.end_row();
+                        }
+                    });
+            });
     }
 
     fn preview_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
@@ -381,26 +554,31 @@ impl App {
             {
                 actions.push(Action::ExportCsv);
             }
+            let before = self
+                .profile
+                .as_ref()
+                .map(|p| p.csv_delimiter)
+                .unwrap_or_default();
+            let mut csv_delimiter = before;
             let label = ui.label("Delimiter");
             egui::ComboBox::from_id_salt("csv_delimiter")
-                .selected_text(match self.persisted.csv_delimiter {
+                .selected_text(match csv_delimiter {
                     CsvDelimiter::Comma => "Comma (,)",
                     CsvDelimiter::Semicolon => "Semicolon (;)",
                 })
                 .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut csv_delimiter, CsvDelimiter::Comma, "Comma (,)");
                     ui.selectable_value(
-                        &mut self.persisted.csv_delimiter,
-                        CsvDelimiter::Comma,
-                        "Comma (,)",
-                    );
-                    ui.selectable_value(
-                        &mut self.persisted.csv_delimiter,
+                        &mut csv_delimiter,
                         CsvDelimiter::Semicolon,
                         "Semicolon (;)",
                     );
                 })
                 .response
                 .labelled_by(label.id);
+            if csv_delimiter != before {
+                actions.push(Action::SetDelimiter(csv_delimiter));
+            }
         });
         self.export_messages(ui, actions);
 
@@ -524,6 +702,8 @@ impl App {
                             ),
                         );
                         self.preview.elapsed_ms = Some(outcome.elapsed_ms);
+                        let mut table = table;
+                        self.merge_last_sent(&mut table);
                         self.preview.table = Some(table);
                         self.preview.error = None;
                     }
@@ -604,7 +784,14 @@ impl App {
                     }
                 }
             }
-            Action::DismissWelcome => self.persisted.welcome_seen = true,
+            Action::Profile(action) => self.profile_action(action),
+            Action::Revert(run_id) => self.start_revert(&run_id),
+            Action::SetDelimiter(delimiter) => {
+                if let Some(profile) = self.profile.as_mut() {
+                    profile.csv_delimiter = delimiter;
+                }
+                self.save_profile();
+            }
             Action::TryDemo => self.start_demo(),
         }
     }
@@ -624,11 +811,49 @@ impl App {
         self.worker
             .send(WorkerCommand::Start(Job::Preview(PreviewRequest {
                 connectwise,
-                counting: crate::domain::counting::CountingOptions::default(),
+                counting: self
+                    .profile
+                    .as_ref()
+                    .map(|p| p.counting.clone())
+                    .unwrap_or_default(),
             })));
     }
 
-    fn save_profile(&mut self) {}
+    /// Puts the counts last sent (from the journal) beside the new ones.
+    fn merge_last_sent(&mut self, table: &mut PreviewTable) {
+        let Some(journal) = self.journal() else {
+            return;
+        };
+        let last = match journal.last_sent() {
+            Ok(last) => last,
+            Err(e) => {
+                self.log
+                    .push(LogLevel::Warn, format!("History unreadable: {e}"));
+                return;
+            }
+        };
+        use crate::domain::sync_plan::ServiceKind;
+        for row in table.rows_mut() {
+            let id = row.counts.company_id;
+            let shared = last.get(&(id, ServiceKind::Shared)).map(|c| c.unit_count);
+            let not_shared = last
+                .get(&(id, ServiceKind::NotShared))
+                .map(|c| c.unit_count);
+            if shared.is_some() || not_shared.is_some() {
+                row.last_sent = Some(super::table::LastSent {
+                    shared_devices: shared.unwrap_or(0),
+                    not_shared_devices: not_shared.unwrap_or(0),
+                });
+            }
+        }
+    }
+
+    fn start_revert(&mut self, run_id: &str) {
+        self.log.push(
+            LogLevel::Warn,
+            format!("Revert to the counts of run {run_id}: needs the sync job, not built yet"),
+        );
+    }
 
     fn export_with_dialog(&mut self) {
         if self.preview.table.is_none() {
@@ -636,7 +861,7 @@ impl App {
         }
         match self
             .save_dialog
-            .save_file(&suggested_file_name(&self.profile_name))
+            .save_file(&suggested_file_name(self.profile_name()))
         {
             Ok(Some(path)) => self.export_to(path),
             Ok(None) => {
@@ -657,7 +882,12 @@ impl App {
             return;
         };
         let companies = table.companies();
-        match export_csv(&path, &companies, self.persisted.csv_delimiter) {
+        let delimiter = self
+            .profile
+            .as_ref()
+            .map(|p| p.csv_delimiter)
+            .unwrap_or_default();
+        match export_csv(&path, &companies, delimiter) {
             Ok(()) => {
                 let text = format!(
                     "Exported {} companies to {}",

@@ -6,57 +6,11 @@ use crate::api::connectwise::{
     ConnectionStep,
 };
 use crate::api::synthesize::{DEFAULT_SYNTHESIZE_URL, SynthesizeCredentials, SynthesizeSettings};
+use crate::domain::settings::ConnectWiseSite;
+use crate::storage::{Profile, SecretName};
 use crate::worker::JobError;
 
 use super::widgets::{secret_row, submitted, text_row};
-
-/// The site drop-down: cloud regions and staging, then a custom site, then a direct API URL.
-pub const SITE_PRESETS: [(&str, &str); 6] = [
-    (
-        "North America (na.myconnectwise.net)",
-        "https://na.myconnectwise.net",
-    ),
-    (
-        "Europe (eu.myconnectwise.net)",
-        "https://eu.myconnectwise.net",
-    ),
-    (
-        "Australia (au.myconnectwise.net)",
-        "https://au.myconnectwise.net",
-    ),
-    (
-        "Australia (aus.myconnectwise.net)",
-        "https://aus.myconnectwise.net",
-    ),
-    (
-        "South Africa (za.myconnectwise.net)",
-        "https://za.myconnectwise.net",
-    ),
-    (
-        "Developer sandbox (staging.connectwisedev.com)",
-        "https://staging.connectwisedev.com",
-    ),
-];
-
-/// Which kind of site the profile uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SiteChoice {
-    Preset(usize),
-    /// On-premise or any other site; the API URL is discovered.
-    Custom,
-    /// The full API base URL; no discovery.
-    DirectApi,
-}
-
-impl SiteChoice {
-    pub fn label(&self) -> &'static str {
-        match self {
-            SiteChoice::Preset(i) => SITE_PRESETS.get(*i).map_or("?", |p| p.0),
-            SiteChoice::Custom => "On-premise / custom URL",
-            SiteChoice::DirectApi => "Full API URL (no discovery)",
-        }
-    }
-}
 
 /// How a connection test went.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -71,7 +25,9 @@ pub enum TestState {
 /// The editable settings of one profile, secrets included (held only in memory here).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnectionForm {
-    pub site: SiteChoice,
+    /// The drop-down choice; the URLs of the two free-text choices are kept apart so switching
+    /// back and forth does not lose what was typed.
+    pub site: ConnectWiseSite,
     pub custom_url: String,
     pub api_url: String,
     pub company_id: String,
@@ -104,7 +60,7 @@ impl std::fmt::Debug for ConnectionForm {
 impl Default for ConnectionForm {
     fn default() -> Self {
         Self {
-            site: SiteChoice::Preset(0),
+            site: ConnectWiseSite::default(),
             custom_url: String::new(),
             api_url: String::new(),
             company_id: String::new(),
@@ -129,19 +85,69 @@ fn required(value: &str, field: &str) -> Result<String, String> {
 }
 
 impl ConnectionForm {
+    /// The form for a profile and its stored secrets.
+    pub fn from_profile(profile: &Profile, secret: impl Fn(SecretName) -> String) -> Self {
+        let site = &profile.connectwise.site;
+        Self {
+            site: site.clone(),
+            custom_url: match site {
+                ConnectWiseSite::Custom { url } => url.clone(),
+                _ => String::new(),
+            },
+            api_url: match site {
+                ConnectWiseSite::DirectApi { url } => url.clone(),
+                _ => String::new(),
+            },
+            company_id: profile.connectwise.company_id.clone(),
+            client_id: profile.connectwise.client_id.clone(),
+            public_key: secret(SecretName::CwPublicKey),
+            private_key: secret(SecretName::CwPrivateKey),
+            synthesize_url: profile.synthesize_url.clone(),
+            vendor_api_key: secret(SecretName::SynthesizeVendorKey),
+            partner_api_key: secret(SecretName::SynthesizePartnerKey),
+            show_secrets: false,
+        }
+    }
+
+    /// The site as the profile stores it.
+    pub fn site(&self) -> ConnectWiseSite {
+        match self.site {
+            ConnectWiseSite::Custom { .. } => ConnectWiseSite::Custom {
+                url: self.custom_url.trim().to_owned(),
+            },
+            ConnectWiseSite::DirectApi { .. } => ConnectWiseSite::DirectApi {
+                url: self.api_url.trim().to_owned(),
+            },
+            ref preset => preset.clone(),
+        }
+    }
+
+    /// Copies everything but the secrets into `profile` (secrets never go in the profile file).
+    pub fn write_to(&self, profile: &mut Profile) {
+        profile.connectwise.site = self.site();
+        profile.connectwise.company_id = self.company_id.trim().to_owned();
+        profile.connectwise.client_id = self.client_id.trim().to_owned();
+        profile.synthesize_url = self.synthesize_url.trim().to_owned();
+    }
+
+    /// The typed value of one secret.
+    pub fn secret(&self, name: SecretName) -> &str {
+        match name {
+            SecretName::CwPublicKey => &self.public_key,
+            SecretName::CwPrivateKey => &self.private_key,
+            SecretName::SynthesizeVendorKey => &self.vendor_api_key,
+            SecretName::SynthesizePartnerKey => &self.partner_api_key,
+        }
+    }
+
     /// The ConnectWise settings, or the first field that needs fixing, in words.
     pub fn connectwise_settings(&self) -> Result<ConnectWiseSettings, String> {
-        let target = match &self.site {
-            SiteChoice::Preset(i) => {
-                let url = SITE_PRESETS.get(*i).map_or("", |p| p.1);
-                ConnectWiseTarget::site(url)
-            }
-            SiteChoice::Custom => {
-                ConnectWiseTarget::site(&required(&self.custom_url, "ConnectWise site URL")?)
-            }
-            SiteChoice::DirectApi => {
-                ConnectWiseTarget::api_base(&required(&self.api_url, "ConnectWise API URL")?)
-            }
+        let site = self.site();
+        site.validate().map_err(|e| e.to_string())?;
+        let target = match (site.site_url(), site.direct_api_url()) {
+            (_, Some(api)) => ConnectWiseTarget::api_base(api),
+            (Some(url), None) => ConnectWiseTarget::site(url),
+            (None, None) => return Err("ConnectWise site: pick one from the list".to_owned()),
         }
         .map_err(|e| e.to_string())?;
         Ok(ConnectWiseSettings::new(
@@ -262,30 +268,22 @@ pub fn show_connection(
                     .selected_text(form.site.label())
                     .width(260.0)
                     .show_ui(ui, |ui| {
-                        for i in 0..SITE_PRESETS.len() {
-                            let choice = SiteChoice::Preset(i);
-                            let text = choice.label();
-                            ui.selectable_value(&mut form.site, choice, text);
+                        for choice in ConnectWiseSite::drop_down_choices() {
+                            let selected = form.site.same_choice(&choice);
+                            if ui.selectable_label(selected, choice.label()).clicked() && !selected
+                            {
+                                form.site = choice;
+                            }
                         }
-                        ui.selectable_value(
-                            &mut form.site,
-                            SiteChoice::Custom,
-                            SiteChoice::Custom.label(),
-                        );
-                        ui.selectable_value(
-                            &mut form.site,
-                            SiteChoice::DirectApi,
-                            SiteChoice::DirectApi.label(),
-                        );
                     })
                     .response
                     .labelled_by(label.id);
-                if before != form.site {
+                if !before.same_choice(&form.site) {
                     actions.push(ConnectionAction::Save);
                 }
                 ui.end_row();
                 match form.site {
-                    SiteChoice::Custom => {
+                    ConnectWiseSite::Custom { .. } => {
                         let r = text_row(
                             ui,
                             "Site URL",
@@ -294,7 +292,7 @@ pub fn show_connection(
                         );
                         note(&mut actions, ui, &r);
                     }
-                    SiteChoice::DirectApi => {
+                    ConnectWiseSite::DirectApi { .. } => {
                         let r = text_row(
                             ui,
                             "API URL",
@@ -303,7 +301,7 @@ pub fn show_connection(
                         );
                         note(&mut actions, ui, &r);
                     }
-                    SiteChoice::Preset(_) => {}
+                    _ => {}
                 }
                 let r = text_row(
                     ui,
@@ -423,7 +421,7 @@ mod tests {
     #[test]
     fn a_custom_site_must_be_typed() {
         let form = ConnectionForm {
-            site: SiteChoice::Custom,
+            site: ConnectWiseSite::Custom { url: String::new() },
             company_id: "c".into(),
             client_id: "x".into(),
             public_key: "p".into(),

@@ -5,11 +5,25 @@ mod app;
 pub mod connection;
 pub mod export;
 pub mod log;
+pub mod profiles;
 pub mod table;
 mod widgets;
 
 pub use app::{Action, App, AppContext, DEMO_PROFILE, ExportState, Persisted, PreviewState, Tab};
 pub use export::{FixedPathSaveDialog, NoDialog, RfdSaveDialog, SaveDialog};
+
+use std::sync::Arc;
+
+use crate::storage::secrets::{KeychainStore, SessionStore};
+use crate::storage::{AppDirs, SecretStore};
+
+/// The OS keychain, or a session store and the reason when it is not available.
+fn open_keychain() -> (Arc<dyn SecretStore>, Option<String>) {
+    match KeychainStore::open() {
+        Ok(store) => (Arc::new(store), None),
+        Err(e) => (Arc::new(SessionStore::new()), Some(e.to_string())),
+    }
+}
 
 /// Why the window could not open or run.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +72,12 @@ fn run(context: AppContext) -> Result<(), UiError> {
 
 /// Opens the window (the binary with no subcommand).
 pub fn run_window() -> Result<(), UiError> {
+    let dirs = AppDirs::platform().map_err(|e| UiError::Start(e.to_string()))?;
+    let (secrets, keychain_problem) = open_keychain();
     run(AppContext {
+        dirs,
+        secrets,
+        keychain_problem,
         save_dialog: Box::new(RfdSaveDialog),
         #[cfg(feature = "sandbox")]
         demo: None,
@@ -71,16 +90,24 @@ pub fn run_demo() -> Result<(), UiError> {
     let sandbox =
         crate::sandbox::Sandbox::start_in_background(crate::sandbox::SandboxConfig::default())
             .map_err(|e| UiError::Start(e.to_string()))?;
-    run(AppContext {
+    // The demo writes nothing of the user's: its folders are temporary and its keys in memory.
+    let root = tempfile::tempdir().map_err(|e| UiError::Start(e.to_string()))?;
+    let result = run(AppContext {
+        dirs: AppDirs::at(root.path()),
+        secrets: Arc::new(SessionStore::new()),
+        keychain_problem: None,
         save_dialog: Box::new(RfdSaveDialog),
         demo: Some(sandbox),
-    })
+    });
+    drop(root);
+    result
 }
 
 /// Without the embedded sandbox there is no demo.
 #[cfg(not(feature = "sandbox"))]
 pub fn run_demo() -> Result<(), UiError> {
     Err(UiError::Start(
-        "this build has no embedded sandbox (feature `sandbox`), so the demo is not available".to_owned(),
+        "this build has no embedded sandbox (feature `sandbox`), so the demo is not available"
+            .to_owned(),
     ))
 }
