@@ -61,6 +61,32 @@ pub enum Command {
     /// Manage profiles without the window.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Serve the embedded sandbox of both services on loopback until stopped (for trying the
+    /// command, benchmarks and packaging checks); prints the URLs and the environment to use.
+    #[cfg(feature = "sandbox")]
+    #[command(hide = true)]
+    ServeSandbox(ServeSandboxArgs),
+}
+
+/// Settings of `serve-sandbox`.
+#[cfg(feature = "sandbox")]
+#[derive(Debug, Clone, Args)]
+pub struct ServeSandboxArgs {
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 40)]
+    pub companies: usize,
+    #[arg(long, default_value_t = 600)]
+    pub configurations: usize,
+    /// Latency added to every request of both services, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Synthesize's rate limit in requests per second (none when 0).
+    #[arg(long, default_value_t = 0.0)]
+    pub synthesize_rate_limit: f64,
+    /// Answer bad ConnectWise logins with 404, as cloud sites do.
+    #[arg(long)]
+    pub cloud: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -2,9 +2,14 @@
 //! Progress goes to stderr, results to stdout; the exit status says what happened.
 
 mod args;
+mod logging;
 mod output;
+mod profile_cmd;
 mod progress;
+#[cfg(feature = "sandbox")]
+mod serve_sandbox;
 mod settings;
+mod sync_cmd;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -16,6 +21,7 @@ pub use args::{Cli, Command, GlobalArgs};
 
 use crate::domain::csv_export::{CsvDelimiter, write_csv};
 use crate::worker::jobs::{self, JobError, PreviewRequest};
+use crate::worker::sync::SyncSteps;
 
 /// How a run ended, as the exit status tells schedulers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,11 +106,20 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line and returns how it ended.
 pub fn run(cli: Cli) -> Outcome {
-    let Some(command) = cli.command else {
-        eprintln!(
-            "The window is not built yet; run a subcommand (see cw-shared-devices --help)."
-        );
-        return Outcome::Usage;
+    let log_dir = settings::app_dirs().ok().map(|d| d.log_dir());
+    let _log_guard = logging::init(log_dir.as_deref(), cli.global.verbose);
+    let command = match cli.command {
+        None => return window(false),
+        Some(Command::Demo) => return window(true),
+        Some(Command::Profile(command)) => {
+            return profile_cmd::run(command, &cli.global).unwrap_or_else(|e| {
+                eprintln!("error: {e}");
+                e.outcome()
+            });
+        }
+        #[cfg(feature = "sandbox")]
+        Some(Command::ServeSandbox(args)) => return serve_sandbox::run(&args),
+        Some(command) => command,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -124,14 +139,41 @@ pub fn run(cli: Cli) -> Outcome {
             ctrl_c.cancel();
         }
     });
+    tracing::info!(command = ?command_name(&command), "run started");
     let result = runtime.block_on(dispatch(command, &cli.global, &cancel));
-    match result {
+    let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) => {
             eprintln!("error: {e}");
+            tracing::error!(error = %e, "run failed");
             e.outcome()
         }
+    };
+    tracing::info!(exit_status = outcome.code(), "run ended");
+    outcome
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Preview(_) => "preview",
+        Command::Authenticate => "authenticate",
+        Command::SyncServices => "sync-services",
+        Command::SyncAccounts => "sync-accounts",
+        Command::SyncUsage(_) => "sync-usage",
+        Command::Sync(_) => "sync",
+        Command::UpdateStatus { .. } => "update-status",
+        Command::Demo => "demo",
+        Command::Profile(_) => "profile",
+        #[cfg(feature = "sandbox")]
+        Command::ServeSandbox(_) => "serve-sandbox",
     }
+}
+
+/// Opens the window (or the demo window).
+fn window(demo: bool) -> Outcome {
+    let _ = demo;
+    eprintln!("The window is not built yet; run a subcommand (see cw-shared-devices --help).");
+    Outcome::Usage
 }
 
 async fn dispatch(
@@ -139,20 +181,36 @@ async fn dispatch(
     global: &GlobalArgs,
     cancel: &CancellationToken,
 ) -> Result<Outcome, CliError> {
+    let resolved = settings::resolve(global)?;
     match command {
-        Command::Preview(args) => preview(global, &args, cancel).await,
-        _ => Err(CliError::Config(
-            "this subcommand is not built yet".to_owned(),
-        )),
+        Command::Preview(args) => preview(&resolved, &args, cancel).await,
+        Command::Authenticate => sync_cmd::authenticate(&resolved, cancel).await,
+        Command::SyncServices => {
+            sync_cmd::sync(&resolved, SyncSteps::SERVICES, false, false, cancel).await
+        }
+        Command::SyncAccounts => {
+            sync_cmd::sync(&resolved, SyncSteps::ACCOUNTS, false, false, cancel).await
+        }
+        Command::SyncUsage(a) => {
+            sync_cmd::sync(&resolved, SyncSteps::USAGE, a.dry_run, a.json, cancel).await
+        }
+        Command::Sync(a) => {
+            sync_cmd::sync(&resolved, SyncSteps::ALL, a.dry_run, a.json, cancel).await
+        }
+        Command::UpdateStatus { status } => {
+            sync_cmd::update_status(&resolved, &status, cancel).await
+        }
+        Command::Demo | Command::Profile(_) => Ok(Outcome::Usage),
+        #[cfg(feature = "sandbox")]
+        Command::ServeSandbox(_) => Ok(Outcome::Usage),
     }
 }
 
 async fn preview(
-    global: &GlobalArgs,
+    resolved: &settings::Resolved,
     args: &args::PreviewArgs,
     cancel: &CancellationToken,
 ) -> Result<Outcome, CliError> {
-    let resolved = settings::resolve(global)?;
     let request = PreviewRequest {
         connectwise: resolved.connectwise_settings()?,
         counting: resolved.counting.clone(),
@@ -170,7 +228,11 @@ async fn preview(
             resolved.csv_delimiter
         };
         write_csv_file(path, counts, delimiter)?;
-        eprintln!("Wrote {} rows to {}", counts.companies.len(), path.display());
+        eprintln!(
+            "Wrote {} rows to {}",
+            counts.companies.len(),
+            path.display()
+        );
     }
     let mut stdout = std::io::stdout().lock();
     let written = if args.json {

@@ -122,8 +122,14 @@ pub(crate) fn fold_text(text: &str) -> String {
 
 /// Compares record text with already folded text, without allocating.
 fn cmp_folded(value: &str, folded: &str) -> Ordering {
+    let value = value.trim_end_matches(' ');
+    if value.is_ascii() && folded.is_ascii() {
+        return value
+            .bytes()
+            .map(|b| b.to_ascii_lowercase())
+            .cmp(folded.bytes());
+    }
     value
-        .trim_end_matches(' ')
         .chars()
         .flat_map(char::to_lowercase)
         .cmp(folded.chars())

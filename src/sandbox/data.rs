@@ -114,10 +114,9 @@ impl SandboxConfiguration {
                 o.int("id", t.id);
                 o.opt_str("name", t.name.as_deref());
                 o.object("_info", |i| {
-                    i.str(
-                        "type_href",
-                        &format!("{api_base}/company/configurations/types/{}", t.id),
-                    );
+                    i.str_with("type_href", || {
+                        format!("{api_base}/company/configurations/types/{}", t.id)
+                    });
                 });
             });
         }
@@ -126,10 +125,9 @@ impl SandboxConfiguration {
                 o.int("id", s.id);
                 o.opt_str("name", s.name.as_deref());
                 o.object("_info", |i| {
-                    i.str(
-                        "status_href",
-                        &format!("{api_base}/company/configurations/statuses/{}", s.id),
-                    );
+                    i.str_with("status_href", || {
+                        format!("{api_base}/company/configurations/statuses/{}", s.id)
+                    });
                 });
             });
         }
@@ -139,11 +137,10 @@ impl SandboxConfiguration {
                 o.str("identifier", &c.identifier);
                 o.str("name", &c.name);
                 o.object("_info", |i| {
-                    i.str(
-                        "company_href",
-                        &format!("{api_base}/company/companies/{}", c.id),
-                    );
-                    i.str("mobileGuid", &filler.guid(c.id as u64 ^ 0x00c0_ffee));
+                    i.str_with("company_href", || {
+                        format!("{api_base}/company/companies/{}", c.id)
+                    });
+                    i.str_with("mobileGuid", || filler.guid(c.id as u64 ^ 0x00c0_ffee));
                 });
             });
         }
@@ -152,10 +149,9 @@ impl SandboxConfiguration {
                 o.int("id", c.id);
                 o.opt_str("name", c.name.as_deref());
                 o.object("_info", |i| {
-                    i.str(
-                        "contact_href",
-                        &format!("{api_base}/company/contacts/{}", c.id),
-                    );
+                    i.str_with("contact_href", || {
+                        format!("{api_base}/company/contacts/{}", c.id)
+                    });
                 });
             });
         }
@@ -180,15 +176,15 @@ impl SandboxConfiguration {
             o.int("id", manufacturer.0);
             o.str("name", manufacturer.1);
         });
-        w.str("serialNumber", &format!("SN{:010X}", filler.bits(5) >> 24));
-        w.str(
-            "modelNumber",
-            &format!("{}-{}", &manufacturer.1[..2], filler.bits(6) % 9000 + 1000),
-        );
-        w.str(
-            "tagNumber",
-            &format!("TAG-{:06}", filler.bits(7) % 1_000_000),
-        );
+        w.str_with("serialNumber", || {
+            format!("SN{:010X}", filler.bits(5) >> 24)
+        });
+        w.str_with("modelNumber", || {
+            format!("{}-{}", &manufacturer.1[..2], filler.bits(6) % 9000 + 1000)
+        });
+        w.str_with("tagNumber", || {
+            format!("TAG-{:06}", filler.bits(7) % 1_000_000)
+        });
         w.opt_date("purchaseDate", self.purchase_date);
         w.opt_date("installationDate", self.installation_date);
         w.object("installedBy", |o| {
@@ -199,11 +195,10 @@ impl SandboxConfiguration {
         w.opt_date("warrantyExpirationDate", self.warranty_expiration_date);
         w.str("vendorNotes", filler.pick(9, VENDOR_NOTES));
         w.str("notes", filler.pick(10, NOTES));
-        w.str("macAddress", &filler.mac(11));
-        w.str(
-            "lastLoginName",
-            &format!("user{:04}", filler.bits(12) % 10_000),
-        );
+        w.str_with("macAddress", || filler.mac(11));
+        w.str_with("lastLoginName", || {
+            format!("user{:04}", filler.bits(12) % 10_000)
+        });
         w.bool("billFlag", filler.bits(13).is_multiple_of(3));
         w.int("backupSuccesses", (filler.bits(14) % 400) as i64);
         w.int("backupIncomplete", (filler.bits(15) % 5) as i64);
@@ -213,33 +208,29 @@ impl SandboxConfiguration {
             "backupBillableSpaceGb",
             (filler.bits(18) % 50_000) as f64 / 100.0,
         );
-        w.str("ipAddress", &filler.ip(19));
+        w.str_with("ipAddress", || filler.ip(19));
         w.str("defaultGateway", "10.0.0.1");
         w.str("osType", filler.pick(20, OS_TYPES));
-        w.str(
-            "osInfo",
-            &format!(
+        w.str_with("osInfo", || {
+            format!(
                 "{} build {}",
                 filler.pick(20, OS_TYPES),
                 filler.bits(21) % 30_000
-            ),
-        );
-        w.str(
-            "cpuSpeed",
-            &format!("{}.{} GHz", 2 + filler.bits(22) % 3, filler.bits(23) % 10),
-        );
-        w.str("ram", &format!("{} GB", 4 << (filler.bits(24) % 4)));
+            )
+        });
+        w.str_with("cpuSpeed", || {
+            format!("{}.{} GHz", 2 + filler.bits(22) % 3, filler.bits(23) % 10)
+        });
+        w.str_with("ram", || format!("{} GB", 4 << (filler.bits(24) % 4)));
         w.str("localHardDrives", "C: 512 GB SSD");
         w.bool("activeFlag", self.active_flag);
-        w.str(
-            "managementLink",
-            &format!("https://rmm.example.test/device/{}", self.id),
-        );
-        w.str(
-            "remoteLink",
-            &format!("https://remote.example.test/session/{}", self.id),
-        );
-        w.str("mobileGuid", &filler.guid(25));
+        w.str_with("managementLink", || {
+            format!("https://rmm.example.test/device/{}", self.id)
+        });
+        w.str_with("remoteLink", || {
+            format!("https://remote.example.test/session/{}", self.id)
+        });
+        w.str_with("mobileGuid", || filler.guid(25));
         w.bool("companyLocationId", false);
         w.bool("showRemoteFlag", false);
         w.bool("showAutomateFlag", false);
@@ -261,7 +252,7 @@ impl SandboxConfiguration {
             o.str("entryMethod", "List");
             o.int("numberOfDecimals", 0);
             o.json("value", &f.value);
-            o.str("connectWiseId", &filler.guid(27 + f.id as u64));
+            o.str_with("connectWiseId", || filler.guid(27 + f.id as u64));
         });
         w.object("_info", |o| {
             o.date("lastUpdated", self.last_updated);
@@ -455,13 +446,12 @@ impl SandboxConfigurationType {
         w.bool("inactiveFlag", self.inactive_flag);
         w.bool("systemFlag", false);
         w.object("_info", |o| {
-            o.str(
-                "questions_href",
-                &format!(
+            o.str_with("questions_href", || {
+                format!(
                     "{api_base}/company/configurations/types/{}/questions",
                     self.id
-                ),
-            );
+                )
+            });
         });
         w.end();
     }

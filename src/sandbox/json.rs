@@ -117,6 +117,13 @@ impl<'o, 'p> ObjectWriter<'o, 'p> {
         }
     }
 
+    /// A text computed only when the projection keeps the field.
+    pub(crate) fn str_with(&mut self, name: &str, value: impl FnOnce() -> String) {
+        if self.key(name).is_some() {
+            push_json_str(self.out, &value());
+        }
+    }
+
     /// ConnectWise leaves null fields out of its records.
     pub(crate) fn opt_str(&mut self, name: &str, value: Option<&str>) {
         if let Some(value) = value {

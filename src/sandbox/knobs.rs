@@ -10,6 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
+use futures_util::StreamExt as _;
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use tokio_util::sync::CancellationToken;
@@ -366,6 +367,24 @@ pub(crate) async fn apply_knobs(
     let request_text = String::from_utf8_lossy(&request_body).into_owned();
     let request = Request::from_parts(parts, Body::from(request_body));
 
+    // Records the request even when the client gives up first (its future is then dropped).
+    let mut pending = PendingExchange {
+        knobs: layer.knobs.clone(),
+        exchange: Some(Exchange {
+            request_body: if method == Method::GET {
+                String::new()
+            } else {
+                request_text
+            },
+            method: method.to_string(),
+            path: path.clone(),
+            query,
+            status: CLIENT_CLOSED_REQUEST,
+            response_bytes: 0,
+            fault: None,
+        }),
+    };
+
     sleep_unless_shutdown(layer.knobs.latency(), &layer.shutdown).await;
 
     let mut fault = None;
@@ -373,45 +392,71 @@ pub(crate) async fn apply_knobs(
         too_many_requests(&layer, retry_after_secs)
     } else {
         fault = layer.knobs.take_fault(&path, &shape);
+        pending.set_fault(fault);
         run_with_fault(&layer, fault, request, next).await
     };
 
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
     let cut = fault == Some(FaultKind::CutBody) && bytes.len() > 1;
     let sent = if cut { bytes.len() / 2 } else { bytes.len() };
-    layer.knobs.record(Exchange {
-        method: method.to_string(),
-        path,
-        query,
-        status: parts.status.as_u16(),
-        response_bytes: sent,
-        request_body: if method == Method::GET {
-            String::new()
-        } else {
-            request_text
-        },
-        fault,
-    });
+    pending.finish(parts.status.as_u16(), sent);
     if cut {
-        let mut parts = parts;
         parts.headers.insert(
             header::CONTENT_LENGTH,
             HeaderValue::from(bytes.len() as u64),
         );
         let half = bytes.slice(..sent);
-        let stream = futures_util::stream::iter([
-            Ok::<Bytes, std::io::Error>(half),
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionAborted,
-                "sandbox fault: body cut",
-            )),
-        ]);
+        let shutdown = layer.shutdown.clone();
+        // The pause lets the server flush the headers and the first half before the error
+        // closes the connection, so the client sees a response whose body breaks.
+        let stream = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(half)]).chain(
+            futures_util::stream::once(async move {
+                sleep_unless_shutdown(CUT_BODY_PAUSE, &shutdown).await;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "sandbox fault: body cut",
+                ))
+            }),
+        );
         return Response::from_parts(parts, Body::from_stream(stream));
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The status recorded for a request whose client went away before the answer (nginx's 499).
+pub(crate) const CLIENT_CLOSED_REQUEST: u16 = 499;
+const CUT_BODY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Records its exchange when dropped: finished, or abandoned by the client.
+struct PendingExchange {
+    knobs: ServiceKnobs,
+    exchange: Option<Exchange>,
+}
+
+impl PendingExchange {
+    fn set_fault(&mut self, fault: Option<FaultKind>) {
+        if let Some(e) = self.exchange.as_mut() {
+            e.fault = fault;
+        }
+    }
+
+    fn finish(&mut self, status: u16, response_bytes: usize) {
+        if let Some(e) = self.exchange.as_mut() {
+            e.status = status;
+            e.response_bytes = response_bytes;
+        }
+    }
+}
+
+impl Drop for PendingExchange {
+    fn drop(&mut self) {
+        if let Some(exchange) = self.exchange.take() {
+            self.knobs.record(exchange);
+        }
+    }
 }
 
 fn too_many_requests(layer: &KnobLayerState, retry_after_secs: u64) -> Response {

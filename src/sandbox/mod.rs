@@ -154,6 +154,8 @@ pub struct ConnectWiseRequest {
     pub path: String,
     /// The raw query string, when there was one.
     pub query: Option<String>,
+    /// The status answered; 499 when the client went away before the answer (a `Slow` fault
+    /// outlasting its timeout).
     pub status: u16,
     /// Body bytes sent (for a cut body, the part sent before the connection closed).
     pub response_bytes: usize,
@@ -170,6 +172,7 @@ pub struct ConnectWiseRequest {
 pub struct SynthesizeRequest {
     pub method: String,
     pub path: String,
+    /// The status answered; 499 when the client went away before the answer.
     pub status: u16,
     /// The request body as text (empty for GET).
     pub body: String,

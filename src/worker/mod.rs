@@ -5,10 +5,11 @@
 //! `JobKind`, sends `WorkerEvent`s back, and asks for a repaint after each.
 
 pub mod jobs;
+pub mod sync;
 mod thread;
 
 pub use jobs::{JobError, PreviewOutcome, PreviewRequest};
-pub use thread::{Job, Worker, WorkerCommand, WorkerEvent, WorkerError};
+pub use thread::{Job, Worker, WorkerCommand, WorkerError, WorkerEvent};
 
 /// The kinds of job; one of each may run at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -30,6 +30,8 @@ impl Job {
 }
 
 /// What the window asks the worker to do.
+// Commands are sent a few times a minute, by value, once: boxing the big variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum WorkerCommand {
     Start(Job),
@@ -175,7 +177,8 @@ async fn run(job: Job, sink: &EventSink, cancel: &CancellationToken) -> WorkerEv
     match job {
         Job::Preview(request) => {
             let progress_sink = sink.clone();
-            let progress = move |p: FetchProgress| progress_sink.send(WorkerEvent::PreviewProgress(p));
+            let progress =
+                move |p: FetchProgress| progress_sink.send(WorkerEvent::PreviewProgress(p));
             WorkerEvent::PreviewFinished(jobs::run_preview(&request, &progress, cancel).await)
         }
         Job::TestConnectWise(settings) => {
