@@ -8,6 +8,8 @@ use std::sync::Arc;
 use cw_shared_devices::storage::secrets::MemoryStore;
 use cw_shared_devices::storage::{AppDirs, SecretName, SecretStore};
 use cw_shared_devices::ui::connection::TestState;
+use cw_shared_devices::ui::sync_view::SyncPhase;
+use cw_shared_devices::ui::table::RowStatus;
 use cw_shared_devices::ui::{App, AppContext, FixedPathSaveDialog};
 use cw_shared_devices::worker::JobKind;
 use egui_kittest::Harness;
@@ -534,4 +536,117 @@ fn connection_tests_pass_and_name_each_failure() {
         unreachable!()
     };
     assert!(text.contains("refused the API keys"), "{text}");
+}
+
+fn run_demo_preview(h: &mut Harness<'_, App>) {
+    h.get_by_label("Preview").click();
+    step_until(h, Duration::from_secs(30), "the preview", preview_done);
+    assert_eq!(h.state().preview.error, None);
+}
+
+fn sync_idle(h: &Harness<'_, App>) -> bool {
+    h.state().sync.phase == SyncPhase::Idle
+}
+
+#[test]
+fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run() {
+    let (mut h, _env) = demo_harness();
+    run_demo_preview(&mut h);
+
+    // A dry run shows the plan and sends nothing.
+    h.get_by_label("Dry run").click();
+    h.run_steps(1);
+    h.get_by_label("Sync all").click();
+    step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
+        h.state().sync.phase == SyncPhase::Confirm
+    });
+    h.run_steps(3);
+    assert!(h.query_by_label("Dry run: nothing is sent").is_some());
+    let sandbox = h.state().demo_sandbox().unwrap().handle();
+    assert!(sandbox.accounts().is_empty());
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+    assert!(sync_idle(&h));
+    let table = h.state().preview.table.as_ref().unwrap();
+    assert!(
+        table
+            .rows()
+            .iter()
+            .all(|r| r.status == RowStatus::WouldSend)
+    );
+    assert!(sandbox.accounts().is_empty(), "a dry run created accounts");
+
+    // The real thing: plan, confirm, progress to 100 %, a status on every row.
+    h.get_by_label("Dry run").click();
+    h.run_steps(1);
+    h.get_by_label("Sync all").click();
+    step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
+        h.state().sync.phase == SyncPhase::Confirm
+    });
+    step_until(&mut h, Duration::from_secs(5), "the confirmation", |h| {
+        h.query_by_label("Confirm and send").is_some()
+    });
+    let summary = h.state().sync.planned.as_ref().unwrap().plan.summary();
+    assert!(summary.contains("2 services to create"), "{summary}");
+    h.get_by_label("Confirm and send").click();
+    step_until(&mut h, Duration::from_secs(60), "the sync", |h| {
+        sync_idle(h) && h.state().sync.report.is_some()
+    });
+    let app = h.state();
+    let report = app.sync.report.as_ref().unwrap();
+    let p = report.progress;
+    assert_eq!(p.counts_done, p.counts_total, "{p:?}");
+    assert!(p.sent > 0, "{p:?}");
+    let table = app.preview.table.as_ref().unwrap();
+    for row in table.rows() {
+        assert!(
+            matches!(
+                row.status,
+                RowStatus::Sent | RowStatus::Unmapped(_) | RowStatus::Failed(_)
+            ),
+            "{} has status {:?}",
+            row.counts.company_id,
+            row.status
+        );
+    }
+    assert!(!sandbox.accounts().is_empty());
+    // The table now shows the counts just sent as "last sent".
+    assert!(
+        table
+            .rows()
+            .iter()
+            .any(|r| r.last_sent.is_some() && !r.changed())
+    );
+
+    // History lists the run.
+    h.get_by_label("History").click();
+    h.run_steps(3);
+    assert!(h.query_all_by_label("sync").next().is_some());
+    assert!(h.query_all_by_label("finished").next().is_some());
+    assert!(
+        h.query_all_by_label("Revert to these counts")
+            .next()
+            .is_some()
+    );
+
+    // Revert to these counts plans exactly that run's counts and asks to confirm.
+    h.get_all_by_label("Revert to these counts")
+        .next()
+        .unwrap()
+        .click();
+    step_until(&mut h, Duration::from_secs(30), "the revert plan", |h| {
+        h.state().sync.phase == SyncPhase::Confirm
+    });
+    let planned = h.state().sync.planned.as_ref().unwrap();
+    assert_eq!(planned.plan.counts.len() as u64, report_sent(&h));
+    step_until(&mut h, Duration::from_secs(5), "the confirmation", |h| {
+        h.query_by_label("Revert to these counts?").is_some()
+    });
+    h.key_press(egui::Key::Escape);
+    h.run_steps(3);
+    assert!(sync_idle(&h));
+}
+
+fn report_sent(h: &Harness<'_, App>) -> u64 {
+    h.state().sync.report.as_ref().unwrap().progress.sent as u64
 }

@@ -2,6 +2,7 @@
 //! (or small local writes), and worker events update the state the panels read next frame.
 
 mod session;
+mod sync;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use super::log::{LogBuffer, LogLevel, show_log};
 use super::profiles::{
     ProfileAction, ProfileBarView, ProfileDialog, show_profile_bar, show_profile_dialog,
 };
+use super::sync_view::{SyncAction, SyncPhase, SyncState, show_plan_dialog, show_sync_controls};
 use super::table::{PreviewTable, show_table};
 use super::widgets::submitted;
 
@@ -101,6 +103,7 @@ pub enum Action {
     SetDelimiter(CsvDelimiter),
     /// Post again the counts a past run sent.
     Revert(String),
+    Sync(SyncAction),
 }
 
 /// The window.
@@ -140,6 +143,7 @@ pub struct App {
     demo_secrets: Arc<dyn SecretStore>,
     /// Past runs from the journal, read when the History tab opens (`None`: read it again).
     pub history: Option<Result<Vec<crate::storage::journal::RunSummary>, String>>,
+    pub sync: SyncState,
 }
 
 impl std::fmt::Debug for App {
@@ -188,6 +192,7 @@ impl App {
             demo_dirs: None,
             demo_secrets: Arc::new(crate::storage::secrets::SessionStore::new()),
             history: None,
+            sync: SyncState::default(),
         };
         app.refresh_profiles();
         #[cfg(feature = "sandbox")]
@@ -348,6 +353,12 @@ impl App {
                 &mut self.dialog_focus,
             ) {
                 actions.push(Action::Profile(action));
+            }
+        }
+
+        if self.sync.phase == SyncPhase::Confirm {
+            for action in show_plan_dialog(ui.ctx(), &self.sync) {
+                actions.push(Action::Sync(action));
             }
         }
 
@@ -581,6 +592,11 @@ impl App {
             }
         });
         self.export_messages(ui, actions);
+        let has_counts = self.preview.table.is_some() && !self.preview.running;
+        let status_busy = self.worker.is_running(JobKind::Status);
+        for action in show_sync_controls(ui, &mut self.sync, has_counts, status_busy) {
+            actions.push(Action::Sync(action));
+        }
 
         if self.preview.running {
             let progress = self.preview.progress;
@@ -725,6 +741,10 @@ impl App {
                 }
                 self.log_test("ConnectWise", &self.connectwise_test.clone());
             }
+            WorkerEvent::SyncPlanned(result) => self.on_sync_planned(result),
+            WorkerEvent::SyncUpdate(update) => self.on_sync_update(update),
+            WorkerEvent::SyncFinished(result) => self.on_sync_finished(result),
+            WorkerEvent::StatusSet(result) => self.on_status_set(result),
             WorkerEvent::SynthesizeTested(result) => {
                 self.synthesize_test = synthesize_test_state(&result);
                 self.log_test("Synthesize", &self.synthesize_test.clone());
@@ -786,6 +806,7 @@ impl App {
             }
             Action::Profile(action) => self.profile_action(action),
             Action::Revert(run_id) => self.start_revert(&run_id),
+            Action::Sync(action) => self.sync_action(action),
             Action::SetDelimiter(delimiter) => {
                 if let Some(profile) = self.profile.as_mut() {
                     profile.csv_delimiter = delimiter;
@@ -846,13 +867,6 @@ impl App {
                 });
             }
         }
-    }
-
-    fn start_revert(&mut self, run_id: &str) {
-        self.log.push(
-            LogLevel::Warn,
-            format!("Revert to the counts of run {run_id}: needs the sync job, not built yet"),
-        );
     }
 
     fn export_with_dialog(&mut self) {

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod export;
 pub mod log;
 pub mod profiles;
+pub mod sync_view;
 pub mod table;
 mod widgets;
 

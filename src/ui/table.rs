@@ -49,8 +49,10 @@ pub enum RowStatus {
     /// Synthesize has no account map for it: the partner must map it; not a failure.
     Unmapped(String),
     Failed(String),
-    /// Left out of the sync (not selected, or nothing to send).
+    /// Left out of the sync (not selected, cancelled, or nothing to send).
     Skipped,
+    /// A dry run would post counts for it.
+    WouldSend,
 }
 
 impl RowStatus {
@@ -62,6 +64,7 @@ impl RowStatus {
             RowStatus::Unmapped(reason) => format!("unmapped: {reason}"),
             RowStatus::Failed(reason) => format!("failed: {reason}"),
             RowStatus::Skipped => "skipped".to_owned(),
+            RowStatus::WouldSend => "would send (dry run)".to_owned(),
         }
     }
 }

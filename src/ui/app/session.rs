@@ -120,6 +120,7 @@ impl App {
         self.synthesize_test = TestState::NotRun;
         self.connectwise_report = None;
         self.history = None;
+        self.sync = super::super::sync_view::SyncState::default();
     }
 
     /// Saves the form: settings to the profile file, changed keys to the secret store.
