@@ -16,6 +16,7 @@ use super::connection::{
     ConnectionAction, ConnectionForm, ConnectionView, TestState, connectwise_test_state,
     show_connection, synthesize_test_state,
 };
+use super::counting_form::{CountingForm, OptionsAction, show_options};
 use super::export::{SaveDialog, export_csv, suggested_file_name};
 use super::log::{LogBuffer, LogLevel, show_log};
 use super::profiles::{
@@ -104,6 +105,7 @@ pub enum Action {
     /// Post again the counts a past run sent.
     Revert(String),
     Sync(SyncAction),
+    Options(OptionsAction),
 }
 
 /// The window.
@@ -144,6 +146,8 @@ pub struct App {
     /// Past runs from the journal, read when the History tab opens (`None`: read it again).
     pub history: Option<Result<Vec<crate::storage::journal::RunSummary>, String>>,
     pub sync: SyncState,
+    pub counting_form: CountingForm,
+    pub counting_error: Option<String>,
 }
 
 impl std::fmt::Debug for App {
@@ -193,6 +197,8 @@ impl App {
             demo_secrets: Arc::new(crate::storage::secrets::SessionStore::new()),
             history: None,
             sync: SyncState::default(),
+            counting_form: CountingForm::default(),
+            counting_error: None,
         };
         app.refresh_profiles();
         #[cfg(feature = "sandbox")]
@@ -251,6 +257,8 @@ impl App {
         };
         let mut profile = Profile::new(DEMO_PROFILE);
         self.form.write_to(&mut profile);
+        self.counting_form = CountingForm::from_options(&profile.counting);
+        self.counting_error = None;
         self.profile = Some(profile);
         self.stored_secrets.clear();
         match tempfile::tempdir() {
@@ -461,6 +469,24 @@ impl App {
         for action in show_connection(ui, &mut self.form, &view) {
             actions.push(Action::Connection(action));
         }
+        ui.add_space(12.0);
+        egui::CollapsingHeader::new("Counting and sync options")
+            .id_salt("options_section")
+            .show(ui, |ui| {
+                let zero_policy = self
+                    .profile
+                    .as_ref()
+                    .map(|p| p.sync.zero_policy)
+                    .unwrap_or_default();
+                for action in show_options(
+                    ui,
+                    &mut self.counting_form,
+                    zero_policy,
+                    self.counting_error.as_deref(),
+                ) {
+                    actions.push(Action::Options(action));
+                }
+            });
     }
 
     fn central(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
@@ -807,6 +833,30 @@ impl App {
             Action::Profile(action) => self.profile_action(action),
             Action::Revert(run_id) => self.start_revert(&run_id),
             Action::Sync(action) => self.sync_action(action),
+            Action::Options(OptionsAction::ApplyCounting) => {
+                match self.counting_form.to_options() {
+                    Ok(options) => {
+                        self.counting_error = None;
+                        if let Some(profile) = self.profile.as_mut()
+                            && profile.counting != options
+                        {
+                            profile.counting = options;
+                            self.log.push(
+                                LogLevel::Info,
+                                "Counting rule changed; press Preview to count again",
+                            );
+                            self.save_profile();
+                        }
+                    }
+                    Err(e) => self.counting_error = Some(e),
+                }
+            }
+            Action::Options(OptionsAction::SetZeroPolicy(policy)) => {
+                if let Some(profile) = self.profile.as_mut() {
+                    profile.sync.zero_policy = policy;
+                }
+                self.save_profile();
+            }
             Action::SetDelimiter(delimiter) => {
                 if let Some(profile) = self.profile.as_mut() {
                     profile.csv_delimiter = delimiter;

@@ -2,7 +2,9 @@
 //! history and a log panel. Panels never do network I/O: they return actions and the worker runs them.
 
 mod app;
+pub mod bench;
 pub mod connection;
+pub mod counting_form;
 pub mod export;
 pub mod log;
 pub mod profiles;
@@ -64,6 +66,10 @@ fn run(context: AppContext) -> Result<(), UiError> {
                 .and_then(|s| eframe::get_value::<Persisted>(s, eframe::APP_KEY))
             {
                 app.restore(persisted);
+            }
+            if app.is_demo() {
+                // The demo opens with its numbers on the way, so the table is the first thing seen.
+                app.start_preview();
             }
             Ok(Box::new(app))
         }),

@@ -146,6 +146,8 @@ pub struct PreviewTable {
     filter: String,
     /// Indices into `rows`, filtered and sorted.
     view: Vec<usize>,
+    /// Shared, not shared and total over `view`, kept with it so a frame never sums all rows.
+    view_totals: (u64, u64, u64),
 }
 
 impl PreviewTable {
@@ -164,6 +166,7 @@ impl PreviewTable {
             ascending: true,
             filter: String::new(),
             view: Vec::new(),
+            view_totals: (0, 0, 0),
         };
         table.refresh_view();
         table
@@ -242,13 +245,7 @@ impl PreviewTable {
 
     /// Shared, not shared and total over the visible rows.
     pub fn visible_totals(&self) -> (u64, u64, u64) {
-        self.visible().fold((0, 0, 0), |(s, n, t), r| {
-            (
-                s + r.counts.shared_devices,
-                n + r.counts.not_shared_devices,
-                t + r.counts.total_devices,
-            )
-        })
+        self.view_totals
     }
 
     pub fn clear_statuses(&mut self) {
@@ -275,6 +272,13 @@ impl PreviewTable {
             if ascending { ord } else { ord.reverse() }
         });
         self.view = view;
+        self.view_totals = self.visible().fold((0, 0, 0), |(s, n, t), r| {
+            (
+                s + r.counts.shared_devices,
+                n + r.counts.not_shared_devices,
+                t + r.counts.total_devices,
+            )
+        });
     }
 }
 
@@ -286,7 +290,7 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
     let (sort, ascending) = table.sort();
     let arrow = |column: SortColumn| {
         if column == sort {
-            if ascending { " (up)" } else { " (down)" }
+            if ascending { " ^" } else { " v" }
         } else {
             ""
         }
@@ -296,7 +300,7 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
     let error_color = ui.visuals().error_fg_color;
     let totals = table.visible_totals();
     let visible_len = table.visible_len();
-    let view = table.view.clone();
+    let PreviewTable { rows, view, .. } = table;
 
     TableBuilder::new(ui)
         .id_salt("preview_table")
@@ -361,7 +365,7 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
                     });
                     return;
                 }
-                let Some(data) = view.get(index).and_then(|&i| table.rows.get_mut(i)) else {
+                let Some(data) = view.get(index).and_then(|&i| rows.get_mut(i)) else {
                     return;
                 };
                 let changed = data.changed();
@@ -373,7 +377,9 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
                     ui.label(&data.counts.company_name);
                 });
                 let count = |ui: &mut egui::Ui, new: u64, old: Option<u64>| {
-                    if old.is_some_and(|o| o != new) || (old.is_none() && changed) {
+                    // Only a count that differs from one sent before is marked; a company never
+                    // sent says so in the "Last sent" column instead.
+                    if old.is_some_and(|o| o != new) {
                         ui.colored_label(changed_color, new.to_string());
                     } else {
                         ui.label(new.to_string());

@@ -104,6 +104,9 @@ impl App {
         self.form =
             ConnectionForm::from_profile(&profile, |n| stored.get(&n).cloned().unwrap_or_default());
         self.stored_secrets = stored;
+        self.counting_form =
+            super::super::counting_form::CountingForm::from_options(&profile.counting);
+        self.counting_error = None;
         self.persisted.last_profile = Some(profile.name.clone());
         self.log.push(
             LogLevel::Info,
