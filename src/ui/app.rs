@@ -662,7 +662,7 @@ impl App {
         for warning in &table.warnings {
             ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
         }
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let label = ui.label("Filter");
             let response = ui
                 .add(
@@ -682,11 +682,15 @@ impl App {
             if ui.button("Select none").clicked() {
                 table.select_visible(false);
             }
+            let (shared, not_shared, total) = table.visible_totals();
             ui.label(format!(
-                "{} of {} companies, {} configurations read",
+                "{} of {} companies, {} configurations read.",
                 table.visible_len(),
                 table.rows().len(),
                 table.configurations_read
+            ));
+            ui.strong(format!(
+                "Totals: {shared} shared, {not_shared} not shared, {total} devices"
             ));
         });
         ui.separator();
