@@ -41,10 +41,19 @@ fn demo_harness() -> (Harness<'static, App>, Env) {
 }
 
 fn build(size: egui::Vec2, allow_missing_glyphs: bool) -> (Harness<'static, App>, Env) {
-    let dir = tempfile::tempdir().unwrap();
+    build_with(size, allow_missing_glyphs, MemoryStore::new(), None)
+}
+
+fn build_with(
+    size: egui::Vec2,
+    allow_missing_glyphs: bool,
+    store: MemoryStore,
+    dir: Option<tempfile::TempDir>,
+) -> (Harness<'static, App>, Env) {
+    let dir = dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
     let csv_path = dir.path().join("export.csv");
     let dialog = FixedPathSaveDialog(Some(csv_path.clone()));
-    let secrets = Arc::new(MemoryStore::new());
+    let secrets = Arc::new(store);
     let store: Arc<dyn SecretStore> = secrets.clone();
     let dirs = AppDirs::at(dir.path());
     let mut builder = Harness::builder().with_size(size);
@@ -649,4 +658,203 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
 
 fn report_sent(h: &Harness<'_, App>) -> u64 {
     h.state().sync.report.as_ref().unwrap().progress.sent as u64
+}
+
+#[test]
+fn failed_and_unmapped_rows_are_shown_and_retry_failed_sends_only_those() {
+    use cw_shared_devices::sandbox::{FaultKind, ScheduledFault};
+    let (mut h, _env) = demo_harness();
+    run_demo_preview(&mut h);
+    let sandbox = h.state().demo_sandbox().unwrap().handle();
+    let companies = h.state().preview.table.as_ref().unwrap().companies();
+    // The faults hit the first posts (lowest ids); the unmapped company is the last one.
+    let unmapped_id = companies.last().unwrap().company_id;
+    sandbox.set_account_unmapped(&unmapped_id.to_string(), true);
+    sandbox.synthesize_knobs().push_faults(
+        (0..3).map(|_| {
+            ScheduledFault::path_prefix(FaultKind::Status(400), "/api/vendor-api/service/")
+        }),
+    );
+
+    h.get_by_label("Sync all").click();
+    step_until(&mut h, Duration::from_secs(30), "the confirmation", |h| {
+        h.query_by_label("Confirm and send").is_some()
+    });
+    h.get_by_label("Confirm and send").click();
+    step_until(&mut h, Duration::from_secs(60), "the sync", |h| {
+        sync_idle(h) && h.state().sync.report.is_some()
+    });
+    let report = h.state().sync.report.clone().unwrap();
+    assert_eq!(report.progress.failed, 3, "{:?}", report.progress);
+    assert!(report.progress.unmapped >= 1, "{:?}", report.progress);
+    let table = h.state().preview.table.as_ref().unwrap();
+    let unmapped_row = table
+        .rows()
+        .iter()
+        .find(|r| r.counts.company_id == unmapped_id)
+        .unwrap();
+    assert!(
+        matches!(unmapped_row.status, RowStatus::Unmapped(_)),
+        "{:?}",
+        unmapped_row.status
+    );
+    let failed: Vec<i64> = table
+        .rows()
+        .iter()
+        .filter(|r| matches!(r.status, RowStatus::Failed(_)))
+        .map(|r| r.counts.company_id)
+        .collect();
+    assert!(!failed.is_empty() && failed.len() <= 3, "{failed:?}");
+    h.run_steps(2);
+    assert!(h.query_all_by_label_contains("failed: ").next().is_some());
+
+    let count_posts = || {
+        sandbox
+            .synthesize_requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/count"))
+            .count()
+    };
+    let posts_before = count_posts();
+    h.get_by_label("Retry failed").click();
+    step_until(&mut h, Duration::from_secs(60), "the retry", |h| {
+        sync_idle(h)
+            && h.state()
+                .sync
+                .report
+                .as_ref()
+                .is_some_and(|r| r.progress.counts_total == 3)
+    });
+    let retry = h.state().sync.report.clone().unwrap();
+    assert_eq!(
+        (retry.progress.sent, retry.progress.failed),
+        (3, 0),
+        "{:?}",
+        retry.progress
+    );
+    assert_eq!(count_posts() - posts_before, 3);
+    let table = h.state().preview.table.as_ref().unwrap();
+    for id in failed {
+        let row = table
+            .rows()
+            .iter()
+            .find(|r| r.counts.company_id == id)
+            .unwrap();
+        assert_eq!(row.status, RowStatus::Sent);
+    }
+    let unmapped_row = table
+        .rows()
+        .iter()
+        .find(|r| r.counts.company_id == unmapped_id)
+        .unwrap();
+    assert!(matches!(unmapped_row.status, RowStatus::Unmapped(_)));
+    assert!(h.query_by_label("Retry failed").is_none());
+}
+
+#[test]
+fn without_a_keychain_the_window_says_so_and_keeps_keys_for_the_session() {
+    let (mut h, env) = build_with(
+        egui::vec2(1280.0, 800.0),
+        false,
+        MemoryStore::unavailable(),
+        None,
+    );
+    h.run_steps(2);
+    create_profile(&mut h, "Create a profile", "No keychain");
+    set_field(&mut h, "Private key", "typed-private-key");
+    h.run_steps(2);
+    assert!(
+        h.query_all_by_label_contains("keychain is not available")
+            .next()
+            .is_some()
+    );
+    assert!(
+        h.query_all_by_label_contains("kept for this session only")
+            .next()
+            .is_some()
+    );
+    assert_eq!(h.state().form.private_key, "typed-private-key");
+    // Nothing reached a file.
+    for (path, text) in all_files(env.dir.path()) {
+        assert!(!text.contains("typed-private-key"), "{}", path.display());
+    }
+    // The next key goes straight to the session store without another error.
+    set_field(&mut h, "Public key", "typed-public-key");
+    assert!(
+        h.state().dialog_error.is_none(),
+        "{:?}",
+        h.state().dialog_error
+    );
+}
+
+#[test]
+fn the_last_profile_is_reopened_and_old_saved_state_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let (mut h, env) = build_with(
+        egui::vec2(1280.0, 800.0),
+        false,
+        MemoryStore::new(),
+        Some(dir),
+    );
+    h.run_steps(2);
+    create_profile(&mut h, "Create a profile", "Alpha");
+    create_profile(&mut h, "New profile", "Beta");
+    set_field(&mut h, "Company ID", "beta-co");
+    let saved = h.state().persisted.clone();
+    assert_eq!(saved.last_profile.as_deref(), Some("Beta"));
+    drop(h);
+
+    // A new window on the same folders, restored from what eframe saved, opens Beta again.
+    let (mut h, _env2) = build_with(
+        egui::vec2(1280.0, 800.0),
+        false,
+        MemoryStore::new(),
+        Some(env.dir),
+    );
+    h.state_mut().restore(saved);
+    h.run_steps(2);
+    assert_eq!(h.state().profile_name(), "Beta");
+    assert_eq!(h.state().form.company_id, "beta-co");
+    assert!(root.exists());
+
+    // Saved state from an older version (missing fields, unknown fields) still loads.
+    let old: cw_shared_devices::ui::Persisted =
+        serde_json::from_str(r#"{"last_profile":"Alpha","removed_field":1}"#).unwrap();
+    assert_eq!(old.last_profile.as_deref(), Some("Alpha"));
+    assert!(old.log_open);
+}
+
+#[test]
+fn an_unticked_row_is_left_out_of_the_plan() {
+    let (mut h, _env) = demo_harness();
+    run_demo_preview(&mut h);
+    let left_out = h
+        .state()
+        .preview
+        .table
+        .as_ref()
+        .unwrap()
+        .visible()
+        .next()
+        .unwrap()
+        .counts
+        .company_id;
+    h.get_by_label(&left_out.to_string()).click();
+    h.run_steps(1);
+    h.get_by_label("Dry run").click();
+    h.run_steps(1);
+    h.get_by_label("Sync usage").click();
+    step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
+        h.state().sync.phase == SyncPhase::Confirm
+    });
+    let plan = &h.state().sync.planned.as_ref().unwrap().plan;
+    assert!(!plan.counts.is_empty());
+    assert!(plan.counts.iter().all(|c| c.company_id != left_out));
+    assert_eq!(plan.companies_not_selected, 1);
+    assert!(
+        plan.summary().contains("1 company not selected"),
+        "{}",
+        plan.summary()
+    );
 }

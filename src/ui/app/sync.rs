@@ -176,12 +176,15 @@ impl App {
         else {
             return;
         };
-        self.start_execute(request, planned);
+        self.start_execute(request, planned, true);
     }
 
-    fn start_execute(&mut self, request: SyncRequest, planned: PlannedSync) {
+    /// Sends the plan to the worker; a retry keeps the other rows' statuses.
+    fn start_execute(&mut self, request: SyncRequest, planned: PlannedSync, fresh: bool) {
         if let Some(table) = self.preview.table.as_mut() {
-            table.clear_statuses();
+            if fresh {
+                table.clear_statuses();
+            }
             for count in &planned.plan.counts {
                 if let Some(row) = table.row_by_company_mut(count.company_id) {
                     row.status = RowStatus::Pending;
@@ -327,7 +330,7 @@ impl App {
             format!("Retrying {} failed count(s)", failed.len()),
         );
         let planned = plan_of_counts(failed, planned);
-        self.start_execute(request, planned);
+        self.start_execute(request, planned, false);
     }
 
     /// "Revert to these counts": plans posting a past run's counts again, then asks to confirm.
