@@ -95,7 +95,11 @@ async fn a_large_tenant_counts_exactly_as_the_records_say_with_either_paging() {
     );
     assert!(expected.companies.len() > 50);
 
-    for paging in [PagingStrategy::ParallelPages, PagingStrategy::ForwardOnly] {
+    for paging in [
+        PagingStrategy::IdRanges,
+        PagingStrategy::ParallelPages,
+        PagingStrategy::ForwardOnly,
+    ] {
         sandbox.handle().clear_connectwise_requests();
         let client = ConnectWiseClient::new(settings(&sandbox, paging)).unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -129,12 +133,18 @@ async fn a_large_tenant_counts_exactly_as_the_records_say_with_either_paging() {
             })
             .count();
         let needed = matching.div_ceil(1000);
+        // The two one-record lookups of the id range are not pages.
+        let (edges, pages): (Vec<_>, Vec<_>) =
+            pages.into_iter().partition(|r| r.page_size == Some(1));
         match paging {
             PagingStrategy::ParallelPages => assert_eq!(pages.len(), needed, "{paging:?}"),
-            // Forward-only cannot know the last page is last unless it is short.
-            PagingStrategy::ForwardOnly => {
+            // A forward-only chain stops at its first short page; a last page that happens to be
+            // full costs one more (empty) request.
+            PagingStrategy::ForwardOnly => assert!(pages.len() <= needed + 1, "{}", pages.len()),
+            // Each of the 4 id slices ends with its own partial page.
+            PagingStrategy::IdRanges => {
                 assert!(
-                    pages.len() == needed || pages.len() == needed + 1,
+                    pages.len() >= needed && pages.len() <= needed + 4,
                     "{}",
                     pages.len()
                 )
@@ -152,14 +162,21 @@ async fn a_large_tenant_counts_exactly_as_the_records_say_with_either_paging() {
             .iter()
             .filter(|r| r.path.ends_with("/count"))
             .count();
+        let (want_counts, want_edges) = match paging {
+            // The second count checks nothing changed while paging.
+            PagingStrategy::ParallelPages => (2, 0),
+            PagingStrategy::IdRanges => (1, 2),
+            PagingStrategy::ForwardOnly => (0, 0),
+        };
         assert_eq!(
-            count_calls,
-            usize::from(paging == PagingStrategy::ParallelPages)
+            (count_calls, edges.len()),
+            (want_counts, want_edges),
+            "{paging:?}"
         );
         // Plus the one companyinfo call of discovery.
         assert_eq!(
             outcome.stats.requests as usize,
-            pages.len() + count_calls + 1
+            pages.len() + count_calls + edges.len() + 1
         );
         let last = *seen.lock().unwrap().last().unwrap();
         assert_eq!(last.pages_fetched as usize, pages.len());
@@ -172,7 +189,11 @@ async fn every_fault_kind_and_the_rate_limit_leave_the_counts_unchanged() {
     let sandbox = big_sandbox().await;
     let rule = CountingRule::new(&CountingOptions::default()).unwrap();
     let expected = direct_count(&sandbox, &rule);
-    for paging in [PagingStrategy::ParallelPages, PagingStrategy::ForwardOnly] {
+    for paging in [
+        PagingStrategy::IdRanges,
+        PagingStrategy::ParallelPages,
+        PagingStrategy::ForwardOnly,
+    ] {
         let knobs = sandbox.handle().connectwise_knobs().clone();
         knobs.set_rate_limit(Some(RateLimit {
             per_second: 20.0,
@@ -402,5 +423,53 @@ async fn cancel_mid_fetch_returns_promptly() {
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_deleted_and_added_mid_fetch_never_make_another_one_be_skipped() {
+    let sandbox = big_sandbox().await;
+    let rule = CountingRule::new(&CountingOptions::default()).unwrap();
+    let handle = sandbox.handle();
+    let before: Vec<ConfigurationRecord> = handle
+        .configurations_json()
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .filter(|r: &ConfigurationRecord| rule.counts(r) && r.company_id().is_some())
+        .collect();
+    // After the first page arrives, delete the lowest counted record and add one at the end.
+    let victim = before.first().unwrap().id;
+    let trigger = handle.clone();
+    let fired = Arc::new(AtomicU64::new(0));
+    let once = Arc::clone(&fired);
+    let progress = move |p: FetchProgress| {
+        if p.pages_fetched == 1 && once.fetch_add(1, Ordering::SeqCst) == 0 {
+            let mut moved = trigger.remove_configuration(victim).unwrap();
+            moved.id = 0;
+            trigger.add_configuration(moved).unwrap();
+        }
+    };
+    let mut s = settings(&sandbox, PagingStrategy::IdRanges);
+    s.max_in_flight = 1; // pages strictly one after another, so the change lands mid-fetch
+    let client = ConnectWiseClient::new(s).unwrap();
+    let outcome = client
+        .fetch_counts(&rule, &progress, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(fired.load(Ordering::SeqCst), 1);
+    // Every record that existed all along was read: the result is the tenant before the
+    // change, or before plus the moved copy (read again under its new id).
+    let after: Vec<ConfigurationRecord> = handle
+        .configurations_json()
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
+    let mut with_copy = before.clone();
+    with_copy.push(after.iter().max_by_key(|r| r.id).unwrap().clone());
+    let got = &outcome.counts.companies;
+    assert!(
+        *got == count_records(&rule, &before).companies
+            || *got == count_records(&rule, &with_copy).companies,
+        "a record that existed all along was skipped"
     );
 }

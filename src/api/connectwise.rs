@@ -76,8 +76,12 @@ impl std::fmt::Debug for ConnectWiseCredentials {
 /// How pages are requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PagingStrategy {
-    /// Ask `/count` first, then request numbered pages, several in flight.
+    /// The id range split into `max_in_flight` slices, each read forward-only (`pageId`) in
+    /// parallel: as fast as numbered pages, and a record added or deleted mid-fetch can never
+    /// make another one be skipped.
     #[default]
+    IdRanges,
+    /// Ask `/count` first, then request numbered pages, several in flight.
     ParallelPages,
     /// `pagination-type: forward-only` with `pageId`: one page after another.
     ForwardOnly,
@@ -321,6 +325,13 @@ fn next_link(headers: &HeaderMap) -> Option<Url> {
 #[derive(Debug, Deserialize)]
 struct CountBody {
     count: u64,
+}
+
+/// Pages and records read by several forward-only chains together.
+#[derive(Default)]
+struct Tally {
+    pages: AtomicU64,
+    read: AtomicU64,
 }
 
 /// One fetched page before parsing: the body and what the `Link` header said.
@@ -674,12 +685,24 @@ impl ConnectWiseClient {
         Ok(body.count)
     }
 
-    fn configurations_url(&self, base: &Url, rule: &CountingRule) -> Url {
+    fn configurations_url(&self, base: &Url, rule: &CountingRule, id_at_most: Option<i64>) -> Url {
         let mut url = join_path(base, "company/configurations");
         {
             let mut q = url.query_pairs_mut();
-            if let Some(conditions) = self.conditions(rule) {
-                q.append_pair("conditions", &conditions);
+            let upper = id_at_most.map(|hi| format!("id<={hi}"));
+            match (self.conditions(rule), upper) {
+                (Some(c), Some(u)) => {
+                    q.append_pair("conditions", &format!("({c}) and {u}"));
+                }
+                (Some(c), None) => {
+                    q.append_pair("conditions", &c);
+                }
+                (None, Some(u)) => {
+                    q.append_pair("conditions", &u);
+                }
+                (None, None) => {}
+            }
+            if self.inner.settings.server_filter {
                 q.append_pair("fields", &rule.projected_fields().join(","));
             }
             q.append_pair(
@@ -784,16 +807,35 @@ impl ConnectWiseClient {
     ) -> Result<FetchOutcome, ConnectWiseError> {
         let before = self.stats();
         let discovery = self.discover(cancel).await?;
-        let base = self.configurations_url(&discovery.api_base, rule);
+        let base = self.configurations_url(&discovery.api_base, rule, None);
         let mut engine = CountingEngine::new(rule.clone());
         match self.inner.settings.paging {
             PagingStrategy::ForwardOnly => {
                 self.fetch_forward_only(&base, &mut engine, progress, cancel)
                     .await?;
             }
+            PagingStrategy::IdRanges => {
+                self.fetch_id_ranges(&discovery.api_base, rule, &mut engine, progress, cancel)
+                    .await?;
+            }
             PagingStrategy::ParallelPages => {
                 self.fetch_parallel(&base, rule, &mut engine, progress, cancel)
                     .await?;
+                // Numbered pages shift when records are added or deleted mid-fetch, which can
+                // skip a record. A second count that disagrees with what was read means the
+                // tenant changed: fetch again by id (forward-only), which cannot skip.
+                let read = engine.configurations_read() + engine.unparseable_read();
+                let now = self.count_configurations(rule, cancel).await?;
+                if now != read {
+                    tracing::warn!(
+                        read,
+                        count = now,
+                        "configurations changed while paging; fetching again forward-only"
+                    );
+                    engine = CountingEngine::new(rule.clone());
+                    self.fetch_forward_only(&base, &mut engine, progress, cancel)
+                        .await?;
+                }
             }
         }
         let after = self.stats();
@@ -822,9 +864,35 @@ impl ConnectWiseClient {
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<(), ConnectWiseError> {
-        let mut pages = 0;
-        let mut read = 0;
-        let mut last_id: Option<i64> = None;
+        let shared = std::sync::Mutex::new(std::mem::replace(
+            engine,
+            CountingEngine::new(engine.rule().clone()),
+        ));
+        let tally = Tally::default();
+        let result = self
+            .fetch_chain(base, None, &shared, &tally, None, progress, cancel)
+            .await;
+        *engine = shared
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        result
+    }
+
+    /// Reads one id range forward-only: pages of ids above `after` (and within the range the
+    /// URL's conditions set), each starting after the highest id of the one before.
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_chain(
+        &self,
+        base: &Url,
+        after: Option<i64>,
+        engine: &std::sync::Mutex<CountingEngine>,
+        tally: &Tally,
+        expected: Option<u64>,
+        progress: &(dyn Fn(FetchProgress) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<(), ConnectWiseError> {
+        let page_size = self.inner.settings.page_size.clamp(1, MAX_PAGE_SIZE) as usize;
+        let mut last_id = after;
         loop {
             let mut url = base.clone();
             if let Some(id) = last_id {
@@ -842,19 +910,112 @@ impl ConnectWiseClient {
                 .map(|r| r.id)
                 .chain(page.unparseable.iter().filter_map(|u| u.id))
                 .max();
-            engine.add_page(&page);
-            pages += 1;
-            read += page.len() as u64;
+            let full = page.len() >= page_size;
+            if let Ok(mut engine) = engine.lock() {
+                engine.add_page(&page);
+            }
+            let pages = tally.pages.fetch_add(1, Ordering::Relaxed) + 1;
+            let read =
+                tally.read.fetch_add(page.len() as u64, Ordering::Relaxed) + page.len() as u64;
             progress(FetchProgress {
                 pages_fetched: pages,
-                pages_expected: None,
+                pages_expected: expected.map(|e| e.max(pages)),
                 configurations_read: read,
             });
+            // A short page is the last one: asking again would only return `[]`.
             match max_id {
-                Some(id) if raw.has_next && Some(id) > last_id => last_id = Some(id),
+                Some(id) if full && raw.has_next && Some(id) > last_id => last_id = Some(id),
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// The lowest or highest id among the configurations the rule fetches.
+    async fn edge_id(
+        &self,
+        api_base: &Url,
+        rule: &CountingRule,
+        descending: bool,
+        cancel: &CancellationToken,
+    ) -> Result<Option<i64>, ConnectWiseError> {
+        let mut url = join_path(api_base, "company/configurations");
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(c) = self.conditions(rule) {
+                q.append_pair("conditions", &c);
+            }
+            q.append_pair("fields", "id");
+            q.append_pair("orderBy", if descending { "id desc" } else { "id asc" });
+            q.append_pair("pageSize", "1");
+        }
+        let ids: Vec<crate::domain::configuration::NamedRef> = self.get_json(url, cancel).await?;
+        Ok(ids.first().and_then(|r| r.id))
+    }
+
+    async fn fetch_id_ranges(
+        &self,
+        api_base: &Url,
+        rule: &CountingRule,
+        engine: &mut CountingEngine,
+        progress: &(dyn Fn(FetchProgress) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<(), ConnectWiseError> {
+        let (total, low, high) = futures_util::try_join!(
+            self.count_configurations(rule, cancel),
+            self.edge_id(api_base, rule, false, cancel),
+            self.edge_id(api_base, rule, true, cancel),
+        )?;
+        let (Some(low), Some(high)) = (low, high) else {
+            progress(FetchProgress {
+                pages_fetched: 0,
+                pages_expected: Some(0),
+                configurations_read: 0,
+            });
+            return Ok(());
+        };
+        let page_size = u64::from(self.inner.settings.page_size.clamp(1, MAX_PAGE_SIZE));
+        // One slice per request in flight, but no slice smaller than about a page.
+        let slices =
+            (self.inner.settings.max_in_flight.max(1) as u64).min(total.div_ceil(page_size).max(1));
+        let expected = total.div_ceil(page_size).max(1) + slices - 1;
+        progress(FetchProgress {
+            pages_fetched: 0,
+            pages_expected: Some(expected),
+            configurations_read: 0,
+        });
+        // Slices (lo, hi] cover (low - 1, i64::MAX]: records added above `high` mid-fetch are read too.
+        let span = (high - low + 1).max(1);
+        let bounds: Vec<(i64, Option<i64>)> = (0..slices)
+            .map(|i| {
+                let lo = low - 1 + (span * i as i64) / slices as i64;
+                let hi = low - 1 + (span * (i as i64 + 1)) / slices as i64;
+                (lo, (i + 1 < slices).then_some(hi))
+            })
+            .collect();
+        let shared =
+            std::sync::Mutex::new(std::mem::replace(engine, CountingEngine::new(rule.clone())));
+        let tally = Tally::default();
+        let chains = bounds.iter().map(|&(lo, hi)| {
+            let url = self.configurations_url(api_base, rule, hi);
+            let (shared, tally) = (&shared, &tally);
+            async move {
+                self.fetch_chain(
+                    &url,
+                    Some(lo),
+                    shared,
+                    tally,
+                    Some(expected),
+                    progress,
+                    cancel,
+                )
+                .await
+            }
+        });
+        let result = futures_util::future::try_join_all(chains).await;
+        *engine = shared
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        result.map(|_| ())
     }
 
     async fn fetch_parallel(
