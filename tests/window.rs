@@ -858,3 +858,31 @@ fn an_unticked_row_is_left_out_of_the_plan() {
         plan.summary()
     );
 }
+
+#[test]
+fn a_late_preview_of_the_previous_profile_never_lands_in_the_new_one() {
+    let (mut h, _env) = demo_harness();
+    let sandbox = h.state().demo_sandbox().unwrap().handle();
+    sandbox
+        .connectwise_knobs()
+        .set_latency(Duration::from_millis(300));
+    h.get_by_label("Preview").click();
+    step_until(
+        &mut h,
+        Duration::from_secs(10),
+        "the preview to start",
+        |h| h.state().is_running(JobKind::Preview),
+    );
+    create_profile(&mut h, "New profile", "Fresh");
+    step_until(
+        &mut h,
+        Duration::from_secs(10),
+        "the old preview to stop",
+        |h| !h.state().is_running(JobKind::Preview),
+    );
+    h.run_steps(3);
+    assert_eq!(h.state().profile_name(), "Fresh");
+    assert!(h.state().preview.table.is_none());
+    assert!(!h.state().preview.running);
+    assert_eq!(h.state().preview.error, None);
+}

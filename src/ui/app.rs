@@ -148,6 +148,10 @@ pub struct App {
     pub sync: SyncState,
     pub counting_form: CountingForm,
     pub counting_error: Option<String>,
+    /// Bumped when the profile changes; a job's events count only if it started in this epoch,
+    /// so a late answer for the previous profile never lands in the new one.
+    epoch: u64,
+    job_epochs: std::collections::HashMap<JobKind, u64>,
 }
 
 impl std::fmt::Debug for App {
@@ -199,6 +203,8 @@ impl App {
             sync: SyncState::default(),
             counting_form: CountingForm::default(),
             counting_error: None,
+            epoch: 0,
+            job_epochs: std::collections::HashMap::new(),
         };
         app.refresh_profiles();
         #[cfg(feature = "sandbox")]
@@ -259,6 +265,7 @@ impl App {
         self.form.write_to(&mut profile);
         self.counting_form = CountingForm::from_options(&profile.counting);
         self.counting_error = None;
+        self.new_epoch();
         self.profile = Some(profile);
         self.stored_secrets.clear();
         match tempfile::tempdir() {
@@ -409,9 +416,13 @@ impl App {
                 current: self.profile.as_ref().map(|p| p.name.as_str()),
                 demo: self.is_demo().then_some(DEMO_PROFILE),
             };
-            for action in show_profile_bar(ui, &view) {
-                actions.push(Action::Profile(action));
-            }
+            // A running sync belongs to this profile: switching away mid-run is not offered.
+            let syncing = self.sync.phase != SyncPhase::Idle;
+            ui.add_enabled_ui(!syncing, |ui| {
+                for action in show_profile_bar(ui, &view) {
+                    actions.push(Action::Profile(action));
+                }
+            });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let text = if self.persisted.log_open {
                     "Hide log"
@@ -720,18 +731,62 @@ impl App {
         }
     }
 
+    /// Starts a job on the worker, remembering which profile epoch it belongs to.
+    pub(crate) fn start_job(&mut self, job: Job) {
+        self.job_epochs.insert(job.kind(), self.epoch);
+        self.worker.send(WorkerCommand::Start(job));
+    }
+
+    /// Leaves the current profile's jobs behind: their answers will be ignored.
+    pub(crate) fn new_epoch(&mut self) {
+        self.epoch += 1;
+        for kind in [
+            JobKind::Preview,
+            JobKind::TestConnectWise,
+            JobKind::TestSynthesize,
+            JobKind::Status,
+        ] {
+            if self.worker.is_running(kind) {
+                self.worker.send(WorkerCommand::Cancel(kind));
+            }
+        }
+    }
+
+    fn event_kind(event: &WorkerEvent) -> Option<JobKind> {
+        Some(match event {
+            WorkerEvent::Started(_) | WorkerEvent::Busy(_) => return None,
+            WorkerEvent::PreviewProgress(_) | WorkerEvent::PreviewFinished(_) => JobKind::Preview,
+            WorkerEvent::ConnectWiseTested(_) => JobKind::TestConnectWise,
+            WorkerEvent::SynthesizeTested(_) => JobKind::TestSynthesize,
+            WorkerEvent::SyncPlanned(_)
+            | WorkerEvent::SyncUpdate(_)
+            | WorkerEvent::SyncFinished(_) => JobKind::Sync,
+            WorkerEvent::StatusSet(_) => JobKind::Status,
+        })
+    }
+
     fn on_event(&mut self, event: WorkerEvent) {
+        if let Some(kind) = Self::event_kind(&event)
+            && self.job_epochs.get(&kind) != Some(&self.epoch)
+        {
+            return;
+        }
         match event {
             WorkerEvent::Started(kind) => self
                 .log
                 .push(LogLevel::Info, format!("{} started", kind.label())),
-            WorkerEvent::Busy(kind) => self.log.push(
-                LogLevel::Warn,
-                format!(
-                    "{} is already running; wait for it or cancel it",
-                    kind.label()
-                ),
-            ),
+            WorkerEvent::Busy(kind) => {
+                self.log.push(
+                    LogLevel::Warn,
+                    format!(
+                        "{} is still running; wait for it or cancel it",
+                        kind.label()
+                    ),
+                );
+                if kind == JobKind::Sync && self.sync.phase == SyncPhase::Planning {
+                    self.sync.phase = SyncPhase::Idle;
+                }
+            }
             WorkerEvent::PreviewProgress(p) => self.preview.progress = Some(p),
             WorkerEvent::PreviewFinished(result) => {
                 self.preview.running = false;
@@ -805,8 +860,7 @@ impl App {
                 match self.form.connectwise_settings() {
                     Ok(settings) => {
                         self.connectwise_test = TestState::Running;
-                        self.worker
-                            .send(WorkerCommand::Start(Job::TestConnectWise(settings)));
+                        self.start_job(Job::TestConnectWise(settings));
                     }
                     Err(e) => self.connectwise_test = TestState::Failed(e),
                 }
@@ -815,8 +869,7 @@ impl App {
                 match self.form.synthesize_settings() {
                     Ok(settings) => {
                         self.synthesize_test = TestState::Running;
-                        self.worker
-                            .send(WorkerCommand::Start(Job::TestSynthesize(settings)));
+                        self.start_job(Job::TestSynthesize(settings));
                     }
                     Err(e) => self.synthesize_test = TestState::Failed(e),
                 }
@@ -883,15 +936,14 @@ impl App {
         self.preview.running = true;
         self.preview.progress = None;
         self.preview.error = None;
-        self.worker
-            .send(WorkerCommand::Start(Job::Preview(PreviewRequest {
-                connectwise,
-                counting: self
-                    .profile
-                    .as_ref()
-                    .map(|p| p.counting.clone())
-                    .unwrap_or_default(),
-            })));
+        self.start_job(Job::Preview(PreviewRequest {
+            connectwise,
+            counting: self
+                .profile
+                .as_ref()
+                .map(|p| p.counting.clone())
+                .unwrap_or_default(),
+        }));
     }
 
     /// Puts the counts last sent (from the journal) beside the new ones.

@@ -37,12 +37,17 @@ pub enum UiError {
     Window(String),
 }
 
+/// The application id of the desktop entry, metainfo and icons (see packaging/README.md).
+pub const APP_ID: &str = "io.github.cwshareddevices.CwSharedDevices";
+
 /// The app icon, rendered from `assets/icon.svg`.
 const ICON_PNG: &[u8] = include_bytes!("../../assets/icon-256.png");
 
 fn native_options() -> eframe::NativeOptions {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("ConnectWise shared devices")
+        // The packaging's application id, so Linux desktops match the window to its icon.
+        .with_app_id(APP_ID)
         .with_inner_size([1280.0, 800.0])
         .with_min_inner_size([640.0, 420.0]);
     if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON_PNG) {

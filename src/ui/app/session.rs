@@ -117,6 +117,7 @@ impl App {
     }
 
     fn reset_results(&mut self) {
+        self.new_epoch();
         self.preview = PreviewState::default();
         self.export = ExportState::default();
         self.connectwise_test = TestState::NotRun;

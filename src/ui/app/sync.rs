@@ -95,11 +95,7 @@ impl App {
         self.sync.message = None;
         self.sync.revert_counts = revert;
         self.sync.request = Some(request.clone());
-        self.worker
-            .send(WorkerCommand::Start(Job::PlanSync(Box::new(PlanSyncJob {
-                request,
-                last_sent,
-            }))));
+        self.start_job(Job::PlanSync(Box::new(PlanSyncJob { request, last_sent })));
     }
 
     pub(super) fn on_sync_planned(&mut self, result: Result<Box<PlannedSync>, JobError>) {
@@ -201,14 +197,11 @@ impl App {
         let journal = self.journal().map(Arc::new);
         self.sync.request = Some(request.clone());
         self.sync.planned = Some(planned.clone());
-        self.worker
-            .send(WorkerCommand::Start(Job::ExecuteSync(Box::new(
-                ExecuteSyncJob {
-                    request,
-                    planned,
-                    journal,
-                },
-            ))));
+        self.start_job(Job::ExecuteSync(Box::new(ExecuteSyncJob {
+            request,
+            planned,
+            journal,
+        })));
     }
 
     pub(super) fn on_sync_update(&mut self, update: SyncUpdate) {
@@ -357,8 +350,7 @@ impl App {
         match self.form.synthesize_settings() {
             Ok(settings) => {
                 self.sync.status_message = None;
-                self.worker
-                    .send(WorkerCommand::Start(Job::SetStatus(settings, status)));
+                self.start_job(Job::SetStatus(settings, status));
             }
             Err(e) => self.sync.status_message = Some(Err(e)),
         }
