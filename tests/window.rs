@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
+use cw_shared_devices::sandbox::{FaultKind, ScheduledFault};
 use cw_shared_devices::storage::secrets::MemoryStore;
 use cw_shared_devices::storage::{AppDirs, SecretName, SecretStore};
 use cw_shared_devices::ui::connection::TestState;
@@ -516,6 +517,28 @@ fn connection_tests_pass_and_name_each_failure() {
     let text = test_connectwise(&mut h);
     assert!(text.contains("plain http://"), "{text}");
 
+    // TLS failure: https to the sandbox's plain-http port.
+    let sandbox = h.state().demo_sandbox().unwrap();
+    let site = sandbox.cw_site_url();
+    let handle = sandbox.handle();
+    let https = format!("https://{}", site.as_str().trim_start_matches("http://"));
+    set_field(&mut h, "Site URL", &https);
+    let text = test_connectwise(&mut h);
+    assert!(text.contains("secure connection"), "{text}");
+
+    // No rights: the API member's role lacks access (403 on the signed-in call).
+    set_field(&mut h, "Site URL", site.as_str());
+    handle
+        .connectwise_knobs()
+        .push_fault(ScheduledFault::path_prefix(
+            FaultKind::Status(403),
+            "/v4_6_release/apis/3.0/",
+        ));
+    let text = test_connectwise(&mut h);
+    assert!(text.contains("no rights"), "{text}");
+    let text = test_connectwise(&mut h);
+    assert!(text.starts_with("OK: "), "{text}");
+
     h.get_by_label("Test Synthesize connection").click();
     step_until(
         &mut h,
@@ -662,7 +685,6 @@ fn report_sent(h: &Harness<'_, App>) -> u64 {
 
 #[test]
 fn failed_and_unmapped_rows_are_shown_and_retry_failed_sends_only_those() {
-    use cw_shared_devices::sandbox::{FaultKind, ScheduledFault};
     let (mut h, _env) = demo_harness();
     run_demo_preview(&mut h);
     let sandbox = h.state().demo_sandbox().unwrap().handle();
@@ -885,4 +907,34 @@ fn a_late_preview_of_the_previous_profile_never_lands_in_the_new_one() {
     assert!(h.state().preview.table.is_none());
     assert!(!h.state().preview.running);
     assert_eq!(h.state().preview.error, None);
+}
+
+#[test]
+fn without_a_save_dialog_the_csv_goes_to_a_typed_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("typed.csv");
+    let (mut h, _env) = demo_harness();
+    run_demo_preview(&mut h);
+    // This harness's dialog answers a fixed path; make it one that cannot open.
+    h.state_mut()
+        .set_save_dialog(Box::new(FixedPathSaveDialog(None)));
+    h.get_by_label("Export CSV...").click();
+    h.run_steps(2);
+    assert!(
+        h.query_all_by_label_contains("no save dialog could open")
+            .next()
+            .is_some()
+    );
+    h.get_by_label("Save CSV to").focus();
+    h.run_steps(1);
+    h.get_by_label("Save CSV to")
+        .type_text(target.to_str().unwrap());
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        text.starts_with("company_id,company_name,shared_devices,not_shared_devices,total_devices")
+    );
+    assert!(h.query_by_label("Save CSV to").is_none());
 }

@@ -326,6 +326,11 @@ impl App {
         self.profile.as_ref().map_or("", |p| p.name.as_str())
     }
 
+    /// Replaces how the window asks where to save (tests switch to "no dialog here").
+    pub fn set_save_dialog(&mut self, dialog: Box<dyn SaveDialog>) {
+        self.save_dialog = dialog;
+    }
+
     pub fn worker(&self) -> &Worker {
         &self.worker
     }
