@@ -334,9 +334,9 @@ struct Tally {
     read: AtomicU64,
 }
 
-/// One fetched page before parsing: the body and what the `Link` header said.
+/// One fetched page: its records and whether the `Link` header named a next page.
 struct RawPage {
-    body: bytes::Bytes,
+    page: ConfigurationPage,
     has_next: bool,
 }
 
@@ -469,6 +469,20 @@ impl ConnectWiseClient {
         authenticated: bool,
         cancel: &CancellationToken,
     ) -> Result<Option<(HeaderMap, bytes::Bytes)>, (AttemptError, usize)> {
+        self.get_parsed_with_retries(url, extra, authenticated, |h, b| Ok((h, b)), cancel)
+            .await
+    }
+
+    /// One GET with retries whose body must also pass `parse`; a body that does not (cut off,
+    /// not what the API documents) is retried like a 5xx, since GETs are safe to repeat.
+    async fn get_parsed_with_retries<T>(
+        &self,
+        url: &Url,
+        extra: &[(&'static str, HeaderValue)],
+        authenticated: bool,
+        parse: impl Fn(HeaderMap, bytes::Bytes) -> Result<T, AttemptError>,
+        cancel: &CancellationToken,
+    ) -> Result<Option<T>, (AttemptError, usize)> {
         let attempts = AtomicU64::new(0);
         let result = with_retries(
             &self.inner.settings.http,
@@ -480,7 +494,8 @@ impl ConnectWiseClient {
             },
             || async {
                 attempts.fetch_add(1, Ordering::Relaxed);
-                self.send_once(url, extra, authenticated).await
+                let (headers, body) = self.send_once(url, extra, authenticated).await?;
+                parse(headers, body)
             },
         )
         .await;
@@ -729,41 +744,21 @@ impl ConnectWiseClient {
         } else {
             &[]
         };
-        // A cut-off body or a body that is not a JSON array is retried like a 5xx: GETs are safe.
-        let attempts = AtomicU64::new(0);
-        let result = with_retries(
-            &self.inner.settings.http,
-            cancel,
-            AttemptError::is_retryable,
-            |err, delay| {
-                self.inner.retries.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(url = %redacted_url(url), ?delay, error = ?err, "retrying a configurations page");
-            },
-            || async {
-                attempts.fetch_add(1, Ordering::Relaxed);
-                match self.send_once(url, extra, true).await {
-                    Ok((headers, body)) => {
-                        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err()
-                            || body.first().copied() != Some(b'[')
-                        {
-                            return Err(AttemptError::Malformed(
-                                "a configurations page is not a JSON array".into(),
-                            ));
-                        }
-                        Ok(RawPage {
-                            has_next: next_link(&headers).is_some(),
-                            body,
-                        })
-                    }
-                    Err(e) => Err(e),
-                }
-            },
-        )
-        .await;
-        match result {
+        let parse = |headers: HeaderMap, body: bytes::Bytes| {
+            let page = ConfigurationPage::parse(&body)
+                .map_err(|e| AttemptError::Malformed(e.to_string()))?;
+            Ok(RawPage {
+                has_next: next_link(&headers).is_some(),
+                page,
+            })
+        };
+        match self
+            .get_parsed_with_retries(url, extra, true, parse, cancel)
+            .await
+        {
             Ok(Some(page)) => Ok(page),
             Ok(None) => Err(ConnectWiseError::Cancelled),
-            Err(err) => Err(self.api_error(url, err, attempts.load(Ordering::Relaxed) as usize)),
+            Err((err, attempts)) => Err(self.api_error(url, err, attempts)),
         }
     }
 
@@ -849,12 +844,9 @@ impl ConnectWiseClient {
         })
     }
 
-    fn add_body(engine: &mut CountingEngine, body: &[u8]) -> Result<u64, ConnectWiseError> {
-        let page = ConfigurationPage::parse(body).map_err(|e| ConnectWiseError::Malformed {
-            detail: e.to_string(),
-        })?;
-        engine.add_page(&page);
-        Ok(page.len() as u64)
+    fn add_page(engine: &mut CountingEngine, page: &ConfigurationPage) -> u64 {
+        engine.add_page(page);
+        page.len() as u64
     }
 
     async fn fetch_forward_only(
@@ -899,10 +891,7 @@ impl ConnectWiseClient {
                 url.query_pairs_mut().append_pair("pageId", &id.to_string());
             }
             let raw = self.fetch_page(&url, true, cancel).await?;
-            let page =
-                ConfigurationPage::parse(&raw.body).map_err(|e| ConnectWiseError::Malformed {
-                    detail: e.to_string(),
-                })?;
+            let page = &raw.page;
             // The next page starts after the highest id seen, parsed or not.
             let max_id = page
                 .records
@@ -912,7 +901,7 @@ impl ConnectWiseClient {
                 .max();
             let full = page.len() >= page_size;
             if let Ok(mut engine) = engine.lock() {
-                engine.add_page(&page);
+                engine.add_page(page);
             }
             let pages = tally.pages.fetch_add(1, Ordering::Relaxed) + 1;
             let read =
@@ -1051,7 +1040,7 @@ impl ConnectWiseClient {
         let mut last_has_next = false;
         while let Some(result) = stream.next().await {
             let (page, raw) = result?;
-            read += Self::add_body(engine, &raw.body)?;
+            read += Self::add_page(engine, &raw.page);
             fetched += 1;
             if page == expected {
                 last_has_next = raw.has_next;
@@ -1070,7 +1059,7 @@ impl ConnectWiseClient {
             let mut url = base.clone();
             url.query_pairs_mut().append_pair("page", &page.to_string());
             let raw = self.fetch_page(&url, false, cancel).await?;
-            read += Self::add_body(engine, &raw.body)?;
+            read += Self::add_page(engine, &raw.page);
             fetched += 1;
             last_has_next = raw.has_next;
             progress(FetchProgress {
