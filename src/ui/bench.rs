@@ -143,4 +143,12 @@ mod tests {
         // Generous bound: a frame of a virtualised table is far below a second even unoptimised.
         assert!(times.max_us < 1_000_000.0, "{times}");
     }
+
+    /// The figure for the benchmark: `cargo test --lib ui::bench -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check; run it on demand"]
+    fn report_frame_times_for_5000_rows() {
+        let times = measure_scroll_frames(5000, 300).unwrap();
+        println!("{times}");
+    }
 }
