@@ -9,7 +9,9 @@ pub mod sync;
 mod thread;
 
 pub use jobs::{JobError, PreviewOutcome, PreviewRequest};
-pub use thread::{Job, Worker, WorkerCommand, WorkerError, WorkerEvent};
+pub use thread::{
+    ExecuteSyncJob, Job, PlanSyncJob, Worker, WorkerCommand, WorkerError, WorkerEvent,
+};
 
 /// The kinds of job; one of each may run at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,7 +9,11 @@ use tokio_util::sync::CancellationToken;
 use super::JobKind;
 use super::jobs::{self, JobError, PreviewOutcome, PreviewRequest};
 use crate::api::connectwise::{ConnectWiseSettings, ConnectionReport, FetchProgress};
-use crate::api::synthesize::SynthesizeSettings;
+use crate::api::synthesize::{IntegrationStatus, SynthesizeClient, SynthesizeSettings};
+use crate::domain::sync_plan::LastSent;
+use crate::storage::Journal;
+
+use super::sync::{PlannedSync, SyncReport, SyncRequest, SyncUpdate};
 
 /// A job the worker can run.
 #[derive(Debug)]
@@ -17,6 +21,26 @@ pub enum Job {
     Preview(PreviewRequest),
     TestConnectWise(ConnectWiseSettings),
     TestSynthesize(SynthesizeSettings),
+    /// Reads Synthesize and the last counts sent and makes the plan; sends nothing.
+    PlanSync(Box<PlanSyncJob>),
+    /// Runs a confirmed plan (also "Retry failed" and "revert to these counts").
+    ExecuteSync(Box<ExecuteSyncJob>),
+    SetStatus(SynthesizeSettings, IntegrationStatus),
+}
+
+/// What planning a sync needs.
+#[derive(Debug)]
+pub struct PlanSyncJob {
+    pub request: SyncRequest,
+    pub last_sent: LastSent,
+}
+
+/// What running a confirmed plan needs.
+#[derive(Debug)]
+pub struct ExecuteSyncJob {
+    pub request: SyncRequest,
+    pub planned: PlannedSync,
+    pub journal: Option<Arc<Journal>>,
 }
 
 impl Job {
@@ -25,6 +49,8 @@ impl Job {
             Job::Preview(_) => JobKind::Preview,
             Job::TestConnectWise(_) => JobKind::TestConnectWise,
             Job::TestSynthesize(_) => JobKind::TestSynthesize,
+            Job::PlanSync(_) | Job::ExecuteSync(_) => JobKind::Sync,
+            Job::SetStatus(..) => JobKind::Status,
         }
     }
 }
@@ -48,6 +74,10 @@ pub enum WorkerEvent {
     PreviewFinished(Result<PreviewOutcome, JobError>),
     ConnectWiseTested(Result<ConnectionReport, JobError>),
     SynthesizeTested(Result<(), JobError>),
+    SyncPlanned(Result<Box<PlannedSync>, JobError>),
+    SyncUpdate(SyncUpdate),
+    SyncFinished(Result<Box<SyncReport>, JobError>),
+    StatusSet(Result<IntegrationStatus, JobError>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +216,39 @@ async fn run(job: Job, sink: &EventSink, cancel: &CancellationToken) -> WorkerEv
         }
         Job::TestSynthesize(settings) => {
             WorkerEvent::SynthesizeTested(jobs::test_synthesize(&settings, cancel).await)
+        }
+        Job::PlanSync(job) => {
+            let planned = async {
+                let client = SynthesizeClient::new(job.request.synthesize.clone())?;
+                super::sync::plan(&client, &job.request, &job.last_sent, cancel).await
+            };
+            WorkerEvent::SyncPlanned(planned.await.map(Box::new))
+        }
+        Job::ExecuteSync(job) => {
+            let client = match SynthesizeClient::new(job.request.synthesize.clone()) {
+                Ok(client) => client,
+                Err(e) => return WorkerEvent::SyncFinished(Err(e.into())),
+            };
+            let update_sink = sink.clone();
+            let on_update = move |u: SyncUpdate| update_sink.send(WorkerEvent::SyncUpdate(u));
+            let report = super::sync::execute(
+                &client,
+                &job.planned,
+                &job.request,
+                job.journal.as_deref(),
+                &on_update,
+                cancel,
+            )
+            .await;
+            WorkerEvent::SyncFinished(Ok(Box::new(report)))
+        }
+        Job::SetStatus(settings, status) => {
+            let set = async {
+                let client = SynthesizeClient::new(settings)?;
+                client.update_status(status, cancel).await?;
+                Ok(status)
+            };
+            WorkerEvent::StatusSet(set.await)
         }
     }
 }
