@@ -171,9 +171,18 @@ fn command_name(command: &Command) -> &'static str {
 
 /// Opens the window (or the demo window).
 fn window(demo: bool) -> Outcome {
-    let _ = demo;
-    eprintln!("The window is not built yet; run a subcommand (see cw-shared-devices --help).");
-    Outcome::Usage
+    let result = if demo {
+        crate::ui::run_demo()
+    } else {
+        crate::ui::run_window()
+    };
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Outcome::Failed
+        }
+    }
 }
 
 async fn dispatch(
