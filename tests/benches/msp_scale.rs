@@ -5,7 +5,12 @@
 //! `engine`, `memory`, `window`) runs one. Everything runs on loopback against the sandbox and
 //! stops by itself.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::io::BufRead as _;
 use std::process::{Command, Stdio};
@@ -15,9 +20,15 @@ use cw_shared_devices::api::connectwise::{
     ConnectWiseClient, ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget,
     PagingStrategy,
 };
-use cw_shared_devices::api::synthesize::{SynthesizeClient, SynthesizeCredentials, SynthesizeSettings};
-use cw_shared_devices::domain::configuration::{CompanyRef, ConfigurationPage, ConfigurationRecord, NamedRef};
-use cw_shared_devices::domain::counting::{CompanyCounts, CountingEngine, CountingOptions, CountingRule};
+use cw_shared_devices::api::synthesize::{
+    SynthesizeClient, SynthesizeCredentials, SynthesizeSettings,
+};
+use cw_shared_devices::domain::configuration::{
+    CompanyRef, ConfigurationPage, ConfigurationRecord, NamedRef,
+};
+use cw_shared_devices::domain::counting::{
+    CompanyCounts, CountingEngine, CountingOptions, CountingRule,
+};
 use cw_shared_devices::domain::settings::{SyncOptions, ZeroPolicy};
 use cw_shared_devices::domain::sync_plan::ServiceKind;
 use cw_shared_devices::sandbox::{
@@ -30,42 +41,119 @@ use tokio_util::sync::CancellationToken;
 const LATENCY: Duration = Duration::from_millis(20);
 const IN_FLIGHT: usize = 4;
 
+/// One figure against the target, for the summary printed at the end.
+struct Verdict {
+    figure: String,
+    target: &'static str,
+    met: bool,
+}
+
+impl Verdict {
+    fn new(figure: String, target: &'static str, met: bool) -> Self {
+        Self {
+            figure,
+            target,
+            met,
+        }
+    }
+}
+
 fn wanted(part: &str) -> bool {
     std::env::var("MSP_SCALE_ONLY").map_or(true, |only| only.split(',').any(|p| p == part))
 }
 
 fn main() {
-    println!("msp_scale on {} logical CPUs ({})", std::thread::available_parallelism().map_or(0, |n| n.get()), machine());
+    println!(
+        "msp_scale on {} logical CPUs ({})",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        machine()
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let parse_bytes_per_sec = engine_figures(wanted("engine") || wanted("preview"));
-    if wanted("preview") {
-        runtime.block_on(preview_figures(parse_bytes_per_sec));
-    }
-    if wanted("sync") {
-        runtime.block_on(sync_figures());
-    }
-    if wanted("memory") {
-        memory_figure();
-    }
-    if wanted("window") {
-        match cw_shared_devices::ui::bench::measure_scroll_frames(5_000, 300) {
-            Ok(times) => println!("\n== window\n5,000-row preview table at 1280x800, scrolling: {times}"),
-            Err(e) => println!("\n== window\nnot measured: {e}"),
+    let mut verdicts = Vec::new();
+    // The preview's bound needs the measured parse speed, so `preview` runs the engine part too.
+    if wanted("engine") || wanted("preview") {
+        let parse_bytes_per_sec = engine_figures();
+        if wanted("preview") {
+            verdicts.extend(runtime.block_on(preview_figures(parse_bytes_per_sec)));
         }
     }
+    if wanted("sync") {
+        verdicts.extend(runtime.block_on(sync_figures()));
+    }
+    if wanted("memory") {
+        verdicts.push(memory_figure());
+    }
+    if wanted("window") {
+        verdicts.push(window_figure());
+    }
+    if !verdicts.is_empty() {
+        println!("\n== against the targets");
+        for v in &verdicts {
+            let mark = if v.met { "met" } else { "MISSED" };
+            println!("{mark:>6}  {} (target {})", v.figure, v.target);
+        }
+    }
+    println!("\nload average at the end: {}", load_average());
+}
+
+/// The window: the real `App` drawn headless with a 5,000-row preview while scrolling.
+fn window_figure() -> Verdict {
+    println!("\n== window: the app's preview tab, headless egui context, 1280x800");
+    match cw_shared_devices::ui::bench::measure_scroll_frames(5_000, 300) {
+        Ok(times) => {
+            println!("5,000-row preview table, scrolling 60 px a frame: {times}");
+            Verdict::new(
+                format!(
+                    "window: CPU per frame while scrolling 5,000 rows: p95 {:.2} ms (median {:.2}, max {:.2})",
+                    times.p95_us / 1e3,
+                    times.median_us / 1e3,
+                    times.max_us / 1e3
+                ),
+                "<= 4 ms",
+                times.p95_us <= 4_000.0,
+            )
+        }
+        Err(e) => {
+            println!("not measured: {e}");
+            Verdict::new(format!("window: not measured ({e})"), "<= 4 ms", false)
+        }
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!("{cpu}; load average {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+    let memory_gb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or_else(String::new, |kb| {
+            format!(", {:.0} GB RAM", kb / 1024.0 / 1024.0)
+        });
+    format!("{cpu}{memory_gb}; load average {}", load_average())
 }
 
 fn record(id: i64) -> ConfigurationRecord {
@@ -82,14 +170,21 @@ fn record(id: i64) -> ConfigurationRecord {
     });
     r.contact = Some(NamedRef {
         id: Some(2),
-        name: Some(if id % 7 == 0 { "Front Desk (shared)" } else { "Jane Doe" }.into()),
+        name: Some(
+            if id % 7 == 0 {
+                "Front Desk (shared)"
+            } else {
+                "Jane Doe"
+            }
+            .into(),
+        ),
     });
     r
 }
 
 /// The counting engine alone, and parse-and-count of projected pages (the client's CPU work per
 /// byte, used for the preview's lower bound). Returns bytes per second.
-fn engine_figures(print: bool) -> f64 {
+fn engine_figures() -> f64 {
     let rule = CountingRule::new(&CountingOptions::default()).unwrap();
     let records: Vec<ConfigurationRecord> = (1..=1_000_000).map(record).collect();
     let started = Instant::now();
@@ -129,25 +224,27 @@ fn engine_figures(print: bool) -> f64 {
     let parse_secs = started.elapsed().as_secs_f64();
     assert_eq!(engine.finish().configurations_read, 100_000);
     let bytes_per_sec = bytes as f64 / parse_secs;
-    if print {
-        println!("\n== counting engine");
-        println!(
-            "1,000,000 records counted in {:.3} s: {:.1} million configurations/s",
-            engine_secs,
-            1.0 / engine_secs
-        );
-        println!(
-            "parse + count of projected pages: 100,000 records, {:.1} MB in {:.3} s ({:.0} MB/s, {:.2} million configurations/s)",
-            bytes as f64 / 1e6,
-            parse_secs,
-            bytes_per_sec / 1e6,
-            0.1 / parse_secs
-        );
-    }
+    println!("\n== counting engine");
+    println!(
+        "1,000,000 records counted in {:.3} s: {:.1} million configurations/s",
+        engine_secs,
+        1.0 / engine_secs
+    );
+    println!(
+        "parse + count of projected pages: 100,000 records, {:.1} MB in {:.3} s ({:.0} MB/s, {:.2} million configurations/s)",
+        bytes as f64 / 1e6,
+        parse_secs,
+        bytes_per_sec / 1e6,
+        0.1 / parse_secs
+    );
     bytes_per_sec
 }
 
-fn cw_settings(sandbox: &Sandbox, paging: PagingStrategy, server_filter: bool) -> ConnectWiseSettings {
+fn cw_settings(
+    sandbox: &Sandbox,
+    paging: PagingStrategy,
+    server_filter: bool,
+) -> ConnectWiseSettings {
     let mut s = ConnectWiseSettings::new(
         ConnectWiseTarget::Site(sandbox.cw_site_url()),
         ConnectWiseCredentials {
@@ -163,8 +260,21 @@ fn cw_settings(sandbox: &Sandbox, paging: PagingStrategy, server_filter: bool) -
     s
 }
 
-async fn preview_figures(parse_bytes_per_sec: f64) {
-    println!("\n== preview: 2,000 companies, 100,000 configurations, {} ms latency, {IN_FLIGHT} in flight", LATENCY.as_millis());
+/// One preview fetch as measured.
+struct PreviewRun {
+    wall_secs: f64,
+    bound_secs: f64,
+    requests: u64,
+    bytes_received: u64,
+}
+
+/// Preview per paging strategy, each against its lower bound, plus the same fetch without the
+/// server-side filter and the field projection.
+async fn preview_figures(parse_bytes_per_sec: f64) -> Vec<Verdict> {
+    println!(
+        "\n== preview: 2,000 companies, 100,000 configurations, {} ms latency, {IN_FLIGHT} in flight",
+        LATENCY.as_millis()
+    );
     let sandbox = Sandbox::start(SandboxConfig {
         seed: 8,
         companies: 2_000,
@@ -176,12 +286,29 @@ async fn preview_figures(parse_bytes_per_sec: f64) {
     sandbox.handle().connectwise_knobs().set_latency(LATENCY);
     let rule = CountingRule::new(&CountingOptions::default()).unwrap();
     let runs = [
-        ("id ranges (default), filtered + projected", PagingStrategy::IdRanges, true),
-        ("numbered pages after /count, filtered + projected", PagingStrategy::ParallelPages, true),
-        ("forward-only, one page at a time, filtered + projected", PagingStrategy::ForwardOnly, true),
-        ("id ranges, no server filter, no projection", PagingStrategy::IdRanges, false),
+        (
+            "id ranges (default), filtered + projected",
+            PagingStrategy::IdRanges,
+            true,
+        ),
+        (
+            "numbered pages after /count, filtered + projected",
+            PagingStrategy::ParallelPages,
+            true,
+        ),
+        (
+            "forward-only, one page at a time, filtered + projected",
+            PagingStrategy::ForwardOnly,
+            true,
+        ),
+        (
+            "id ranges, no server filter, no projection",
+            PagingStrategy::IdRanges,
+            false,
+        ),
     ];
     let mut reference = None;
+    let mut measured = Vec::new();
     for (label, paging, filter) in runs {
         let client = ConnectWiseClient::new(cw_settings(&sandbox, paging, filter)).unwrap();
         // Discovery is a one-off per client; keep it out of the fetch figure.
@@ -207,16 +334,126 @@ async fn preview_figures(parse_bytes_per_sec: f64) {
         );
         match &reference {
             None => reference = Some(outcome.counts.companies),
-            Some(companies) => assert_eq!(*companies, outcome.counts.companies, "{label} counted differently"),
+            Some(companies) => assert_eq!(
+                *companies, outcome.counts.companies,
+                "{label} counted differently"
+            ),
+        }
+        measured.push(PreviewRun {
+            wall_secs: wall,
+            bound_secs: bound,
+            requests: outcome.stats.requests,
+            bytes_received: outcome.stats.bytes_received,
+        });
+    }
+    let (default, unfiltered) = (&measured[0], &measured[3]);
+    println!(
+        "the server-side filter and the projection save {} requests ({} instead of {}), {:.1} MB ({:.1} instead of {:.1}) and {:.2} s ({:.2} instead of {:.2})",
+        unfiltered.requests.saturating_sub(default.requests),
+        default.requests,
+        unfiltered.requests,
+        unfiltered
+            .bytes_received
+            .saturating_sub(default.bytes_received) as f64
+            / 1e6,
+        default.bytes_received as f64 / 1e6,
+        unfiltered.bytes_received as f64 / 1e6,
+        unfiltered.wall_secs - default.wall_secs,
+        default.wall_secs,
+        unfiltered.wall_secs,
+    );
+    let ratio = default.wall_secs / default.bound_secs;
+    vec![Verdict::new(
+        format!(
+            "preview (id ranges, filtered + projected): {:.2} s, {:.2}x its {:.2} s bound",
+            default.wall_secs, ratio, default.bound_secs
+        ),
+        "<= 1.5x the bound",
+        ratio <= 1.5,
+    )]
+}
+
+/// Sync usage at the documented limit (the target), then under a limit below the client's pace
+/// so 429s do come back and their retries show.
+async fn sync_figures() -> Vec<Verdict> {
+    println!(
+        "\n== sync usage: 4,000 counts, {} ms latency, sandbox limit 100 requests/s",
+        LATENCY.as_millis()
+    );
+    let at_limit = sync_run(2_000, 100.0, 10).await;
+    let mut verdicts = vec![at_limit.verdict()];
+    println!(
+        "\n== sync usage under a tighter limit than the client's pace (not a target: shows the 429s retried): 400 counts, sandbox limit 50 requests/s"
+    );
+    verdicts.push(sync_run(200, 50.0, 5).await.verdict());
+    verdicts
+}
+
+/// One sync-usage run as measured.
+struct SyncRun {
+    counts: usize,
+    per_second: f64,
+    wall_secs: f64,
+    sent: usize,
+    failed: usize,
+    rate_limited: u64,
+    retries: u64,
+}
+
+impl SyncRun {
+    fn bound_secs(&self) -> f64 {
+        self.counts as f64 / self.per_second
+    }
+
+    /// Every 429 retried: nothing failed and every count was sent, however many 429s came back.
+    fn all_retried(&self) -> bool {
+        self.failed == 0 && self.sent == self.counts && self.retries >= self.rate_limited
+    }
+
+    fn verdict(&self) -> Verdict {
+        let ratio = self.wall_secs / self.bound_secs();
+        let retried = if self.all_retried() {
+            format!("every one retried (all {} sent)", self.counts)
+        } else {
+            format!(
+                "NOT all retried ({} sent, {} failed)",
+                self.sent, self.failed
+            )
+        };
+        if self.per_second >= 100.0 {
+            Verdict::new(
+                format!(
+                    "sync usage: {} counts at {} requests/s in {:.1} s, {ratio:.2}x the {:.0} s bound; {} 429s, {retried}",
+                    self.counts,
+                    self.per_second,
+                    self.wall_secs,
+                    self.bound_secs(),
+                    self.rate_limited
+                ),
+                "<= 1.2x the bound, every 429 retried",
+                ratio <= 1.2 && self.all_retried(),
+            )
+        } else {
+            Verdict::new(
+                format!(
+                    "sync usage under a {} requests/s limit: {} 429s, {retried} ({ratio:.2}x the {:.0} s bound)",
+                    self.per_second,
+                    self.rate_limited,
+                    self.bound_secs()
+                ),
+                "every 429 retried",
+                self.all_retried(),
+            )
         }
     }
 }
 
-async fn sync_figures() {
-    println!("\n== sync usage: 4,000 counts, {} ms latency, sandbox limit 100 requests/s", LATENCY.as_millis());
+/// Posts two counts (the two services) for each of `companies` companies through the worker's
+/// `sync::execute` against a sandbox limited to `per_second` requests a second.
+async fn sync_run(companies: i64, per_second: f64, burst: u32) -> SyncRun {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let handle = sandbox.handle();
-    let counts: Vec<CompanyCounts> = (1..=2_000)
+    let counts: Vec<CompanyCounts> = (1..=companies)
         .map(|id| CompanyCounts {
             company_id: id,
             company_name: format!("Company {id}"),
@@ -237,10 +474,9 @@ async fn sync_figures() {
         });
     }
     handle.synthesize_knobs().set_latency(LATENCY);
-    handle.synthesize_knobs().set_rate_limit(Some(RateLimit {
-        per_second: 100.0,
-        burst: 10,
-    }));
+    handle
+        .synthesize_knobs()
+        .set_rate_limit(Some(RateLimit { per_second, burst }));
     let settings = SynthesizeSettings::new(
         sandbox.synthesize_url().as_str(),
         SynthesizeCredentials {
@@ -264,37 +500,75 @@ async fn sync_figures() {
     };
     let client = SynthesizeClient::new(settings).unwrap();
     let cancel = CancellationToken::new();
-    let planned = sync::plan(&client, &request, &Default::default(), &cancel).await.unwrap();
-    assert_eq!(planned.plan.counts.len(), 4_000);
+    let planned = sync::plan(&client, &request, &Default::default(), &cancel)
+        .await
+        .unwrap();
+    let expected = companies as usize * ServiceKind::ALL.len();
+    assert_eq!(planned.plan.counts.len(), expected);
     let before = client.stats();
     let started = Instant::now();
     let report = sync::execute(&client, &planned, &request, None, &|_| {}, &cancel).await;
-    let wall = started.elapsed().as_secs_f64();
+    let wall_secs = started.elapsed().as_secs_f64();
     let stats = client.stats();
+    let run = SyncRun {
+        counts: expected,
+        per_second,
+        wall_secs,
+        sent: report.progress.sent,
+        failed: report.progress.failed,
+        rate_limited: stats.rate_limited - before.rate_limited,
+        retries: stats.retries - before.retries,
+    };
     println!(
-        "4,000 counts in {wall:.1} s: sent {}, failed {}; lower bound 40.0 s (4,000 / 100 per s); ratio {:.2}; {} answered 429, {} retries, {} requests",
-        report.progress.sent,
-        report.progress.failed,
-        wall / 40.0,
-        stats.rate_limited - before.rate_limited,
-        stats.retries - before.retries,
+        "{} counts in {wall_secs:.1} s: sent {}, failed {}; lower bound {:.1} s ({} / {per_second} per s); ratio {:.2}; {} answered 429, {} retries, {} requests",
+        run.counts,
+        run.sent,
+        run.failed,
+        run.bound_secs(),
+        run.counts,
+        wall_secs / run.bound_secs(),
+        run.rate_limited,
+        run.retries,
         stats.requests - before.requests,
     );
+    run
+}
+
+/// The `serve-sandbox` process, stopped however the measurement ends (it serves until killed).
+struct ServerProcess(std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Peak memory of a headless preview process of 100,000 configurations, with the sandbox in a
 /// process of its own so only the command is measured.
-fn memory_figure() {
+fn memory_figure() -> Verdict {
     println!("\n== peak memory of `cw-shared-devices preview` (100,000 configurations)");
     let bin = env!("CARGO_BIN_EXE_cw-shared-devices");
     let home = tempfile::tempdir().unwrap();
-    let mut server = Command::new(bin)
-        .args(["serve-sandbox", "--seed", "8", "--companies", "2000", "--configurations", "100000", "--latency-ms", "20"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = server.stdout.take().unwrap();
+    let mut server = ServerProcess(
+        Command::new(bin)
+            .args([
+                "serve-sandbox",
+                "--seed",
+                "8",
+                "--companies",
+                "2000",
+                "--configurations",
+                "100000",
+                "--latency-ms",
+                "20",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = server.0.stdout.take().unwrap();
     let vars: Vec<(String, String)> = std::io::BufReader::new(stdout)
         .lines()
         .take(9)
@@ -304,7 +578,12 @@ fn memory_figure() {
             (k.to_owned(), v.to_owned())
         })
         .collect();
-    let site = vars.iter().find(|(k, _)| k == "CW_SITE_URL").unwrap().1.clone();
+    let site = vars
+        .iter()
+        .find(|(k, _)| k == "CW_SITE_URL")
+        .unwrap()
+        .1
+        .clone();
     let time = std::path::Path::new("/usr/bin/time");
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
@@ -331,16 +610,24 @@ fn memory_figure() {
             if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
                 && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
             {
-                sampled_kb = sampled_kb.max(line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0));
+                sampled_kb = sampled_kb.max(
+                    line.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         handle.join().unwrap()
     };
     let wall = started.elapsed().as_secs_f64();
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(server);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let max_rss_kb = stderr
         .lines()
@@ -348,9 +635,18 @@ fn memory_figure() {
         .and_then(|l| l.rsplit(':').next())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(sampled_kb);
+    let peak_mb = max_rss_kb as f64 / 1024.0;
     println!(
-        "peak resident memory {:.1} MB ({}), wall {wall:.2} s including process start and discovery",
-        max_rss_kb as f64 / 1024.0,
-        if time.exists() { "/usr/bin/time -v" } else { "sampled VmHWM" }
+        "peak resident memory {peak_mb:.1} MB ({}), wall {wall:.2} s including process start and discovery",
+        if time.exists() {
+            "/usr/bin/time -v"
+        } else {
+            "sampled VmHWM"
+        }
     );
+    Verdict::new(
+        format!("peak memory of a headless preview of 100,000 configurations: {peak_mb:.1} MB"),
+        "<= 150 MB",
+        peak_mb <= 150.0,
+    )
 }
