@@ -2,7 +2,8 @@
 //!
 //! Records stream in page by page; the result never depends on record order or page split.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -219,6 +220,13 @@ impl SharedMatcher {
     }
 
     fn matches(&self, name: &str) -> bool {
+        // The common case, on every counted record: no lowercase copy of an ASCII name.
+        if let SharedMatcher::Contains(text) = self
+            && name.is_ascii()
+            && text.is_ascii()
+        {
+            return contains_ignore_ascii_case(name, text);
+        }
         let lower = name.to_lowercase();
         match self {
             SharedMatcher::Contains(text) => lower.contains(text.as_str()),
@@ -229,6 +237,16 @@ impl SharedMatcher {
             SharedMatcher::WholeWord(pattern) => whole_word_match(pattern, &lower),
         }
     }
+}
+
+/// Whether `haystack` contains `lower_needle` (already lowercase), ignoring ASCII case.
+fn contains_ignore_ascii_case(haystack: &str, lower_needle: &str) -> bool {
+    let needle = lower_needle.as_bytes();
+    needle.is_empty()
+        || haystack
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// `*` matches any run of characters, `?` exactly one; everything else itself.
@@ -334,7 +352,8 @@ enum Contribution {
     NoCompany,
     Counted {
         company_id: i64,
-        company_name: Option<String>,
+        /// Shared between the records of a company: one allocation per distinct name, not per record.
+        company_name: Option<Arc<str>>,
         shared: bool,
     },
 }
@@ -410,7 +429,11 @@ impl CountingRule {
         }
     }
 
-    fn contribution(&self, record: &ConfigurationRecord) -> Contribution {
+    fn contribution(
+        &self,
+        record: &ConfigurationRecord,
+        names: &mut HashSet<Arc<str>>,
+    ) -> Contribution {
         if !self.counts(record) {
             return Contribution::NotCounted;
         }
@@ -418,7 +441,14 @@ impl CountingRule {
             None => Contribution::NoCompany,
             Some(company_id) => Contribution::Counted {
                 company_id,
-                company_name: record.company_name().map(str::to_owned),
+                company_name: record.company_name().map(|name| match names.get(name) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let name: Arc<str> = Arc::from(name);
+                        names.insert(name.clone());
+                        name
+                    }
+                }),
                 shared: self.is_shared(record),
             },
         }
@@ -524,6 +554,7 @@ pub fn quote_condition_string(value: &str) -> String {
 pub struct CountingEngine {
     rule: CountingRule,
     by_id: HashMap<i64, Contribution>,
+    company_names: HashSet<Arc<str>>,
     duplicates: u64,
     unparseable: Vec<Option<i64>>,
 }
@@ -533,6 +564,7 @@ impl CountingEngine {
         Self {
             rule,
             by_id: HashMap::new(),
+            company_names: HashSet::new(),
             duplicates: 0,
             unparseable: Vec::new(),
         }
@@ -545,7 +577,7 @@ impl CountingEngine {
     /// Adds one parsed record. A repeated id is counted once: of two differing copies the same one
     /// wins whatever the order, so paging can never change a count.
     pub fn add(&mut self, record: &ConfigurationRecord) {
-        let contribution = self.rule.contribution(record);
+        let contribution = self.rule.contribution(record, &mut self.company_names);
         match self.by_id.entry(record.id) {
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(contribution);
@@ -588,7 +620,7 @@ impl CountingEngine {
             shared: u64,
             total: u64,
             name_from_id: i64,
-            name: Option<String>,
+            name: Option<Arc<str>>,
         }
         let mut companies: BTreeMap<i64, Acc> = BTreeMap::new();
         let mut no_company = 0;
@@ -628,7 +660,7 @@ impl CountingEngine {
                 .into_iter()
                 .map(|(company_id, acc)| CompanyCounts {
                     company_id,
-                    company_name: acc.name.unwrap_or_default(),
+                    company_name: acc.name.map(|n| n.to_string()).unwrap_or_default(),
                     shared_devices: acc.shared,
                     not_shared_devices: acc.total - acc.shared,
                     total_devices: acc.total,

@@ -120,6 +120,24 @@ fn shared_when_contact_name_contains_shared_any_case() {
 }
 
 #[test]
+fn contains_pattern_reads_non_ascii_names_too() {
+    let rule = CountingRule::new(&CountingOptions {
+        shared_pattern: "gemeinsam".into(),
+        ..CountingOptions::default()
+    })
+    .unwrap();
+    for (name, shared) in [
+        ("Empfang GEMEINSAM (Büro)", true),
+        ("Büro", false),
+        ("Gemeinsam", true),
+        ("GEMEİNSAM", false),
+    ] {
+        let result = count(&rule, &[lic(1, 1, Some(name))]);
+        assert_eq!(only(&result).shared_devices, u64::from(shared), "{name:?}");
+    }
+}
+
+#[test]
 fn not_shared_without_contact_or_contact_name() {
     let mut nameless = lic(3, 1, None);
     nameless.contact = Some(NamedRef {
@@ -535,6 +553,18 @@ fn arb_options() -> impl Strategy<Value = CountingOptions> {
 }
 
 proptest! {
+    #[test]
+    fn ascii_contains_agrees_with_lowercasing(
+        name in "[ -~]{0,24}",
+        needle in "[a-zA-Z ()-]{1,6}",
+    ) {
+        let needle = needle.to_lowercase();
+        prop_assert_eq!(
+            contains_ignore_ascii_case(&name, &needle),
+            name.to_lowercase().contains(&needle)
+        );
+    }
+
     #[test]
     fn shared_plus_not_shared_is_total_and_total_is_what_counts(
         records in prop::collection::vec(arb_record(), 0..120),
