@@ -41,8 +41,8 @@ echo "== tools"
 export DEBIAN_FRONTEND=noninteractive
 # dpkg-dev: dpkg-shlibdeps, which cargo-deb uses to compute the package's library dependencies.
 tools=(desktop-file-utils appstream dpkg-dev ca-certificates)
-if ! apt-get install -y --no-install-recommends "${tools[@]}"; then
-    apt-get update && apt-get install -y --no-install-recommends "${tools[@]}"
+if ! apt-get install -y --no-install-recommends --no-upgrade "${tools[@]}"; then
+    apt-get update && apt-get install -y --no-install-recommends --no-upgrade "${tools[@]}"
 fi
 if [[ "$(cargo deb --version 2>/dev/null || true)" != "cargo-deb $CARGO_DEB_VERSION" ]]; then
     cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
