@@ -4,12 +4,13 @@
 # icons, and a `preview` against the embedded sandbox through the installed binary.
 #
 # Run as root on Debian 12 from anywhere: `bash packaging/ci-deb.sh`. It installs what it needs.
-# CW_DEB_PROFILE=release builds the .deb technicians get instead of the quicker CI profile.
+# CW_DEB_PROFILE=release builds the .deb technicians get; CI packages the dev build the tests
+# just made (cargo-deb strips it), because a release build of the GUI stack costs CI ~12 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly CARGO_DEB_VERSION=3.8.0
-readonly PROFILE="${CW_DEB_PROFILE:-ci-package}"
+readonly PROFILE="${CW_DEB_PROFILE:-dev}"
 readonly APP_ID=io.github.cwshareddevices.CwSharedDevices
 readonly INSTALLED=/usr/bin/cw-shared-devices
 # Generous: the sandbox starts in well under a second.
