@@ -3,3 +3,5 @@
 pub mod configuration;
 pub mod counting;
 pub mod csv_export;
+pub mod settings;
+pub mod sync_plan;

@@ -76,8 +76,12 @@ impl std::fmt::Debug for ConnectWiseCredentials {
 /// How pages are requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PagingStrategy {
-    /// Ask `/count` first, then request numbered pages, several in flight.
+    /// The id range split into `max_in_flight` slices, each read forward-only (`pageId`) in
+    /// parallel: as fast as numbered pages, and a record added or deleted mid-fetch can never
+    /// make another one be skipped.
     #[default]
+    IdRanges,
+    /// Ask `/count` first, then request numbered pages, several in flight.
     ParallelPages,
     /// `pagination-type: forward-only` with `pageId`: one page after another.
     ForwardOnly,
@@ -323,9 +327,16 @@ struct CountBody {
     count: u64,
 }
 
-/// One fetched page before parsing: the body and what the `Link` header said.
+/// Pages and records read by several forward-only chains together.
+#[derive(Default)]
+struct Tally {
+    pages: AtomicU64,
+    read: AtomicU64,
+}
+
+/// One fetched page: its records and whether the `Link` header named a next page.
 struct RawPage {
-    body: bytes::Bytes,
+    page: ConfigurationPage,
     has_next: bool,
 }
 
@@ -458,6 +469,20 @@ impl ConnectWiseClient {
         authenticated: bool,
         cancel: &CancellationToken,
     ) -> Result<Option<(HeaderMap, bytes::Bytes)>, (AttemptError, usize)> {
+        self.get_parsed_with_retries(url, extra, authenticated, |h, b| Ok((h, b)), cancel)
+            .await
+    }
+
+    /// One GET with retries whose body must also pass `parse`; a body that does not (cut off,
+    /// not what the API documents) is retried like a 5xx, since GETs are safe to repeat.
+    async fn get_parsed_with_retries<T>(
+        &self,
+        url: &Url,
+        extra: &[(&'static str, HeaderValue)],
+        authenticated: bool,
+        parse: impl Fn(HeaderMap, bytes::Bytes) -> Result<T, AttemptError>,
+        cancel: &CancellationToken,
+    ) -> Result<Option<T>, (AttemptError, usize)> {
         let attempts = AtomicU64::new(0);
         let result = with_retries(
             &self.inner.settings.http,
@@ -469,7 +494,8 @@ impl ConnectWiseClient {
             },
             || async {
                 attempts.fetch_add(1, Ordering::Relaxed);
-                self.send_once(url, extra, authenticated).await
+                let (headers, body) = self.send_once(url, extra, authenticated).await?;
+                parse(headers, body)
             },
         )
         .await;
@@ -674,12 +700,24 @@ impl ConnectWiseClient {
         Ok(body.count)
     }
 
-    fn configurations_url(&self, base: &Url, rule: &CountingRule) -> Url {
+    fn configurations_url(&self, base: &Url, rule: &CountingRule, id_at_most: Option<i64>) -> Url {
         let mut url = join_path(base, "company/configurations");
         {
             let mut q = url.query_pairs_mut();
-            if let Some(conditions) = self.conditions(rule) {
-                q.append_pair("conditions", &conditions);
+            let upper = id_at_most.map(|hi| format!("id<={hi}"));
+            match (self.conditions(rule), upper) {
+                (Some(c), Some(u)) => {
+                    q.append_pair("conditions", &format!("({c}) and {u}"));
+                }
+                (Some(c), None) => {
+                    q.append_pair("conditions", &c);
+                }
+                (None, Some(u)) => {
+                    q.append_pair("conditions", &u);
+                }
+                (None, None) => {}
+            }
+            if self.inner.settings.server_filter {
                 q.append_pair("fields", &rule.projected_fields().join(","));
             }
             q.append_pair(
@@ -706,41 +744,21 @@ impl ConnectWiseClient {
         } else {
             &[]
         };
-        // A cut-off body or a body that is not a JSON array is retried like a 5xx: GETs are safe.
-        let attempts = AtomicU64::new(0);
-        let result = with_retries(
-            &self.inner.settings.http,
-            cancel,
-            AttemptError::is_retryable,
-            |err, delay| {
-                self.inner.retries.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(url = %redacted_url(url), ?delay, error = ?err, "retrying a configurations page");
-            },
-            || async {
-                attempts.fetch_add(1, Ordering::Relaxed);
-                match self.send_once(url, extra, true).await {
-                    Ok((headers, body)) => {
-                        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err()
-                            || body.first().copied() != Some(b'[')
-                        {
-                            return Err(AttemptError::Malformed(
-                                "a configurations page is not a JSON array".into(),
-                            ));
-                        }
-                        Ok(RawPage {
-                            has_next: next_link(&headers).is_some(),
-                            body,
-                        })
-                    }
-                    Err(e) => Err(e),
-                }
-            },
-        )
-        .await;
-        match result {
+        let parse = |headers: HeaderMap, body: bytes::Bytes| {
+            let page = ConfigurationPage::parse(&body)
+                .map_err(|e| AttemptError::Malformed(e.to_string()))?;
+            Ok(RawPage {
+                has_next: next_link(&headers).is_some(),
+                page,
+            })
+        };
+        match self
+            .get_parsed_with_retries(url, extra, true, parse, cancel)
+            .await
+        {
             Ok(Some(page)) => Ok(page),
             Ok(None) => Err(ConnectWiseError::Cancelled),
-            Err(err) => Err(self.api_error(url, err, attempts.load(Ordering::Relaxed) as usize)),
+            Err((err, attempts)) => Err(self.api_error(url, err, attempts)),
         }
     }
 
@@ -784,16 +802,35 @@ impl ConnectWiseClient {
     ) -> Result<FetchOutcome, ConnectWiseError> {
         let before = self.stats();
         let discovery = self.discover(cancel).await?;
-        let base = self.configurations_url(&discovery.api_base, rule);
+        let base = self.configurations_url(&discovery.api_base, rule, None);
         let mut engine = CountingEngine::new(rule.clone());
         match self.inner.settings.paging {
             PagingStrategy::ForwardOnly => {
                 self.fetch_forward_only(&base, &mut engine, progress, cancel)
                     .await?;
             }
+            PagingStrategy::IdRanges => {
+                self.fetch_id_ranges(&discovery.api_base, rule, &mut engine, progress, cancel)
+                    .await?;
+            }
             PagingStrategy::ParallelPages => {
                 self.fetch_parallel(&base, rule, &mut engine, progress, cancel)
                     .await?;
+                // Numbered pages shift when records are added or deleted mid-fetch, which can
+                // skip a record. A second count that disagrees with what was read means the
+                // tenant changed: fetch again by id (forward-only), which cannot skip.
+                let read = engine.configurations_read() + engine.unparseable_read();
+                let now = self.count_configurations(rule, cancel).await?;
+                if now != read {
+                    tracing::warn!(
+                        read,
+                        count = now,
+                        "configurations changed while paging; fetching again forward-only"
+                    );
+                    engine = CountingEngine::new(rule.clone());
+                    self.fetch_forward_only(&base, &mut engine, progress, cancel)
+                        .await?;
+                }
             }
         }
         let after = self.stats();
@@ -807,12 +844,9 @@ impl ConnectWiseClient {
         })
     }
 
-    fn add_body(engine: &mut CountingEngine, body: &[u8]) -> Result<u64, ConnectWiseError> {
-        let page = ConfigurationPage::parse(body).map_err(|e| ConnectWiseError::Malformed {
-            detail: e.to_string(),
-        })?;
-        engine.add_page(&page);
-        Ok(page.len() as u64)
+    fn add_page(engine: &mut CountingEngine, page: &ConfigurationPage) -> u64 {
+        engine.add_page(page);
+        page.len() as u64
     }
 
     async fn fetch_forward_only(
@@ -822,19 +856,42 @@ impl ConnectWiseClient {
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<(), ConnectWiseError> {
-        let mut pages = 0;
-        let mut read = 0;
-        let mut last_id: Option<i64> = None;
+        let shared = std::sync::Mutex::new(std::mem::replace(
+            engine,
+            CountingEngine::new(engine.rule().clone()),
+        ));
+        let tally = Tally::default();
+        let result = self
+            .fetch_chain(base, None, &shared, &tally, None, progress, cancel)
+            .await;
+        *engine = shared
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        result
+    }
+
+    /// Reads one id range forward-only: pages of ids above `after` (and within the range the
+    /// URL's conditions set), each starting after the highest id of the one before.
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_chain(
+        &self,
+        base: &Url,
+        after: Option<i64>,
+        engine: &std::sync::Mutex<CountingEngine>,
+        tally: &Tally,
+        expected: Option<u64>,
+        progress: &(dyn Fn(FetchProgress) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<(), ConnectWiseError> {
+        let page_size = self.inner.settings.page_size.clamp(1, MAX_PAGE_SIZE) as usize;
+        let mut last_id = after;
         loop {
             let mut url = base.clone();
             if let Some(id) = last_id {
                 url.query_pairs_mut().append_pair("pageId", &id.to_string());
             }
             let raw = self.fetch_page(&url, true, cancel).await?;
-            let page =
-                ConfigurationPage::parse(&raw.body).map_err(|e| ConnectWiseError::Malformed {
-                    detail: e.to_string(),
-                })?;
+            let page = &raw.page;
             // The next page starts after the highest id seen, parsed or not.
             let max_id = page
                 .records
@@ -842,19 +899,112 @@ impl ConnectWiseClient {
                 .map(|r| r.id)
                 .chain(page.unparseable.iter().filter_map(|u| u.id))
                 .max();
-            engine.add_page(&page);
-            pages += 1;
-            read += page.len() as u64;
+            let full = page.len() >= page_size;
+            if let Ok(mut engine) = engine.lock() {
+                engine.add_page(page);
+            }
+            let pages = tally.pages.fetch_add(1, Ordering::Relaxed) + 1;
+            let read =
+                tally.read.fetch_add(page.len() as u64, Ordering::Relaxed) + page.len() as u64;
             progress(FetchProgress {
                 pages_fetched: pages,
-                pages_expected: None,
+                pages_expected: expected.map(|e| e.max(pages)),
                 configurations_read: read,
             });
+            // A short page is the last one: asking again would only return `[]`.
             match max_id {
-                Some(id) if raw.has_next && Some(id) > last_id => last_id = Some(id),
+                Some(id) if full && raw.has_next && Some(id) > last_id => last_id = Some(id),
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// The lowest or highest id among the configurations the rule fetches.
+    async fn edge_id(
+        &self,
+        api_base: &Url,
+        rule: &CountingRule,
+        descending: bool,
+        cancel: &CancellationToken,
+    ) -> Result<Option<i64>, ConnectWiseError> {
+        let mut url = join_path(api_base, "company/configurations");
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(c) = self.conditions(rule) {
+                q.append_pair("conditions", &c);
+            }
+            q.append_pair("fields", "id");
+            q.append_pair("orderBy", if descending { "id desc" } else { "id asc" });
+            q.append_pair("pageSize", "1");
+        }
+        let ids: Vec<crate::domain::configuration::NamedRef> = self.get_json(url, cancel).await?;
+        Ok(ids.first().and_then(|r| r.id))
+    }
+
+    async fn fetch_id_ranges(
+        &self,
+        api_base: &Url,
+        rule: &CountingRule,
+        engine: &mut CountingEngine,
+        progress: &(dyn Fn(FetchProgress) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<(), ConnectWiseError> {
+        let (total, low, high) = futures_util::try_join!(
+            self.count_configurations(rule, cancel),
+            self.edge_id(api_base, rule, false, cancel),
+            self.edge_id(api_base, rule, true, cancel),
+        )?;
+        let (Some(low), Some(high)) = (low, high) else {
+            progress(FetchProgress {
+                pages_fetched: 0,
+                pages_expected: Some(0),
+                configurations_read: 0,
+            });
+            return Ok(());
+        };
+        let page_size = u64::from(self.inner.settings.page_size.clamp(1, MAX_PAGE_SIZE));
+        // One slice per request in flight, but no slice smaller than about a page.
+        let slices =
+            (self.inner.settings.max_in_flight.max(1) as u64).min(total.div_ceil(page_size).max(1));
+        let expected = total.div_ceil(page_size).max(1) + slices - 1;
+        progress(FetchProgress {
+            pages_fetched: 0,
+            pages_expected: Some(expected),
+            configurations_read: 0,
+        });
+        // Slices (lo, hi] cover (low - 1, i64::MAX]: records added above `high` mid-fetch are read too.
+        let span = (high - low + 1).max(1);
+        let bounds: Vec<(i64, Option<i64>)> = (0..slices)
+            .map(|i| {
+                let lo = low - 1 + (span * i as i64) / slices as i64;
+                let hi = low - 1 + (span * (i as i64 + 1)) / slices as i64;
+                (lo, (i + 1 < slices).then_some(hi))
+            })
+            .collect();
+        let shared =
+            std::sync::Mutex::new(std::mem::replace(engine, CountingEngine::new(rule.clone())));
+        let tally = Tally::default();
+        let chains = bounds.iter().map(|&(lo, hi)| {
+            let url = self.configurations_url(api_base, rule, hi);
+            let (shared, tally) = (&shared, &tally);
+            async move {
+                self.fetch_chain(
+                    &url,
+                    Some(lo),
+                    shared,
+                    tally,
+                    Some(expected),
+                    progress,
+                    cancel,
+                )
+                .await
+            }
+        });
+        let result = futures_util::future::try_join_all(chains).await;
+        *engine = shared
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        result.map(|_| ())
     }
 
     async fn fetch_parallel(
@@ -890,7 +1040,7 @@ impl ConnectWiseClient {
         let mut last_has_next = false;
         while let Some(result) = stream.next().await {
             let (page, raw) = result?;
-            read += Self::add_body(engine, &raw.body)?;
+            read += Self::add_page(engine, &raw.page);
             fetched += 1;
             if page == expected {
                 last_has_next = raw.has_next;
@@ -909,7 +1059,7 @@ impl ConnectWiseClient {
             let mut url = base.clone();
             url.query_pairs_mut().append_pair("page", &page.to_string());
             let raw = self.fetch_page(&url, false, cancel).await?;
-            read += Self::add_body(engine, &raw.body)?;
+            read += Self::add_page(engine, &raw.page);
             fetched += 1;
             last_has_next = raw.has_next;
             progress(FetchProgress {

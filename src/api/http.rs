@@ -189,6 +189,8 @@ impl TransportFailure {
             || chain.contains("tls")
             || chain.contains("handshake")
             || chain.contains("invalid peer")
+            || chain.contains("corrupt message")
+            || chain.contains("invalidcontenttype")
         {
             TransportFailure::Tls
         } else if err.is_connect() {

@@ -578,6 +578,11 @@ impl CountingEngine {
         self.by_id.len() as u64
     }
 
+    /// Records read that did not parse (their ids are not in `configurations_read`).
+    pub fn unparseable_read(&self) -> u64 {
+        self.unparseable.len() as u64
+    }
+
     pub fn finish(self) -> CountingResult {
         struct Acc {
             shared: u64,

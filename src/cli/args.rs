@@ -1,0 +1,169 @@
+//! The command line as `product.md` specifies it: global flags before or after the subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cw-shared-devices",
+    version,
+    about = "Counts shared and not shared license devices per company in ConnectWise PSA and syncs them to Synthesize.",
+    long_about = "Counts shared and not shared license devices per company in ConnectWise PSA and syncs them to Synthesize.\n\nWith no subcommand it opens the window.\n\nCredentials come from the profile's keychain entries and are overridden by CW_COMPANY_ID, CW_PUBLIC_KEY, CW_PRIVATE_KEY, CW_CLIENT_ID, SYNTHESIZE_VENDOR_API_KEY and SYNTHESIZE_PARTNER_API_KEY. With no --profile and all six set, it runs on defaults.\n\nExit status: 0 all done; 1 failed; 2 usage or configuration error; 3 partly done (some rows failed, the rest were sent)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// The profile to use (one per ConnectWise tenant).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// ConnectWise site URL; the API URL is discovered through login/companyinfo.
+    #[arg(long = "cw-url", global = true, value_name = "SITE_URL")]
+    pub cw_url: Option<String>,
+    /// ConnectWise API base URL (skips discovery), e.g. https://api-na.myconnectwise.net/v4_6_release/apis/3.0
+    #[arg(long = "cw-api-url", global = true, value_name = "API_BASE_URL")]
+    pub cw_api_url: Option<String>,
+    /// Synthesize URL (default https://app.usegradient.com).
+    #[arg(long = "synthesize-url", global = true, value_name = "URL")]
+    pub synthesize_url: Option<String>,
+    /// More detail on stderr (-v: debug, -vv: trace). Secrets are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch and count; print the table (nothing is sent anywhere).
+    Preview(PreviewArgs),
+    /// Check both sides' credentials.
+    Authenticate,
+    /// Create the two Synthesize services if missing.
+    SyncServices,
+    /// Create missing Synthesize accounts.
+    SyncAccounts,
+    /// Post unit counts.
+    SyncUsage(DryRunArgs),
+    /// Services, then accounts, then usage.
+    Sync(DryRunArgs),
+    /// Set the integration status: active, inactive, pending, disabled or error.
+    UpdateStatus {
+        #[arg(value_name = "STATUS")]
+        status: String,
+    },
+    /// Open the window on the embedded sandbox of both services (no keys needed).
+    Demo,
+    /// Manage profiles without the window.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Serve the embedded sandbox of both services on loopback until stopped (for trying the
+    /// command, benchmarks and packaging checks); prints the URLs and the environment to use.
+    #[cfg(feature = "sandbox")]
+    #[command(hide = true)]
+    ServeSandbox(ServeSandboxArgs),
+}
+
+/// Settings of `serve-sandbox`.
+#[cfg(feature = "sandbox")]
+#[derive(Debug, Clone, Args)]
+pub struct ServeSandboxArgs {
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 40)]
+    pub companies: usize,
+    #[arg(long, default_value_t = 600)]
+    pub configurations: usize,
+    /// Latency added to every request of both services, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Synthesize's rate limit in requests per second (none when 0).
+    #[arg(long, default_value_t = 0.0)]
+    pub synthesize_rate_limit: f64,
+    /// Answer bad ConnectWise logins with 404, as cloud sites do.
+    #[arg(long)]
+    pub cloud: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct PreviewArgs {
+    /// Also write the table as CSV to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Separate CSV fields with semicolons (spreadsheets in decimal-comma locales).
+    #[arg(long)]
+    pub semicolon: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct DryRunArgs {
+    /// Show exactly what would be sent, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// List profiles.
+    List,
+    /// Show a profile (secrets only as set or unset).
+    Show { name: String },
+    /// Create a profile.
+    Create(ProfileCreateArgs),
+    /// Store a secret in the keychain, reading its value from stdin.
+    SetSecret {
+        name: String,
+        /// cw-public-key, cw-private-key, synthesize-vendor-key or synthesize-partner-key
+        #[arg(value_name = "SECRET-NAME")]
+        secret: String,
+    },
+    /// Delete a profile and its keychain entries.
+    Delete { name: String },
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProfileCreateArgs {
+    pub name: String,
+    /// Cloud region (na, eu, au, aus, za) or "staging"; or give the global --cw-url (on-premise
+    /// site) or --cw-api-url (direct API URL), and --synthesize-url.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    #[arg(long, value_name = "ID")]
+    pub company_id: Option<String>,
+    #[arg(long, value_name = "GUID")]
+    pub client_id: Option<String>,
+    /// Configuration type names that count (repeat for several; default License).
+    #[arg(long = "type-name", value_name = "NAME")]
+    pub type_names: Vec<String>,
+    /// Text or wildcard matched against the contact name (default *shared*).
+    #[arg(long, value_name = "PATTERN")]
+    pub shared_pattern: Option<String>,
+    /// Match the shared pattern as a whole word (so "Not Shared" is not shared).
+    #[arg(long)]
+    pub whole_word: bool,
+    /// Read the assignment type from this custom field.
+    #[arg(long, value_name = "CAPTION")]
+    pub assignment_custom_field: Option<String>,
+    /// Read the assignment type from this configuration question.
+    #[arg(long, value_name = "QUESTION")]
+    pub assignment_question: Option<String>,
+    /// Count only active configurations.
+    #[arg(long)]
+    pub active_only: bool,
+    /// Zero policy: changed (default), every, skip.
+    #[arg(long, value_name = "POLICY")]
+    pub zeros: Option<String>,
+    /// Separate CSV fields with semicolons.
+    #[arg(long)]
+    pub semicolon: bool,
+}

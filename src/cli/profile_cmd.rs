@@ -1,0 +1,215 @@
+//! `profile list|show|create|set-secret|delete`: profile management for machines without a window.
+
+use std::io::Read as _;
+
+use super::args::{GlobalArgs, ProfileCommand, ProfileCreateArgs};
+use super::settings::{app_dirs, load_profile};
+use super::{CliError, Outcome};
+use crate::domain::counting::{AssignmentField, AssignmentSource, CountingOptions, CountingRule};
+use crate::domain::csv_export::CsvDelimiter;
+use crate::domain::settings::{ConnectWiseSite, ZeroPolicy};
+use crate::storage::secrets::{KeychainStore, delete_secrets};
+use crate::storage::{Profile, ProfileStore, Secret, SecretName, SecretStore};
+
+fn config(e: impl std::fmt::Display) -> CliError {
+    CliError::Config(e.to_string())
+}
+
+pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliError> {
+    let dirs = app_dirs()?;
+    let store = ProfileStore::new(&dirs);
+    match command {
+        ProfileCommand::List => {
+            let list = store.list().map_err(config)?;
+            for problem in &list.problems {
+                eprintln!("warning: {}", problem.message);
+            }
+            for name in list.names() {
+                println!("{name}");
+            }
+            Ok(Outcome::Done)
+        }
+        ProfileCommand::Show { name } => {
+            let profile = load_profile(&dirs, &name)?;
+            print!("{}", describe(&profile));
+            let keychain = KeychainStore::open();
+            for secret in SecretName::ALL {
+                let state = match &keychain {
+                    Err(_) => "unknown (the system keychain is not available)".to_owned(),
+                    Ok(store) => match store.get(&profile.name, secret) {
+                        Ok(Some(_)) => "set".to_owned(),
+                        Ok(None) => "unset".to_owned(),
+                        Err(e) => format!("unknown ({e})"),
+                    },
+                };
+                println!("{:<28} {state}", format!("{}:", secret.label()));
+            }
+            Ok(Outcome::Done)
+        }
+        ProfileCommand::Create(args) => {
+            let profile = build_profile(&args, global)?;
+            store.create(&profile).map_err(config)?;
+            println!("Created profile \"{}\".", profile.name);
+            println!(
+                "Store its keys with: cw-shared-devices profile set-secret {} SECRET-NAME < key-file",
+                super::settings::shell_word(&profile.name)
+            );
+            Ok(Outcome::Done)
+        }
+        ProfileCommand::SetSecret { name, secret } => {
+            let secret_name: SecretName = secret.parse().map_err(config)?;
+            let profile = load_profile(&dirs, &name)?;
+            let mut value = String::new();
+            std::io::stdin()
+                .read_to_string(&mut value)
+                .map_err(|e| CliError::Config(format!("could not read the key from stdin: {e}")))?;
+            // A trailing newline from `echo` or a file is not part of the key.
+            let value = value.trim_end_matches(['\r', '\n']).to_owned();
+            if value.trim().is_empty() {
+                return Err(CliError::Config(format!(
+                    "{}: nothing was read from stdin; pipe the key in, e.g. `cw-shared-devices profile set-secret {} {} < key.txt`",
+                    secret_name.label(),
+                    super::settings::shell_word(&profile.name),
+                    secret_name.as_str()
+                )));
+            }
+            let keychain = KeychainStore::open().map_err(config)?;
+            keychain
+                .set(&profile.name, secret_name, &Secret::new(value))
+                .map_err(config)?;
+            println!(
+                "Stored the {} of \"{}\" in the system keychain.",
+                secret_name.label(),
+                profile.name
+            );
+            Ok(Outcome::Done)
+        }
+        ProfileCommand::Delete { name } => {
+            let profile = load_profile(&dirs, &name)?;
+            store.delete(&profile.name).map_err(config)?;
+            match KeychainStore::open() {
+                Ok(keychain) => {
+                    if let Err(e) = delete_secrets(&keychain, &profile.name) {
+                        eprintln!(
+                            "warning: the profile is deleted but its keys may remain in the keychain: {e}"
+                        );
+                    }
+                }
+                Err(e) => eprintln!(
+                    "warning: the profile is deleted but its keys could not be removed: {e}"
+                ),
+            }
+            println!("Deleted profile \"{}\".", profile.name);
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+fn describe(p: &Profile) -> String {
+    let site = match (
+        &p.connectwise.site.direct_api_url(),
+        &p.connectwise.site.site_url(),
+    ) {
+        (Some(api), _) => format!("{} (API URL, no discovery)", api),
+        (None, Some(url)) => format!("{url} ({})", p.connectwise.site.label()),
+        _ => p.connectwise.site.label().to_owned(),
+    };
+    let rule = CountingRule::new(&p.counting)
+        .map(|r| r.describe())
+        .unwrap_or_else(|e| format!("invalid: {e}"));
+    format!(
+        "{:<28} {}\n{:<28} {site}\n{:<28} {}\n{:<28} {}\n{:<28} {}\n{:<28} {rule}\n{:<28} {}\n{:<28} {}\n",
+        "Profile:",
+        p.name,
+        "ConnectWise site:",
+        "Company ID:",
+        p.connectwise.company_id,
+        "Client ID:",
+        p.connectwise.client_id,
+        "Synthesize URL:",
+        p.synthesize_url,
+        "Counting rule:",
+        "Zero policy:",
+        p.sync.zero_policy.label(),
+        "CSV delimiter:",
+        match p.csv_delimiter {
+            CsvDelimiter::Comma => "comma",
+            CsvDelimiter::Semicolon => "semicolon",
+        },
+    )
+}
+
+fn build_profile(args: &ProfileCreateArgs, global: &GlobalArgs) -> Result<Profile, CliError> {
+    let mut profile = Profile::new(args.name.clone());
+    let site = match (&global.cw_api_url, &global.cw_url, &args.region) {
+        (Some(api), _, _) => ConnectWiseSite::from_api_url(api),
+        (None, Some(url), _) => ConnectWiseSite::from_site_url(url),
+        (None, None, Some(region)) => ConnectWiseSite::all_presets()
+            .into_iter()
+            .find(|s| {
+                s.site_url().is_some_and(|u| {
+                    u.trim_start_matches("https://")
+                        .split('.')
+                        .next()
+                        .is_some_and(|r| r.eq_ignore_ascii_case(region))
+                })
+            })
+            .ok_or_else(|| {
+                CliError::Config(format!(
+                    "--region: \"{region}\" is not one of na, eu, au, aus, za, staging; or give --cw-url for an on-premise site"
+                ))
+            })?,
+        (None, None, None) => ConnectWiseSite::default(),
+    };
+    site.validate().map_err(config)?;
+    profile.connectwise.site = site;
+    profile.connectwise.company_id = args.company_id.clone().unwrap_or_default();
+    profile.connectwise.client_id = args.client_id.clone().unwrap_or_default();
+    if let Some(url) = &global.synthesize_url {
+        crate::api::http::parse_service_url("--synthesize-url", url).map_err(config)?;
+        profile.synthesize_url = url.clone();
+    }
+    let mut counting = CountingOptions::default();
+    if !args.type_names.is_empty() {
+        counting.type_names = args.type_names.clone();
+    }
+    if let Some(p) = &args.shared_pattern {
+        counting.shared_pattern = p.clone();
+    }
+    counting.shared_whole_word = args.whole_word;
+    counting.active_only = args.active_only;
+    counting.assignment_field = match (&args.assignment_custom_field, &args.assignment_question) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::Config(
+                "--assignment-custom-field and --assignment-question: give one or the other".into(),
+            ));
+        }
+        (Some(name), None) => Some(AssignmentField {
+            source: AssignmentSource::CustomField,
+            name: name.clone(),
+        }),
+        (None, Some(name)) => Some(AssignmentField {
+            source: AssignmentSource::Question,
+            name: name.clone(),
+        }),
+        (None, None) => None,
+    };
+    CountingRule::new(&counting).map_err(config)?;
+    profile.counting = counting;
+    if let Some(z) = &args.zeros {
+        profile.sync.zero_policy = match z.to_lowercase().as_str() {
+            "changed" => ZeroPolicy::ChangedToZero,
+            "every" => ZeroPolicy::EveryZero,
+            "skip" => ZeroPolicy::SkipZeros,
+            other => {
+                return Err(CliError::Config(format!(
+                    "--zeros: \"{other}\" is not one of changed, every, skip"
+                )));
+            }
+        };
+    }
+    if args.semicolon {
+        profile.csv_delimiter = CsvDelimiter::Semicolon;
+    }
+    Ok(profile)
+}

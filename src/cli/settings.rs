@@ -1,0 +1,278 @@
+//! Where a run's settings come from: the profile (its keychain entries for the keys), then the
+//! global flags, then the six environment variables, which override the profile's ids and keys.
+
+use crate::api::connectwise::{ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget};
+use crate::api::synthesize::{SynthesizeCredentials, SynthesizeSettings};
+use crate::domain::counting::CountingOptions;
+use crate::domain::csv_export::CsvDelimiter;
+use crate::domain::settings::{ConnectWiseSite, SyncOptions};
+use crate::storage::secrets::KeychainStore;
+use crate::storage::{AppDirs, Journal, Profile, ProfileStore, SecretName, SecretStore};
+
+use super::CliError;
+use super::args::GlobalArgs;
+
+/// The six variables that override a profile's secrets and ids.
+pub const ENV_VARS: [&str; 6] = [
+    "CW_COMPANY_ID",
+    "CW_PUBLIC_KEY",
+    "CW_PRIVATE_KEY",
+    "CW_CLIENT_ID",
+    "SYNTHESIZE_VENDOR_API_KEY",
+    "SYNTHESIZE_PARTNER_API_KEY",
+];
+
+/// The journal name of runs made without a profile, from the environment alone.
+pub const ENVIRONMENT_JOURNAL: &str = "environment";
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Everything a run needs, resolved. Keys are held only as long as the run.
+#[derive(Clone)]
+pub struct Resolved {
+    pub dirs: AppDirs,
+    pub profile: Option<Profile>,
+    cw_target: ConnectWiseTarget,
+    cw_company_id: Option<String>,
+    cw_client_id: Option<String>,
+    cw_public_key: Option<String>,
+    cw_private_key: Option<String>,
+    synthesize_url: String,
+    vendor_key: Option<String>,
+    partner_key: Option<String>,
+    pub counting: CountingOptions,
+    pub sync: SyncOptions,
+    pub csv_delimiter: CsvDelimiter,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("profile", &self.profile.as_ref().map(|p| &p.name))
+            .field("cw_target", &self.cw_target)
+            .field("synthesize_url", &self.synthesize_url)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn app_dirs() -> Result<AppDirs, CliError> {
+    AppDirs::platform().map_err(|e| CliError::Config(e.to_string()))
+}
+
+/// Loads a profile by name, with a message listing the ones there are when it is missing.
+pub fn load_profile(dirs: &AppDirs, name: &str) -> Result<Profile, CliError> {
+    let store = ProfileStore::new(dirs);
+    store.load(name).map_err(|e| {
+        let names = store
+            .list()
+            .map(|l| l.names().join(", "))
+            .unwrap_or_default();
+        let known = if names.is_empty() {
+            "there are no profiles yet; create one with `cw-shared-devices profile create NAME`"
+                .to_owned()
+        } else {
+            format!("profiles: {names}")
+        };
+        CliError::Config(format!("--profile: {e} ({known})"))
+    })
+}
+
+fn site_target(site: &ConnectWiseSite) -> Result<ConnectWiseTarget, CliError> {
+    let result = match (site.direct_api_url(), site.site_url()) {
+        (Some(api), _) => ConnectWiseTarget::api_base(api),
+        (None, Some(url)) => ConnectWiseTarget::site(url),
+        (None, None) => {
+            return Err(CliError::Config(
+                "ConnectWise site: the profile has no site URL; set one in the window or recreate the profile with --cw-url".into(),
+            ));
+        }
+    };
+    result.map_err(|e| CliError::Config(e.to_string()))
+}
+
+/// Resolves the settings from the profile, the flags and the environment.
+pub fn resolve(global: &GlobalArgs) -> Result<Resolved, CliError> {
+    let dirs = app_dirs()?;
+    let all_env = ENV_VARS.iter().all(|v| env(v).is_some());
+    let profile = match &global.profile {
+        Some(name) => Some(load_profile(&dirs, name)?),
+        None if all_env => None,
+        None => {
+            let missing: Vec<&str> = ENV_VARS
+                .iter()
+                .copied()
+                .filter(|v| env(v).is_none())
+                .collect();
+            return Err(CliError::Config(format!(
+                "no profile given: use --profile NAME, or set all six environment variables (missing: {})",
+                missing.join(", ")
+            )));
+        }
+    };
+    let cw_target = match (&global.cw_api_url, &global.cw_url, &profile) {
+        (Some(api), _, _) => ConnectWiseTarget::api_base(api)
+            .map_err(|e| CliError::Config(format!("--cw-api-url: {e}")))?,
+        (None, Some(site), _) => {
+            ConnectWiseTarget::site(site).map_err(|e| CliError::Config(format!("--cw-url: {e}")))?
+        }
+        (None, None, Some(p)) => site_target(&p.connectwise.site)?,
+        (None, None, None) => site_target(&ConnectWiseSite::default())?,
+    };
+    let defaults = Profile::default();
+    let base = profile.as_ref().unwrap_or(&defaults);
+    let non_empty = |s: &str| Some(s.to_owned()).filter(|s| !s.trim().is_empty());
+    let mut resolved = Resolved {
+        dirs,
+        cw_target,
+        cw_company_id: env("CW_COMPANY_ID").or_else(|| non_empty(&base.connectwise.company_id)),
+        cw_client_id: env("CW_CLIENT_ID").or_else(|| non_empty(&base.connectwise.client_id)),
+        cw_public_key: env("CW_PUBLIC_KEY"),
+        cw_private_key: env("CW_PRIVATE_KEY"),
+        synthesize_url: global
+            .synthesize_url
+            .clone()
+            .unwrap_or_else(|| base.synthesize_url.clone()),
+        vendor_key: env("SYNTHESIZE_VENDOR_API_KEY"),
+        partner_key: env("SYNTHESIZE_PARTNER_API_KEY"),
+        counting: base.counting.clone(),
+        sync: base.sync.clone(),
+        csv_delimiter: base.csv_delimiter,
+        profile,
+    };
+    resolved.fill_secrets_from_keychain()?;
+    Ok(resolved)
+}
+
+impl Resolved {
+    /// Reads from the keychain only the keys the environment did not give.
+    fn fill_secrets_from_keychain(&mut self) -> Result<(), CliError> {
+        let Some(profile) = self.profile.as_ref().map(|p| p.name.clone()) else {
+            return Ok(());
+        };
+        let slots: [(SecretName, &mut Option<String>); 4] = [
+            (SecretName::CwPublicKey, &mut self.cw_public_key),
+            (SecretName::CwPrivateKey, &mut self.cw_private_key),
+            (SecretName::SynthesizeVendorKey, &mut self.vendor_key),
+            (SecretName::SynthesizePartnerKey, &mut self.partner_key),
+        ];
+        if slots.iter().all(|(_, v)| v.is_some()) {
+            return Ok(());
+        }
+        let store = KeychainStore::open().map_err(|e| CliError::Config(e.to_string()))?;
+        for (name, slot) in slots {
+            if slot.is_none() {
+                *slot = store
+                    .get(&profile, name)
+                    .map_err(|e| CliError::Config(e.to_string()))?
+                    .map(|s| s.expose().to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// The name the journal is kept under.
+    pub fn journal_name(&self) -> String {
+        self.profile
+            .as_ref()
+            .map_or_else(|| ENVIRONMENT_JOURNAL.to_owned(), |p| p.name.clone())
+    }
+
+    pub fn journal(&self) -> Result<Option<Journal>, CliError> {
+        Journal::for_profile(&self.dirs, &self.journal_name())
+            .map(Some)
+            .map_err(|e| CliError::Failed(format!("the sync history cannot be opened: {e}")))
+    }
+
+    fn missing(&self, what: &str, secret: Option<SecretName>, env_var: &str) -> CliError {
+        let how = match (&self.profile, secret) {
+            (Some(p), Some(name)) => format!(
+                "store it with `cw-shared-devices profile set-secret {} {}` or set {env_var}",
+                shell_word(&p.name),
+                name.as_str()
+            ),
+            (Some(p), None) => format!(
+                "set it in the profile \"{}\" (the window's profile editor) or set {env_var}",
+                p.name
+            ),
+            (None, _) => format!("set {env_var}"),
+        };
+        CliError::Config(format!("{what}: not set; {how}"))
+    }
+
+    fn required(
+        &self,
+        value: &Option<String>,
+        what: &str,
+        secret: Option<SecretName>,
+        env_var: &str,
+    ) -> Result<String, CliError> {
+        value
+            .clone()
+            .ok_or_else(|| self.missing(what, secret, env_var))
+    }
+
+    pub fn connectwise_settings(&self) -> Result<ConnectWiseSettings, CliError> {
+        Ok(ConnectWiseSettings::new(
+            self.cw_target.clone(),
+            ConnectWiseCredentials {
+                company_id: self.required(
+                    &self.cw_company_id,
+                    "ConnectWise company id",
+                    None,
+                    "CW_COMPANY_ID",
+                )?,
+                public_key: self.required(
+                    &self.cw_public_key,
+                    "ConnectWise public key",
+                    Some(SecretName::CwPublicKey),
+                    "CW_PUBLIC_KEY",
+                )?,
+                private_key: self.required(
+                    &self.cw_private_key,
+                    "ConnectWise private key",
+                    Some(SecretName::CwPrivateKey),
+                    "CW_PRIVATE_KEY",
+                )?,
+                client_id: self.required(
+                    &self.cw_client_id,
+                    "ConnectWise client id",
+                    None,
+                    "CW_CLIENT_ID",
+                )?,
+            },
+        ))
+    }
+
+    pub fn synthesize_settings(&self) -> Result<SynthesizeSettings, CliError> {
+        let credentials = SynthesizeCredentials {
+            vendor_api_key: self.required(
+                &self.vendor_key,
+                "Synthesize vendor API key",
+                Some(SecretName::SynthesizeVendorKey),
+                "SYNTHESIZE_VENDOR_API_KEY",
+            )?,
+            partner_api_key: self.required(
+                &self.partner_key,
+                "Synthesize partner API key",
+                Some(SecretName::SynthesizePartnerKey),
+                "SYNTHESIZE_PARTNER_API_KEY",
+            )?,
+        };
+        SynthesizeSettings::new(&self.synthesize_url, credentials)
+            .map_err(|e| CliError::Config(e.to_string()))
+    }
+}
+
+/// Quotes a profile name for a command the user can paste.
+pub fn shell_word(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        name.to_owned()
+    } else {
+        format!("'{}'", name.replace('\'', "'\\''"))
+    }
+}

@@ -1,1 +1,0 @@
-//! The embedded loopback sandbox of ConnectWise PSA and Synthesize (not built yet).

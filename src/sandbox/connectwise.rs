@@ -1,0 +1,595 @@
+//! The emulated ConnectWise PSA: `login/companyinfo`, and under `/v4_6_release/apis/3.0` the
+//! configurations list, count and types, and `system/info`, with its auth, paging and filters.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use axum::Router;
+use axum::extract::{OriginalUri, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::get;
+use base64::Engine as _;
+
+use super::conditions::{Condition, Filterable, OrderBy};
+use super::data::{SandboxConfiguration, SandboxConfigurationType};
+use super::json::Projection;
+use super::knobs::{PageFault, RequestShape, ServiceKnobs};
+use super::{SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY};
+
+/// The API path prefix the sandbox serves (the `v4_6_release/` codebase router).
+pub(crate) const API_PREFIX: &str = "/v4_6_release/apis/3.0";
+pub(crate) const DEFAULT_PAGE_SIZE: usize = 25;
+pub(crate) const MAX_PAGE_SIZE: usize = 1000;
+const FILTER_CACHE_ENTRIES: usize = 16;
+
+/// The tenant's records, kept sorted by id.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    /// Bumped on every change so cached filter results are never stale.
+    pub version: u64,
+    pub configurations: Vec<SandboxConfiguration>,
+    pub types: Vec<SandboxConfigurationType>,
+}
+
+/// Which list a cached selection belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Resource {
+    Configurations,
+    Types,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SelectionKey {
+    resource: Resource,
+    conditions: String,
+    order_by: String,
+}
+
+/// Positions of the records a `conditions`/`orderBy` pair selects, cached per store version so
+/// the pages of one fetch filter the tenant once, not once per page.
+#[derive(Debug, Default)]
+struct SelectionCache {
+    version: u64,
+    entries: HashMap<SelectionKey, Arc<Vec<u32>>>,
+}
+
+/// Everything the ConnectWise routes share.
+#[derive(Debug)]
+pub(crate) struct ConnectWiseState {
+    store: RwLock<Store>,
+    cache: Mutex<SelectionCache>,
+    pub cloud_mode: AtomicBool,
+    pub knobs: ServiceKnobs,
+    /// `http://127.0.0.1:P`, no trailing slash.
+    pub site_url: String,
+}
+
+impl ConnectWiseState {
+    pub(crate) fn new(store: Store, cloud_mode: bool, site_url: String) -> Self {
+        Self {
+            store: RwLock::new(store),
+            cache: Mutex::new(SelectionCache::default()),
+            cloud_mode: AtomicBool::new(cloud_mode),
+            knobs: ServiceKnobs::default(),
+            site_url,
+        }
+    }
+
+    pub(crate) fn api_base(&self) -> String {
+        format!("{}{API_PREFIX}", self.site_url)
+    }
+
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access; the version is bumped so cached selections are dropped.
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
+        store.version += 1;
+        store
+    }
+
+    fn cloud(&self) -> bool {
+        self.cloud_mode.load(Ordering::Relaxed)
+    }
+
+    fn selection<R: Filterable>(
+        &self,
+        resource: Resource,
+        version: u64,
+        records: &[R],
+        conditions: &str,
+        order_by: &str,
+    ) -> Result<Arc<Vec<u32>>, String> {
+        let key = SelectionKey {
+            resource,
+            conditions: conditions.to_owned(),
+            order_by: order_by.to_owned(),
+        };
+        {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.version == version
+                && let Some(hit) = cache.entries.get(&key)
+            {
+                return Ok(hit.clone());
+            }
+        }
+        let condition = Condition::parse::<R>(conditions).map_err(|e| e.0)?;
+        let order = OrderBy::parse::<R>(order_by).map_err(|e| e.0)?;
+        let mut selected: Vec<u32> = records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| condition.as_ref().is_none_or(|c| c.matches(*r)))
+            .map(|(i, _)| i as u32)
+            .collect();
+        if let Some(order) = &order {
+            selected.sort_by(|a, b| order.compare(&records[*a as usize], &records[*b as usize]));
+        }
+        let selected = Arc::new(selected);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.version != version || cache.entries.len() >= FILTER_CACHE_ENTRIES {
+            cache.entries.clear();
+            cache.version = version;
+        }
+        cache.entries.insert(key, selected.clone());
+        Ok(selected)
+    }
+}
+
+/// A record the list routes can write.
+trait WriteRecord: Filterable {
+    fn write(&self, out: &mut String, projection: Option<&Projection>, api_base: &str);
+}
+
+impl WriteRecord for SandboxConfiguration {
+    fn write(&self, out: &mut String, projection: Option<&Projection>, api_base: &str) {
+        self.write_json(out, projection, api_base);
+    }
+}
+
+impl WriteRecord for SandboxConfigurationType {
+    fn write(&self, out: &mut String, projection: Option<&Projection>, api_base: &str) {
+        self.write_json(out, projection, api_base);
+    }
+}
+
+type CwState = Arc<ConnectWiseState>;
+
+/// ConnectWise's error body: `{"code","message"}`.
+pub(crate) fn error_body(status: StatusCode, message: &str) -> serde_json::Value {
+    let code = match status.as_u16() {
+        400 => "InvalidObject",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        429 => "TooManyRequests",
+        _ => "UnexpectedError",
+    };
+    serde_json::json!({ "code": code, "message": message })
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    json(status, error_body(status, message).to_string())
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Tells the knob middleware which requests are record lists and which are later pages.
+pub(crate) fn classify(request: &Request) -> RequestShape {
+    let path = request.uri().path();
+    let is_list = request.method() == axum::http::Method::GET
+        && (path.ends_with("/company/configurations")
+            || path.ends_with("/company/configurations/types"));
+    let mut has_previous_page = false;
+    if let Some(query) = request.uri().query() {
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            if k.eq_ignore_ascii_case("pageId")
+                || (k.eq_ignore_ascii_case("page") && v.trim().parse::<i64>().is_ok_and(|p| p >= 2))
+            {
+                has_previous_page = true;
+            }
+        }
+    }
+    RequestShape {
+        is_list,
+        has_previous_page,
+    }
+}
+
+pub(crate) fn router(state: CwState) -> Router<CwState> {
+    let api = Router::new()
+        .route("/company/configurations", get(list_configurations))
+        .route("/company/configurations/count", get(count_configurations))
+        .route("/company/configurations/types", get(list_types))
+        .route("/system/info", get(system_info))
+        .fallback(api_not_found)
+        .layer(axum::middleware::from_fn_with_state(state, require_auth));
+    Router::new()
+        .route("/login/companyinfo/{company_id}", get(company_info))
+        .nest(API_PREFIX, api)
+        .fallback(site_not_found)
+}
+
+async fn site_not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "The sandbox has no such page")
+}
+
+async fn api_not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "The sandbox does not emulate this API path",
+    )
+}
+
+async fn company_info(State(cw): State<CwState>, Path(company_id): Path<String>) -> Response {
+    if !company_id.eq_ignore_ascii_case(SANDBOX_COMPANY_ID) {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("No company found with id {company_id}"),
+        );
+    }
+    let host = cw
+        .site_url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
+    json(
+        StatusCode::OK,
+        serde_json::json!({
+            "CompanyName": "Sandbox MSP",
+            "Codebase": "v4_6_release/",
+            "VersionCode": "v2025.1",
+            "VersionNumber": "v4.6.98765",
+            "CompanyID": SANDBOX_COMPANY_ID,
+            "IsCloud": cw.cloud(),
+            "SiteUrl": host,
+        })
+        .to_string(),
+    )
+}
+
+/// Basic auth of `companyId+publicKey:privateKey` and a `clientId` header.
+///
+/// A missing or empty `clientId` is 400 "clientId header is required" (it is not a credential
+/// check, so cloud mode does not change it); wrong keys or an unknown clientId are 401, or 404
+/// in cloud mode, as cloud sites answer.
+async fn require_auth(State(cw): State<CwState>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let client_id = headers
+        .get("clientId")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
+    if client_id.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "clientId header is required: send the clientId issued on the ConnectWise developer portal",
+        );
+    }
+    let refuse = |message: &str| {
+        if cw.cloud() {
+            error(
+                StatusCode::NOT_FOUND,
+                "The requested resource was not found",
+            )
+        } else {
+            error(StatusCode::UNAUTHORIZED, message)
+        }
+    };
+    if !credentials_match(headers) {
+        return refuse("Authentication failed: the company id, public key or private key is wrong");
+    }
+    if client_id != SANDBOX_CLIENT_ID {
+        return refuse("clientId is not recognised");
+    }
+    next.run(request).await
+}
+
+fn credentials_match(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let Some((user, private_key)) = decoded.split_once(':') else {
+        return false;
+    };
+    let Some((company, public_key)) = user.split_once('+') else {
+        return false;
+    };
+    company.eq_ignore_ascii_case(SANDBOX_COMPANY_ID)
+        && public_key == SANDBOX_PUBLIC_KEY
+        && private_key == SANDBOX_PRIVATE_KEY
+}
+
+async fn system_info(State(cw): State<CwState>) -> Response {
+    json(
+        StatusCode::OK,
+        serde_json::json!({
+            "version": "v2025.1.98765",
+            "isCloud": cw.cloud(),
+            "serverTimeZone": "Eastern Standard Time",
+            "cloudRegion": "NA",
+            "licenseBits": [{"name": "Sandbox", "activeFlag": true}],
+        })
+        .to_string(),
+    )
+}
+
+/// The list parameters, read case-insensitively.
+#[derive(Debug, Default)]
+struct ListQuery {
+    pairs: Vec<(String, String)>,
+}
+
+impl ListQuery {
+    fn parse(query: Option<&str>) -> Self {
+        Self {
+            pairs: url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn positive(&self, name: &str, default: usize) -> Result<usize, String> {
+        match self.get(name).map(str::trim) {
+            None | Some("") => Ok(default),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+                Ok(n) => Err(format!("{name} must be 1 or more, not {n}")),
+                Err(_) => Err(format!("{name} must be a whole number, not \"{v}\"")),
+            },
+        }
+    }
+}
+
+fn is_forward_only(headers: &HeaderMap) -> bool {
+    headers
+        .get("pagination-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("forward-only"))
+}
+
+async fn list_configurations(State(cw): State<CwState>, request: Request) -> Response {
+    let store = cw.read();
+    list(
+        &cw,
+        &request,
+        Resource::Configurations,
+        store.version,
+        &store.configurations,
+    )
+}
+
+async fn list_types(State(cw): State<CwState>, request: Request) -> Response {
+    let store = cw.read();
+    list(&cw, &request, Resource::Types, store.version, &store.types)
+}
+
+async fn count_configurations(State(cw): State<CwState>, request: Request) -> Response {
+    let query = ListQuery::parse(request.uri().query());
+    let store = cw.read();
+    match cw.selection(
+        Resource::Configurations,
+        store.version,
+        &store.configurations,
+        query.get("conditions").unwrap_or(""),
+        "",
+    ) {
+        Ok(selected) => json(
+            StatusCode::OK,
+            serde_json::json!({ "count": selected.len() }).to_string(),
+        ),
+        Err(message) => error(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+/// One page of a list, numbered or forward-only, with its `Link` header and any page fault.
+fn list<R: WriteRecord>(
+    cw: &ConnectWiseState,
+    request: &Request,
+    resource: Resource,
+    version: u64,
+    records: &[R],
+) -> Response {
+    let query = ListQuery::parse(request.uri().query());
+    let forward_only = is_forward_only(request.headers());
+    let page_size = match query.positive("pageSize", DEFAULT_PAGE_SIZE) {
+        Ok(size) => size.min(MAX_PAGE_SIZE),
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let page = match query.positive("page", 1) {
+        Ok(page) => page,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let order_by = query.get("orderBy").unwrap_or("").trim();
+    if forward_only && !order_by.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "orderBy cannot be used with forward-only pagination; remove orderBy (records come in id order)",
+        );
+    }
+    let page_id = match query.get("pageId").map(str::trim) {
+        Some(v) if forward_only && !v.is_empty() => match v.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("pageId must be a record id (a whole number), not \"{v}\""),
+                );
+            }
+        },
+        _ => None,
+    };
+    let selected = match cw.selection(
+        resource,
+        version,
+        records,
+        query.get("conditions").unwrap_or(""),
+        order_by,
+    ) {
+        Ok(selected) => selected,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let projection = query.get("fields").and_then(Projection::parse);
+    let fault = request.extensions().get::<PageFault>().copied();
+
+    // Which positions of `selected` this page serves, and where the previous page ended.
+    let (start, end, previous) = if forward_only {
+        let start = match page_id {
+            Some(id) => selected.partition_point(|i| records[*i as usize].record_id() <= id),
+            None => 0,
+        };
+        (
+            start,
+            (start + page_size).min(selected.len()),
+            start.checked_sub(1),
+        )
+    } else {
+        let start = (page - 1).saturating_mul(page_size).min(selected.len());
+        let previous = (page > 1 && start > 0).then(|| start - 1);
+        (start, (start + page_size).min(selected.len()), previous)
+    };
+    let mut served: Vec<u32> = Vec::with_capacity(end - start + 1);
+    if fault == Some(PageFault::MoveRecord)
+        && let Some(previous) = previous
+    {
+        served.push(selected[previous]);
+    }
+    served.extend_from_slice(&selected[start..end]);
+    let malformed_at = (fault == Some(PageFault::MalformedRecord) && !served.is_empty())
+        .then_some(served.len() / 2);
+
+    let api_base = cw.api_base();
+    let mut body = String::with_capacity(served.len() * 2600 + 2);
+    body.push('[');
+    for (n, index) in served.iter().enumerate() {
+        if n > 0 {
+            body.push(',');
+        }
+        let record = &records[*index as usize];
+        if malformed_at == Some(n) {
+            body.push_str(&format!(
+                "{{\"id\":{},\"company\":\"x\"}}",
+                record.record_id()
+            ));
+        } else {
+            record.write(&mut body, projection.as_ref(), &api_base);
+        }
+    }
+    body.push(']');
+
+    let mut response = json(StatusCode::OK, body);
+    let links = if forward_only {
+        let more = end < selected.len();
+        match (more, end.checked_sub(1)) {
+            (true, Some(last)) => {
+                let last_id = records[selected[last] as usize].record_id();
+                vec![(
+                    "next",
+                    link_url(cw, request, &[("pageId", last_id.to_string())], &["page"]),
+                )]
+            }
+            _ => Vec::new(),
+        }
+    } else {
+        let last_page = selected.len().div_ceil(page_size).max(1);
+        let to = |p: usize| link_url(cw, request, &[("page", p.to_string())], &[]);
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(("first", to(1)));
+            links.push(("prev", to((page - 1).min(last_page))));
+        }
+        if page < last_page {
+            links.push(("next", to(page + 1)));
+            links.push(("last", to(last_page)));
+        }
+        links
+    };
+    if !links.is_empty() {
+        let value = links
+            .iter()
+            .map(|(rel, url)| format!("<{url}>; rel=\"{rel}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    response
+}
+
+/// The request's own absolute URL with `set` parameters replaced (or added) and `drop` removed;
+/// every other parameter is kept. Commas in values are percent-encoded, so the `Link` header
+/// can be split on commas.
+fn link_url(
+    cw: &ConnectWiseState,
+    request: &Request,
+    set: &[(&str, String)],
+    drop: &[&str],
+) -> String {
+    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+    let mut done = vec![false; set.len()];
+    for (k, v) in ListQuery::parse(request.uri().query()).pairs {
+        if drop.iter().any(|d| d.eq_ignore_ascii_case(&k)) {
+            continue;
+        }
+        match set
+            .iter()
+            .position(|(name, _)| name.eq_ignore_ascii_case(&k))
+        {
+            Some(i) if !done[i] => {
+                serializer.append_pair(&k, &set[i].1);
+                done[i] = true;
+            }
+            Some(_) => {}
+            None => {
+                serializer.append_pair(&k, &v);
+            }
+        }
+    }
+    for (i, (name, value)) in set.iter().enumerate() {
+        if !done[i] {
+            serializer.append_pair(name, value);
+        }
+    }
+    // Inside the nested API router the URI is stripped of its prefix; the original has it.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |o| o.0.path());
+    format!("{}{}?{}", cw.site_url, path, serializer.finish())
+}

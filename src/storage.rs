@@ -1,1 +1,0 @@
-//! Profiles, secrets and the sync journal (not built yet).

@@ -1,0 +1,494 @@
+//! The sync journal: every run and every count result, appended as JSON lines to one file per
+//! profile (`<data_dir>/journal/<profile-file>.jsonl`). History, the counts last sent (so a
+//! company that dropped to zero gets its zero), resume and "revert to these counts" read it.
+//!
+//! Each event is one `write` of one line, without fsync (too slow for thousands of posts):
+//! a line written survives the process being killed; a power cut may lose the last lines,
+//! and a half-written last line is skipped and counted when reading.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::names::{self, NameError, file_stem};
+use super::paths::AppDirs;
+use crate::domain::settings::SyncOptions;
+use crate::domain::sync_plan::{LastSent, LastSentCount, PlannedCount, ServiceKind};
+
+const JOURNAL_EXTENSION: &str = "jsonl";
+
+/// The journal file of a profile in a journal folder.
+pub(crate) fn journal_file(journal_dir: &Path, profile: &str) -> PathBuf {
+    journal_dir.join(format!("{}.{JOURNAL_EXTENSION}", file_stem(profile)))
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    SyncUsage,
+    Sync,
+    SyncAccounts,
+    SyncServices,
+    Revert,
+}
+
+impl RunKind {
+    /// The command-line spelling ("sync-usage", …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::SyncUsage => "sync-usage",
+            RunKind::Sync => "sync",
+            RunKind::SyncAccounts => "sync-accounts",
+            RunKind::SyncServices => "sync-services",
+            RunKind::Revert => "revert",
+        }
+    }
+}
+
+impl std::fmt::Display for RunKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The options a run used, kept so history can say how counts were made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunOptions {
+    pub sync: SyncOptions,
+    /// The counting rule in words.
+    pub counting_rule: String,
+}
+
+/// How one count post ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CountOutcome {
+    Sent,
+    /// Synthesize has no mapping for this account or service yet: not a failure of the run.
+    Unmapped {
+        message: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+/// One journal event. Serialized tagged by `"event"` (`run_started`, `count_result`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum JournalEvent {
+    RunStarted {
+        profile: String,
+        kind: RunKind,
+        dry_run: bool,
+        #[serde(default)]
+        options: RunOptions,
+    },
+    ServiceCreated {
+        service: ServiceKind,
+        service_id: String,
+    },
+    AccountsCreated {
+        ids: Vec<String>,
+    },
+    CountResult {
+        company_id: i64,
+        company_name: String,
+        service: ServiceKind,
+        unit_count: u64,
+        outcome: CountOutcome,
+    },
+    RunFinished {
+        sent: u64,
+        unmapped: u64,
+        failed: u64,
+        cancelled: bool,
+    },
+}
+
+/// One line of the journal: when, which run, what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub at: DateTime<Utc>,
+    pub run_id: String,
+    #[serde(flatten)]
+    pub event: JournalEvent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error(
+        "History file: could not {action} {path} ({source}); check the data folder's permissions and free space"
+    )]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("History file: could not encode an event ({0})")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// A new, unique, sortable run id such as `20250301T101500Z-3f9a1c`.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:06x}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u32>() & 0x00ff_ffff
+    )
+}
+
+/// A profile's journal. Share it between threads (`Arc<Journal>`): appends are serialized by
+/// a lock around the file.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    /// Opened on the first append, so reading a journal never creates one.
+    file: Mutex<Option<File>>,
+}
+
+impl Journal {
+    /// The journal of profile `profile` (the profile need not exist: runs with no profile use
+    /// a name of their own).
+    pub fn for_profile(dirs: &AppDirs, profile: &str) -> Result<Self, JournalError> {
+        names::validate_profile_name(profile)?;
+        Ok(Self::at_path(journal_file(&dirs.journal_dir(), profile)))
+    }
+
+    /// A journal in a given file.
+    pub fn at_path(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            file: Mutex::new(None),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, action: &'static str) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+        move |source| JournalError::Io {
+            action,
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Appends an event stamped now.
+    pub fn append(&self, run_id: &str, event: JournalEvent) -> Result<(), JournalError> {
+        self.append_entry(&JournalEntry {
+            at: Utc::now(),
+            run_id: run_id.to_owned(),
+            event,
+        })
+    }
+
+    /// Appends one entry as one line, in one write, and returns once the OS has it.
+    pub fn append_entry(&self, entry: &JournalEntry) -> Result<(), JournalError> {
+        let mut line = serde_json::to_vec(entry)?;
+        line.push(b'\n');
+        let mut guard = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let file = match guard.as_mut() {
+            Some(file) => file,
+            None => guard.insert(self.open_for_append()?),
+        };
+        file.write_all(&line).map_err(self.io("append to"))?;
+        file.flush().map_err(self.io("append to"))
+    }
+
+    /// Opens the file for appending. If the last line was cut off (a process killed mid-write),
+    /// ends it first, so the torn line stays alone and the next one is whole.
+    fn open_for_append(&self) -> Result<File, JournalError> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(self.io("create the folder of"))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .map_err(self.io("open"))?;
+        let len = file.metadata().map_err(self.io("read"))?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::End(-1))
+                .and_then(|_| file.read_exact(&mut last))
+                .map_err(self.io("read"))?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n").map_err(self.io("append to"))?;
+            }
+        }
+        Ok(file)
+    }
+
+    /// Reads every event; bad lines (a torn last line, a line edited by hand) are skipped and
+    /// counted. A journal that does not exist yet reads as empty.
+    pub fn read(&self) -> Result<JournalReadout, JournalError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(self.io("read")(e)),
+        };
+        Ok(JournalReadout::parse(&bytes))
+    }
+
+    /// The counts last sent, per company and service.
+    pub fn last_sent(&self) -> Result<LastSent, JournalError> {
+        Ok(self.read()?.last_sent())
+    }
+
+    /// Past runs, newest first.
+    pub fn runs(&self) -> Result<Vec<RunSummary>, JournalError> {
+        Ok(self.read()?.runs())
+    }
+
+    /// The counts a run sent (see [`JournalReadout::run_counts`]).
+    pub fn run_counts(&self, run_id: &str) -> Result<Vec<PlannedCount>, JournalError> {
+        Ok(self.read()?.run_counts(run_id))
+    }
+}
+
+/// Everything read from a journal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalReadout {
+    /// In file (append) order.
+    pub events: Vec<JournalEntry>,
+    /// Lines that could not be read and were skipped.
+    pub torn_lines: usize,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    Finished {
+        at: DateTime<Utc>,
+        cancelled: bool,
+    },
+    /// No `RunFinished`: the program was killed, crashed or lost power during the run.
+    CutOff,
+}
+
+/// One run in the history list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub run_id: String,
+    /// `None` when the run's first line was lost.
+    pub kind: Option<RunKind>,
+    pub dry_run: bool,
+    pub started: DateTime<Utc>,
+    pub end: RunEnd,
+    /// Totals over the latest result of each company and service in the run.
+    pub sent: u64,
+    pub unmapped: u64,
+    pub failed: u64,
+    pub services_created: usize,
+    pub accounts_created: usize,
+}
+
+impl RunSummary {
+    /// "finished", "cancelled" or "cut off".
+    pub fn status(&self) -> &'static str {
+        match self.end {
+            RunEnd::Finished {
+                cancelled: false, ..
+            } => "finished",
+            RunEnd::Finished {
+                cancelled: true, ..
+            } => "cancelled",
+            RunEnd::CutOff => "cut off",
+        }
+    }
+}
+
+/// The counts last sent according to a journal (see [`JournalReadout::last_sent`]).
+pub fn last_sent(readout: &JournalReadout) -> LastSent {
+    readout.last_sent()
+}
+
+impl JournalReadout {
+    /// Parses journal bytes line by line.
+    pub fn parse(bytes: &[u8]) -> Self {
+        let mut out = Self::default();
+        for line in bytes.split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<JournalEntry>(line) {
+                Ok(entry) => out.events.push(entry),
+                Err(_) => out.torn_lines += 1,
+            }
+        }
+        out
+    }
+
+    fn dry_runs(&self) -> std::collections::HashSet<&str> {
+        self.events
+            .iter()
+            .filter(|e| matches!(e.event, JournalEvent::RunStarted { dry_run: true, .. }))
+            .map(|e| e.run_id.as_str())
+            .collect()
+    }
+
+    /// The latest count sent per company and service, across runs, in append order. Dry runs
+    /// are left out; unmapped and failed posts did not change what Synthesize holds.
+    pub fn last_sent(&self) -> LastSent {
+        let dry = self.dry_runs();
+        let mut out = LastSent::new();
+        for entry in &self.events {
+            if let JournalEvent::CountResult {
+                company_id,
+                company_name,
+                service,
+                unit_count,
+                outcome: CountOutcome::Sent,
+            } = &entry.event
+                && !dry.contains(entry.run_id.as_str())
+            {
+                out.insert(
+                    (*company_id, *service),
+                    LastSentCount {
+                        unit_count: *unit_count,
+                        company_name: company_name.clone(),
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    /// Past runs, newest first.
+    pub fn runs(&self) -> Vec<RunSummary> {
+        struct Acc {
+            summary: RunSummary,
+            latest: BTreeMap<(i64, ServiceKind), CountOutcomeKind>,
+        }
+        let mut order: Vec<String> = Vec::new();
+        let mut runs: std::collections::HashMap<&str, Acc> = std::collections::HashMap::new();
+        for entry in &self.events {
+            let acc = runs.entry(entry.run_id.as_str()).or_insert_with(|| {
+                order.push(entry.run_id.clone());
+                Acc {
+                    summary: RunSummary {
+                        run_id: entry.run_id.clone(),
+                        kind: None,
+                        dry_run: false,
+                        started: entry.at,
+                        end: RunEnd::CutOff,
+                        sent: 0,
+                        unmapped: 0,
+                        failed: 0,
+                        services_created: 0,
+                        accounts_created: 0,
+                    },
+                    latest: BTreeMap::new(),
+                }
+            });
+            let s = &mut acc.summary;
+            match &entry.event {
+                JournalEvent::RunStarted { kind, dry_run, .. } => {
+                    s.kind = Some(*kind);
+                    s.dry_run = *dry_run;
+                    s.started = entry.at;
+                }
+                JournalEvent::ServiceCreated { .. } => s.services_created += 1,
+                JournalEvent::AccountsCreated { ids } => s.accounts_created += ids.len(),
+                JournalEvent::CountResult {
+                    company_id,
+                    service,
+                    outcome,
+                    ..
+                } => {
+                    acc.latest
+                        .insert((*company_id, *service), CountOutcomeKind::of(outcome));
+                }
+                JournalEvent::RunFinished { cancelled, .. } => {
+                    s.end = RunEnd::Finished {
+                        at: entry.at,
+                        cancelled: *cancelled,
+                    };
+                }
+            }
+        }
+        let mut out: Vec<RunSummary> = order
+            .iter()
+            .filter_map(|id| runs.remove(id.as_str()))
+            .map(|mut acc| {
+                for outcome in acc.latest.values() {
+                    match outcome {
+                        CountOutcomeKind::Sent => acc.summary.sent += 1,
+                        CountOutcomeKind::Unmapped => acc.summary.unmapped += 1,
+                        CountOutcomeKind::Failed => acc.summary.failed += 1,
+                    }
+                }
+                acc.summary
+            })
+            .collect();
+        // Newest first; runs started in the same instant keep newest-appended first.
+        out.reverse();
+        out.sort_by_key(|run| std::cmp::Reverse(run.started));
+        out
+    }
+
+    /// The counts a run sent (the latest `Sent` per company and service in that run), in
+    /// posting order, with `previous` set to what was last sent overall: re-posting them is
+    /// "revert to these counts", and skipping them resumes a run that was cut off.
+    pub fn run_counts(&self, run_id: &str) -> Vec<PlannedCount> {
+        let now = self.last_sent();
+        let mut counts: BTreeMap<(i64, ServiceKind), (String, u64)> = BTreeMap::new();
+        for entry in self.events.iter().filter(|e| e.run_id == run_id) {
+            if let JournalEvent::CountResult {
+                company_id,
+                company_name,
+                service,
+                unit_count,
+                outcome: CountOutcome::Sent,
+            } = &entry.event
+            {
+                counts.insert((*company_id, *service), (company_name.clone(), *unit_count));
+            }
+        }
+        counts
+            .into_iter()
+            .map(
+                |((company_id, service), (company_name, unit_count))| PlannedCount {
+                    company_id,
+                    company_name,
+                    service,
+                    unit_count,
+                    previous: now.get(&(company_id, service)).map(|l| l.unit_count),
+                },
+            )
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CountOutcomeKind {
+    Sent,
+    Unmapped,
+    Failed,
+}
+
+impl CountOutcomeKind {
+    fn of(outcome: &CountOutcome) -> Self {
+        match outcome {
+            CountOutcome::Sent => Self::Sent,
+            CountOutcome::Unmapped { .. } => Self::Unmapped,
+            CountOutcome::Failed { .. } => Self::Failed,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests;

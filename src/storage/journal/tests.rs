@@ -1,0 +1,447 @@
+//! The journal: line format, torn and garbled lines, concurrent appends, a writer killed
+//! outright, last counts sent across runs, history and a run cut off.
+
+use std::sync::Arc;
+
+use chrono::TimeZone as _;
+
+use super::*;
+use crate::domain::sync_plan::ServiceKind::{NotShared, Shared};
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, 10, minute, 0).unwrap()
+}
+
+fn journal() -> (tempfile::TempDir, Journal) {
+    let root = tempfile::tempdir().unwrap();
+    let journal = Journal::for_profile(&AppDirs::at(root.path()), "Acme EU").unwrap();
+    (root, journal)
+}
+
+fn entry(minute: u32, run_id: &str, event: JournalEvent) -> JournalEntry {
+    JournalEntry {
+        at: at(minute),
+        run_id: run_id.to_owned(),
+        event,
+    }
+}
+
+fn started(kind: RunKind, dry_run: bool) -> JournalEvent {
+    JournalEvent::RunStarted {
+        profile: "Acme EU".into(),
+        kind,
+        dry_run,
+        options: RunOptions {
+            sync: SyncOptions::default(),
+            counting_rule: "type License; shared when contact matches *shared*".into(),
+        },
+    }
+}
+
+fn count(
+    company_id: i64,
+    service: ServiceKind,
+    unit_count: u64,
+    outcome: CountOutcome,
+) -> JournalEvent {
+    JournalEvent::CountResult {
+        company_id,
+        company_name: format!("Company {company_id}"),
+        service,
+        unit_count,
+        outcome,
+    }
+}
+
+fn sent(company_id: i64, service: ServiceKind, unit_count: u64) -> JournalEvent {
+    count(company_id, service, unit_count, CountOutcome::Sent)
+}
+
+fn finished(sent: u64, cancelled: bool) -> JournalEvent {
+    JournalEvent::RunFinished {
+        sent,
+        unmapped: 0,
+        failed: 0,
+        cancelled,
+    }
+}
+
+fn write_all(journal: &Journal, entries: &[JournalEntry]) {
+    for e in entries {
+        journal.append_entry(e).unwrap();
+    }
+}
+
+#[test]
+fn every_event_round_trips_one_per_line() {
+    let (_root, journal) = journal();
+    assert_eq!(journal.read().unwrap(), JournalReadout::default());
+    assert!(!journal.path().exists(), "reading creates nothing");
+    let entries = vec![
+        entry(0, "r1", started(RunKind::Sync, false)),
+        entry(
+            1,
+            "r1",
+            JournalEvent::ServiceCreated {
+                service: NotShared,
+                service_id: "sku-9".into(),
+            },
+        ),
+        entry(
+            2,
+            "r1",
+            JournalEvent::AccountsCreated {
+                ids: vec!["12".into(), "13".into()],
+            },
+        ),
+        entry(3, "r1", sent(12, Shared, 4)),
+        entry(
+            3,
+            "r1",
+            count(
+                13,
+                NotShared,
+                0,
+                CountOutcome::Unmapped {
+                    message: "No account map found with id 13".into(),
+                },
+            ),
+        ),
+        entry(
+            3,
+            "r1",
+            count(
+                14,
+                Shared,
+                2,
+                CountOutcome::Failed {
+                    reason: "HTTP 500: busy".into(),
+                },
+            ),
+        ),
+        entry(4, "r1", finished(1, false)),
+    ];
+    write_all(&journal, &entries);
+    let readout = journal.read().unwrap();
+    assert_eq!(readout.events, entries);
+    assert_eq!(readout.torn_lines, 0);
+
+    let text = std::fs::read_to_string(journal.path()).unwrap();
+    assert_eq!(text.lines().count(), entries.len());
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"], "run_started");
+    assert_eq!(first["kind"], "sync");
+    assert_eq!(first["run_id"], "r1");
+    assert_eq!(first["at"], "2025-03-01T10:00:00Z");
+    let unmapped: serde_json::Value = serde_json::from_str(text.lines().nth(4).unwrap()).unwrap();
+    assert_eq!(unmapped["event"], "count_result");
+    assert_eq!(unmapped["service"], "not_shared");
+    assert_eq!(unmapped["outcome"]["status"], "unmapped");
+}
+
+#[test]
+fn journal_file_is_named_after_the_profile() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = AppDirs::at(root.path());
+    let journal = Journal::for_profile(&dirs, "../Acme/EU").unwrap();
+    assert_eq!(
+        journal.path(),
+        dirs.journal_dir().join("%2E.%2FAcme%2FEU.jsonl")
+    );
+    let err = Journal::for_profile(&dirs, "").unwrap_err().to_string();
+    assert!(err.starts_with("Profile name:"), "{err}");
+    for kind in [
+        RunKind::SyncUsage,
+        RunKind::Sync,
+        RunKind::SyncAccounts,
+        RunKind::SyncServices,
+        RunKind::Revert,
+    ] {
+        let json = serde_json::to_string(&kind).unwrap();
+        assert_eq!(json, format!("\"{kind}\""));
+    }
+}
+
+#[test]
+fn torn_last_line_is_skipped_and_the_next_append_stays_whole() {
+    let (_root, journal) = journal();
+    write_all(
+        &journal,
+        &[
+            entry(0, "r1", started(RunKind::SyncUsage, false)),
+            entry(1, "r1", sent(1, Shared, 3)),
+        ],
+    );
+    // A process killed in the middle of a write.
+    let mut file = OpenOptions::new()
+        .append(true)
+        .open(journal.path())
+        .unwrap();
+    file.write_all(br#"{"at":"2025-03-01T10:02:00Z","run_id":"r1","event":"count_re"#)
+        .unwrap();
+    drop(file);
+    let readout = journal.read().unwrap();
+    assert_eq!(readout.events.len(), 2);
+    assert_eq!(readout.torn_lines, 1);
+
+    // The next run's journal handle appends after the torn line, not onto it.
+    let reopened = Journal::at_path(journal.path());
+    reopened
+        .append_entry(&entry(3, "r2", started(RunKind::SyncUsage, false)))
+        .unwrap();
+    let readout = reopened.read().unwrap();
+    assert_eq!(readout.events.len(), 3);
+    assert_eq!(readout.events[2].run_id, "r2");
+    assert_eq!(readout.torn_lines, 1);
+}
+
+#[test]
+fn any_garbled_line_is_counted_and_the_rest_read() {
+    let bytes = [
+        serde_json::to_string(&entry(0, "r1", sent(1, Shared, 3))).unwrap(),
+        "not json".to_owned(),
+        r#"{"at":"2025-03-01T10:00:00Z","run_id":"r1","event":"from_the_future"}"#.to_owned(),
+        String::new(),
+        serde_json::to_string(&entry(1, "r1", sent(2, Shared, 5))).unwrap(),
+    ]
+    .join("\n");
+    let mut bytes = bytes.into_bytes();
+    bytes.extend_from_slice(b"\n\xff\xfe\n");
+    let readout = JournalReadout::parse(&bytes);
+    assert_eq!(readout.events.len(), 2);
+    assert_eq!(readout.torn_lines, 3);
+}
+
+#[test]
+fn concurrent_appends_from_many_threads_never_interleave() {
+    const THREADS: i64 = 8;
+    const PER_THREAD: i64 = 250;
+    let (_root, journal) = journal();
+    let journal = Arc::new(journal);
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let journal = Arc::clone(&journal);
+            std::thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    journal
+                        .append(&format!("run-{t}"), sent(t * 1000 + i, Shared, i as u64))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let readout = journal.read().unwrap();
+    assert_eq!(readout.torn_lines, 0);
+    assert_eq!(readout.events.len(), (THREADS * PER_THREAD) as usize);
+    let last = readout.last_sent();
+    assert_eq!(last.len(), (THREADS * PER_THREAD) as usize);
+    // Each thread's events stay in its own order.
+    for t in 0..THREADS {
+        let ids: Vec<i64> = readout
+            .events
+            .iter()
+            .filter(|e| e.run_id == format!("run-{t}"))
+            .filter_map(|e| match e.event {
+                JournalEvent::CountResult { company_id, .. } => Some(company_id),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<i64> = (0..PER_THREAD).map(|i| t * 1000 + i).collect();
+        assert_eq!(ids, want);
+    }
+}
+
+/// A child process (this test binary again) appends lines and is then killed outright; every
+/// line it appended must be readable.
+#[cfg(unix)]
+#[test]
+fn lines_survive_the_writer_being_killed() {
+    const CHILD: &str = "CWSD_TEST_JOURNAL_CHILD";
+    const LINES: usize = 200;
+    if let Some(path) = std::env::var_os(CHILD) {
+        let journal = Journal::at_path(PathBuf::from(path));
+        for i in 0..LINES {
+            journal.append("killed", sent(i as i64, Shared, 1)).unwrap();
+        }
+        // Wait to be killed (the parent polls the file, then kills this process).
+        loop {
+            std::thread::park();
+        }
+    }
+    let (_root, journal) = journal();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "storage::journal::tests::lines_survive_the_writer_being_killed",
+            "--test-threads=1",
+        ])
+        .env(CHILD, journal.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while journal.read().unwrap().events.len() < LINES {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child wrote too slowly"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no destructors, no flushing at exit
+    child.wait().unwrap();
+    let readout = journal.read().unwrap();
+    assert_eq!(readout.events.len(), LINES);
+    assert_eq!(readout.torn_lines, 0);
+}
+
+/// r1 real; r2 a dry run; r3 real with a zero and an unmapped post; r4 cut off.
+fn history() -> Vec<JournalEntry> {
+    vec![
+        entry(0, "r1", started(RunKind::Sync, false)),
+        entry(1, "r1", sent(1, Shared, 3)),
+        entry(1, "r1", sent(1, NotShared, 2)),
+        entry(1, "r1", sent(2, Shared, 7)),
+        entry(2, "r1", finished(3, false)),
+        entry(10, "r2", started(RunKind::SyncUsage, true)),
+        entry(11, "r2", sent(1, Shared, 100)),
+        entry(12, "r2", finished(1, false)),
+        entry(20, "r3", started(RunKind::SyncUsage, false)),
+        entry(21, "r3", sent(2, Shared, 0)),
+        entry(
+            21,
+            "r3",
+            count(
+                1,
+                NotShared,
+                9,
+                CountOutcome::Unmapped {
+                    message: "No account map found".into(),
+                },
+            ),
+        ),
+        entry(
+            21,
+            "r3",
+            count(
+                3,
+                Shared,
+                4,
+                CountOutcome::Failed {
+                    reason: "HTTP 500".into(),
+                },
+            ),
+        ),
+        // Retried within the run: the latest result counts.
+        entry(22, "r3", sent(3, Shared, 4)),
+        entry(23, "r3", finished(2, true)),
+        entry(30, "r4", started(RunKind::Revert, false)),
+        entry(31, "r4", sent(1, Shared, 5)),
+    ]
+}
+
+#[test]
+fn last_sent_across_runs_excludes_dry_runs_and_unsent_posts() {
+    let (_root, journal) = journal();
+    write_all(&journal, &history());
+    let last = journal.last_sent().unwrap();
+    let got: Vec<((i64, ServiceKind), u64)> =
+        last.iter().map(|(k, v)| (*k, v.unit_count)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ((1, Shared), 5),    // r4, cut off, still sent
+            ((1, NotShared), 2), // r3's 9 was unmapped
+            ((2, Shared), 0),    // dropped to zero in r3
+            ((3, Shared), 4),    // failed, then sent on retry
+        ]
+    );
+    assert_eq!(last[&(2, Shared)].company_name, "Company 2");
+    assert_eq!(last_sent(&journal.read().unwrap()), last);
+}
+
+#[test]
+fn runs_newest_first_with_a_run_cut_off() {
+    let (_root, journal) = journal();
+    write_all(&journal, &history());
+    let runs = journal.runs().unwrap();
+    let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids, ["r4", "r3", "r2", "r1"]);
+
+    let r4 = &runs[0];
+    assert_eq!(r4.kind, Some(RunKind::Revert));
+    assert_eq!(r4.end, RunEnd::CutOff);
+    assert_eq!(r4.status(), "cut off");
+    assert_eq!((r4.sent, r4.unmapped, r4.failed), (1, 0, 0));
+    assert_eq!(r4.started, at(30));
+
+    let r3 = &runs[1];
+    assert_eq!(r3.status(), "cancelled");
+    assert_eq!((r3.sent, r3.unmapped, r3.failed), (2, 1, 0));
+
+    let r2 = &runs[2];
+    assert!(r2.dry_run);
+    assert_eq!(r2.status(), "finished");
+
+    let r1 = &runs[3];
+    assert_eq!(
+        r1.end,
+        RunEnd::Finished {
+            at: at(2),
+            cancelled: false
+        }
+    );
+    assert_eq!(r1.sent, 3);
+}
+
+#[test]
+fn a_run_whose_first_line_was_lost_is_still_listed() {
+    let readout = JournalReadout {
+        events: vec![entry(5, "orphan", sent(1, Shared, 1))],
+        torn_lines: 1,
+    };
+    let runs = readout.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].kind, None);
+    assert_eq!(runs[0].started, at(5));
+    assert_eq!(runs[0].status(), "cut off");
+}
+
+#[test]
+fn run_counts_are_what_a_run_sent_with_what_was_sent_since() {
+    let (_root, journal) = journal();
+    write_all(&journal, &history());
+    let r1 = journal.run_counts("r1").unwrap();
+    let got: Vec<(i64, ServiceKind, u64, Option<u64>)> = r1
+        .iter()
+        .map(|c| (c.company_id, c.service, c.unit_count, c.previous))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, Shared, 3, Some(5)),
+            (1, NotShared, 2, Some(2)),
+            (2, Shared, 7, Some(0)),
+        ]
+    );
+    assert!(r1[0].is_change() && !r1[1].is_change());
+    // Only what was sent: r3's unmapped post is not in it.
+    let r3: Vec<(i64, ServiceKind)> = journal
+        .run_counts("r3")
+        .unwrap()
+        .iter()
+        .map(|c| (c.company_id, c.service))
+        .collect();
+    assert_eq!(r3, vec![(2, Shared), (3, Shared)]);
+    assert!(journal.run_counts("nope").unwrap().is_empty());
+}
+
+#[test]
+fn run_ids_are_unique_and_sortable() {
+    let a = new_run_id();
+    let b = new_run_id();
+    assert_ne!(a, b);
+    assert_eq!(a.len(), "20250301T101500Z-3f9a1c".len());
+}

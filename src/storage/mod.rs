@@ -1,0 +1,27 @@
+//! What the product keeps between runs: profiles (config dir), secrets (OS keychain) and the
+//! append-only sync journal (data dir).
+
+pub mod journal;
+pub mod names;
+pub mod paths;
+pub mod profiles;
+pub mod secrets;
+
+pub use journal::{Journal, JournalError};
+pub use names::NameError;
+pub use paths::{AppDirs, PathsError};
+pub use profiles::{Profile, ProfileError, ProfileStore};
+pub use secrets::{Secret, SecretError, SecretName, SecretStore};
+
+/// Any storage failure, for callers that handle them alike.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    Paths(#[from] PathsError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}

@@ -1,1 +1,0 @@
-//! The egui window (not built yet).

@@ -1,0 +1,744 @@
+//! The window's state and its frame: panels return actions, the app turns them into worker jobs
+//! (or small local writes), and worker events update the state the panels read next frame.
+
+mod session;
+mod sync;
+mod tabs;
+
+use std::sync::Arc;
+
+use crate::api::connectwise::{ConnectionReport, FetchProgress};
+use crate::domain::csv_export::CsvDelimiter;
+use crate::storage::{AppDirs, Profile, ProfileStore, SecretStore};
+use crate::worker::{Job, JobKind, PreviewRequest, Worker, WorkerCommand, WorkerEvent};
+
+use super::UiError;
+use super::connection::{
+    ConnectionAction, ConnectionForm, ConnectionView, TestState, connectwise_test_state,
+    show_connection, synthesize_test_state,
+};
+use super::counting_form::{CountingForm, OptionsAction, show_options};
+use super::export::SaveDialog;
+use super::log::{LogBuffer, LogLevel, show_log};
+use super::profiles::{
+    ProfileAction, ProfileBarView, ProfileDialog, show_profile_bar, show_profile_dialog,
+};
+use super::sync_view::{SyncAction, SyncPhase, SyncState, show_plan_dialog};
+use super::table::PreviewTable;
+
+/// What the window needs from outside: injected so tests run on a temp dir and fakes.
+pub struct AppContext {
+    /// Where profiles (config) and history and logs (data) live.
+    pub dirs: AppDirs,
+    /// Where the keys live: the OS keychain in the window, a memory store in tests.
+    pub secrets: Arc<dyn SecretStore>,
+    /// Set when the keychain could not be opened and `secrets` keeps keys for this session only.
+    pub keychain_problem: Option<String>,
+    pub save_dialog: Box<dyn SaveDialog>,
+    /// A running sandbox to open the demo profile on (`cw-shared-devices demo`).
+    #[cfg(feature = "sandbox")]
+    pub demo: Option<crate::sandbox::Sandbox>,
+}
+
+impl std::fmt::Debug for AppContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppContext").finish_non_exhaustive()
+    }
+}
+
+/// What eframe remembers between runs (the window size is remembered by eframe itself).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Persisted {
+    pub last_profile: Option<String>,
+    pub log_open: bool,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Self {
+            last_profile: None,
+            log_open: true,
+        }
+    }
+}
+
+/// The name the demo profile shows; it is never saved.
+pub const DEMO_PROFILE: &str = "Demo (sandbox)";
+
+/// The tabs of the central area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    #[default]
+    Preview,
+    History,
+}
+
+/// The preview's state; the last table stays visible while a new preview loads.
+#[derive(Debug, Default)]
+pub struct PreviewState {
+    pub running: bool,
+    pub progress: Option<FetchProgress>,
+    pub error: Option<String>,
+    pub table: Option<PreviewTable>,
+    pub elapsed_ms: Option<u64>,
+}
+
+/// The export's state: a typed path field appears when no dialog could open.
+#[derive(Debug, Default)]
+pub struct ExportState {
+    pub typed_path: Option<String>,
+    pub message: Option<Result<String, String>>,
+}
+
+/// Something a panel asked for this frame, handled after drawing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Preview,
+    Cancel(JobKind),
+    Connection(ConnectionAction),
+    ExportCsv,
+    ExportToTypedPath,
+    TryDemo,
+    Profile(ProfileAction),
+    SetDelimiter(CsvDelimiter),
+    /// Post again the counts a past run sent.
+    Revert(String),
+    Sync(SyncAction),
+    Options(OptionsAction),
+}
+
+/// The window.
+pub struct App {
+    ctx: egui::Context,
+    worker: Worker,
+    save_dialog: Box<dyn SaveDialog>,
+    dirs: AppDirs,
+    store: ProfileStore,
+    secrets: Arc<dyn SecretStore>,
+    /// The keys as last stored, so only changed keys are written to the keychain.
+    stored_secrets: std::collections::BTreeMap<crate::storage::SecretName, String>,
+    pub keychain_problem: Option<String>,
+    pub persisted: Persisted,
+    pub form: ConnectionForm,
+    /// The current profile's settings (for the demo, a profile that is never saved).
+    pub profile: Option<Profile>,
+    pub profile_names: Vec<String>,
+    pub profile_problems: Vec<String>,
+    pub dialog: Option<ProfileDialog>,
+    pub dialog_error: Option<String>,
+    dialog_focus: bool,
+    pub connectwise_test: TestState,
+    pub synthesize_test: TestState,
+    pub connectwise_report: Option<ConnectionReport>,
+    pub preview: PreviewState,
+    pub export: ExportState,
+    pub log: LogBuffer,
+    pub tab: Tab,
+    focus_filter: bool,
+    filter_text: String,
+    #[cfg(feature = "sandbox")]
+    demo: Option<crate::sandbox::Sandbox>,
+    /// The demo's own folders for its history, removed when the window closes.
+    demo_dirs: Option<tempfile::TempDir>,
+    /// The demo's keys: this session only, never the keychain.
+    demo_secrets: Arc<dyn SecretStore>,
+    /// Past runs from the journal, read when the History tab opens (`None`: read it again).
+    pub history: Option<Result<Vec<crate::storage::journal::RunSummary>, String>>,
+    pub sync: SyncState,
+    pub counting_form: CountingForm,
+    pub counting_error: Option<String>,
+    /// Bumped when the profile changes; a job's events count only if it started in this epoch,
+    /// so a late answer for the previous profile never lands in the new one.
+    epoch: u64,
+    job_epochs: std::collections::HashMap<JobKind, u64>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("profile", &self.profile_name())
+            .field("tab", &self.tab)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Builds the window's state; `ctx` is the egui context (for repaint requests from the worker).
+    pub fn new(context: AppContext, ctx: &egui::Context) -> Result<Self, UiError> {
+        let repaint = ctx.clone();
+        let worker = Worker::spawn(move || repaint.request_repaint())
+            .map_err(|e| UiError::Start(e.to_string()))?;
+        let mut app = Self {
+            ctx: ctx.clone(),
+            worker,
+            save_dialog: context.save_dialog,
+            store: ProfileStore::new(&context.dirs),
+            dirs: context.dirs,
+            secrets: context.secrets,
+            stored_secrets: std::collections::BTreeMap::new(),
+            keychain_problem: context.keychain_problem,
+            persisted: Persisted::default(),
+            form: ConnectionForm::default(),
+            profile: None,
+            profile_names: Vec::new(),
+            profile_problems: Vec::new(),
+            dialog: None,
+            dialog_error: None,
+            dialog_focus: false,
+            connectwise_test: TestState::NotRun,
+            synthesize_test: TestState::NotRun,
+            connectwise_report: None,
+            preview: PreviewState::default(),
+            export: ExportState::default(),
+            log: LogBuffer::default(),
+            tab: Tab::Preview,
+            focus_filter: false,
+            filter_text: String::new(),
+            #[cfg(feature = "sandbox")]
+            demo: None,
+            demo_dirs: None,
+            demo_secrets: Arc::new(crate::storage::secrets::SessionStore::new()),
+            history: None,
+            sync: SyncState::default(),
+            counting_form: CountingForm::default(),
+            counting_error: None,
+            epoch: 0,
+            job_epochs: std::collections::HashMap::new(),
+        };
+        app.refresh_profiles();
+        #[cfg(feature = "sandbox")]
+        if let Some(sandbox) = context.demo {
+            app.enter_demo(sandbox);
+            return Ok(app);
+        }
+        if let Some(first) = app.profile_names.first().cloned() {
+            app.switch_profile(&first);
+        }
+        Ok(app)
+    }
+
+    /// The sandbox the demo runs on, when the window is in demo mode.
+    #[cfg(feature = "sandbox")]
+    pub fn demo_sandbox(&self) -> Option<&crate::sandbox::Sandbox> {
+        self.demo.as_ref()
+    }
+
+    /// Whether the window shows the demo profile.
+    pub fn is_demo(&self) -> bool {
+        #[cfg(feature = "sandbox")]
+        {
+            self.demo.is_some()
+        }
+        #[cfg(not(feature = "sandbox"))]
+        {
+            false
+        }
+    }
+
+    /// Switches to the demo profile on `sandbox`: its URLs and keys, kept for this session only.
+    #[cfg(feature = "sandbox")]
+    pub fn enter_demo(&mut self, sandbox: crate::sandbox::Sandbox) {
+        use crate::sandbox as sb;
+        self.form = ConnectionForm {
+            site: crate::domain::settings::ConnectWiseSite::Custom { url: String::new() },
+            custom_url: sandbox
+                .cw_site_url()
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+            api_url: sandbox.cw_api_url().to_string(),
+            company_id: sb::SANDBOX_COMPANY_ID.to_owned(),
+            client_id: sb::SANDBOX_CLIENT_ID.to_owned(),
+            public_key: sb::SANDBOX_PUBLIC_KEY.to_owned(),
+            private_key: sb::SANDBOX_PRIVATE_KEY.to_owned(),
+            synthesize_url: sandbox
+                .synthesize_url()
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+            vendor_api_key: sb::SANDBOX_VENDOR_API_KEY.to_owned(),
+            partner_api_key: sb::SANDBOX_PARTNER_API_KEY.to_owned(),
+            show_secrets: false,
+        };
+        let mut profile = Profile::new(DEMO_PROFILE);
+        self.form.write_to(&mut profile);
+        self.counting_form = CountingForm::from_options(&profile.counting);
+        self.counting_error = None;
+        self.new_epoch();
+        self.profile = Some(profile);
+        self.stored_secrets.clear();
+        match tempfile::tempdir() {
+            Ok(dir) => self.demo_dirs = Some(dir),
+            Err(e) => self.log.push(
+                LogLevel::Warn,
+                format!("The demo's history cannot be kept ({e}); syncs still work"),
+            ),
+        }
+        self.preview = PreviewState::default();
+        self.connectwise_test = TestState::NotRun;
+        self.synthesize_test = TestState::NotRun;
+        self.connectwise_report = None;
+        self.log.push(
+            LogLevel::Info,
+            format!(
+                "Demo: ConnectWise sandbox at {}, Synthesize sandbox at {} (loopback only, generated data)",
+                sandbox.cw_site_url(),
+                sandbox.synthesize_url()
+            ),
+        );
+        self.demo = Some(sandbox);
+    }
+
+    #[cfg(feature = "sandbox")]
+    fn start_demo(&mut self) {
+        match crate::sandbox::Sandbox::start_in_background(crate::sandbox::SandboxConfig::default())
+        {
+            Ok(sandbox) => self.enter_demo(sandbox),
+            Err(e) => self
+                .log
+                .push(LogLevel::Error, format!("The demo could not start: {e}")),
+        }
+    }
+
+    #[cfg(not(feature = "sandbox"))]
+    fn start_demo(&mut self) {
+        self.log.push(
+            LogLevel::Error,
+            "This build has no embedded sandbox, so the demo is not available",
+        );
+    }
+
+    /// Restores what eframe saved last time, and reopens the last profile.
+    pub fn restore(&mut self, persisted: Persisted) {
+        let last = persisted.last_profile.clone();
+        self.persisted = persisted;
+        if !self.is_demo()
+            && let Some(name) = last
+            && self.profile_names.contains(&name)
+        {
+            self.switch_profile(&name);
+        }
+    }
+
+    /// The current profile's name.
+    pub fn profile_name(&self) -> &str {
+        self.profile.as_ref().map_or("", |p| p.name.as_str())
+    }
+
+    /// Replaces how the window asks where to save (tests switch to "no dialog here").
+    pub fn set_save_dialog(&mut self, dialog: Box<dyn SaveDialog>) {
+        self.save_dialog = dialog;
+    }
+
+    pub fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    pub fn egui_ctx(&self) -> &egui::Context {
+        &self.ctx
+    }
+
+    /// Whether a job of this kind is in flight.
+    pub fn is_running(&self, kind: JobKind) -> bool {
+        self.worker.is_running(kind)
+    }
+
+    /// Draws one frame into `ui` (the whole window).
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        for event in self.worker.poll() {
+            self.on_event(event);
+        }
+        let mut actions = Vec::new();
+        self.shortcuts(ui);
+
+        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar(ui, &mut actions));
+        let mut log_open = self.persisted.log_open;
+        egui::Panel::bottom("log_panel")
+            .resizable(true)
+            .default_size(140.0_f32.min(ui.available_height() * 0.25))
+            .show_collapsible(ui, &mut log_open, |ui| {
+                ui.strong("Log");
+                show_log(ui, &self.log);
+            });
+        self.persisted.log_open = log_open;
+
+        if let Some(dialog) = self.dialog.as_mut() {
+            let current = self.profile.as_ref().map_or("", |p| p.name.as_str());
+            for action in show_profile_dialog(
+                ui.ctx(),
+                dialog,
+                current,
+                self.dialog_error.as_deref(),
+                &mut self.dialog_focus,
+            ) {
+                actions.push(Action::Profile(action));
+            }
+        }
+
+        if self.sync.phase == SyncPhase::Confirm {
+            for action in show_plan_dialog(ui.ctx(), &self.sync) {
+                actions.push(Action::Sync(action));
+            }
+        }
+
+        if self.profile.is_none() {
+            egui::CentralPanel::default().show(ui, |ui| self.welcome(ui, &mut actions));
+        } else {
+            // On a small window the connection panel must leave the table most of the room.
+            let max_width = (ui.available_width() * 0.45).max(200.0);
+            egui::Panel::left("connection_panel")
+                .resizable(true)
+                .default_size(380.0_f32.min(max_width))
+                .max_size(max_width)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("connection_scroll")
+                        .show(ui, |ui| self.connection_panel(ui, &mut actions));
+                });
+            egui::CentralPanel::default().show(ui, |ui| self.central(ui, &mut actions));
+        }
+
+        for action in actions {
+            self.apply(action);
+        }
+    }
+
+    fn shortcuts(&mut self, ui: &egui::Ui) {
+        let find = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F);
+        if ui.input_mut(|i| i.consume_shortcut(&find)) {
+            self.tab = Tab::Preview;
+            self.focus_filter = true;
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.horizontal(|ui| {
+            ui.heading("Shared devices");
+            ui.separator();
+            let view = ProfileBarView {
+                names: &self.profile_names,
+                current: self.profile.as_ref().map(|p| p.name.as_str()),
+                demo: self.is_demo().then_some(DEMO_PROFILE),
+            };
+            // A running sync belongs to this profile: switching away mid-run is not offered.
+            let syncing = self.sync.phase != SyncPhase::Idle;
+            ui.add_enabled_ui(!syncing, |ui| {
+                for action in show_profile_bar(ui, &view) {
+                    actions.push(Action::Profile(action));
+                }
+            });
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let text = if self.persisted.log_open {
+                    "Hide log"
+                } else {
+                    "Show log"
+                };
+                if ui.button(text).clicked() {
+                    self.persisted.log_open = !self.persisted.log_open;
+                }
+            });
+        });
+        if let Some(problem) = &self.keychain_problem {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("{problem}. Keys typed now are kept for this session only."),
+            );
+        }
+        for problem in &self.profile_problems {
+            ui.colored_label(ui.visuals().warn_fg_color, problem);
+        }
+    }
+
+    fn welcome(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        egui::ScrollArea::vertical().id_salt("welcome_scroll").show(ui, |ui| ui.vertical_centered(|ui| {
+            ui.add_space((ui.available_height() * 0.1).min(60.0));
+            ui.heading("Welcome");
+            ui.add_space(8.0);
+            ui.label(
+                "This app counts shared and not shared license devices per company in ConnectWise PSA \
+                 and sends them to Synthesize as unit counts.",
+            );
+            ui.label("Try it on a built-in demo of both services (no keys needed), or set up your own tenant.");
+            ui.add_space(16.0);
+            if ui.button("Try the demo").clicked() {
+                actions.push(Action::TryDemo);
+            }
+            ui.add_space(6.0);
+            if ui.button("Create a profile").clicked() {
+                actions.push(Action::Profile(ProfileAction::Open(ProfileDialog::New {
+                    name: String::new(),
+                })));
+            }
+        }));
+    }
+
+    fn connection_panel(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let view = ConnectionView {
+            connectwise_test: Some(&self.connectwise_test),
+            synthesize_test: Some(&self.synthesize_test),
+            discovery: self.connectwise_report.as_ref(),
+            connectwise_busy: self.worker.is_running(JobKind::TestConnectWise),
+            synthesize_busy: self.worker.is_running(JobKind::TestSynthesize),
+            read_only: false,
+        };
+        for action in show_connection(ui, &mut self.form, &view) {
+            actions.push(Action::Connection(action));
+        }
+        ui.add_space(12.0);
+        egui::CollapsingHeader::new("Counting and sync options")
+            .id_salt("options_section")
+            .show(ui, |ui| {
+                let zero_policy = self
+                    .profile
+                    .as_ref()
+                    .map(|p| p.sync.zero_policy)
+                    .unwrap_or_default();
+                for action in show_options(
+                    ui,
+                    &mut self.counting_form,
+                    zero_policy,
+                    self.counting_error.as_deref(),
+                ) {
+                    actions.push(Action::Options(action));
+                }
+            });
+    }
+
+    fn central(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.tab, Tab::Preview, "Counts");
+            ui.selectable_value(&mut self.tab, Tab::History, "History");
+        });
+        ui.separator();
+        match self.tab {
+            Tab::Preview => self.preview_tab(ui, actions),
+            Tab::History => self.history_tab(ui, actions),
+        }
+    }
+
+    /// Starts a job on the worker, remembering which profile epoch it belongs to.
+    pub(crate) fn start_job(&mut self, job: Job) {
+        self.job_epochs.insert(job.kind(), self.epoch);
+        self.worker.send(WorkerCommand::Start(job));
+    }
+
+    /// Leaves the current profile's jobs behind: their answers will be ignored.
+    pub(crate) fn new_epoch(&mut self) {
+        self.epoch += 1;
+        for kind in [
+            JobKind::Preview,
+            JobKind::TestConnectWise,
+            JobKind::TestSynthesize,
+            JobKind::Status,
+        ] {
+            if self.worker.is_running(kind) {
+                self.worker.send(WorkerCommand::Cancel(kind));
+            }
+        }
+    }
+
+    fn event_kind(event: &WorkerEvent) -> Option<JobKind> {
+        Some(match event {
+            WorkerEvent::Started(_) | WorkerEvent::Busy(_) => return None,
+            WorkerEvent::PreviewProgress(_) | WorkerEvent::PreviewFinished(_) => JobKind::Preview,
+            WorkerEvent::ConnectWiseTested(_) => JobKind::TestConnectWise,
+            WorkerEvent::SynthesizeTested(_) => JobKind::TestSynthesize,
+            WorkerEvent::SyncPlanned(_)
+            | WorkerEvent::SyncUpdate(_)
+            | WorkerEvent::SyncFinished(_) => JobKind::Sync,
+            WorkerEvent::StatusSet(_) => JobKind::Status,
+        })
+    }
+
+    fn on_event(&mut self, event: WorkerEvent) {
+        if let Some(kind) = Self::event_kind(&event)
+            && self.job_epochs.get(&kind) != Some(&self.epoch)
+        {
+            return;
+        }
+        match event {
+            WorkerEvent::Started(kind) => self
+                .log
+                .push(LogLevel::Info, format!("{} started", kind.label())),
+            WorkerEvent::Busy(kind) => {
+                self.log.push(
+                    LogLevel::Warn,
+                    format!(
+                        "{} is still running; wait for it or cancel it",
+                        kind.label()
+                    ),
+                );
+                if kind == JobKind::Sync && self.sync.phase == SyncPhase::Planning {
+                    self.sync.phase = SyncPhase::Idle;
+                }
+            }
+            WorkerEvent::PreviewProgress(p) => self.preview.progress = Some(p),
+            WorkerEvent::PreviewFinished(result) => {
+                self.preview.running = false;
+                match result {
+                    Ok(outcome) => {
+                        let table = PreviewTable::new(&outcome.counts, outcome.rule_text);
+                        self.log.push(
+                            LogLevel::Info,
+                            format!(
+                                "Preview done: {} companies from {} configurations in {:.1} s",
+                                table.rows().len(),
+                                outcome.counts.configurations_read,
+                                outcome.elapsed_ms as f64 / 1000.0
+                            ),
+                        );
+                        self.preview.elapsed_ms = Some(outcome.elapsed_ms);
+                        let mut table = table;
+                        self.merge_last_sent(&mut table);
+                        self.preview.table = Some(table);
+                        self.preview.error = None;
+                    }
+                    Err(crate::worker::JobError::Cancelled) => {
+                        self.log.push(LogLevel::Info, "Preview cancelled");
+                        self.preview.error = Some("Preview cancelled.".to_owned());
+                    }
+                    Err(e) => {
+                        let text = format!("Preview failed: {e}");
+                        self.log.push(LogLevel::Error, &text);
+                        self.preview.error = Some(text);
+                    }
+                }
+            }
+            WorkerEvent::ConnectWiseTested(result) => {
+                self.connectwise_test = connectwise_test_state(&result);
+                if let Ok(report) = result {
+                    self.connectwise_report = Some(report);
+                }
+                self.log_test("ConnectWise", &self.connectwise_test.clone());
+            }
+            WorkerEvent::SyncPlanned(result) => self.on_sync_planned(result),
+            WorkerEvent::SyncUpdate(update) => self.on_sync_update(update),
+            WorkerEvent::SyncFinished(result) => self.on_sync_finished(result),
+            WorkerEvent::StatusSet(result) => self.on_status_set(result),
+            WorkerEvent::SynthesizeTested(result) => {
+                self.synthesize_test = synthesize_test_state(&result);
+                self.log_test("Synthesize", &self.synthesize_test.clone());
+            }
+        }
+    }
+
+    fn log_test(&mut self, side: &str, state: &TestState) {
+        match state {
+            TestState::Passed(text) => self.log.push(LogLevel::Info, text.clone()),
+            TestState::Failed(text) => self
+                .log
+                .push(LogLevel::Error, format!("{side} test failed: {text}")),
+            _ => {}
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Preview => self.start_preview(),
+            Action::Cancel(kind) => {
+                self.log
+                    .push(LogLevel::Info, format!("Cancelling {}", kind.label()));
+                self.worker.send(WorkerCommand::Cancel(kind));
+            }
+            Action::Connection(ConnectionAction::Save) => self.save_profile(),
+            Action::Connection(ConnectionAction::TestConnectWise) => {
+                match self.form.connectwise_settings() {
+                    Ok(settings) => {
+                        self.connectwise_test = TestState::Running;
+                        self.start_job(Job::TestConnectWise(settings));
+                    }
+                    Err(e) => self.connectwise_test = TestState::Failed(e),
+                }
+            }
+            Action::Connection(ConnectionAction::TestSynthesize) => {
+                match self.form.synthesize_settings() {
+                    Ok(settings) => {
+                        self.synthesize_test = TestState::Running;
+                        self.start_job(Job::TestSynthesize(settings));
+                    }
+                    Err(e) => self.synthesize_test = TestState::Failed(e),
+                }
+            }
+            Action::ExportCsv => self.export_with_dialog(),
+            Action::ExportToTypedPath => {
+                if let Some(path) = self.export.typed_path.clone() {
+                    let path = path.trim().to_owned();
+                    if path.is_empty() {
+                        self.export.message = Some(Err(
+                            "Save CSV to: empty; type the path of the file".to_owned(),
+                        ));
+                    } else {
+                        self.export_to(std::path::PathBuf::from(path));
+                    }
+                }
+            }
+            Action::Profile(action) => self.profile_action(action),
+            Action::Revert(run_id) => self.start_revert(&run_id),
+            Action::Sync(action) => self.sync_action(action),
+            Action::Options(OptionsAction::ApplyCounting) => {
+                match self.counting_form.to_options() {
+                    Ok(options) => {
+                        self.counting_error = None;
+                        if let Some(profile) = self.profile.as_mut()
+                            && profile.counting != options
+                        {
+                            profile.counting = options;
+                            self.log.push(
+                                LogLevel::Info,
+                                "Counting rule changed; press Preview to count again",
+                            );
+                            self.save_profile();
+                        }
+                    }
+                    Err(e) => self.counting_error = Some(e),
+                }
+            }
+            Action::Options(OptionsAction::SetZeroPolicy(policy)) => {
+                if let Some(profile) = self.profile.as_mut() {
+                    profile.sync.zero_policy = policy;
+                }
+                self.save_profile();
+            }
+            Action::SetDelimiter(delimiter) => {
+                if let Some(profile) = self.profile.as_mut() {
+                    profile.csv_delimiter = delimiter;
+                }
+                self.save_profile();
+            }
+            Action::TryDemo => self.start_demo(),
+        }
+    }
+
+    /// Starts a preview with the form's settings; the current table stays until it finishes.
+    pub fn start_preview(&mut self) {
+        let connectwise = match self.form.connectwise_settings() {
+            Ok(s) => s,
+            Err(e) => {
+                self.preview.error = Some(e);
+                return;
+            }
+        };
+        self.preview.running = true;
+        self.preview.progress = None;
+        self.preview.error = None;
+        self.start_job(Job::Preview(PreviewRequest {
+            connectwise,
+            counting: self
+                .profile
+                .as_ref()
+                .map(|p| p.counting.clone())
+                .unwrap_or_default(),
+        }));
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+    }
+}

@@ -1,0 +1,373 @@
+//! The app's side of sync: building the request from the profile and the previewed table,
+//! plan → confirm → execute on the worker, per-row status, Retry failed, revert, status.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::api::synthesize::IntegrationStatus;
+use crate::storage::journal::CountOutcome;
+use crate::worker::sync::{
+    PlannedSync, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
+};
+use crate::worker::{ExecuteSyncJob, Job, JobError, JobKind, PlanSyncJob, WorkerCommand};
+
+use super::super::log::LogLevel;
+use super::super::sync_view::{SyncAction, SyncPhase, outcome_words};
+use super::super::table::{AccountState, RowStatus};
+use super::App;
+
+impl App {
+    pub(super) fn sync_action(&mut self, action: SyncAction) {
+        match action {
+            SyncAction::Plan(steps) => self.plan_sync(steps, None),
+            SyncAction::Confirm => self.execute_plan(),
+            SyncAction::ClosePlan => {
+                if self.sync.phase == SyncPhase::Confirm {
+                    self.sync.phase = SyncPhase::Idle;
+                    if self.sync.dry_run {
+                        self.mark_dry_run();
+                    } else {
+                        self.sync.message = Some(Ok("Sync not started: nothing was sent.".into()));
+                    }
+                }
+            }
+            SyncAction::Cancel => {
+                self.log.push(LogLevel::Info, "Cancelling the sync");
+                self.worker.send(WorkerCommand::Cancel(JobKind::Sync));
+            }
+            SyncAction::RetryFailed => self.retry_failed(),
+            SyncAction::SetStatus(status) => self.set_status(status),
+        }
+    }
+
+    fn sync_request(&self, steps: SyncSteps) -> Result<SyncRequest, String> {
+        let synthesize = self.form.synthesize_settings()?;
+        let profile = self
+            .profile
+            .as_ref()
+            .ok_or_else(|| "Profile: create or pick a profile first".to_owned())?;
+        let (counts, selection, rule_text) = match &self.preview.table {
+            Some(table) => {
+                let selected: BTreeSet<i64> = table.selected_ids().into_iter().collect();
+                let selection = (selected.len() < table.rows().len()).then_some(selected);
+                (table.companies(), selection, table.rule_text.clone())
+            }
+            None if steps.accounts || steps.usage => {
+                return Err("Run a preview first: a sync sends the previewed counts".to_owned());
+            }
+            None => (Vec::new(), None, String::new()),
+        };
+        Ok(SyncRequest {
+            synthesize,
+            counts,
+            selection,
+            options: profile.sync.clone(),
+            steps,
+            profile_name: profile.name.clone(),
+            rule_text,
+            revert: false,
+        })
+    }
+
+    /// Asks the worker for the plan; the confirmation shows when it arrives.
+    fn plan_sync(
+        &mut self,
+        steps: SyncSteps,
+        revert: Option<Vec<crate::domain::sync_plan::PlannedCount>>,
+    ) {
+        let request = match self.sync_request(steps) {
+            Ok(r) => r,
+            Err(e) => {
+                self.sync.message = Some(Err(e));
+                return;
+            }
+        };
+        let last_sent = match self.journal().map(|j| j.last_sent()).transpose() {
+            Ok(last) => last.unwrap_or_default(),
+            Err(e) => {
+                self.sync.message = Some(Err(format!(
+                    "The sync history could not be read ({e}); without it zeros cannot be planned safely"
+                )));
+                return;
+            }
+        };
+        self.sync.phase = SyncPhase::Planning;
+        self.sync.message = None;
+        self.sync.revert_counts = revert;
+        self.sync.request = Some(request.clone());
+        self.start_job(Job::PlanSync(Box::new(PlanSyncJob { request, last_sent })));
+    }
+
+    pub(super) fn on_sync_planned(&mut self, result: Result<Box<PlannedSync>, JobError>) {
+        match result {
+            Ok(planned) => {
+                let mut planned = *planned;
+                if let Some(counts) = self.sync.revert_counts.take() {
+                    planned = plan_of_counts(counts, &planned);
+                    if let Some(request) = self.sync.request.as_mut() {
+                        request.revert = true;
+                    }
+                }
+                self.log
+                    .push(LogLevel::Info, format!("Plan: {}", planned.plan.summary()));
+                self.apply_account_states(&planned);
+                self.sync.planned = Some(planned);
+                self.sync.phase = SyncPhase::Confirm;
+            }
+            Err(JobError::Cancelled) => {
+                self.sync.phase = SyncPhase::Idle;
+                self.sync.message = Some(Ok("Sync cancelled before anything was sent.".into()));
+            }
+            Err(e) => {
+                self.sync.phase = SyncPhase::Idle;
+                let text = format!("The sync could not be planned: {e}");
+                self.log.push(LogLevel::Error, &text);
+                self.sync.message = Some(Err(text));
+            }
+        }
+    }
+
+    /// Marks which companies already have a Synthesize account.
+    fn apply_account_states(&mut self, planned: &PlannedSync) {
+        let Some(table) = self.preview.table.as_mut() else {
+            return;
+        };
+        let existing: BTreeSet<&str> = planned.accounts.iter().map(|a| a.id.as_str()).collect();
+        for row in table.rows_mut() {
+            let id = row.counts.company_id.to_string();
+            if row.account != AccountState::Unmapped {
+                row.account = if existing.contains(id.as_str()) {
+                    AccountState::Exists
+                } else {
+                    AccountState::Missing
+                };
+            }
+        }
+    }
+
+    /// A dry run: the table says what each row would get, and nothing is sent.
+    fn mark_dry_run(&mut self) {
+        let Some(planned) = &self.sync.planned else {
+            return;
+        };
+        let Some(table) = self.preview.table.as_mut() else {
+            return;
+        };
+        table.clear_statuses();
+        for count in &planned.plan.counts {
+            if let Some(row) = table.row_by_company_mut(count.company_id) {
+                row.status = RowStatus::WouldSend;
+            }
+        }
+        self.sync.message = Some(Ok(format!(
+            "Dry run: nothing was sent. {}",
+            planned.plan.summary()
+        )));
+        self.log.push(LogLevel::Info, "Dry run: nothing was sent");
+    }
+
+    /// Runs the confirmed plan.
+    fn execute_plan(&mut self) {
+        let (Some(request), Some(planned)) = (self.sync.request.clone(), self.sync.planned.clone())
+        else {
+            return;
+        };
+        self.start_execute(request, planned, true);
+    }
+
+    /// Sends the plan to the worker; a retry keeps the other rows' statuses.
+    fn start_execute(&mut self, request: SyncRequest, planned: PlannedSync, fresh: bool) {
+        if let Some(table) = self.preview.table.as_mut() {
+            if fresh {
+                table.clear_statuses();
+            }
+            for count in &planned.plan.counts {
+                if let Some(row) = table.row_by_company_mut(count.company_id) {
+                    row.status = RowStatus::Pending;
+                }
+            }
+        }
+        self.sync.progress = Some(crate::worker::sync::SyncProgress {
+            counts_total: planned.plan.counts.len(),
+            ..Default::default()
+        });
+        self.sync.phase = SyncPhase::Running;
+        self.sync.message = None;
+        self.sync.report = None;
+        let journal = self.journal().map(Arc::new);
+        self.sync.request = Some(request.clone());
+        self.sync.planned = Some(planned.clone());
+        self.start_job(Job::ExecuteSync(Box::new(ExecuteSyncJob {
+            request,
+            planned,
+            journal,
+        })));
+    }
+
+    pub(super) fn on_sync_update(&mut self, update: SyncUpdate) {
+        match update {
+            SyncUpdate::Progress(p) => self.sync.progress = Some(p),
+            SyncUpdate::StepFailed { step, reason } => {
+                self.log
+                    .push(LogLevel::Error, format!("Sync {step}: {reason}"));
+            }
+            SyncUpdate::Item(item) => {
+                let Some(table) = self.preview.table.as_mut() else {
+                    return;
+                };
+                let Some(row) = table.row_by_company_mut(item.count.company_id) else {
+                    return;
+                };
+                // A company has two counts: a failure wins over unmapped, which wins over sent.
+                let service = item.count.service.service_name();
+                match &item.outcome {
+                    CountOutcome::Failed { reason } => {
+                        row.status = RowStatus::Failed(format!("{service}: {reason}"));
+                    }
+                    CountOutcome::Unmapped { message } => {
+                        row.account = AccountState::Unmapped;
+                        if !matches!(row.status, RowStatus::Failed(_)) {
+                            row.status = RowStatus::Unmapped(message.clone());
+                        }
+                    }
+                    CountOutcome::Sent => {
+                        if matches!(row.status, RowStatus::Pending | RowStatus::None) {
+                            row.status = RowStatus::Sent;
+                        }
+                    }
+                }
+                if !matches!(item.outcome, CountOutcome::Sent) {
+                    self.log.push(
+                        LogLevel::Warn,
+                        format!(
+                            "{} ({}) {service} = {}: {}",
+                            item.count.company_name,
+                            item.count.company_id,
+                            item.count.unit_count,
+                            outcome_words(&item.outcome)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_sync_finished(&mut self, result: Result<Box<SyncReport>, JobError>) {
+        self.sync.phase = SyncPhase::Idle;
+        self.history = None;
+        match result {
+            Ok(report) => {
+                let p = report.progress;
+                let text = format!(
+                    "Sync {}: {} services created, {} accounts created, {} counts sent, {} unmapped, {} failed",
+                    if report.cancelled {
+                        "cancelled"
+                    } else {
+                        "done"
+                    },
+                    p.services_created,
+                    p.accounts_created,
+                    p.sent,
+                    p.unmapped,
+                    p.failed
+                );
+                let failed = report.has_failures();
+                self.log.push(
+                    if failed {
+                        LogLevel::Warn
+                    } else {
+                        LogLevel::Info
+                    },
+                    &text,
+                );
+                for (step, reason) in &report.step_failures {
+                    self.log.push(LogLevel::Error, format!("{step}: {reason}"));
+                }
+                if let Some(table) = self.preview.table.as_mut() {
+                    for row in table.rows_mut() {
+                        if row.status == RowStatus::Pending {
+                            row.status = RowStatus::Skipped;
+                        }
+                    }
+                }
+                self.sync.message = Some(if failed { Err(text) } else { Ok(text) });
+                self.sync.report = Some(*report);
+                if let Some(mut table) = self.preview.table.take() {
+                    self.merge_last_sent(&mut table);
+                    self.preview.table = Some(table);
+                }
+            }
+            Err(e) => {
+                let text = format!("The sync failed: {e}");
+                self.log.push(LogLevel::Error, &text);
+                self.sync.message = Some(Err(text));
+            }
+        }
+    }
+
+    /// Posts again only the counts that failed.
+    fn retry_failed(&mut self) {
+        let (Some(report), Some(planned), Some(request)) = (
+            self.sync.report.as_ref(),
+            self.sync.planned.as_ref(),
+            self.sync.request.clone(),
+        ) else {
+            return;
+        };
+        let failed = report.failed_counts();
+        if failed.is_empty() {
+            return;
+        }
+        self.log.push(
+            LogLevel::Info,
+            format!("Retrying {} failed count(s)", failed.len()),
+        );
+        let planned = plan_of_counts(failed, planned);
+        self.start_execute(request, planned, false);
+    }
+
+    /// "Revert to these counts": plans posting a past run's counts again, then asks to confirm.
+    pub(super) fn start_revert(&mut self, run_id: &str) {
+        let Some(journal) = self.journal() else {
+            return;
+        };
+        match journal.run_counts(run_id) {
+            Ok(counts) if counts.is_empty() => {
+                self.sync.message = Some(Err("That run posted no counts to revert to.".into()));
+            }
+            Ok(counts) => {
+                self.tab = super::Tab::Preview;
+                self.sync.dry_run = false;
+                self.plan_sync(SyncSteps::SERVICES, Some(counts));
+            }
+            Err(e) => {
+                self.sync.message = Some(Err(format!("The run could not be read: {e}")));
+            }
+        }
+    }
+
+    fn set_status(&mut self, status: IntegrationStatus) {
+        match self.form.synthesize_settings() {
+            Ok(settings) => {
+                self.sync.status_message = None;
+                self.start_job(Job::SetStatus(settings, status));
+            }
+            Err(e) => self.sync.status_message = Some(Err(e)),
+        }
+    }
+
+    pub(super) fn on_status_set(&mut self, result: Result<IntegrationStatus, JobError>) {
+        self.sync.status_message = Some(match result {
+            Ok(status) => {
+                let text = format!("Integration status set to {status}");
+                self.log.push(LogLevel::Info, &text);
+                Ok(text)
+            }
+            Err(e) => {
+                let text = format!("The integration status was not set: {e}");
+                self.log.push(LogLevel::Error, &text);
+                Err(text)
+            }
+        });
+    }
+}

@@ -1,0 +1,437 @@
+//! The profile's connection settings as the window edits them: site, ids, the four secrets
+//! (masked, with a "show" toggle), Test connection for each side and what discovery found.
+
+use crate::api::connectwise::{
+    ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget, ConnectionReport,
+    ConnectionStep,
+};
+use crate::api::synthesize::{DEFAULT_SYNTHESIZE_URL, SynthesizeCredentials, SynthesizeSettings};
+use crate::domain::settings::ConnectWiseSite;
+use crate::storage::{Profile, SecretName};
+use crate::worker::JobError;
+
+use super::widgets::{secret_row, submitted, text_row};
+
+/// How a connection test went.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TestState {
+    #[default]
+    NotRun,
+    Running,
+    Passed(String),
+    Failed(String),
+}
+
+/// The editable settings of one profile, secrets included (held only in memory here).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionForm {
+    /// The drop-down choice; the URLs of the two free-text choices are kept apart so switching
+    /// back and forth does not lose what was typed.
+    pub site: ConnectWiseSite,
+    pub custom_url: String,
+    pub api_url: String,
+    pub company_id: String,
+    pub client_id: String,
+    pub public_key: String,
+    pub private_key: String,
+    pub synthesize_url: String,
+    pub vendor_api_key: String,
+    pub partner_api_key: String,
+    pub show_secrets: bool,
+}
+
+impl std::fmt::Debug for ConnectionForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionForm")
+            .field("site", &self.site)
+            .field("custom_url", &self.custom_url)
+            .field("api_url", &self.api_url)
+            .field("company_id", &self.company_id)
+            .field("client_id", &self.client_id)
+            .field("public_key", &"<redacted>")
+            .field("private_key", &"<redacted>")
+            .field("synthesize_url", &self.synthesize_url)
+            .field("vendor_api_key", &"<redacted>")
+            .field("partner_api_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Default for ConnectionForm {
+    fn default() -> Self {
+        Self {
+            site: ConnectWiseSite::default(),
+            custom_url: String::new(),
+            api_url: String::new(),
+            company_id: String::new(),
+            client_id: String::new(),
+            public_key: String::new(),
+            private_key: String::new(),
+            synthesize_url: DEFAULT_SYNTHESIZE_URL.to_owned(),
+            vendor_api_key: String::new(),
+            partner_api_key: String::new(),
+            show_secrets: false,
+        }
+    }
+}
+
+fn required(value: &str, field: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(format!("{field}: empty; type it in the Connection panel"))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+impl ConnectionForm {
+    /// The form for a profile and its stored secrets.
+    pub fn from_profile(profile: &Profile, secret: impl Fn(SecretName) -> String) -> Self {
+        let site = &profile.connectwise.site;
+        Self {
+            site: site.clone(),
+            custom_url: match site {
+                ConnectWiseSite::Custom { url } => url.clone(),
+                _ => String::new(),
+            },
+            api_url: match site {
+                ConnectWiseSite::DirectApi { url } => url.clone(),
+                _ => String::new(),
+            },
+            company_id: profile.connectwise.company_id.clone(),
+            client_id: profile.connectwise.client_id.clone(),
+            public_key: secret(SecretName::CwPublicKey),
+            private_key: secret(SecretName::CwPrivateKey),
+            synthesize_url: profile.synthesize_url.clone(),
+            vendor_api_key: secret(SecretName::SynthesizeVendorKey),
+            partner_api_key: secret(SecretName::SynthesizePartnerKey),
+            show_secrets: false,
+        }
+    }
+
+    /// The site as the profile stores it.
+    pub fn site(&self) -> ConnectWiseSite {
+        match self.site {
+            ConnectWiseSite::Custom { .. } => ConnectWiseSite::Custom {
+                url: self.custom_url.trim().to_owned(),
+            },
+            ConnectWiseSite::DirectApi { .. } => ConnectWiseSite::DirectApi {
+                url: self.api_url.trim().to_owned(),
+            },
+            ref preset => preset.clone(),
+        }
+    }
+
+    /// Copies everything but the secrets into `profile` (secrets never go in the profile file).
+    pub fn write_to(&self, profile: &mut Profile) {
+        profile.connectwise.site = self.site();
+        profile.connectwise.company_id = self.company_id.trim().to_owned();
+        profile.connectwise.client_id = self.client_id.trim().to_owned();
+        profile.synthesize_url = self.synthesize_url.trim().to_owned();
+    }
+
+    /// The typed value of one secret.
+    pub fn secret(&self, name: SecretName) -> &str {
+        match name {
+            SecretName::CwPublicKey => &self.public_key,
+            SecretName::CwPrivateKey => &self.private_key,
+            SecretName::SynthesizeVendorKey => &self.vendor_api_key,
+            SecretName::SynthesizePartnerKey => &self.partner_api_key,
+        }
+    }
+
+    /// The ConnectWise settings, or the first field that needs fixing, in words.
+    pub fn connectwise_settings(&self) -> Result<ConnectWiseSettings, String> {
+        let site = self.site();
+        site.validate().map_err(|e| e.to_string())?;
+        let target = match (site.site_url(), site.direct_api_url()) {
+            (_, Some(api)) => ConnectWiseTarget::api_base(api),
+            (Some(url), None) => ConnectWiseTarget::site(url),
+            (None, None) => return Err("ConnectWise site: pick one from the list".to_owned()),
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(ConnectWiseSettings::new(
+            target,
+            ConnectWiseCredentials {
+                company_id: required(&self.company_id, "ConnectWise company id")?,
+                public_key: required(&self.public_key, "ConnectWise public key")?,
+                private_key: required(&self.private_key, "ConnectWise private key")?,
+                client_id: required(&self.client_id, "ConnectWise client id")?,
+            },
+        ))
+    }
+
+    /// The Synthesize settings, or the first field that needs fixing, in words.
+    pub fn synthesize_settings(&self) -> Result<SynthesizeSettings, String> {
+        let credentials = SynthesizeCredentials {
+            vendor_api_key: required(&self.vendor_api_key, "Synthesize vendor API key")?,
+            partner_api_key: required(&self.partner_api_key, "Synthesize partner API key")?,
+        };
+        SynthesizeSettings::new(
+            &required(&self.synthesize_url, "Synthesize URL")?,
+            credentials,
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Words for a finished ConnectWise test.
+pub fn connectwise_test_state(result: &Result<ConnectionReport, JobError>) -> TestState {
+    match result {
+        Err(e) => TestState::Failed(e.to_string()),
+        Ok(report) => match &report.failed {
+            Some((step, e)) => {
+                let step = match step {
+                    ConnectionStep::CompanyInfo => "Finding the company",
+                    ConnectionStep::Authenticate => "Signing in",
+                };
+                TestState::Failed(format!("{step} failed: {e}"))
+            }
+            None => {
+                let version = report.version.as_deref().unwrap_or("unknown version");
+                TestState::Passed(format!("Connected to ConnectWise ({version})."))
+            }
+        },
+    }
+}
+
+/// Words for a finished Synthesize test.
+pub fn synthesize_test_state(result: &Result<(), JobError>) -> TestState {
+    match result {
+        Ok(()) => TestState::Passed("Connected to Synthesize; the API keys work.".to_owned()),
+        Err(e) => TestState::Failed(e.to_string()),
+    }
+}
+
+/// What the connection panel asks the app to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionAction {
+    /// A field changed and lost focus, or Enter was pressed: save the profile and secrets.
+    Save,
+    TestConnectWise,
+    TestSynthesize,
+}
+
+/// What the panel shows besides the form.
+#[derive(Debug, Default)]
+pub struct ConnectionView<'a> {
+    pub connectwise_test: Option<&'a TestState>,
+    pub synthesize_test: Option<&'a TestState>,
+    pub discovery: Option<&'a ConnectionReport>,
+    pub connectwise_busy: bool,
+    pub synthesize_busy: bool,
+    pub read_only: bool,
+}
+
+fn show_test_state(ui: &mut egui::Ui, state: Option<&TestState>) {
+    match state {
+        None | Some(TestState::NotRun) => {}
+        Some(TestState::Running) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Testing...");
+            });
+        }
+        Some(TestState::Passed(text)) => {
+            ui.colored_label(
+                egui::Color32::from_rgb(0x2e, 0x9e, 0x4f),
+                format!("OK: {text}"),
+            );
+        }
+        Some(TestState::Failed(text)) => {
+            ui.colored_label(ui.visuals().error_fg_color, text.as_str());
+        }
+    }
+}
+
+/// Draws the form; returns what the user asked for.
+pub fn show_connection(
+    ui: &mut egui::Ui,
+    form: &mut ConnectionForm,
+    view: &ConnectionView<'_>,
+) -> Vec<ConnectionAction> {
+    let mut actions = Vec::new();
+    let note = |actions: &mut Vec<ConnectionAction>, ui: &egui::Ui, r: &egui::Response| {
+        if r.lost_focus() || submitted(ui, r) {
+            actions.push(ConnectionAction::Save);
+        }
+    };
+    ui.add_enabled_ui(!view.read_only, |ui| {
+        ui.heading("ConnectWise PSA");
+        egui::Grid::new("cw_grid")
+            .num_columns(2)
+            .spacing([8.0, 6.0])
+            .show(ui, |ui| {
+                let label = ui.label("Site");
+                let before = form.site.clone();
+                egui::ComboBox::from_id_salt("site_choice")
+                    .selected_text(form.site.label())
+                    .width(260.0)
+                    .show_ui(ui, |ui| {
+                        for choice in ConnectWiseSite::drop_down_choices() {
+                            let selected = form.site.same_choice(&choice);
+                            if ui.selectable_label(selected, choice.label()).clicked() && !selected
+                            {
+                                form.site = choice;
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                if !before.same_choice(&form.site) {
+                    actions.push(ConnectionAction::Save);
+                }
+                ui.end_row();
+                match form.site {
+                    ConnectWiseSite::Custom { .. } => {
+                        let r = text_row(
+                            ui,
+                            "Site URL",
+                            &mut form.custom_url,
+                            "https://cw.example.com",
+                        );
+                        note(&mut actions, ui, &r);
+                    }
+                    ConnectWiseSite::DirectApi { .. } => {
+                        let r = text_row(
+                            ui,
+                            "API URL",
+                            &mut form.api_url,
+                            "https://cw.example.com/v4_6_release/apis/3.0",
+                        );
+                        note(&mut actions, ui, &r);
+                    }
+                    _ => {}
+                }
+                let r = text_row(
+                    ui,
+                    "Company ID",
+                    &mut form.company_id,
+                    "as typed at the ConnectWise login",
+                );
+                note(&mut actions, ui, &r);
+                let r = text_row(
+                    ui,
+                    "Client ID",
+                    &mut form.client_id,
+                    "GUID from the developer portal",
+                );
+                note(&mut actions, ui, &r);
+                let r = secret_row(ui, "Public key", &mut form.public_key, form.show_secrets);
+                note(&mut actions, ui, &r);
+                let r = secret_row(ui, "Private key", &mut form.private_key, form.show_secrets);
+                note(&mut actions, ui, &r);
+            });
+        ui.horizontal(|ui| {
+            let button = ui.add_enabled(
+                !view.connectwise_busy,
+                egui::Button::new("Test ConnectWise connection"),
+            );
+            if button.clicked() {
+                actions.push(ConnectionAction::TestConnectWise);
+            }
+        });
+        show_test_state(ui, view.connectwise_test);
+        if let Some(discovery) = view.discovery.and_then(|r| r.discovery.as_ref()) {
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.label(format!("Company: {}", discovery.company_name));
+                ui.label(format!(
+                    "Codebase {}, version {}, {}",
+                    discovery.codebase,
+                    discovery.version,
+                    if discovery.is_cloud {
+                        "cloud"
+                    } else {
+                        "on-premise"
+                    }
+                ));
+                ui.label(format!("API URL: {}", discovery.api_base));
+            });
+        }
+
+        ui.add_space(12.0);
+        ui.heading("Synthesize");
+        egui::Grid::new("syn_grid")
+            .num_columns(2)
+            .spacing([8.0, 6.0])
+            .show(ui, |ui| {
+                let r = text_row(
+                    ui,
+                    "Synthesize URL",
+                    &mut form.synthesize_url,
+                    DEFAULT_SYNTHESIZE_URL,
+                );
+                note(&mut actions, ui, &r);
+                let r = secret_row(
+                    ui,
+                    "Vendor API key",
+                    &mut form.vendor_api_key,
+                    form.show_secrets,
+                );
+                note(&mut actions, ui, &r);
+                let r = secret_row(
+                    ui,
+                    "Partner API key",
+                    &mut form.partner_api_key,
+                    form.show_secrets,
+                );
+                note(&mut actions, ui, &r);
+            });
+        if ui
+            .add_enabled(
+                !view.synthesize_busy,
+                egui::Button::new("Test Synthesize connection"),
+            )
+            .clicked()
+        {
+            actions.push(ConnectionAction::TestSynthesize);
+        }
+        show_test_state(ui, view.synthesize_test);
+    });
+    ui.checkbox(&mut form.show_secrets, "Show keys");
+    actions.dedup();
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn missing_fields_are_named() {
+        let form = ConnectionForm::default();
+        let err = form.connectwise_settings().unwrap_err();
+        assert!(err.contains("ConnectWise company id"), "{err}");
+        let err = form.synthesize_settings().unwrap_err();
+        assert!(err.contains("vendor API key"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let form = ConnectionForm {
+            private_key: "hunter2".to_owned(),
+            vendor_api_key: "v-secret".to_owned(),
+            ..ConnectionForm::default()
+        };
+        let text = format!("{form:?}");
+        assert!(!text.contains("hunter2") && !text.contains("v-secret"));
+    }
+
+    #[test]
+    fn a_custom_site_must_be_typed() {
+        let form = ConnectionForm {
+            site: ConnectWiseSite::Custom { url: String::new() },
+            company_id: "c".into(),
+            client_id: "x".into(),
+            public_key: "p".into(),
+            private_key: "q".into(),
+            ..ConnectionForm::default()
+        };
+        assert!(
+            form.connectwise_settings()
+                .unwrap_err()
+                .contains("site URL")
+        );
+    }
+}

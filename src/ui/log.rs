@@ -1,0 +1,80 @@
+//! The window's log panel: the last lines of what the app did, kept in memory and also sent to
+//! `tracing` (the log file). Callers pass words only, never a secret.
+
+use std::collections::VecDeque;
+
+/// How serious a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// One line of the log panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub at: String,
+    pub level: LogLevel,
+    pub text: String,
+}
+
+/// The most recent lines, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct LogBuffer {
+    lines: VecDeque<LogLine>,
+}
+
+/// Lines kept in the panel; older ones are only in the log file.
+pub const MAX_LOG_LINES: usize = 500;
+
+impl LogBuffer {
+    pub fn push(&mut self, level: LogLevel, text: impl Into<String>) {
+        let text = text.into();
+        match level {
+            LogLevel::Info => tracing::info!(target: "window", "{text}"),
+            LogLevel::Warn => tracing::warn!(target: "window", "{text}"),
+            LogLevel::Error => tracing::error!(target: "window", "{text}"),
+        }
+        if self.lines.len() == MAX_LOG_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(LogLine {
+            at: chrono::Local::now().format("%H:%M:%S").to_string(),
+            level,
+            text,
+        });
+    }
+
+    pub fn lines(&self) -> impl DoubleEndedIterator<Item = &LogLine> {
+        self.lines.iter()
+    }
+
+    pub fn last(&self) -> Option<&LogLine> {
+        self.lines.back()
+    }
+}
+
+/// Draws the lines, newest at the bottom, following new lines.
+pub fn show_log(ui: &mut egui::Ui, log: &LogBuffer) {
+    egui::ScrollArea::vertical()
+        .id_salt("log_scroll")
+        .stick_to_bottom(true)
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for line in log.lines() {
+                let text = format!("{}  {}", line.at, line.text);
+                match line.level {
+                    LogLevel::Info => ui.monospace(text),
+                    LogLevel::Warn => ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        egui::RichText::new(text).monospace(),
+                    ),
+                    LogLevel::Error => ui.colored_label(
+                        ui.visuals().error_fg_color,
+                        egui::RichText::new(text).monospace(),
+                    ),
+                };
+            }
+        });
+}

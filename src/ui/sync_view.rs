@@ -1,0 +1,242 @@
+//! Sync in the window: the four buttons, the plan shown for confirmation (or as a dry run),
+//! progress with Cancel, "Retry failed", and the integration status. Drawing only: the app
+//! starts the worker's plan and execute jobs for the actions returned.
+
+use crate::api::synthesize::IntegrationStatus;
+use crate::domain::sync_plan::PlannedCount;
+use crate::storage::journal::CountOutcome;
+use crate::worker::sync::{PlannedSync, SyncProgress, SyncReport, SyncRequest, SyncSteps};
+
+/// Where the current sync stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncPhase {
+    #[default]
+    Idle,
+    Planning,
+    /// The plan is on screen, waiting for Confirm (or shown as a dry run).
+    Confirm,
+    Running,
+}
+
+/// The sync's state the panels read each frame.
+#[derive(Debug, Default)]
+pub struct SyncState {
+    pub phase: SyncPhase,
+    pub dry_run: bool,
+    pub request: Option<SyncRequest>,
+    pub planned: Option<PlannedSync>,
+    /// Counts of a past run to post again, waiting for the services to be read.
+    pub revert_counts: Option<Vec<PlannedCount>>,
+    pub progress: Option<SyncProgress>,
+    pub report: Option<SyncReport>,
+    pub message: Option<Result<String, String>>,
+    pub status_choice: Option<IntegrationStatus>,
+    pub status_message: Option<Result<String, String>>,
+}
+
+/// What the sync controls ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncAction {
+    Plan(SyncSteps),
+    Confirm,
+    ClosePlan,
+    Cancel,
+    RetryFailed,
+    SetStatus(IntegrationStatus),
+}
+
+fn steps_label(steps: SyncSteps) -> &'static str {
+    match (steps.services, steps.accounts, steps.usage) {
+        (true, false, false) => "Sync services",
+        (false, true, false) => "Sync accounts",
+        (false, false, true) => "Sync usage",
+        _ => "Sync all",
+    }
+}
+
+/// The sync buttons, progress and results; `has_counts` says whether a preview is loaded.
+pub fn show_sync_controls(
+    ui: &mut egui::Ui,
+    state: &mut SyncState,
+    has_counts: bool,
+    status_busy: bool,
+) -> Vec<SyncAction> {
+    let mut actions = Vec::new();
+    let idle = state.phase == SyncPhase::Idle;
+    ui.horizontal_wrapped(|ui| {
+        for steps in [
+            SyncSteps::SERVICES,
+            SyncSteps::ACCOUNTS,
+            SyncSteps::USAGE,
+            SyncSteps::ALL,
+        ] {
+            let needs_counts = steps.accounts || steps.usage;
+            let enabled = idle && (has_counts || !needs_counts);
+            let button = ui
+                .add_enabled(enabled, egui::Button::new(steps_label(steps)))
+                .on_disabled_hover_text("Run a preview first");
+            if button.clicked() {
+                actions.push(SyncAction::Plan(steps));
+            }
+        }
+        ui.add_enabled(idle, egui::Checkbox::new(&mut state.dry_run, "Dry run"))
+            .on_hover_text("Show exactly what would be sent, and send nothing");
+        if state.phase == SyncPhase::Running && ui.button("Cancel sync").clicked() {
+            actions.push(SyncAction::Cancel);
+        }
+        let failed = state
+            .report
+            .as_ref()
+            .is_some_and(|r| !r.failed_counts().is_empty());
+        if idle && failed && ui.button("Retry failed").clicked() {
+            actions.push(SyncAction::RetryFailed);
+        }
+        ui.separator();
+        let label = ui.label("Integration status");
+        let choice = state.status_choice.unwrap_or(IntegrationStatus::Active);
+        let mut picked = choice;
+        egui::ComboBox::from_id_salt("integration_status")
+            .selected_text(picked.as_str())
+            .show_ui(ui, |ui| {
+                for status in IntegrationStatus::ALL {
+                    ui.selectable_value(&mut picked, status, status.as_str());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        state.status_choice = Some(picked);
+        if ui
+            .add_enabled(!status_busy, egui::Button::new("Set status"))
+            .clicked()
+        {
+            actions.push(SyncAction::SetStatus(picked));
+        }
+    });
+    match state.phase {
+        SyncPhase::Planning => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Reading Synthesize to make the plan...");
+            });
+        }
+        SyncPhase::Running => {
+            let p = state.progress.unwrap_or_default();
+            let fraction = if p.counts_total == 0 {
+                0.0
+            } else {
+                p.counts_done as f32 / p.counts_total as f32
+            };
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .show_percentage()
+                    .text(format!(
+                        "{} of {} counts: {} sent, {} unmapped, {} failed",
+                        p.counts_done, p.counts_total, p.sent, p.unmapped, p.failed
+                    )),
+            );
+        }
+        _ => {}
+    }
+    for message in [&state.message, &state.status_message]
+        .into_iter()
+        .flatten()
+    {
+        match message {
+            Ok(text) => {
+                ui.label(text);
+            }
+            Err(text) => {
+                ui.colored_label(ui.visuals().error_fg_color, text);
+            }
+        }
+    }
+    actions
+}
+
+/// The plan, as the confirmation dialog (or the dry run) shows it: every item that would be sent.
+pub fn show_plan_dialog(ctx: &egui::Context, state: &SyncState) -> Vec<SyncAction> {
+    let mut actions = Vec::new();
+    let Some(planned) = &state.planned else {
+        return actions;
+    };
+    let plan = &planned.plan;
+    let revert = state.request.as_ref().is_some_and(|r| r.revert);
+    let title = match (state.dry_run, revert) {
+        (true, _) => "Dry run: nothing is sent".to_owned(),
+        (false, true) => "Revert to these counts?".to_owned(),
+        (false, false) => format!(
+            "{}?",
+            state
+                .request
+                .as_ref()
+                .map_or("Sync", |r| steps_label(r.steps))
+        ),
+    };
+    let response = egui::Modal::new(egui::Id::unique("sync_plan_dialog")).show(ctx, |ui| {
+        ui.set_width(620.0);
+        ui.heading(&title);
+        ui.label(plan.summary());
+        for warning in &plan.warnings {
+            ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
+        }
+        ui.separator();
+        egui::ScrollArea::vertical()
+            .id_salt("plan_items")
+            .max_height(320.0)
+            .show(ui, |ui| {
+                for service in &plan.services_to_create {
+                    ui.label(format!("Create service \"{}\"", service.name));
+                }
+                for account in &plan.accounts_to_create {
+                    ui.label(format!("Create account {} {}", account.id, account.name));
+                }
+                for count in &plan.counts {
+                    let previous = match count.previous {
+                        Some(p) if p == count.unit_count => format!(" (unchanged from {p})"),
+                        Some(p) => format!(" (was {p})"),
+                        None => " (first time)".to_owned(),
+                    };
+                    ui.label(format!(
+                        "Post {} = {} for {} ({}){previous}",
+                        count.service.service_name(),
+                        count.unit_count,
+                        count.company_name,
+                        count.company_id
+                    ));
+                }
+                if plan.is_empty() {
+                    ui.label("Nothing to send: Synthesize is already up to date.");
+                }
+            });
+        ui.separator();
+        ui.horizontal(|ui| {
+            if state.dry_run || plan.is_empty() {
+                if ui.button("Close").clicked() {
+                    actions.push(SyncAction::ClosePlan);
+                }
+            } else {
+                if ui.button("Confirm and send").clicked() {
+                    actions.push(SyncAction::Confirm);
+                }
+                if ui.button("Cancel").clicked() {
+                    actions.push(SyncAction::ClosePlan);
+                }
+            }
+        });
+    });
+    if response.should_close() {
+        actions.push(SyncAction::ClosePlan);
+    }
+    actions
+}
+
+/// Words for one count's outcome, for the log.
+pub fn outcome_words(outcome: &CountOutcome) -> String {
+    match outcome {
+        CountOutcome::Sent => "sent".to_owned(),
+        CountOutcome::Unmapped { message } => format!(
+            "unmapped ({message}): map this account to the service in Synthesize, then sync again"
+        ),
+        CountOutcome::Failed { reason } => format!("failed: {reason}"),
+    }
+}

@@ -1,0 +1,39 @@
+//! Small widget helpers: every input gets an accessible name tied to its visible label.
+
+/// A label and a single-line text field tied to it (`labelled_by`), in a two-column grid row.
+pub fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) -> egui::Response {
+    let label = ui.label(label);
+    let response = ui
+        .add(
+            egui::TextEdit::singleline(value)
+                .hint_text(hint)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+    ui.end_row();
+    response
+}
+
+/// A masked secret field with its label; `show` reveals the text.
+pub fn secret_row(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    show: bool,
+) -> egui::Response {
+    let label = ui.label(label);
+    let response = ui
+        .add(
+            egui::TextEdit::singleline(value)
+                .password(!show)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+    ui.end_row();
+    response
+}
+
+/// Whether Enter was pressed while `response`'s field had focus (egui drops focus on Enter).
+pub fn submitted(ui: &egui::Ui, response: &egui::Response) -> bool {
+    response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
+}

@@ -1,1 +1,0 @@
-//! Background jobs, progress and cancellation (not built yet).

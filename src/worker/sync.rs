@@ -1,0 +1,496 @@
+//! Sync execution: services, then accounts in batches, then counts with bounded, paced
+//! concurrency; every outcome reported as it happens and journaled; a failure never stops the rest.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::jobs::JobError;
+use crate::api::synthesize::{
+    AccountRequest, CountPostOutcome, ServiceRequest, SynthesizeClient, SynthesizeError,
+    SynthesizeSettings,
+};
+use crate::domain::counting::CompanyCounts;
+use crate::domain::settings::SyncOptions;
+use crate::domain::sync_plan::{
+    LastSent, PlanInput, PlannedCount, ServiceKind, SyncPlan, SynthesizeAccount, SynthesizeService,
+    find_service, plan_sync,
+};
+use crate::storage::journal::{
+    CountOutcome, Journal, JournalEvent, RunKind, RunOptions, new_run_id,
+};
+
+/// Which parts of a sync to run (the four buttons and subcommands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SyncSteps {
+    pub services: bool,
+    pub accounts: bool,
+    pub usage: bool,
+}
+
+impl SyncSteps {
+    pub const ALL: SyncSteps = SyncSteps {
+        services: true,
+        accounts: true,
+        usage: true,
+    };
+    pub const SERVICES: SyncSteps = SyncSteps {
+        services: true,
+        accounts: false,
+        usage: false,
+    };
+    pub const ACCOUNTS: SyncSteps = SyncSteps {
+        services: false,
+        accounts: true,
+        usage: false,
+    };
+    pub const USAGE: SyncSteps = SyncSteps {
+        services: false,
+        accounts: false,
+        usage: true,
+    };
+
+    /// The journal's kind for the run.
+    pub fn run_kind(self) -> RunKind {
+        match (self.services, self.accounts, self.usage) {
+            (true, false, false) => RunKind::SyncServices,
+            (false, true, false) => RunKind::SyncAccounts,
+            (false, false, true) => RunKind::SyncUsage,
+            _ => RunKind::Sync,
+        }
+    }
+}
+
+/// What planning a sync needs.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    pub synthesize: SynthesizeSettings,
+    pub counts: Vec<CompanyCounts>,
+    /// Only these companies, when the user selected some.
+    pub selection: Option<BTreeSet<i64>>,
+    pub options: SyncOptions,
+    pub steps: SyncSteps,
+    pub profile_name: String,
+    pub rule_text: String,
+    /// Counts to post regardless of the zero policy ("revert to these counts" from History).
+    pub revert: bool,
+}
+
+/// The plan, and the Synthesize state it was made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedSync {
+    pub plan: SyncPlan,
+    pub services: Vec<SynthesizeService>,
+    pub accounts: Vec<SynthesizeAccount>,
+}
+
+/// One count's outcome, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemResult {
+    pub count: PlannedCount,
+    pub outcome: CountOutcome,
+}
+
+/// Progress of a running sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct SyncProgress {
+    pub services_created: usize,
+    pub accounts_created: usize,
+    pub counts_total: usize,
+    pub counts_done: usize,
+    pub sent: usize,
+    pub unmapped: usize,
+    pub failed: usize,
+}
+
+/// Something the sync tells its front end while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncUpdate {
+    Progress(SyncProgress),
+    Item(ItemResult),
+    /// A step failed as a whole (the services or accounts call); counts still go on where they can.
+    StepFailed {
+        step: &'static str,
+        reason: String,
+    },
+}
+
+/// How a sync ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyncReport {
+    pub run_id: String,
+    pub progress: SyncProgress,
+    pub items: Vec<ItemResult>,
+    pub step_failures: Vec<(String, String)>,
+    pub cancelled: bool,
+}
+
+impl SyncReport {
+    /// The counts that failed, to run again with "Retry failed".
+    pub fn failed_counts(&self) -> Vec<PlannedCount> {
+        self.items
+            .iter()
+            .filter(|i| matches!(i.outcome, CountOutcome::Failed { .. }))
+            .map(|i| i.count.clone())
+            .collect()
+    }
+
+    pub fn has_failures(&self) -> bool {
+        self.progress.failed > 0 || !self.step_failures.is_empty()
+    }
+
+    pub fn sent_anything(&self) -> bool {
+        self.progress.sent > 0
+            || self.progress.services_created > 0
+            || self.progress.accounts_created > 0
+    }
+}
+
+/// Reads the Synthesize state and the journal and makes the plan. Sends nothing.
+pub async fn plan(
+    client: &SynthesizeClient,
+    request: &SyncRequest,
+    last_sent: &LastSent,
+    cancel: &CancellationToken,
+) -> Result<PlannedSync, JobError> {
+    let services: Vec<SynthesizeService> = client
+        .services(cancel)
+        .await?
+        .into_iter()
+        .map(|s| SynthesizeService {
+            id: s.id,
+            name: s.name,
+        })
+        .collect();
+    let accounts: Vec<SynthesizeAccount> = client
+        .accounts(cancel)
+        .await?
+        .into_iter()
+        .map(|a| SynthesizeAccount {
+            id: a.id,
+            name: a.name,
+        })
+        .collect();
+    let mut plan = plan_sync(&PlanInput {
+        counts: &request.counts,
+        services: &services,
+        accounts: &accounts,
+        last_sent,
+        options: &request.options,
+        selection: request.selection.as_ref(),
+    });
+    if !request.steps.services {
+        plan.services_to_create.clear();
+    }
+    if !request.steps.accounts {
+        plan.accounts_to_create.clear();
+    }
+    if !request.steps.usage {
+        plan.counts.clear();
+    }
+    Ok(PlannedSync {
+        plan,
+        services,
+        accounts,
+    })
+}
+
+/// Count posts per second: under Synthesize's documented limit of about 100 a second, so a run
+/// does not burst into 429s and then sleep out each `Retry-After`.
+pub const COUNT_POSTS_PER_SECOND: f64 = 95.0;
+
+/// A shared pace for count posts, so a run stays under the service's rate limit instead of
+/// bursting into 429s and sleeping out each `Retry-After`.
+struct Pacer {
+    interval: Mutex<tokio::time::Interval>,
+}
+
+impl Pacer {
+    fn new(requests_per_second: f64) -> Self {
+        let period = Duration::from_secs_f64(1.0 / requests_per_second.max(0.1));
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            interval: Mutex::new(interval),
+        }
+    }
+
+    async fn wait(&self) {
+        self.interval.lock().await.tick().await;
+    }
+}
+
+/// Executes a plan. Every count's outcome goes to `on_update` and the journal as it happens.
+pub async fn execute(
+    client: &SynthesizeClient,
+    planned: &PlannedSync,
+    request: &SyncRequest,
+    journal: Option<&Journal>,
+    on_update: &(dyn Fn(SyncUpdate) + Send + Sync),
+    cancel: &CancellationToken,
+) -> SyncReport {
+    let run_id = new_run_id();
+    let plan = &planned.plan;
+    let journal_write = |event: JournalEvent| {
+        if let Some(journal) = journal
+            && let Err(e) = journal.append(&run_id, event)
+        {
+            tracing::error!(error = %e, "could not write the journal");
+        }
+    };
+    journal_write(JournalEvent::RunStarted {
+        profile: request.profile_name.clone(),
+        kind: if request.revert {
+            RunKind::Revert
+        } else {
+            request.steps.run_kind()
+        },
+        dry_run: false,
+        options: RunOptions {
+            sync: request.options.clone(),
+            counting_rule: request.rule_text.clone(),
+        },
+    });
+    let mut report = SyncReport {
+        run_id: run_id.clone(),
+        progress: SyncProgress {
+            counts_total: plan.counts.len(),
+            ..SyncProgress::default()
+        },
+        items: Vec::new(),
+        step_failures: Vec::new(),
+        cancelled: false,
+    };
+    let fail_step = |report: &mut SyncReport, step: &'static str, reason: String| {
+        on_update(SyncUpdate::StepFailed {
+            step,
+            reason: reason.clone(),
+        });
+        report.step_failures.push((step.to_owned(), reason));
+    };
+
+    // 1. Services.
+    let mut service_ids: HashMap<ServiceKind, String> = HashMap::new();
+    for kind in ServiceKind::ALL {
+        if let Some(s) = find_service(kind, &planned.services) {
+            service_ids.insert(kind, s.id.clone());
+        }
+    }
+    let mut created_services = Vec::new();
+    for new in &plan.services_to_create {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let request_body = ServiceRequest {
+            name: new.name.clone(),
+            description: new.description.clone(),
+            category: new.category.clone(),
+            subcategory: new.subcategory.clone(),
+        };
+        match client.create_service(&request_body, cancel).await {
+            Ok(()) => {
+                report.progress.services_created += 1;
+                created_services.push(new.kind);
+            }
+            Err(SynthesizeError::Cancelled) => break,
+            Err(e) => fail_step(
+                &mut report,
+                "services",
+                format!("creating \"{}\": {e}", new.name),
+            ),
+        }
+        on_update(SyncUpdate::Progress(report.progress));
+    }
+    if !plan.services_to_create.is_empty() || service_ids.len() < 2 {
+        // The create call's answer does not reliably carry the id: read the list again.
+        match client.services(cancel).await {
+            Ok(skus) => {
+                let listed: Vec<SynthesizeService> = skus
+                    .into_iter()
+                    .map(|s| SynthesizeService {
+                        id: s.id,
+                        name: s.name,
+                    })
+                    .collect();
+                for kind in ServiceKind::ALL {
+                    if let Some(s) = find_service(kind, &listed) {
+                        service_ids.insert(kind, s.id.clone());
+                    }
+                }
+            }
+            Err(SynthesizeError::Cancelled) => {}
+            Err(e) => fail_step(
+                &mut report,
+                "services",
+                format!("reading the services: {e}"),
+            ),
+        }
+    }
+
+    for kind in created_services {
+        journal_write(JournalEvent::ServiceCreated {
+            service: kind,
+            service_id: service_ids.get(&kind).cloned().unwrap_or_default(),
+        });
+    }
+
+    // 2. Accounts, in batches; a failed batch is re-checked against the list before a resend,
+    // so an account is never created twice.
+    let batch_size = request.options.account_batch_size.max(1);
+    for batch in plan.accounts_to_create.chunks(batch_size) {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let body: Vec<AccountRequest> = batch
+            .iter()
+            .map(|a| AccountRequest {
+                name: a.name.clone(),
+                description: a.description.clone(),
+                id: a.id.clone(),
+            })
+            .collect();
+        let mut result = client.create_accounts(&body, cancel).await;
+        if let Err(e) = &result
+            && is_transient(e)
+        {
+            match client.accounts(cancel).await {
+                Ok(existing) => {
+                    let known: BTreeSet<&str> = existing.iter().map(|a| a.id.as_str()).collect();
+                    let missing: Vec<AccountRequest> = body
+                        .iter()
+                        .filter(|a| !known.contains(a.id.as_str()))
+                        .cloned()
+                        .collect();
+                    result = if missing.is_empty() {
+                        Ok(())
+                    } else {
+                        client.create_accounts(&missing, cancel).await
+                    };
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+        match result {
+            Ok(()) => {
+                report.progress.accounts_created += batch.len();
+                journal_write(JournalEvent::AccountsCreated {
+                    ids: batch.iter().map(|a| a.id.clone()).collect(),
+                });
+            }
+            Err(SynthesizeError::Cancelled) => break,
+            Err(e) => fail_step(
+                &mut report,
+                "accounts",
+                format!("creating {} account(s): {e}", batch.len()),
+            ),
+        }
+        on_update(SyncUpdate::Progress(report.progress));
+    }
+
+    // 3. Counts.
+    let pacer = Pacer::new(COUNT_POSTS_PER_SECOND);
+    let concurrency = request.options.count_concurrency.max(1);
+    let posts = futures_util::stream::iter(plan.counts.iter().cloned())
+        .map(|count| {
+            let pacer = &pacer;
+            let service_ids = &service_ids;
+            async move {
+                let outcome = match service_ids.get(&count.service) {
+                    None => CountOutcome::Failed {
+                        reason: format!(
+                            "the service \"{}\" does not exist in Synthesize; run Sync services first",
+                            count.service.service_name()
+                        ),
+                    },
+                    Some(service_id) => {
+                        if cancel.is_cancelled() {
+                            return None;
+                        }
+                        pacer.wait().await;
+                        match client
+                            .post_count(service_id, &count.company_id.to_string(), count.unit_count, cancel)
+                            .await
+                        {
+                            Ok(CountPostOutcome::Sent) => CountOutcome::Sent,
+                            Ok(CountPostOutcome::Unmapped { message }) => CountOutcome::Unmapped { message },
+                            Err(SynthesizeError::Cancelled) => return None,
+                            Err(e) => CountOutcome::Failed {
+                                reason: e.to_string(),
+                            },
+                        }
+                    }
+                };
+                Some(ItemResult { count, outcome })
+            }
+        })
+        .buffer_unordered(concurrency);
+    futures_util::pin_mut!(posts);
+    while let Some(item) = posts.next().await {
+        let Some(item) = item else {
+            continue;
+        };
+        journal_write(JournalEvent::CountResult {
+            company_id: item.count.company_id,
+            company_name: item.count.company_name.clone(),
+            service: item.count.service,
+            unit_count: item.count.unit_count,
+            outcome: item.outcome.clone(),
+        });
+        report.progress.counts_done += 1;
+        match &item.outcome {
+            CountOutcome::Sent => report.progress.sent += 1,
+            CountOutcome::Unmapped { .. } => report.progress.unmapped += 1,
+            CountOutcome::Failed { .. } => report.progress.failed += 1,
+        }
+        on_update(SyncUpdate::Item(item.clone()));
+        on_update(SyncUpdate::Progress(report.progress));
+        report.items.push(item);
+    }
+    report.cancelled = cancel.is_cancelled();
+    journal_write(JournalEvent::RunFinished {
+        sent: report.progress.sent as u64,
+        unmapped: report.progress.unmapped as u64,
+        failed: report.progress.failed as u64,
+        cancelled: report.cancelled,
+    });
+    report
+}
+
+fn is_transient(e: &SynthesizeError) -> bool {
+    matches!(
+        e,
+        SynthesizeError::Timeout { .. }
+            | SynthesizeError::Unreachable { .. }
+            | SynthesizeError::RateLimited { .. }
+    ) || e.status().is_some_and(|s| s >= 500)
+}
+
+/// Plans and executes in one go (the command's path; the window confirms in between).
+pub async fn plan_and_execute(
+    request: &SyncRequest,
+    journal: Option<&Journal>,
+    last_sent: &LastSent,
+    on_update: &(dyn Fn(SyncUpdate) + Send + Sync),
+    cancel: &CancellationToken,
+) -> Result<(PlannedSync, SyncReport), JobError> {
+    let client = SynthesizeClient::new(request.synthesize.clone())?;
+    let planned = plan(&client, request, last_sent, cancel).await?;
+    let report = execute(&client, &planned, request, journal, on_update, cancel).await;
+    Ok((planned, report))
+}
+
+/// Only the given counts (for "Retry failed" and "revert to these counts").
+pub fn plan_of_counts(counts: Vec<PlannedCount>, planned: &PlannedSync) -> PlannedSync {
+    PlannedSync {
+        plan: SyncPlan {
+            counts,
+            ..SyncPlan::default()
+        },
+        services: planned.services.clone(),
+        accounts: planned.accounts.clone(),
+    }
+}
