@@ -5,7 +5,12 @@
 //! `engine`, `memory`, `window`) runs one. Everything runs on loopback against the sandbox and
 //! stops by itself.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::io::BufRead as _;
 use std::process::{Command, Stdio};
@@ -15,9 +20,15 @@ use cw_shared_devices::api::connectwise::{
     ConnectWiseClient, ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget,
     PagingStrategy,
 };
-use cw_shared_devices::api::synthesize::{SynthesizeClient, SynthesizeCredentials, SynthesizeSettings};
-use cw_shared_devices::domain::configuration::{CompanyRef, ConfigurationPage, ConfigurationRecord, NamedRef};
-use cw_shared_devices::domain::counting::{CompanyCounts, CountingEngine, CountingOptions, CountingRule};
+use cw_shared_devices::api::synthesize::{
+    SynthesizeClient, SynthesizeCredentials, SynthesizeSettings,
+};
+use cw_shared_devices::domain::configuration::{
+    CompanyRef, ConfigurationPage, ConfigurationRecord, NamedRef,
+};
+use cw_shared_devices::domain::counting::{
+    CompanyCounts, CountingEngine, CountingOptions, CountingRule,
+};
 use cw_shared_devices::domain::settings::{SyncOptions, ZeroPolicy};
 use cw_shared_devices::domain::sync_plan::ServiceKind;
 use cw_shared_devices::sandbox::{
@@ -35,7 +46,11 @@ fn wanted(part: &str) -> bool {
 }
 
 fn main() {
-    println!("msp_scale on {} logical CPUs ({})", std::thread::available_parallelism().map_or(0, |n| n.get()), machine());
+    println!(
+        "msp_scale on {} logical CPUs ({})",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        machine()
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -53,7 +68,9 @@ fn main() {
     }
     if wanted("window") {
         match cw_shared_devices::ui::bench::measure_scroll_frames(5_000, 300) {
-            Ok(times) => println!("\n== window\n5,000-row preview table at 1280x800, scrolling: {times}"),
+            Ok(times) => {
+                println!("\n== window\n5,000-row preview table at 1280x800, scrolling: {times}")
+            }
             Err(e) => println!("\n== window\nnot measured: {e}"),
         }
     }
@@ -62,10 +79,20 @@ fn main() {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!("{cpu}; load average {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+    format!(
+        "{cpu}; load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }
 
 fn record(id: i64) -> ConfigurationRecord {
@@ -82,7 +109,14 @@ fn record(id: i64) -> ConfigurationRecord {
     });
     r.contact = Some(NamedRef {
         id: Some(2),
-        name: Some(if id % 7 == 0 { "Front Desk (shared)" } else { "Jane Doe" }.into()),
+        name: Some(
+            if id % 7 == 0 {
+                "Front Desk (shared)"
+            } else {
+                "Jane Doe"
+            }
+            .into(),
+        ),
     });
     r
 }
@@ -147,7 +181,11 @@ fn engine_figures(print: bool) -> f64 {
     bytes_per_sec
 }
 
-fn cw_settings(sandbox: &Sandbox, paging: PagingStrategy, server_filter: bool) -> ConnectWiseSettings {
+fn cw_settings(
+    sandbox: &Sandbox,
+    paging: PagingStrategy,
+    server_filter: bool,
+) -> ConnectWiseSettings {
     let mut s = ConnectWiseSettings::new(
         ConnectWiseTarget::Site(sandbox.cw_site_url()),
         ConnectWiseCredentials {
@@ -164,7 +202,10 @@ fn cw_settings(sandbox: &Sandbox, paging: PagingStrategy, server_filter: bool) -
 }
 
 async fn preview_figures(parse_bytes_per_sec: f64) {
-    println!("\n== preview: 2,000 companies, 100,000 configurations, {} ms latency, {IN_FLIGHT} in flight", LATENCY.as_millis());
+    println!(
+        "\n== preview: 2,000 companies, 100,000 configurations, {} ms latency, {IN_FLIGHT} in flight",
+        LATENCY.as_millis()
+    );
     let sandbox = Sandbox::start(SandboxConfig {
         seed: 8,
         companies: 2_000,
@@ -176,10 +217,26 @@ async fn preview_figures(parse_bytes_per_sec: f64) {
     sandbox.handle().connectwise_knobs().set_latency(LATENCY);
     let rule = CountingRule::new(&CountingOptions::default()).unwrap();
     let runs = [
-        ("id ranges (default), filtered + projected", PagingStrategy::IdRanges, true),
-        ("numbered pages after /count, filtered + projected", PagingStrategy::ParallelPages, true),
-        ("forward-only, one page at a time, filtered + projected", PagingStrategy::ForwardOnly, true),
-        ("id ranges, no server filter, no projection", PagingStrategy::IdRanges, false),
+        (
+            "id ranges (default), filtered + projected",
+            PagingStrategy::IdRanges,
+            true,
+        ),
+        (
+            "numbered pages after /count, filtered + projected",
+            PagingStrategy::ParallelPages,
+            true,
+        ),
+        (
+            "forward-only, one page at a time, filtered + projected",
+            PagingStrategy::ForwardOnly,
+            true,
+        ),
+        (
+            "id ranges, no server filter, no projection",
+            PagingStrategy::IdRanges,
+            false,
+        ),
     ];
     let mut reference = None;
     for (label, paging, filter) in runs {
@@ -207,13 +264,19 @@ async fn preview_figures(parse_bytes_per_sec: f64) {
         );
         match &reference {
             None => reference = Some(outcome.counts.companies),
-            Some(companies) => assert_eq!(*companies, outcome.counts.companies, "{label} counted differently"),
+            Some(companies) => assert_eq!(
+                *companies, outcome.counts.companies,
+                "{label} counted differently"
+            ),
         }
     }
 }
 
 async fn sync_figures() {
-    println!("\n== sync usage: 4,000 counts, {} ms latency, sandbox limit 100 requests/s", LATENCY.as_millis());
+    println!(
+        "\n== sync usage: 4,000 counts, {} ms latency, sandbox limit 100 requests/s",
+        LATENCY.as_millis()
+    );
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let handle = sandbox.handle();
     let counts: Vec<CompanyCounts> = (1..=2_000)
@@ -264,7 +327,9 @@ async fn sync_figures() {
     };
     let client = SynthesizeClient::new(settings).unwrap();
     let cancel = CancellationToken::new();
-    let planned = sync::plan(&client, &request, &Default::default(), &cancel).await.unwrap();
+    let planned = sync::plan(&client, &request, &Default::default(), &cancel)
+        .await
+        .unwrap();
     assert_eq!(planned.plan.counts.len(), 4_000);
     let before = client.stats();
     let started = Instant::now();
@@ -289,7 +354,17 @@ fn memory_figure() {
     let bin = env!("CARGO_BIN_EXE_cw-shared-devices");
     let home = tempfile::tempdir().unwrap();
     let mut server = Command::new(bin)
-        .args(["serve-sandbox", "--seed", "8", "--companies", "2000", "--configurations", "100000", "--latency-ms", "20"])
+        .args([
+            "serve-sandbox",
+            "--seed",
+            "8",
+            "--companies",
+            "2000",
+            "--configurations",
+            "100000",
+            "--latency-ms",
+            "20",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -304,7 +379,12 @@ fn memory_figure() {
             (k.to_owned(), v.to_owned())
         })
         .collect();
-    let site = vars.iter().find(|(k, _)| k == "CW_SITE_URL").unwrap().1.clone();
+    let site = vars
+        .iter()
+        .find(|(k, _)| k == "CW_SITE_URL")
+        .unwrap()
+        .1
+        .clone();
     let time = std::path::Path::new("/usr/bin/time");
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
@@ -331,7 +411,12 @@ fn memory_figure() {
             if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
                 && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
             {
-                sampled_kb = sampled_kb.max(line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0));
+                sampled_kb = sampled_kb.max(
+                    line.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -340,7 +425,11 @@ fn memory_figure() {
     let wall = started.elapsed().as_secs_f64();
     let _ = server.kill();
     let _ = server.wait();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let max_rss_kb = stderr
         .lines()
@@ -351,6 +440,10 @@ fn memory_figure() {
     println!(
         "peak resident memory {:.1} MB ({}), wall {wall:.2} s including process start and discovery",
         max_rss_kb as f64 / 1024.0,
-        if time.exists() { "/usr/bin/time -v" } else { "sampled VmHWM" }
+        if time.exists() {
+            "/usr/bin/time -v"
+        } else {
+            "sampled VmHWM"
+        }
     );
 }
