@@ -20,22 +20,15 @@ use cw_shared_devices::api::connectwise::{
     ConnectWiseClient, ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget,
     PagingStrategy,
 };
-use cw_shared_devices::api::synthesize::{
-    SynthesizeClient, SynthesizeCredentials, SynthesizeSettings,
-};
 use cw_shared_devices::domain::configuration::{
     CompanyRef, ConfigurationPage, ConfigurationRecord, NamedRef,
 };
-use cw_shared_devices::domain::counting::{
-    CompanyCounts, CountingEngine, CountingOptions, CountingRule,
-};
-use cw_shared_devices::domain::settings::{SyncOptions, ZeroPolicy};
-use cw_shared_devices::domain::sync_plan::ServiceKind;
+use cw_shared_devices::domain::counting::{CountingEngine, CountingOptions, CountingRule};
 use cw_shared_devices::sandbox::{
-    RateLimit, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY, SANDBOX_PRIVATE_KEY,
-    SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxAccount, SandboxConfig,
+    RateLimit, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY,
+    Sandbox, SandboxConfig,
 };
-use cw_shared_devices::worker::sync::{self, SyncRequest, SyncSteps};
+use cw_shared_devices::worker::sync;
 use tokio_util::sync::CancellationToken;
 
 const LATENCY: Duration = Duration::from_millis(20);
@@ -277,74 +270,14 @@ async fn sync_figures() {
         "\n== sync usage: 4,000 counts, {} ms latency, sandbox limit 100 requests/s",
         LATENCY.as_millis()
     );
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let handle = sandbox.handle();
-    let counts: Vec<CompanyCounts> = (1..=2_000)
-        .map(|id| CompanyCounts {
-            company_id: id,
-            company_name: format!("Company {id}"),
-            shared_devices: 1 + id as u64 % 5,
-            not_shared_devices: 1 + id as u64 % 7,
-            total_devices: 2 + id as u64 % 5 + id as u64 % 7,
-        })
-        .collect();
-    for kind in ServiceKind::ALL {
-        let new = kind.new_service();
-        handle.add_service(&new.name, &new.description, &new.category, &new.subcategory);
-    }
-    for c in &counts {
-        handle.add_account(SandboxAccount {
-            id: c.company_id.to_string(),
-            name: c.company_name.clone(),
-            description: String::new(),
-        });
-    }
-    handle.synthesize_knobs().set_latency(LATENCY);
-    handle.synthesize_knobs().set_rate_limit(Some(RateLimit {
+    let limit = RateLimit {
         per_second: 100.0,
         burst: 10,
-    }));
-    let settings = SynthesizeSettings::new(
-        sandbox.synthesize_url().as_str(),
-        SynthesizeCredentials {
-            vendor_api_key: SANDBOX_VENDOR_API_KEY.into(),
-            partner_api_key: SANDBOX_PARTNER_API_KEY.into(),
-        },
-    )
-    .unwrap();
-    let request = SyncRequest {
-        synthesize: settings.clone(),
-        counts,
-        selection: None,
-        options: SyncOptions {
-            zero_policy: ZeroPolicy::ChangedToZero,
-            ..SyncOptions::default()
-        },
-        steps: SyncSteps::USAGE,
-        profile_name: "bench".into(),
-        rule_text: String::new(),
-        revert: false,
     };
-    let client = SynthesizeClient::new(settings).unwrap();
-    let cancel = CancellationToken::new();
-    let planned = sync::plan(&client, &request, &Default::default(), &cancel)
-        .await
-        .unwrap();
-    assert_eq!(planned.plan.counts.len(), 4_000);
-    let before = client.stats();
-    let started = Instant::now();
-    let report = sync::execute(&client, &planned, &request, None, &|_| {}, &cancel).await;
-    let wall = started.elapsed().as_secs_f64();
-    let stats = client.stats();
-    println!(
-        "4,000 counts in {wall:.1} s: sent {}, failed {}; lower bound 40.0 s (4,000 / 100 per s); ratio {:.2}; {} answered 429, {} retries, {} requests",
-        report.progress.sent,
-        report.progress.failed,
-        wall / 40.0,
-        stats.rate_limited - before.rate_limited,
-        stats.retries - before.retries,
-        stats.requests - before.requests,
-    );
+    match sync::measure::measure_usage_sync(4_000, LATENCY, limit).await {
+        Ok(figures) => println!("{figures}"),
+        Err(e) => println!("not measured: {e}"),
+    }
 }
 
 /// Peak memory of a headless preview process of 100,000 configurations, with the sandbox in a
