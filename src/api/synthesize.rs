@@ -143,6 +143,12 @@ pub enum CountPostOutcome {
     },
 }
 
+/// A 429: the server turned the request away without carrying it out, so even a write that
+/// must never be repeated blindly can be sent again.
+fn refused_unread(e: &AttemptError) -> bool {
+    matches!(e, AttemptError::Status(f) if f.status == StatusCode::TOO_MANY_REQUESTS)
+}
+
 /// A Synthesize call that failed, keeping the HTTP status and the body's message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SynthesizeError {
@@ -341,8 +347,10 @@ impl SynthesizeClient {
         response.bytes().await.map_err(AttemptError::from_reqwest)
     }
 
-    /// Sends a request; `retry_writes` says whether a non-GET may be repeated (count posts set a
-    /// value, so they may; account creation may not).
+    /// Sends a request; `retryable` says whether it may be repeated after an answer that leaves
+    /// unknown whether it was carried out (count posts set a value, so they may; creating
+    /// accounts or services may not). A 429 is repeated either way: Synthesize refused the
+    /// request before carrying it out.
     async fn call(
         &self,
         method: Method,
@@ -356,7 +364,11 @@ impl SynthesizeClient {
         let result = with_retries(
             &self.inner.settings.http,
             cancel,
-            |e| retryable && e.is_retryable() && !matches!(e, AttemptError::Malformed(_)),
+            |e| {
+                e.is_retryable()
+                    && !matches!(e, AttemptError::Malformed(_))
+                    && (retryable || refused_unread(e))
+            },
             |err, delay| {
                 self.inner.retries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(path = url.path(), ?delay, error = ?err, "retrying Synthesize request");
@@ -430,8 +442,8 @@ impl SynthesizeClient {
         Ok(envelope.data.unwrap_or_default().skus)
     }
 
-    /// Creates a service. Not retried: a retry could create it twice; the caller re-reads the
-    /// service list instead.
+    /// Creates a service. Not retried (but for a 429): a retry could create it twice; the caller
+    /// re-reads the service list instead.
     pub async fn create_service(
         &self,
         service: &ServiceRequest,
@@ -463,8 +475,8 @@ impl SynthesizeClient {
         })
     }
 
-    /// Creates accounts in one request (the body is an array). Not retried here: the caller
-    /// checks the account list before sending again.
+    /// Creates accounts in one request (the body is an array). Not retried here (but for a 429):
+    /// the caller checks the account list before sending again.
     pub async fn create_accounts(
         &self,
         accounts: &[AccountRequest],

@@ -11,14 +11,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::jobs::JobError;
 use crate::api::synthesize::{
-    AccountRequest, CountPostOutcome, ServiceRequest, SynthesizeClient, SynthesizeError,
+    AccountRequest, CountPostOutcome, ServiceRequest, Sku, SynthesizeClient, SynthesizeError,
     SynthesizeSettings,
 };
 use crate::domain::counting::CompanyCounts;
 use crate::domain::settings::SyncOptions;
 use crate::domain::sync_plan::{
-    LastSent, PlanInput, PlannedCount, ServiceKind, SyncPlan, SynthesizeAccount, SynthesizeService,
-    find_service, plan_sync,
+    LastSent, NewService, PlanInput, PlannedCount, ServiceKind, SyncPlan, SynthesizeAccount,
+    SynthesizeService, find_service, plan_sync,
 };
 use crate::storage::journal::{
     CountOutcome, Journal, JournalEvent, RunKind, RunOptions, new_run_id,
@@ -157,15 +157,7 @@ pub async fn plan(
     last_sent: &LastSent,
     cancel: &CancellationToken,
 ) -> Result<PlannedSync, JobError> {
-    let services: Vec<SynthesizeService> = client
-        .services(cancel)
-        .await?
-        .into_iter()
-        .map(|s| SynthesizeService {
-            id: s.id,
-            name: s.name,
-        })
-        .collect();
+    let services = synthesize_services(client.services(cancel).await?);
     let accounts: Vec<SynthesizeAccount> = client
         .accounts(cancel)
         .await?
@@ -285,17 +277,13 @@ pub async fn execute(
         if cancel.is_cancelled() {
             break;
         }
-        let request_body = ServiceRequest {
-            name: new.name.clone(),
-            description: new.description.clone(),
-            category: new.category.clone(),
-            subcategory: new.subcategory.clone(),
-        };
-        match client.create_service(&request_body, cancel).await {
-            Ok(()) => {
+        match create_service_once(client, new, cancel).await {
+            Ok(true) => {
                 report.progress.services_created += 1;
                 created_services.push(new.kind);
             }
+            // Someone created it since the plan was made: it is there, which is what counts.
+            Ok(false) => {}
             Err(SynthesizeError::Cancelled) => break,
             Err(e) => fail_step(
                 &mut report,
@@ -309,13 +297,7 @@ pub async fn execute(
         // The create call's answer does not reliably carry the id: read the list again.
         match client.services(cancel).await {
             Ok(skus) => {
-                let listed: Vec<SynthesizeService> = skus
-                    .into_iter()
-                    .map(|s| SynthesizeService {
-                        id: s.id,
-                        name: s.name,
-                    })
-                    .collect();
+                let listed = synthesize_services(skus);
                 for kind in ServiceKind::ALL {
                     if let Some(s) = find_service(kind, &listed) {
                         service_ids.insert(kind, s.id.clone());
@@ -338,9 +320,12 @@ pub async fn execute(
         });
     }
 
-    // 2. Accounts, in batches; a failed batch is re-checked against the list before a resend,
-    // so an account is never created twice.
+    // 2. Accounts, in batches; a batch whose outcome is unknown is checked against the list
+    // before anything is sent again, so an account is never created twice.
     let batch_size = request.options.account_batch_size.max(1);
+    // Companies whose account could not be created: their counts would only meet "No account
+    // map found", which would wrongly tell the user to map them in Synthesize.
+    let mut accounts_not_created: BTreeSet<String> = BTreeSet::new();
     for batch in plan.accounts_to_create.chunks(batch_size) {
         if cancel.is_cancelled() {
             break;
@@ -353,28 +338,7 @@ pub async fn execute(
                 id: a.id.clone(),
             })
             .collect();
-        let mut result = client.create_accounts(&body, cancel).await;
-        if let Err(e) = &result
-            && is_transient(e)
-        {
-            match client.accounts(cancel).await {
-                Ok(existing) => {
-                    let known: BTreeSet<&str> = existing.iter().map(|a| a.id.as_str()).collect();
-                    let missing: Vec<AccountRequest> = body
-                        .iter()
-                        .filter(|a| !known.contains(a.id.as_str()))
-                        .cloned()
-                        .collect();
-                    result = if missing.is_empty() {
-                        Ok(())
-                    } else {
-                        client.create_accounts(&missing, cancel).await
-                    };
-                }
-                Err(e) => result = Err(e),
-            }
-        }
-        match result {
+        match create_accounts_once(client, body, cancel).await {
             Ok(()) => {
                 report.progress.accounts_created += batch.len();
                 journal_write(JournalEvent::AccountsCreated {
@@ -382,11 +346,14 @@ pub async fn execute(
                 });
             }
             Err(SynthesizeError::Cancelled) => break,
-            Err(e) => fail_step(
-                &mut report,
-                "accounts",
-                format!("creating {} account(s): {e}", batch.len()),
-            ),
+            Err(e) => {
+                accounts_not_created.extend(batch.iter().map(|a| a.id.clone()));
+                fail_step(
+                    &mut report,
+                    "accounts",
+                    format!("creating {} account(s): {e}", batch.len()),
+                );
+            }
         }
         on_update(SyncUpdate::Progress(report.progress));
     }
@@ -398,8 +365,17 @@ pub async fn execute(
         .map(|count| {
             let pacer = &pacer;
             let service_ids = &service_ids;
+            let accounts_not_created = &accounts_not_created;
             async move {
+                if cancel.is_cancelled() {
+                    return None;
+                }
                 let outcome = match service_ids.get(&count.service) {
+                    _ if accounts_not_created.contains(&count.company_id.to_string()) => {
+                        CountOutcome::Failed {
+                            reason: "its account could not be created in Synthesize (see the accounts step); run Sync accounts again".into(),
+                        }
+                    }
                     None => CountOutcome::Failed {
                         reason: format!(
                             "the service \"{}\" does not exist in Synthesize; run Sync services first",
@@ -407,10 +383,11 @@ pub async fn execute(
                         ),
                     },
                     Some(service_id) => {
-                        if cancel.is_cancelled() {
-                            return None;
+                        tokio::select! {
+                            biased;
+                            () = cancel.cancelled() => return None,
+                            () = pacer.wait() => {}
                         }
-                        pacer.wait().await;
                         match client
                             .post_count(service_id, &count.company_id.to_string(), count.unit_count, cancel)
                             .await
@@ -460,6 +437,83 @@ pub async fn execute(
     report
 }
 
+/// How many times a create whose outcome is unknown (the answer was lost, or the server
+/// failed) is checked against the list and sent again.
+const CREATE_ATTEMPTS: usize = 3;
+
+fn synthesize_services(skus: Vec<Sku>) -> Vec<SynthesizeService> {
+    skus.into_iter()
+        .map(|s| SynthesizeService {
+            id: s.id,
+            name: s.name,
+        })
+        .collect()
+}
+
+/// Creates a service, never twice: after a failure that may have created it anyway, or a 409
+/// ("already exists"), the service list is read before anything is sent again. Returns whether
+/// this run created it (`false`: it was there already).
+async fn create_service_once(
+    client: &SynthesizeClient,
+    new: &NewService,
+    cancel: &CancellationToken,
+) -> Result<bool, SynthesizeError> {
+    let body = ServiceRequest {
+        name: new.name.clone(),
+        description: new.description.clone(),
+        category: new.category.clone(),
+        subcategory: new.subcategory.clone(),
+    };
+    let mut attempt = 1;
+    loop {
+        let err = match client.create_service(&body, cancel).await {
+            Ok(()) => return Ok(true),
+            Err(e) => e,
+        };
+        let exists_already = err.status() == Some(409);
+        if !exists_already && !is_transient(&err) {
+            return Err(err);
+        }
+        let listed = synthesize_services(client.services(cancel).await?);
+        if find_service(new.kind, &listed).is_some() {
+            return Ok(!exists_already);
+        }
+        if exists_already || attempt >= CREATE_ATTEMPTS {
+            return Err(err);
+        }
+        attempt += 1;
+    }
+}
+
+/// Creates a batch of accounts, each at most once: after a failure that may have stored some
+/// of them anyway, the account list is read and only the missing ones are sent again.
+async fn create_accounts_once(
+    client: &SynthesizeClient,
+    mut missing: Vec<AccountRequest>,
+    cancel: &CancellationToken,
+) -> Result<(), SynthesizeError> {
+    let mut attempt = 1;
+    loop {
+        let err = match client.create_accounts(&missing, cancel).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if !is_transient(&err) {
+            return Err(err);
+        }
+        let existing = client.accounts(cancel).await?;
+        let known: BTreeSet<&str> = existing.iter().map(|a| a.id.trim()).collect();
+        missing.retain(|a| !known.contains(a.id.as_str()));
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if attempt >= CREATE_ATTEMPTS {
+            return Err(err);
+        }
+        attempt += 1;
+    }
+}
+
 fn is_transient(e: &SynthesizeError) -> bool {
     matches!(
         e,
@@ -492,5 +546,153 @@ pub fn plan_of_counts(counts: Vec<PlannedCount>, planned: &PlannedSync) -> Plann
         },
         services: planned.services.clone(),
         accounts: planned.accounts.clone(),
+    }
+}
+
+/// The benchmark's "sync usage" figure: counts posted against the sandbox under its rate limit,
+/// with the product's own client settings and pacing.
+#[cfg(feature = "sandbox")]
+pub mod measure {
+    use std::time::{Duration, Instant};
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::{SyncRequest, SyncSteps, execute, plan};
+    use crate::api::synthesize::{SynthesizeClient, SynthesizeCredentials, SynthesizeSettings};
+    use crate::domain::counting::CompanyCounts;
+    use crate::domain::settings::{SyncOptions, ZeroPolicy};
+    use crate::domain::sync_plan::{LastSent, ServiceKind};
+    use crate::sandbox::{
+        RateLimit, SANDBOX_PARTNER_API_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxAccount,
+        SandboxConfig,
+    };
+    use crate::worker::JobError;
+
+    /// What posting the counts took.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct UsageSyncFigures {
+        pub counts: usize,
+        pub latency_ms: u64,
+        pub limit_per_second: f64,
+        /// From the first post to the last answer (planning left out).
+        pub wall_secs: f64,
+        pub sent: usize,
+        pub failed: usize,
+        /// Requests the client sent while posting, retries included.
+        pub requests: u64,
+        /// Answers that were 429.
+        pub rate_limited: u64,
+        pub retries: u64,
+    }
+
+    impl UsageSyncFigures {
+        /// No client can post the counts faster than the rate limit lets it.
+        pub fn lower_bound_secs(&self) -> f64 {
+            self.counts as f64 / self.limit_per_second.max(f64::MIN_POSITIVE)
+        }
+
+        pub fn ratio(&self) -> f64 {
+            self.wall_secs / self.lower_bound_secs()
+        }
+    }
+
+    impl std::fmt::Display for UsageSyncFigures {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "{} counts at {} ms latency under {}/s: {:.1} s (lower bound {:.1} s, ratio {:.2}); sent {}, failed {}; {} requests, {} answered 429, {} retries",
+                self.counts,
+                self.latency_ms,
+                self.limit_per_second,
+                self.wall_secs,
+                self.lower_bound_secs(),
+                self.ratio(),
+                self.sent,
+                self.failed,
+                self.requests,
+                self.rate_limited,
+                self.retries,
+            )
+        }
+    }
+
+    /// Starts a sandbox whose services and accounts exist, sets its latency and rate limit, and
+    /// times a usage sync of `counts` counts (two per company) with the default sync options.
+    pub async fn measure_usage_sync(
+        counts: usize,
+        latency: Duration,
+        limit: RateLimit,
+    ) -> Result<UsageSyncFigures, JobError> {
+        let sandbox = Sandbox::start(SandboxConfig::default())
+            .await
+            .map_err(|e| JobError::Other(e.to_string()))?;
+        let handle = sandbox.handle();
+        let companies: Vec<CompanyCounts> = (1..=counts.div_ceil(2))
+            .map(|i| {
+                let id = i64::try_from(i).unwrap_or(i64::MAX);
+                // An odd count: the last company has no "not shared" devices, so one post.
+                let not_shared = if 2 * i > counts { 0 } else { 1 + i as u64 % 7 };
+                CompanyCounts {
+                    company_id: id,
+                    company_name: format!("Company {id}"),
+                    shared_devices: 1 + i as u64 % 5,
+                    not_shared_devices: not_shared,
+                    total_devices: 1 + i as u64 % 5 + not_shared,
+                }
+            })
+            .collect();
+        for kind in ServiceKind::ALL {
+            let new = kind.new_service();
+            handle.add_service(&new.name, &new.description, &new.category, &new.subcategory);
+        }
+        for c in &companies {
+            handle.add_account(SandboxAccount {
+                id: c.company_id.to_string(),
+                name: c.company_name.clone(),
+                description: String::new(),
+            });
+        }
+        let settings = SynthesizeSettings::new(
+            sandbox.synthesize_url().as_str(),
+            SynthesizeCredentials {
+                vendor_api_key: SANDBOX_VENDOR_API_KEY.into(),
+                partner_api_key: SANDBOX_PARTNER_API_KEY.into(),
+            },
+        )?;
+        let request = SyncRequest {
+            synthesize: settings.clone(),
+            counts: companies,
+            selection: None,
+            options: SyncOptions {
+                zero_policy: ZeroPolicy::ChangedToZero,
+                ..SyncOptions::default()
+            },
+            steps: SyncSteps::USAGE,
+            profile_name: "measure".into(),
+            rule_text: String::new(),
+            revert: false,
+        };
+        let client = SynthesizeClient::new(settings)?;
+        let cancel = CancellationToken::new();
+        let planned = plan(&client, &request, &LastSent::new(), &cancel).await?;
+        // The knobs go on after planning so only the posts meet them.
+        handle.synthesize_knobs().set_latency(latency);
+        handle.synthesize_knobs().set_rate_limit(Some(limit));
+        let before = client.stats();
+        let started = Instant::now();
+        let report = execute(&client, &planned, &request, None, &|_| {}, &cancel).await;
+        let wall_secs = started.elapsed().as_secs_f64();
+        let after = client.stats();
+        Ok(UsageSyncFigures {
+            counts: planned.plan.counts.len(),
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            limit_per_second: limit.per_second,
+            wall_secs,
+            sent: report.progress.sent,
+            failed: report.progress.failed,
+            requests: after.requests - before.requests,
+            rate_limited: after.rate_limited - before.rate_limited,
+            retries: after.retries - before.retries,
+        })
     }
 }

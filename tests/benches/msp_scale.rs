@@ -20,22 +20,15 @@ use cw_shared_devices::api::connectwise::{
     ConnectWiseClient, ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget,
     PagingStrategy,
 };
-use cw_shared_devices::api::synthesize::{
-    SynthesizeClient, SynthesizeCredentials, SynthesizeSettings,
-};
 use cw_shared_devices::domain::configuration::{
     CompanyRef, ConfigurationPage, ConfigurationRecord, NamedRef,
 };
-use cw_shared_devices::domain::counting::{
-    CompanyCounts, CountingEngine, CountingOptions, CountingRule,
-};
-use cw_shared_devices::domain::settings::{SyncOptions, ZeroPolicy};
-use cw_shared_devices::domain::sync_plan::ServiceKind;
+use cw_shared_devices::domain::counting::{CountingEngine, CountingOptions, CountingRule};
 use cw_shared_devices::sandbox::{
-    RateLimit, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY, SANDBOX_PRIVATE_KEY,
-    SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxAccount, SandboxConfig,
+    RateLimit, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY,
+    Sandbox, SandboxConfig,
 };
-use cw_shared_devices::worker::sync::{self, SyncRequest, SyncSteps};
+use cw_shared_devices::worker::sync;
 use tokio_util::sync::CancellationToken;
 
 const LATENCY: Duration = Duration::from_millis(20);
@@ -374,164 +367,96 @@ async fn preview_figures(parse_bytes_per_sec: f64) -> Vec<Verdict> {
 }
 
 /// Sync usage at the documented limit (the target), then under a limit below the client's pace
-/// so 429s do come back and their retries show.
+/// so 429s do come back and their retries show. Both through `worker::sync::measure`, which
+/// runs main's `worker::sync::execute` with the product's client settings.
 async fn sync_figures() -> Vec<Verdict> {
     println!(
         "\n== sync usage: 4,000 counts, {} ms latency, sandbox limit 100 requests/s",
         LATENCY.as_millis()
     );
-    let at_limit = sync_run(2_000, 100.0, 10).await;
-    let mut verdicts = vec![at_limit.verdict()];
+    let at_limit = sync_run(
+        4_000,
+        RateLimit {
+            per_second: 100.0,
+            burst: 10,
+        },
+    )
+    .await;
     println!(
         "\n== sync usage under a tighter limit than the client's pace (not a target: shows the 429s retried): 400 counts, sandbox limit 50 requests/s"
     );
-    verdicts.push(sync_run(200, 50.0, 5).await.verdict());
-    verdicts
-}
-
-/// One sync-usage run as measured.
-struct SyncRun {
-    counts: usize,
-    per_second: f64,
-    wall_secs: f64,
-    sent: usize,
-    failed: usize,
-    rate_limited: u64,
-    retries: u64,
-}
-
-impl SyncRun {
-    fn bound_secs(&self) -> f64 {
-        self.counts as f64 / self.per_second
-    }
-
-    /// Every 429 retried: nothing failed and every count was sent, however many 429s came back.
-    fn all_retried(&self) -> bool {
-        self.failed == 0 && self.sent == self.counts && self.retries >= self.rate_limited
-    }
-
-    fn verdict(&self) -> Verdict {
-        let ratio = self.wall_secs / self.bound_secs();
-        let retried = if self.all_retried() {
-            format!("every one retried (all {} sent)", self.counts)
-        } else {
-            format!(
-                "NOT all retried ({} sent, {} failed)",
-                self.sent, self.failed
-            )
-        };
-        if self.per_second >= 100.0 {
-            Verdict::new(
-                format!(
-                    "sync usage: {} counts at {} requests/s in {:.1} s, {ratio:.2}x the {:.0} s bound; {} 429s, {retried}",
-                    self.counts,
-                    self.per_second,
-                    self.wall_secs,
-                    self.bound_secs(),
-                    self.rate_limited
-                ),
-                "<= 1.2x the bound, every 429 retried",
-                ratio <= 1.2 && self.all_retried(),
-            )
-        } else {
-            Verdict::new(
-                format!(
-                    "sync usage under a {} requests/s limit: {} 429s, {retried} ({ratio:.2}x the {:.0} s bound)",
-                    self.per_second,
-                    self.rate_limited,
-                    self.bound_secs()
-                ),
-                "every 429 retried",
-                self.all_retried(),
-            )
-        }
-    }
-}
-
-/// Posts two counts (the two services) for each of `companies` companies through the worker's
-/// `sync::execute` against a sandbox limited to `per_second` requests a second.
-async fn sync_run(companies: i64, per_second: f64, burst: u32) -> SyncRun {
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let handle = sandbox.handle();
-    let counts: Vec<CompanyCounts> = (1..=companies)
-        .map(|id| CompanyCounts {
-            company_id: id,
-            company_name: format!("Company {id}"),
-            shared_devices: 1 + id as u64 % 5,
-            not_shared_devices: 1 + id as u64 % 7,
-            total_devices: 2 + id as u64 % 5 + id as u64 % 7,
-        })
-        .collect();
-    for kind in ServiceKind::ALL {
-        let new = kind.new_service();
-        handle.add_service(&new.name, &new.description, &new.category, &new.subcategory);
-    }
-    for c in &counts {
-        handle.add_account(SandboxAccount {
-            id: c.company_id.to_string(),
-            name: c.company_name.clone(),
-            description: String::new(),
-        });
-    }
-    handle.synthesize_knobs().set_latency(LATENCY);
-    handle
-        .synthesize_knobs()
-        .set_rate_limit(Some(RateLimit { per_second, burst }));
-    let settings = SynthesizeSettings::new(
-        sandbox.synthesize_url().as_str(),
-        SynthesizeCredentials {
-            vendor_api_key: SANDBOX_VENDOR_API_KEY.into(),
-            partner_api_key: SANDBOX_PARTNER_API_KEY.into(),
+    let tight = sync_run(
+        400,
+        RateLimit {
+            per_second: 50.0,
+            burst: 5,
         },
     )
-    .unwrap();
-    let request = SyncRequest {
-        synthesize: settings.clone(),
-        counts,
-        selection: None,
-        options: SyncOptions {
-            zero_policy: ZeroPolicy::ChangedToZero,
-            ..SyncOptions::default()
+    .await;
+    vec![
+        match &at_limit {
+            Ok(f) => Verdict::new(
+                format!(
+                    "sync usage: {} counts in {:.1} s, {:.2}x the {:.0} s bound; {} 429s, {}",
+                    f.counts,
+                    f.wall_secs,
+                    f.ratio(),
+                    f.lower_bound_secs(),
+                    f.rate_limited,
+                    retried(f)
+                ),
+                "<= 1.2x the bound, every 429 retried",
+                f.ratio() <= 1.2 && all_retried(f),
+            ),
+            Err(e) => Verdict::new(format!("sync usage: not measured ({e})"), "<= 1.2x", false),
         },
-        steps: SyncSteps::USAGE,
-        profile_name: "bench".into(),
-        rule_text: String::new(),
-        revert: false,
-    };
-    let client = SynthesizeClient::new(settings).unwrap();
-    let cancel = CancellationToken::new();
-    let planned = sync::plan(&client, &request, &Default::default(), &cancel)
+        match &tight {
+            Ok(f) => Verdict::new(
+                format!(
+                    "sync usage under a {}/s limit: {} 429s, {} ({:.2}x the {:.0} s bound)",
+                    f.limit_per_second,
+                    f.rate_limited,
+                    retried(f),
+                    f.ratio(),
+                    f.lower_bound_secs()
+                ),
+                "every 429 retried",
+                all_retried(f),
+            ),
+            Err(e) => Verdict::new(
+                format!("sync usage under a tighter limit: not measured ({e})"),
+                "every 429 retried",
+                false,
+            ),
+        },
+    ]
+}
+
+async fn sync_run(
+    counts: usize,
+    limit: RateLimit,
+) -> Result<sync::measure::UsageSyncFigures, String> {
+    let figures = sync::measure::measure_usage_sync(counts, LATENCY, limit)
         .await
-        .unwrap();
-    let expected = companies as usize * ServiceKind::ALL.len();
-    assert_eq!(planned.plan.counts.len(), expected);
-    let before = client.stats();
-    let started = Instant::now();
-    let report = sync::execute(&client, &planned, &request, None, &|_| {}, &cancel).await;
-    let wall_secs = started.elapsed().as_secs_f64();
-    let stats = client.stats();
-    let run = SyncRun {
-        counts: expected,
-        per_second,
-        wall_secs,
-        sent: report.progress.sent,
-        failed: report.progress.failed,
-        rate_limited: stats.rate_limited - before.rate_limited,
-        retries: stats.retries - before.retries,
-    };
-    println!(
-        "{} counts in {wall_secs:.1} s: sent {}, failed {}; lower bound {:.1} s ({} / {per_second} per s); ratio {:.2}; {} answered 429, {} retries, {} requests",
-        run.counts,
-        run.sent,
-        run.failed,
-        run.bound_secs(),
-        run.counts,
-        wall_secs / run.bound_secs(),
-        run.rate_limited,
-        run.retries,
-        stats.requests - before.requests,
-    );
-    run
+        .map_err(|e| e.to_string());
+    match &figures {
+        Ok(f) => println!("{f}"),
+        Err(e) => println!("not measured: {e}"),
+    }
+    figures
+}
+
+/// Every 429 retried: nothing failed and every count was sent, however many 429s came back.
+fn all_retried(f: &sync::measure::UsageSyncFigures) -> bool {
+    f.failed == 0 && f.sent == f.counts && f.retries >= f.rate_limited
+}
+
+fn retried(f: &sync::measure::UsageSyncFigures) -> String {
+    if all_retried(f) {
+        format!("every one retried (all {} sent)", f.counts)
+    } else {
+        format!("NOT all retried ({} sent, {} failed)", f.sent, f.failed)
+    }
 }
 
 /// The `serve-sandbox` process, stopped however the measurement ends (it serves until killed).
