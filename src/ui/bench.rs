@@ -23,16 +23,10 @@ pub struct FrameTimes {
     pub median_us: f64,
     pub p95_us: f64,
     pub max_us: f64,
-    pub cpu: Option<CpuFrameTimes>,
-}
-
-/// CPU time of the drawing thread per frame, in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CpuFrameTimes {
-    pub mean_us: f64,
-    pub median_us: f64,
-    pub p95_us: f64,
-    pub max_us: f64,
+    /// Mean CPU time per frame. Only the mean: the kernel accounts a running thread's CPU time
+    /// in scheduler ticks (4 ms here), so one frame's reading is 0 or a tick, but the sum over
+    /// many frames is right.
+    pub cpu_mean_us: Option<f64>,
 }
 
 impl std::fmt::Display for FrameTimes {
@@ -42,12 +36,8 @@ impl std::fmt::Display for FrameTimes {
             "{} rows, {} frames: mean {:.0} us, median {:.0} us, p95 {:.0} us, max {:.0} us",
             self.rows, self.frames, self.mean_us, self.median_us, self.p95_us, self.max_us
         )?;
-        if let Some(cpu) = &self.cpu {
-            write!(
-                f,
-                "; CPU: mean {:.0} us, median {:.0} us, p95 {:.0} us, max {:.0} us",
-                cpu.mean_us, cpu.median_us, cpu.p95_us, cpu.max_us
-            )?;
+        if let Some(cpu) = self.cpu_mean_us {
+            write!(f, "; CPU time: mean {cpu:.0} us")?;
         }
         Ok(())
     }
@@ -143,14 +133,8 @@ pub fn measure_scroll_frames(rows: usize, frames: usize) -> Result<FrameTimes, U
         }
     }
     let mut summary = summarise(rows, &times);
-    if cpu_times.len() == times.len() {
-        let cpu = summarise(rows, &cpu_times);
-        summary.cpu = Some(CpuFrameTimes {
-            mean_us: cpu.mean_us,
-            median_us: cpu.median_us,
-            p95_us: cpu.p95_us,
-            max_us: cpu.max_us,
-        });
+    if !times.is_empty() && cpu_times.len() == times.len() {
+        summary.cpu_mean_us = Some(summarise(rows, &cpu_times).mean_us);
     }
     Ok(summary)
 }
@@ -173,7 +157,7 @@ fn summarise(rows: usize, times: &[Duration]) -> FrameTimes {
         median_us: at(0.5),
         p95_us: at(0.95),
         max_us: us.last().copied().unwrap_or(0.0),
-        cpu: None,
+        cpu_mean_us: None,
     }
 }
 
@@ -188,8 +172,8 @@ mod tests {
         assert_eq!(times.frames, 10);
         assert!(times.median_us > 0.0);
         if cfg!(target_os = "linux") {
-            let cpu = times.cpu.unwrap();
-            assert!(cpu.median_us > 0.0 && cpu.max_us < 1_000_000.0, "{times}");
+            let cpu = times.cpu_mean_us.unwrap();
+            assert!(cpu < 1_000_000.0, "{times}");
         }
         // Generous bound: a frame of a virtualised table is far below a second even unoptimised.
         assert!(times.max_us < 1_000_000.0, "{times}");
