@@ -1158,14 +1158,35 @@ async fn synthesize_needs_the_gradient_token() {
     ))
     .await;
     assert_eq!(status, 200);
-    assert_eq!(body["data"]["integrationStatus"], "pending");
+    // The SDK's IntegrationData, wrapped as its responses are.
+    assert_eq!(body["data"]["status"], "pending");
+    assert!(body["data"]["lastSyncedAt"].is_null());
+    for key in [
+        "organizationId",
+        "name",
+        "vendorId",
+        "vendorName",
+        "integrationId",
+    ] {
+        assert!(body["data"][key].is_string(), "{key}");
+    }
     let (status, body) = get_json(syn(&c, &sb, reqwest::Method::GET, "api/vendor-api")).await;
     assert_eq!(status, 200);
+    // The SDK's VendorSkuData: the deprecated `_id` beside `id`.
     let sku = &body["data"]["skus"][0];
-    for key in ["_id", "name", "description", "category", "subcategory"] {
+    for key in [
+        "_id",
+        "id",
+        "name",
+        "description",
+        "category",
+        "subcategory",
+    ] {
         assert!(sku[key].is_string(), "{key}");
     }
-    assert!(body["message"].is_string() && body["status"].is_string());
+    assert_eq!(sku["_id"], sku["id"]);
+    assert_eq!(body["data"]["_id"], body["data"]["id"]);
+    assert!(body["message"].is_string() && body["status"] == 200);
 }
 
 #[tokio::test]
@@ -1246,13 +1267,21 @@ async fn accounts_take_an_array_and_leave_existing_ids_alone() {
         {"name":"株式会社サンプル","description":"","id":"280"},
     ])))
     .await;
-    assert_eq!(status, 200);
-    assert_eq!(reply["data"]["created"], json!(["250", "280"]));
-    let (_, reply) = get_json(post(
+    assert_eq!(status, 201);
+    assert_eq!(
+        reply,
+        json!([
+            {"name":"Acme, Inc.","description":"ConnectWise company 250","id":"250"},
+            {"name":"株式会社サンプル","description":"","id":"280"}
+        ])
+    );
+    let (status, reply) = get_json(post(
         json!([{"name":"Renamed","description":"x","id":"250"}]),
     ))
     .await;
-    assert_eq!(reply["data"]["existing"], json!(["250"]));
+    assert_eq!(status, 201);
+    // An id that exists is left as it was, and answered as it is.
+    assert_eq!(reply[0]["name"], "Acme, Inc.");
     let (status, list) = get_json(syn(
         &c,
         &sb,
@@ -1321,25 +1350,32 @@ async fn counts_are_validated_and_unmapped_accounts_answer_no_account_map() {
         assert_eq!(status, 404);
         assert_eq!(
             reply,
-            json!({ "message": format!("No account map found with id {account}") })
+            json!({
+                "statusCode": 404,
+                "message": format!("No account map found with id: {account}"),
+                "error": "Not Found",
+            })
         );
     }
-    let (status, _) = get_json(post(&path, json!({"accountId":"250","unitCount":4}))).await;
-    assert_eq!(status, 200);
+    assert_eq!(h.last_synced_at(), None);
+    let (status, reply) = get_json(post(&path, json!({"accountId":"250","unitCount":4}))).await;
+    assert_eq!(status, 201);
+    assert_eq!(reply, json!({"status": 201, "message": "Unit count set"}));
     assert_eq!(h.last_count(&service, "250"), Some(4));
+    assert!(h.last_synced_at().is_some());
     let (status, _) = get_json(post(
         &path,
         json!({"accountId":"250","unitCount":0,"clientOId":"old"}),
     ))
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 201);
     assert_eq!(h.last_count(&service, "250"), Some(0));
     h.set_account_unmapped("253", false);
     assert_eq!(
         get_json(post(&path, json!({"accountId":"253","unitCount":2})))
             .await
             .0,
-        200
+        201
     );
     assert_eq!(h.last_counts().len(), 2);
     assert!(h.unmapped_account_ids().is_empty());
@@ -1348,7 +1384,7 @@ async fn counts_are_validated_and_unmapped_accounts_answer_no_account_map() {
     let last = log.last().unwrap();
     assert_eq!(last.method, "POST");
     assert_eq!(last.path, format!("/{path}"));
-    assert_eq!(last.status, 200);
+    assert_eq!(last.status, 201);
     assert_eq!(
         serde_json::from_str::<Value>(&last.body).unwrap(),
         json!({"accountId":"253","unitCount":2})

@@ -88,6 +88,7 @@ impl Rig {
             min_backoff_ms: 5,
             max_backoff_ms: 50,
             retry_after_cap_secs: 1,
+            ..HttpSettings::default()
         };
         settings
     }
@@ -375,7 +376,7 @@ async fn unmapped_accounts_are_reported_with_the_message_and_the_rest_are_sent()
             CountOutcome::Unmapped { message } => {
                 assert!(
                     message.contains(&format!(
-                        "No account map found with id {}",
+                        "No account map found with id: {}",
                         i.count.company_id
                     )),
                     "{message}"
@@ -500,7 +501,7 @@ async fn faults_on_every_step_and_the_rate_limit_reach_the_same_final_state_crea
     // Every account reached the accounts route exactly once.
     let mut stored: BTreeMap<String, usize> = BTreeMap::new();
     for r in rig.sandbox.handle().synthesize_requests() {
-        if r.method == "POST" && r.path == ACCOUNTS_PATH && r.status == 200 {
+        if r.method == "POST" && r.path == ACCOUNTS_PATH && r.status == 201 {
             let body: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
             for a in body {
                 *stored

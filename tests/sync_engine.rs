@@ -66,6 +66,7 @@ impl Rig {
             min_backoff_ms: 5,
             max_backoff_ms: 50,
             retry_after_cap_secs: 2,
+            ..HttpSettings::default()
         };
         SyncRequest {
             synthesize: settings,

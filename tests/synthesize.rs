@@ -28,6 +28,7 @@ fn quick_http() -> HttpSettings {
         min_backoff_ms: 5,
         max_backoff_ms: 50,
         retry_after_cap_secs: 1,
+        ..HttpSettings::default()
     }
 }
 
@@ -67,7 +68,7 @@ fn account_posts_reaching_the_route(sandbox: &Sandbox) -> usize {
         .handle()
         .synthesize_requests()
         .iter()
-        .filter(|r| r.method == "POST" && r.path == ACCOUNTS_PATH && r.status == 200)
+        .filter(|r| r.method == "POST" && r.path == ACCOUNTS_PATH && r.status == 201)
         .count()
 }
 
@@ -77,12 +78,17 @@ async fn authenticate_reads_the_integration_and_update_status_changes_it() {
     let client = client(&sandbox);
     let cancel = CancellationToken::new();
     let data = client.authenticate(&cancel).await.unwrap();
-    assert_eq!(data["data"]["name"], "Sandbox MSP", "{data}");
+    assert_eq!(data.name.as_deref(), Some("Sandbox MSP"), "{data:?}");
+    assert_eq!(data.known_status(), Some(IntegrationStatus::Pending));
+    assert_eq!(data.last_synced_at, None);
     assert_eq!(sandbox.handle().integration_status(), "pending");
 
     for status in IntegrationStatus::ALL {
         client.update_status(status, &cancel).await.unwrap();
         assert_eq!(sandbox.handle().integration_status(), status.as_str());
+        // What is read back is what was set.
+        let read = client.authenticate(&cancel).await.unwrap();
+        assert_eq!(read.known_status(), Some(status));
     }
     let patches: Vec<String> = sandbox
         .handle()

@@ -24,6 +24,35 @@ use crate::domain::counting::{CountingEngine, CountingResult, CountingRule};
 pub const DEFAULT_CODEBASE: &str = "v4_6_release/";
 /// The largest page ConnectWise serves.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// The API version the product pins with `Accept: application/vnd.connectwise.com+json;
+/// version=…` unless the profile names another: every field the product reads exists in it,
+/// and cloud and supported on-premise servers accept it.
+pub const DEFAULT_API_VERSION: &str = "2022.1";
+/// Pages of configuration types read at most (a pick list; a server that keeps saying `next`
+/// must not be read forever).
+const MAX_TYPE_PAGES: usize = 100;
+/// The paging cap: configurations read beyond what `/count` said, at most. A tenant that grows
+/// during a fetch stays well within it; a server that keeps issuing new ids does not.
+fn paging_cap(counted: u64) -> u64 {
+    counted.saturating_add((counted / 10).max(u64::from(MAX_PAGE_SIZE)))
+}
+
+/// The `Accept` header for an API version; the version must look like one (`2022.1`, `3.0.0`).
+pub fn accept_header_for(version: &str) -> Result<String, ConnectWiseError> {
+    let version = version.trim();
+    let looks_like_a_version = !version.is_empty()
+        && version.len() <= 16
+        && version.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && version.chars().next().is_some_and(|c| c.is_ascii_digit());
+    if !looks_like_a_version {
+        return Err(ConnectWiseError::Setup(format!(
+            "ConnectWise API version \"{version}\": write it as year.release, for example {DEFAULT_API_VERSION}, or leave it empty for the default"
+        )));
+    }
+    Ok(format!(
+        "application/vnd.connectwise.com+json; version={version}"
+    ))
+}
 
 /// Where to reach ConnectWise: a site to discover the API from, or the API base itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,9 +128,20 @@ pub struct ConnectWiseSettings {
     /// Send the server-side `conditions` filter and the `fields` projection (benchmarks turn
     /// these off to show what they save).
     pub server_filter: bool,
+    /// The API version pinned in the `Accept` header; `None`: [`DEFAULT_API_VERSION`].
+    pub api_version: Option<String>,
 }
 
 impl ConnectWiseSettings {
+    /// The API version the client will pin.
+    pub fn api_version(&self) -> &str {
+        self.api_version
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .unwrap_or(DEFAULT_API_VERSION)
+    }
+
     pub fn new(target: ConnectWiseTarget, credentials: ConnectWiseCredentials) -> Self {
         Self {
             target,
@@ -111,6 +151,7 @@ impl ConnectWiseSettings {
             max_in_flight: 4,
             paging: PagingStrategy::default(),
             server_filter: true,
+            api_version: None,
         }
     }
 }
@@ -183,6 +224,18 @@ pub enum ConnectWiseError {
         "ConnectWise kept answering \"too many requests\" (HTTP 429) after {attempts} attempts: wait a few minutes and try again, or run it at a quieter time"
     )]
     RateLimited { attempts: usize },
+    #[error(
+        "ConnectWise does not accept the API version {version} (HTTP {status}: {message}): set another ConnectWise API version in the profile (for example {DEFAULT_API_VERSION}, or the site's own version), or clear it for the default"
+    )]
+    ApiVersionRejected {
+        version: String,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "ConnectWise kept sending configurations past the {counted} it counted at the start ({read} read so far); the tenant may be changing very fast, or the server is not paging as it should: try again later"
+    )]
+    PagingRunaway { counted: u64, read: u64 },
     #[error("ConnectWise answered HTTP {status}: {message}")]
     Http { status: u16, message: String },
     #[error(
@@ -196,9 +249,9 @@ pub enum ConnectWiseError {
 impl ConnectWiseError {
     pub fn status(&self) -> Option<u16> {
         match self {
-            ConnectWiseError::BadCredentials { status } | ConnectWiseError::Http { status, .. } => {
-                Some(*status)
-            }
+            ConnectWiseError::BadCredentials { status }
+            | ConnectWiseError::Http { status, .. }
+            | ConnectWiseError::ApiVersionRejected { status, .. } => Some(*status),
             ConnectWiseError::NoRights => Some(403),
             ConnectWiseError::RateLimited { .. } => Some(429),
             _ => None,
@@ -304,6 +357,17 @@ pub fn api_base_for(site: &Url, codebase: &str, is_cloud: bool) -> Result<Url, C
     Ok(url)
 }
 
+/// Whether an error message is ConnectWise refusing the pinned API version ("… does not support
+/// the API version '0.0'").
+fn rejects_the_api_version(message: &str) -> bool {
+    let message = message.to_lowercase();
+    message.contains("api version")
+        && (message.contains("not support")
+            || message.contains("unsupported")
+            || message.contains("not supported")
+            || message.contains("invalid"))
+}
+
 /// The `Link` header's `rel="next"` URL, when there is one.
 fn next_link(headers: &HeaderMap) -> Option<Url> {
     let value = headers.get(reqwest::header::LINK)?.to_str().ok()?;
@@ -327,17 +391,33 @@ struct CountBody {
     count: u64,
 }
 
-/// Pages and records read by several forward-only chains together.
-#[derive(Default)]
+/// Pages and records read by several forward-only chains together, and the paging cap.
 struct Tally {
     pages: AtomicU64,
     read: AtomicU64,
+    /// What `/count` said, and the most records the chains may read in all.
+    counted: u64,
+    cap: u64,
 }
 
-/// One fetched page: its records and whether the `Link` header named a next page.
+impl Tally {
+    fn new(counted: u64) -> Self {
+        Self {
+            pages: AtomicU64::new(0),
+            read: AtomicU64::new(0),
+            counted,
+            cap: paging_cap(counted),
+        }
+    }
+}
+
+/// One fetched page: its records and what its `Link` header said.
 struct RawPage {
     page: ConfigurationPage,
+    /// The `Link` header named a next page.
     has_next: bool,
+    /// There was a `Link` header at all (some endpoints send none).
+    has_links: bool,
 }
 
 impl ConnectWiseClient {
@@ -384,7 +464,13 @@ impl ConnectWiseClient {
             )
         })?;
         auth_headers.insert("clientId", client_id);
-        auth_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let accept =
+            HeaderValue::from_str(&accept_header_for(settings.api_version())?).map_err(|_| {
+                ConnectWiseError::Setup(
+                    "ConnectWise API version: it holds characters that cannot be sent".into(),
+                )
+            })?;
+        auth_headers.insert(ACCEPT, accept);
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -442,6 +528,13 @@ impl ConnectWiseClient {
                 self.transport_error(url, &kind, &detail, attempts)
             }
             AttemptError::Malformed(detail) => ConnectWiseError::Malformed { detail },
+            AttemptError::Status(HttpFailure {
+                status, message, ..
+            }) if rejects_the_api_version(&message) => ConnectWiseError::ApiVersionRejected {
+                version: self.inner.settings.api_version().to_owned(),
+                status: status.as_u16(),
+                message,
+            },
             AttemptError::Status(HttpFailure {
                 status, message, ..
             }) => match status.as_u16() {
@@ -661,7 +754,16 @@ impl ConnectWiseClient {
             .append_pair("fields", "id,name");
         let mut names = Vec::new();
         let mut next = Some(url);
+        let mut pages = 0;
         while let Some(url) = next.take() {
+            pages += 1;
+            if pages > MAX_TYPE_PAGES {
+                return Err(ConnectWiseError::Malformed {
+                    detail: format!(
+                        "configuration types: still a next page after {MAX_TYPE_PAGES} pages"
+                    ),
+                });
+            }
             let (headers, body) = match self.get_with_retries(&url, &[], true, cancel).await {
                 Ok(Some(ok)) => ok,
                 Ok(None) => return Err(ConnectWiseError::Cancelled),
@@ -749,6 +851,7 @@ impl ConnectWiseClient {
                 .map_err(|e| AttemptError::Malformed(e.to_string()))?;
             Ok(RawPage {
                 has_next: next_link(&headers).is_some(),
+                has_links: headers.contains_key(reqwest::header::LINK),
                 page,
             })
         };
@@ -856,11 +959,12 @@ impl ConnectWiseClient {
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<(), ConnectWiseError> {
+        let counted = self.count_configurations(engine.rule(), cancel).await?;
         let shared = std::sync::Mutex::new(std::mem::replace(
             engine,
             CountingEngine::new(engine.rule().clone()),
         ));
-        let tally = Tally::default();
+        let tally = Tally::new(counted);
         let result = self
             .fetch_chain(base, None, &shared, &tally, None, progress, cancel)
             .await;
@@ -872,6 +976,11 @@ impl ConnectWiseClient {
 
     /// Reads one id range forward-only: pages of ids above `after` (and within the range the
     /// URL's conditions set), each starting after the highest id of the one before.
+    ///
+    /// The range ends when the server says so (a `Link` header without `next`), whatever the
+    /// page size: servers serve pages shorter than asked while more remain. Without any `Link`
+    /// header a full page is followed by one more request. Every page must move the ids forward
+    /// and all chains together stay under the paging cap, so no server can keep it going.
     #[allow(clippy::too_many_arguments)]
     async fn fetch_chain(
         &self,
@@ -911,9 +1020,25 @@ impl ConnectWiseClient {
                 pages_expected: expected.map(|e| e.max(pages)),
                 configurations_read: read,
             });
-            // A short page is the last one: asking again would only return `[]`.
+            if read > tally.cap {
+                return Err(ConnectWiseError::PagingRunaway {
+                    counted: tally.counted,
+                    read,
+                });
+            }
+            let more = if raw.has_links { raw.has_next } else { full };
             match max_id {
-                Some(id) if full && raw.has_next && Some(id) > last_id => last_id = Some(id),
+                Some(id) if more && Some(id) > last_id => last_id = Some(id),
+                // The server says there is more, yet this page brought no new id: following
+                // it would ask for the same page again.
+                Some(_) if more => {
+                    return Err(ConnectWiseError::Malformed {
+                        detail: format!(
+                            "company/configurations: a page after id {} named a next page but held no later id",
+                            last_id.unwrap_or_default()
+                        ),
+                    });
+                }
                 _ => return Ok(()),
             }
         }
@@ -983,7 +1108,7 @@ impl ConnectWiseClient {
             .collect();
         let shared =
             std::sync::Mutex::new(std::mem::replace(engine, CountingEngine::new(rule.clone())));
-        let tally = Tally::default();
+        let tally = Tally::new(total);
         let chains = bounds.iter().map(|&(lo, hi)| {
             let url = self.configurations_url(api_base, rule, hi);
             let (shared, tally) = (&shared, &tally);
@@ -1052,9 +1177,17 @@ impl ConnectWiseClient {
             });
         }
         drop(stream);
-        // Records added since `/count`: follow `next` past the expected last page.
+        // Records added since `/count`: follow `next` past the expected last page, within the
+        // paging cap.
+        let cap = paging_cap(total);
         let mut page = expected;
         while last_has_next {
+            if read > cap {
+                return Err(ConnectWiseError::PagingRunaway {
+                    counted: total,
+                    read,
+                });
+            }
             page += 1;
             let mut url = base.clone();
             url.query_pairs_mut().append_pair("page", &page.to_string());

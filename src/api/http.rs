@@ -105,6 +105,9 @@ pub struct HttpSettings {
     pub max_backoff_ms: u64,
     /// A `Retry-After` longer than this is cut to it, so a run never stalls for an hour.
     pub retry_after_cap_secs: u64,
+    /// Root certificates (PEM) trusted beside the system's, such as an on-premise server's
+    /// internal CA.
+    pub extra_root_certificates_pem: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -116,6 +119,7 @@ impl Default for HttpSettings {
             min_backoff_ms: 200,
             max_backoff_ms: 10_000,
             retry_after_cap_secs: 60,
+            extra_root_certificates_pem: None,
         }
     }
 }
@@ -139,7 +143,14 @@ impl HttpSettings {
 pub struct ClientSetupError(String);
 
 pub fn build_http_client(settings: &HttpSettings) -> Result<reqwest::Client, ClientSetupError> {
+    let extra_roots = match &settings.extra_root_certificates_pem {
+        Some(pem) => reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+            ClientSetupError(format!("the extra CA certificates: {}", error_chain(&e)))
+        })?,
+        None => Vec::new(),
+    };
     reqwest::Client::builder()
+        .tls_certs_merge(extra_roots)
         .user_agent(USER_AGENT)
         .timeout(Duration::from_secs_f64(settings.timeout_secs))
         .connect_timeout(Duration::from_secs_f64(settings.connect_timeout_secs))

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::domain::sync_plan::ServiceKind;
+
 use super::http::{
     AttemptError, HttpFailure, HttpSettings, TransportFailure, UrlProblem, build_http_client,
     check_transport, failure_from_response, join_path, with_retries,
@@ -82,29 +84,210 @@ impl std::str::FromStr for IntegrationStatus {
 }
 
 /// A service (sku) as `GET /api/vendor-api` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// Read with [`Sku::from_json`], tolerantly: Synthesize writes the deprecated `_id` beside `id`
+/// (either or both, as a string or a number; `id` wins), and fields we do not use are ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sku {
-    #[serde(alias = "_id", default, deserialize_with = "string_or_number")]
     pub id: String,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub category: Option<String>,
-    #[serde(default)]
     pub subcategory: Option<String>,
+    /// Whether the partner has mapped the service, on deployments that say so.
+    pub is_mapped: Option<bool>,
 }
 
 /// An account as `GET /organization/accounts` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
-    #[serde(default, deserialize_with = "string_or_number")]
     pub id: String,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
+    /// Whether the partner has mapped the account, on deployments that send `isMapped`
+    /// (detected at run time, never required).
+    pub is_mapped: Option<bool>,
+}
+
+/// An id as Synthesize writes it: a string or a number.
+fn id_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `id`, else the deprecated `_id`: whichever is present and usable.
+fn object_id(object: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    object
+        .get("id")
+        .and_then(id_text)
+        .or_else(|| object.get("_id").and_then(id_text))
+}
+
+fn text_field(object: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<String> {
+    match object.get(key)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Sku {
+    /// Reads one sku of the vendor's list; the error says what is wrong with it.
+    pub fn from_json(item: &serde_json::Value) -> Result<Sku, String> {
+        let object = item
+            .as_object()
+            .ok_or_else(|| format!("it is {} rather than an object", json_kind(item)))?;
+        let name = text_field(object, "name").ok_or("it has no name")?;
+        let id = object_id(object).ok_or("it has no usable id (neither id nor _id)")?;
+        Ok(Sku {
+            id,
+            name,
+            description: text_field(object, "description"),
+            category: text_field(object, "category"),
+            subcategory: text_field(object, "subcategory"),
+            is_mapped: object.get("isMapped").and_then(serde_json::Value::as_bool),
+        })
+    }
+}
+
+impl Account {
+    /// Reads one account of the list; the error says what is wrong with it.
+    pub fn from_json(item: &serde_json::Value) -> Result<Account, String> {
+        let object = item
+            .as_object()
+            .ok_or_else(|| format!("it is {} rather than an object", json_kind(item)))?;
+        let id = object_id(object).ok_or("it has no usable id")?;
+        Ok(Account {
+            id,
+            name: text_field(object, "name").unwrap_or_default(),
+            description: text_field(object, "description"),
+            is_mapped: object.get("isMapped").and_then(serde_json::Value::as_bool),
+        })
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// An item of a list that could not be read: skipped and reported, never fatal (but for our
+/// own two services, whose ids the counts are posted to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedItem {
+    /// Position in the list, from 0.
+    pub index: usize,
+    /// The id, when one could be read.
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for SkippedItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "item {} (id {id}): {}", self.index + 1, self.reason),
+            None => write!(f, "item {}: {}", self.index + 1, self.reason),
+        }
+    }
+}
+
+/// A list as Synthesize sent it: what could be read, and what was skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub skipped: Vec<SkippedItem>,
+}
+
+/// What `GET /api/vendor-api/organization` tells about the integration (the SDK's
+/// `IntegrationData`). Every field is optional: a deployment that sends less still passes the
+/// credential check.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct IntegrationData {
+    pub organization_id: Option<String>,
+    /// The partner organization's name.
+    pub name: Option<String>,
+    pub vendor_name: Option<String>,
+    pub integration_id: Option<String>,
+    /// The status exactly as Synthesize wrote it (the values are case-sensitive).
+    pub status: Option<String>,
+    /// When Synthesize last received usage, as it wrote it (ISO 8601); `None`: never.
+    pub last_synced_at: Option<String>,
+}
+
+impl IntegrationData {
+    /// Reads the integration from the body, wrapped in `{data, status, message}` or bare.
+    pub fn from_json(body: &serde_json::Value) -> IntegrationData {
+        let Some(outer) = body.as_object() else {
+            return IntegrationData::default();
+        };
+        // The wrapper's own `status` is the HTTP-like code; the integration's is inside `data`.
+        let object = match outer.get("data") {
+            Some(serde_json::Value::Object(inner)) => inner,
+            _ => outer,
+        };
+        let status = match object
+            .get("status")
+            .or_else(|| object.get("integrationStatus"))
+        {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        IntegrationData {
+            organization_id: object.get("organizationId").and_then(id_text),
+            name: text_field(object, "name"),
+            vendor_name: text_field(object, "vendorName"),
+            integration_id: object.get("integrationId").and_then(id_text),
+            status,
+            last_synced_at: text_field(object, "lastSyncedAt").filter(|t| !t.trim().is_empty()),
+        }
+    }
+
+    /// The status when it is one the product knows (compared exactly: the values are
+    /// case-sensitive in Synthesize).
+    pub fn known_status(&self) -> Option<IntegrationStatus> {
+        let status = self.status.as_deref()?;
+        IntegrationStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == status)
+    }
+
+    /// "status pending, last synced 2025-03-01 02:30 UTC", or "never synced".
+    pub fn describe(&self) -> String {
+        let status = self.status.as_deref().map_or_else(
+            || "status not reported".to_owned(),
+            |s| format!("status {}", short_text(s)),
+        );
+        format!("{status}, {}", self.last_sync_words())
+    }
+
+    /// "last synced 2025-03-01 02:30 UTC", or "never synced".
+    pub fn last_sync_words(&self) -> String {
+        match self.last_synced_at.as_deref() {
+            None => "never synced".to_owned(),
+            Some(text) => match chrono::DateTime::parse_from_rfc3339(text.trim()) {
+                Ok(at) => format!(
+                    "last synced {}",
+                    at.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M UTC")
+                ),
+                Err(_) => format!("last synced {}", short_text(text)),
+            },
+        }
+    }
+}
+
+/// A server-given text cut to a line's worth, without control characters.
+fn short_text(text: &str) -> String {
+    let clean: String = text.chars().filter(|c| !c.is_control()).take(80).collect();
+    clean.trim().to_owned()
 }
 
 /// A service to create.
@@ -123,14 +306,6 @@ pub struct AccountRequest {
     pub name: String,
     pub description: String,
     pub id: String,
-}
-
-fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => s,
-        serde_json::Value::Number(n) => n.to_string(),
-        _ => String::new(),
-    })
 }
 
 /// What a count post did.
@@ -248,26 +423,6 @@ impl std::fmt::Debug for Inner {
             .field("base_url", &self.settings.base_url.as_str())
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Deserialize)]
-struct VendorEnvelope {
-    #[serde(default)]
-    data: Option<VendorData>,
-}
-
-#[derive(Deserialize, Default)]
-struct VendorData {
-    #[serde(default)]
-    skus: Vec<Sku>,
-}
-
-/// Accounts may come as a bare array or wrapped in `{data: [...]}`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum AccountsBody {
-    Bare(Vec<Account>),
-    Wrapped { data: Vec<Account> },
 }
 
 impl SynthesizeClient {
@@ -412,34 +567,89 @@ impl SynthesizeClient {
         }
     }
 
-    fn parse<T: serde::de::DeserializeOwned>(
-        path: &str,
-        body: &[u8],
-    ) -> Result<T, SynthesizeError> {
+    fn parse_json(path: &str, body: &[u8]) -> Result<serde_json::Value, SynthesizeError> {
         serde_json::from_slice(body).map_err(|e| SynthesizeError::Malformed {
             detail: format!("{path}: {e}"),
         })
     }
 
-    /// `GET /api/vendor-api/organization`: checks the token; returns the integration data.
+    /// `GET /api/vendor-api/organization`: the documented credential check; returns what it
+    /// says about the integration (its status and last sync).
     pub async fn authenticate(
         &self,
         cancel: &CancellationToken,
-    ) -> Result<serde_json::Value, SynthesizeError> {
+    ) -> Result<IntegrationData, SynthesizeError> {
         let path = "api/vendor-api/organization";
         let body = self.call(Method::GET, path, None, true, cancel).await?;
-        if body.is_empty() {
-            return Ok(serde_json::Value::Null);
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(IntegrationData::default());
         }
-        Self::parse(path, &body)
+        Ok(IntegrationData::from_json(&Self::parse_json(path, &body)?))
     }
 
-    /// The services (skus) the vendor has.
-    pub async fn services(&self, cancel: &CancellationToken) -> Result<Vec<Sku>, SynthesizeError> {
+    /// The services (skus) the vendor has, with the ones that could not be read.
+    ///
+    /// A sku that cannot be read is skipped and reported, unless it carries the name of one of
+    /// this integration's two services: its id is where counts go, so guessing is not allowed.
+    pub async fn list_services(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Listing<Sku>, SynthesizeError> {
         let path = "api/vendor-api";
         let body = self.call(Method::GET, path, None, true, cancel).await?;
-        let envelope: VendorEnvelope = Self::parse(path, &body)?;
-        Ok(envelope.data.unwrap_or_default().skus)
+        let value = Self::parse_json(path, &body)?;
+        let skus = value
+            .get("data")
+            .filter(|d| d.is_object())
+            .unwrap_or(&value)
+            .get("skus");
+        let items = match skus {
+            Some(serde_json::Value::Array(items)) => items.as_slice(),
+            Some(serde_json::Value::Null) => &[],
+            _ => {
+                return Err(SynthesizeError::Malformed {
+                    detail: format!("{path}: the vendor data has no list of services (skus)"),
+                });
+            }
+        };
+        let mut listing = Listing {
+            items: Vec::with_capacity(items.len()),
+            skipped: Vec::new(),
+        };
+        for (index, item) in items.iter().enumerate() {
+            match Sku::from_json(item) {
+                Ok(sku) => listing.items.push(sku),
+                Err(reason) => {
+                    let name = item.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                    if let Some(kind) = ServiceKind::ALL
+                        .into_iter()
+                        .find(|k| k.matches_service_name(name))
+                    {
+                        return Err(SynthesizeError::Malformed {
+                            detail: format!(
+                                "{path}: the service \"{}\" cannot be read: {reason}",
+                                kind.service_name()
+                            ),
+                        });
+                    }
+                    listing.skipped.push(SkippedItem {
+                        index,
+                        id: item.as_object().and_then(object_id),
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(listing)
+    }
+
+    /// The services (skus) the vendor has; unreadable ones are logged and left out.
+    pub async fn services(&self, cancel: &CancellationToken) -> Result<Vec<Sku>, SynthesizeError> {
+        let listing = self.list_services(cancel).await?;
+        for skipped in &listing.skipped {
+            tracing::warn!(%skipped, "skipped a Synthesize service that could not be read");
+        }
+        Ok(listing.items)
     }
 
     /// Creates a service. Not retried (but for a 429): a retry could create it twice; the caller
@@ -463,16 +673,62 @@ impl SynthesizeClient {
         .map(|_| ())
     }
 
-    /// The accounts already known.
+    /// The accounts already known, bare `[…]` or wrapped `{data: […]}`, with the ones that could
+    /// not be read (skipped and reported, never fatal).
+    pub async fn list_accounts(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Listing<Account>, SynthesizeError> {
+        let path = "api/vendor-api/organization/accounts";
+        let body = self.call(Method::GET, path, None, true, cancel).await?;
+        let value = Self::parse_json(path, &body)?;
+        let items = match &value {
+            serde_json::Value::Array(items) => items.as_slice(),
+            serde_json::Value::Object(o) => match o.get("data") {
+                Some(serde_json::Value::Array(items)) => items.as_slice(),
+                Some(serde_json::Value::Null) => &[],
+                _ => {
+                    return Err(SynthesizeError::Malformed {
+                        detail: format!("{path}: the answer holds no list of accounts"),
+                    });
+                }
+            },
+            other => {
+                return Err(SynthesizeError::Malformed {
+                    detail: format!(
+                        "{path}: the answer is {} rather than a list of accounts",
+                        json_kind(other)
+                    ),
+                });
+            }
+        };
+        let mut listing = Listing {
+            items: Vec::with_capacity(items.len()),
+            skipped: Vec::new(),
+        };
+        for (index, item) in items.iter().enumerate() {
+            match Account::from_json(item) {
+                Ok(account) => listing.items.push(account),
+                Err(reason) => listing.skipped.push(SkippedItem {
+                    index,
+                    id: None,
+                    reason,
+                }),
+            }
+        }
+        Ok(listing)
+    }
+
+    /// The accounts already known; unreadable ones are logged and left out.
     pub async fn accounts(
         &self,
         cancel: &CancellationToken,
     ) -> Result<Vec<Account>, SynthesizeError> {
-        let path = "api/vendor-api/organization/accounts";
-        let body = self.call(Method::GET, path, None, true, cancel).await?;
-        Ok(match Self::parse::<AccountsBody>(path, &body)? {
-            AccountsBody::Bare(list) | AccountsBody::Wrapped { data: list } => list,
-        })
+        let listing = self.list_accounts(cancel).await?;
+        for skipped in &listing.skipped {
+            tracing::warn!(%skipped, "skipped a Synthesize account that could not be read");
+        }
+        Ok(listing.items)
     }
 
     /// Creates accounts in one request (the body is an array). Not retried here (but for a 429):
@@ -558,12 +814,45 @@ mod tests {
     }
 
     #[test]
-    fn skus_accept_underscore_id_and_numbers() {
-        let skus: Vec<Sku> =
-            serde_json::from_str(r#"[{"_id":"a1","name":"Shared Devices"},{"id":7,"name":"x"}]"#)
+    fn skus_take_id_or_underscore_id_or_both_and_prefer_id() {
+        let sku = |json: &str| Sku::from_json(&serde_json::from_str(json).unwrap());
+        assert_eq!(sku(r#"{"_id":"a1","name":"x"}"#).unwrap().id, "a1");
+        assert_eq!(sku(r#"{"id":7,"name":"x"}"#).unwrap().id, "7");
+        assert_eq!(
+            sku(r#"{"_id":"old","id":"new","name":"x"}"#).unwrap().id,
+            "new"
+        );
+        assert_eq!(
+            sku(r#"{"_id":"old","id":null,"name":"x"}"#).unwrap().id,
+            "old"
+        );
+        assert!(sku(r#"{"name":"x"}"#).is_err());
+        assert!(sku(r#"{"id":"1"}"#).is_err());
+        let full =
+            sku(r#"{"_id":"1","id":"1","name":"x","logo":null,"isMapped":false,"extra":{}}"#)
                 .unwrap();
-        assert_eq!(skus[0].id, "a1");
-        assert_eq!(skus[1].id, "7");
+        assert_eq!(full.is_mapped, Some(false));
+    }
+
+    #[test]
+    fn integration_data_is_read_bare_or_wrapped() {
+        let bare = serde_json::json!({"organizationId":"o1","integrationId":9,"status":"pending","lastSyncedAt":"2025-03-01T02:30:00.000Z"});
+        let wrapped = serde_json::json!({"data": bare.clone(), "status": 200, "message": "ok"});
+        for body in [bare, wrapped] {
+            let data = IntegrationData::from_json(&body);
+            assert_eq!(data.organization_id.as_deref(), Some("o1"));
+            assert_eq!(data.integration_id.as_deref(), Some("9"));
+            assert_eq!(data.known_status(), Some(IntegrationStatus::Pending));
+            assert_eq!(
+                data.describe(),
+                "status pending, last synced 2025-03-01 02:30 UTC"
+            );
+        }
+        let never = IntegrationData::from_json(
+            &serde_json::json!({"data":{"status":"Active","lastSyncedAt":null}}),
+        );
+        assert_eq!(never.known_status(), None, "statuses are case-sensitive");
+        assert_eq!(never.describe(), "status Active, never synced");
     }
 
     #[test]

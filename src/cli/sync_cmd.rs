@@ -59,7 +59,10 @@ pub async fn authenticate(
         }
     }
     match synth.authenticate(cancel).await {
-        Ok(_) => print_stdout("Synthesize: OK\n")?,
+        Ok(integration) => print_stdout(&format!(
+            "Synthesize: OK (integration {})\n",
+            integration.describe()
+        ))?,
         Err(crate::api::synthesize::SynthesizeError::Cancelled) => return Err(CliError::Cancelled),
         Err(e) => {
             ok = false;
@@ -158,6 +161,9 @@ pub async fn sync(
     let client = SynthesizeClient::new(request.synthesize.clone()).map_err(JobError::from)?;
     let planned = sync::plan(&client, &request, &last_sent, cancel).await?;
     eprintln!("Plan: {}", planned.plan.summary());
+    for warning in planned.warnings() {
+        eprintln!("warning: {warning}");
+    }
     if dry_run {
         if json {
             print_json(&serde_json::json!({

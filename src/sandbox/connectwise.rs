@@ -56,11 +56,42 @@ struct SelectionCache {
     entries: HashMap<SelectionKey, Arc<Vec<u32>>>,
 }
 
+/// How the emulated ConnectWise pages and which API versions it accepts. The default is what the
+/// public record describes; the rest are behaviours real servers have been seen to have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectWiseBehaviour {
+    /// Serve at most this many records a page whatever `pageSize` asks, while the `Link` header
+    /// still names the next page (public client issues report servers doing this).
+    pub max_records_per_page: Option<usize>,
+    /// Leave the `Link` header out of list answers (some endpoints send none).
+    pub omit_link_header: bool,
+    /// After each page of configurations served, add this many new configurations above the
+    /// highest id: a server that keeps issuing new ids.
+    pub new_configurations_per_page: usize,
+    /// The API versions `Accept: application/vnd.connectwise.com+json; version=YYYY.N` may pin,
+    /// inclusive, as (year, release); others are refused as ConnectWise refuses them.
+    pub oldest_api_version: (u32, u32),
+    pub newest_api_version: (u32, u32),
+}
+
+impl Default for ConnectWiseBehaviour {
+    fn default() -> Self {
+        Self {
+            max_records_per_page: None,
+            omit_link_header: false,
+            new_configurations_per_page: 0,
+            oldest_api_version: (2019, 1),
+            newest_api_version: (2025, 1),
+        }
+    }
+}
+
 /// Everything the ConnectWise routes share.
 #[derive(Debug)]
 pub(crate) struct ConnectWiseState {
     store: RwLock<Store>,
     cache: Mutex<SelectionCache>,
+    pub behaviour: Mutex<ConnectWiseBehaviour>,
     pub cloud_mode: AtomicBool,
     pub knobs: ServiceKnobs,
     /// `http://127.0.0.1:P`, no trailing slash.
@@ -72,6 +103,7 @@ impl ConnectWiseState {
         Self {
             store: RwLock::new(store),
             cache: Mutex::new(SelectionCache::default()),
+            behaviour: Mutex::new(ConnectWiseBehaviour::default()),
             cloud_mode: AtomicBool::new(cloud_mode),
             knobs: ServiceKnobs::default(),
             site_url,
@@ -95,6 +127,13 @@ impl ConnectWiseState {
 
     fn cloud(&self) -> bool {
         self.cloud_mode.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn behaviour(&self) -> ConnectWiseBehaviour {
+        self.behaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn selection<R: Filterable>(
@@ -295,7 +334,61 @@ async fn require_auth(State(cw): State<CwState>, request: Request, next: Next) -
     if client_id != SANDBOX_CLIENT_ID {
         return refuse("clientId is not recognised");
     }
+    if let Some(version) = pinned_api_version(request.headers())
+        && !cw.accepts_api_version(&version)
+    {
+        let uri = request.extensions().get::<OriginalUri>().map_or_else(
+            || request.uri().path().to_owned(),
+            |o| o.0.path().to_owned(),
+        );
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({
+                "code": "ConnectWiseApi",
+                "message": format!(
+                    "The HTTP resource that matches the request URI '{}{uri}' does not support the API version '{version}'.",
+                    cw.site_url
+                ),
+            })
+            .to_string(),
+        );
+    }
     next.run(request).await
+}
+
+/// The version an `Accept: application/vnd.connectwise.com+json; version=…` header pins, if any.
+fn pinned_api_version(headers: &HeaderMap) -> Option<String> {
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+    accept.split(',').find_map(|media| {
+        let mut parts = media.split(';').map(str::trim);
+        let kind = parts.next()?;
+        if !kind.eq_ignore_ascii_case("application/vnd.connectwise.com+json") {
+            return None;
+        }
+        parts.find_map(|p| {
+            let (key, value) = p.split_once('=')?;
+            key.trim()
+                .eq_ignore_ascii_case("version")
+                .then(|| value.trim().trim_matches('"').to_owned())
+        })
+    })
+}
+
+impl ConnectWiseState {
+    /// Whether a pinned version is one this server serves: `YYYY.N` within its range. Other
+    /// forms (`3.0.0`) are refused, as servers refused them ("… API version '0.0'").
+    fn accepts_api_version(&self, version: &str) -> bool {
+        let behaviour = self.behaviour();
+        let Some((year, release)) = version.split_once('.') else {
+            return false;
+        };
+        match (year.parse::<u32>(), release.parse::<u32>()) {
+            (Ok(year), Ok(release)) => (behaviour.oldest_api_version
+                ..=behaviour.newest_api_version)
+                .contains(&(year, release)),
+            _ => false,
+        }
+    }
 }
 
 fn credentials_match(headers: &HeaderMap) -> bool {
@@ -384,14 +477,31 @@ fn is_forward_only(headers: &HeaderMap) -> bool {
 }
 
 async fn list_configurations(State(cw): State<CwState>, request: Request) -> Response {
-    let store = cw.read();
-    list(
-        &cw,
-        &request,
-        Resource::Configurations,
-        store.version,
-        &store.configurations,
-    )
+    let response = {
+        let store = cw.read();
+        list(
+            &cw,
+            &request,
+            Resource::Configurations,
+            store.version,
+            &store.configurations,
+        )
+    };
+    let grow = cw.behaviour().new_configurations_per_page;
+    if grow > 0 && response.status() == StatusCode::OK {
+        let mut store = cw.write();
+        let template = store.configurations.first().cloned();
+        for _ in 0..grow {
+            let id = store.configurations.last().map_or(1, |c| c.id + 1);
+            let mut added = SandboxConfiguration::new(id, format!("License {id}"));
+            if let Some(template) = &template {
+                added.config_type = template.config_type.clone();
+                added.company = template.company.clone();
+            }
+            store.configurations.push(added);
+        }
+    }
+    response
 }
 
 async fn list_types(State(cw): State<CwState>, request: Request) -> Response {
@@ -427,8 +537,11 @@ fn list<R: WriteRecord>(
 ) -> Response {
     let query = ListQuery::parse(request.uri().query());
     let forward_only = is_forward_only(request.headers());
+    let behaviour = cw.behaviour();
     let page_size = match query.positive("pageSize", DEFAULT_PAGE_SIZE) {
-        Ok(size) => size.min(MAX_PAGE_SIZE),
+        Ok(size) => size
+            .min(MAX_PAGE_SIZE)
+            .min(behaviour.max_records_per_page.unwrap_or(usize::MAX).max(1)),
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let page = match query.positive("page", 1) {
@@ -539,7 +652,7 @@ fn list<R: WriteRecord>(
         }
         links
     };
-    if !links.is_empty() {
+    if !links.is_empty() && !behaviour.omit_link_header {
         let value = links
             .iter()
             .map(|(rel, url)| format!("<{url}>; rel=\"{rel}\""))

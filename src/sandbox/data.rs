@@ -159,23 +159,30 @@ impl SandboxConfiguration {
         w.object("site", |o| {
             o.int("id", site.0);
             o.str("name", site.1);
+            o.object("_info", |i| {
+                i.str_with("site_href", || {
+                    let company = self.company.as_ref().map_or(0, |c| c.id);
+                    format!("{api_base}/company/companies/{company}/sites/{}", site.0)
+                });
+            });
         });
         let location = filler.pick(2, LOCATIONS);
+        w.int("locationId", location.0);
+        let department = filler.pick(3, DEPARTMENTS);
+        w.int("businessUnitId", department.0);
         w.object("location", |o| {
             o.int("id", location.0);
             o.str("name", location.1);
         });
-        let department = filler.pick(3, DEPARTMENTS);
         w.object("department", |o| {
             o.int("id", department.0);
             o.str("identifier", &department.1.replace(' ', ""));
             o.str("name", department.1);
         });
-        let manufacturer = filler.pick(4, MANUFACTURERS);
-        w.object("manufacturer", |o| {
-            o.int("id", manufacturer.0);
-            o.str("name", manufacturer.1);
+        w.str_with("deviceIdentifier", || {
+            format!("DEV-{:08X}", filler.bits(28) >> 32)
         });
+        let manufacturer = filler.pick(4, MANUFACTURERS);
         w.str_with("serialNumber", || {
             format!("SN{:010X}", filler.bits(5) >> 24)
         });
@@ -187,10 +194,16 @@ impl SandboxConfiguration {
         });
         w.opt_date("purchaseDate", self.purchase_date);
         w.opt_date("installationDate", self.installation_date);
+        let installer = 100 + (filler.bits(8) % 20) as i64;
         w.object("installedBy", |o| {
-            o.int("id", 100 + (filler.bits(8) % 20) as i64);
+            o.int("id", installer);
             o.str("identifier", "TechOne");
             o.str("name", "Tech One");
+            o.object("_info", |i| {
+                i.str_with("member_href", || {
+                    format!("{api_base}/system/members/{installer}")
+                });
+            });
         });
         w.opt_date("warrantyExpirationDate", self.warranty_expiration_date);
         w.str("vendorNotes", filler.pick(9, VENDOR_NOTES));
@@ -204,10 +217,21 @@ impl SandboxConfiguration {
         w.int("backupIncomplete", (filler.bits(15) % 5) as i64);
         w.int("backupFailed", (filler.bits(16) % 7) as i64);
         w.int("backupRestores", (filler.bits(17) % 3) as i64);
+        w.opt_date(
+            "lastBackupDate",
+            self.installation_date
+                .map(|d| d + ChronoDuration::days((filler.bits(29) % 700) as i64)),
+        );
+        w.str_with("backupServerName", || {
+            format!("BACKUP{:02}", filler.bits(30) % 12)
+        });
         w.float(
             "backupBillableSpaceGb",
             (filler.bits(18) % 50_000) as f64 / 100.0,
         );
+        w.str("backupProtectedDeviceList", "C:, D:");
+        w.int("backupYear", 2024);
+        w.int("backupMonth", 1 + (filler.bits(31) % 12) as i64);
         w.str_with("ipAddress", || filler.ip(19));
         w.str("defaultGateway", "10.0.0.1");
         w.str("osType", filler.pick(20, OS_TYPES));
@@ -223,6 +247,30 @@ impl SandboxConfiguration {
         });
         w.str_with("ram", || format!("{} GB", 4 << (filler.bits(24) % 4)));
         w.str("localHardDrives", "C: 512 GB SSD");
+        // Most configurations stand alone; a few hang under another one.
+        if filler.bits(32).is_multiple_of(8) {
+            w.int("parentConfigurationId", (self.id - 1).max(1));
+        }
+        let vendor = filler.pick(33, VENDORS);
+        w.object("vendor", |o| {
+            o.int("id", vendor.0);
+            o.str("identifier", &vendor.1.replace(' ', ""));
+            o.str("name", vendor.1);
+            o.object("_info", |i| {
+                i.str_with("company_href", || {
+                    format!("{api_base}/company/companies/{}", vendor.0)
+                });
+            });
+        });
+        w.object("manufacturer", |o| {
+            o.int("id", manufacturer.0);
+            o.str("name", manufacturer.1);
+            o.object("_info", |i| {
+                i.str_with("manufacturer_href", || {
+                    format!("{api_base}/procurement/manufacturers/{}", manufacturer.0)
+                });
+            });
+        });
         w.bool("activeFlag", self.active_flag);
         w.str_with("managementLink", || {
             format!("https://rmm.example.test/device/{}", self.id)
@@ -230,11 +278,6 @@ impl SandboxConfiguration {
         w.str_with("remoteLink", || {
             format!("https://remote.example.test/session/{}", self.id)
         });
-        w.str_with("mobileGuid", || filler.guid(25));
-        w.bool("companyLocationId", false);
-        w.bool("showRemoteFlag", false);
-        w.bool("showAutomateFlag", false);
-        w.bool("needsRenewalFlag", filler.bits(26).is_multiple_of(10));
         w.array("questions", &self.questions, |q, o| {
             o.int("answerId", q.question_id * 1000 + self.id % 1000);
             o.int("questionId", q.question_id);
@@ -244,6 +287,23 @@ impl SandboxConfiguration {
             o.int("numberOfDecimals", 0);
             o.str("fieldType", "Text");
             o.bool("requiredFlag", false);
+        });
+        w.object("sla", |o| {
+            o.int("id", 1);
+            o.str("name", "Standard SLA");
+            o.object("_info", |i| {
+                i.str_with("sla_href", || format!("{api_base}/service/SLAs/1"));
+            });
+        });
+        w.str_with("mobileGuid", || filler.guid(25));
+        w.bool("displayVendorFlag", false);
+        w.int("companyLocationId", location.0);
+        w.bool("showRemoteFlag", false);
+        w.bool("showAutomateFlag", false);
+        w.bool("needsRenewalFlag", filler.bits(26).is_multiple_of(10));
+        w.str_with("manufacturerPartNumber", || {
+            let prefix: String = manufacturer.1.chars().take(3).collect();
+            format!("{prefix}-{:05}", filler.bits(34) % 100_000)
         });
         w.array("customFields", &self.custom_fields, |f, o| {
             o.int("id", f.id);
@@ -322,6 +382,7 @@ impl Filler {
 const SITES: &[(i64, &str)] = &[(1, "Main"), (2, "Branch Office"), (3, "Warehouse")];
 const LOCATIONS: &[(i64, &str)] = &[(1, "HQ"), (2, "Remote"), (3, "Data Center")];
 const DEPARTMENTS: &[(i64, &str)] = &[(10, "Corporate"), (11, "Field Services"), (12, "Finance")];
+const VENDORS: &[(i64, &str)] = &[(30, "Ingram Micro"), (31, "TD Synnex"), (32, "Pax8")];
 const MANUFACTURERS: &[(i64, &str)] = &[
     (20, "Microsoft"),
     (21, "Dell"),
@@ -821,7 +882,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_record_is_two_to_three_kilobytes_and_parses_as_a_configuration() {
+    fn a_full_record_has_about_sixty_fields_in_three_kilobytes_and_parses_as_a_configuration() {
         let companies = generate_companies(1, 40);
         let configs = generate_configurations(1, &companies, 600);
         let mut out = String::from("[");
@@ -833,7 +894,16 @@ mod tests {
         }
         out.push(']');
         let average = out.len() / configs.len();
-        assert!((2000..=3200).contains(&average), "average {average} bytes");
+        assert!((2500..=4000).contains(&average), "average {average} bytes");
+        // The public generated clients' Configuration model has about 60 fields; nulls are
+        // left out, as ConnectWise does.
+        let all: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        let fields = all
+            .iter()
+            .map(|r| r.as_object().unwrap().len())
+            .max()
+            .unwrap();
+        assert!((55..=62).contains(&fields), "{fields} fields");
         let page = ConfigurationPage::parse(out.as_bytes()).unwrap();
         assert_eq!(page.records.len(), 600);
         assert!(page.unparseable.is_empty());

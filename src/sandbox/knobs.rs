@@ -144,6 +144,8 @@ pub(crate) struct Exchange {
     pub status: u16,
     pub response_bytes: usize,
     pub request_body: String,
+    /// The request's `Accept` header.
+    pub accept: Option<String>,
     pub fault: Option<FaultKind>,
 }
 
@@ -359,6 +361,11 @@ pub(crate) async fn apply_knobs(
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
     let shape = (layer.classify)(&request);
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (parts, body) = request.into_parts();
     let request_body = match axum::body::to_bytes(body, MAX_REQUEST_BODY_BYTES).await {
         Ok(bytes) => bytes,
@@ -379,6 +386,7 @@ pub(crate) async fn apply_knobs(
             method: method.to_string(),
             path: path.clone(),
             query,
+            accept,
             status: CLIENT_CLOSED_REQUEST,
             response_bytes: 0,
             fault: None,

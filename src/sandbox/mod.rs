@@ -89,9 +89,11 @@ pub use knobs::{
     FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, ScheduledFault, ServiceKnobs,
 };
 pub use synthesize::{
-    INTEGRATION_STATUSES, SERVICE_CATEGORIES, SERVICE_SUBCATEGORIES, SandboxAccount, SandboxService,
+    INTEGRATION_STATUSES, IdFields, SERVICE_CATEGORIES, SERVICE_SUBCATEGORIES, SandboxAccount,
+    SandboxService, SynthesizeShape,
 };
 
+pub use connectwise::ConnectWiseBehaviour;
 use connectwise::{ConnectWiseState, Store};
 use synthesize::SynthesizeState;
 
@@ -163,6 +165,8 @@ pub struct ConnectWiseRequest {
     pub page: Option<i64>,
     pub page_size: Option<i64>,
     pub page_id: Option<i64>,
+    /// The `Accept` header the client sent (it pins the API version).
+    pub accept: Option<String>,
     /// The fault that hit this request, if any.
     pub fault: Option<FaultKind>,
 }
@@ -307,6 +311,21 @@ impl SandboxHandle {
         self.shared.cw.cloud_mode.load(Ordering::Relaxed)
     }
 
+    /// How ConnectWise pages (short pages, no `Link` header, new ids) and which API versions
+    /// it accepts.
+    pub fn set_connectwise_behaviour(&self, behaviour: ConnectWiseBehaviour) {
+        *self
+            .shared
+            .cw
+            .behaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = behaviour;
+    }
+
+    pub fn connectwise_behaviour(&self) -> ConnectWiseBehaviour {
+        self.shared.cw.behaviour()
+    }
+
     /// Latency, rate limit and faults of the ConnectWise server.
     pub fn connectwise_knobs(&self) -> &ServiceKnobs {
         &self.shared.cw.knobs
@@ -336,6 +355,7 @@ impl SandboxHandle {
                     query: e.query,
                     status: e.status,
                     response_bytes: e.response_bytes,
+                    accept: e.accept,
                     fault: e.fault,
                 }
             })
@@ -441,9 +461,40 @@ impl SandboxHandle {
         self.shared.synthesize.vendor().counts.clone()
     }
 
-    /// The integration status (`pending` at start).
+    /// The integration status (`pending` at start; `active` once a count arrives, as
+    /// Synthesize sets it itself).
     pub fn integration_status(&self) -> String {
         self.shared.synthesize.vendor().status.clone()
+    }
+
+    /// Sets the integration status directly (as the partner or Gradient would).
+    pub fn set_integration_status(&self, status: &str) {
+        self.shared.synthesize.vendor().status = status.to_owned();
+    }
+
+    /// When the last count arrived (`lastSyncedAt`); `None` before any.
+    pub fn last_synced_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.shared.synthesize.vendor().last_synced_at
+    }
+
+    /// The shapes Synthesize answers in (ids, `isMapped`, the organization wrapper).
+    pub fn set_synthesize_shape(&self, shape: SynthesizeShape) {
+        self.shared.synthesize.vendor().shape = shape;
+    }
+
+    pub fn synthesize_shape(&self) -> SynthesizeShape {
+        self.shared.synthesize.vendor().shape.clone()
+    }
+
+    /// Appends a raw item to the skus `GET /api/vendor-api` serves (after the real ones), such
+    /// as one without an id, to show what a client does with what it cannot read.
+    pub fn push_raw_sku(&self, item: serde_json::Value) {
+        self.shared.synthesize.vendor().extra_skus.push(item);
+    }
+
+    /// Appends a raw item to the accounts list as served.
+    pub fn push_raw_account(&self, item: serde_json::Value) {
+        self.shared.synthesize.vendor().extra_accounts.push(item);
     }
 
     /// Every Synthesize request since start (or the last clear), oldest first.

@@ -1,5 +1,6 @@
 //! The emulated Synthesize (Gradient MSP) vendor API: token check, services (skus), accounts,
-//! unit counts with the "No account map found" answer, and the integration status.
+//! unit counts with the "No account map found" answer, and the integration status, in the
+//! shapes the public Synthesize SDK's models describe (see the module doc of `sandbox`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,6 +69,41 @@ pub struct SandboxAccount {
     pub description: String,
 }
 
+/// Which id fields the sandbox writes on services (skus) and the vendor object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdFields {
+    /// The deprecated `_id` beside `id`, as the SDK's `VendorSkuData` requires (the default).
+    #[default]
+    Both,
+    /// Only `id`.
+    IdOnly,
+    /// Only the deprecated `_id`, as older deployments did.
+    UnderscoreOnly,
+    /// Both, the service ids written as JSON numbers when they are all digits.
+    BothAsNumbers,
+}
+
+/// Shapes of the Synthesize answers that differ between deployments; the default is what the
+/// public record describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SynthesizeShape {
+    pub ids: IdFields,
+    /// Accounts carry `isMapped` (some deployments add it); off by default.
+    pub accounts_carry_is_mapped: bool,
+    /// `GET /organization` wrapped in `{data, message, status}` (the default) or bare.
+    pub organization_wrapped: bool,
+}
+
+impl Default for SynthesizeShape {
+    fn default() -> Self {
+        Self {
+            ids: IdFields::Both,
+            accounts_carry_is_mapped: false,
+            organization_wrapped: true,
+        }
+    }
+}
+
 /// The vendor's data in Synthesize.
 #[derive(Debug)]
 pub(crate) struct Vendor {
@@ -78,6 +114,14 @@ pub(crate) struct Vendor {
     /// The last count per (service id, account id).
     pub counts: BTreeMap<(String, String), u64>,
     pub status: String,
+    /// When the last count arrived (`lastSyncedAt`).
+    pub last_synced_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub shape: SynthesizeShape,
+    /// Raw items appended to the skus as served (to show what a client does with an item it
+    /// cannot read).
+    pub extra_skus: Vec<Value>,
+    /// Raw items appended to the accounts list as served.
+    pub extra_accounts: Vec<Value>,
     next_service: u64,
 }
 
@@ -89,6 +133,10 @@ impl Vendor {
             unmapped: BTreeSet::new(),
             counts: BTreeMap::new(),
             status: "pending".into(),
+            last_synced_at: None,
+            shape: SynthesizeShape::default(),
+            extra_skus: Vec::new(),
+            extra_accounts: Vec::new(),
             next_service: 1,
         };
         // An unrelated service, so the client has to look services up by name.
@@ -111,16 +159,112 @@ impl Vendor {
         id
     }
 
-    fn service_json(service: &SandboxService) -> Value {
+    /// Writes the id fields the shape asks for.
+    fn put_ids(&self, object: &mut serde_json::Map<String, Value>, id: &str) {
+        let as_number = || {
+            id.parse::<u64>()
+                .map_or_else(|_| Value::from(id), Value::from)
+        };
+        match self.shape.ids {
+            IdFields::Both => {
+                object.insert("_id".into(), Value::from(id));
+                object.insert("id".into(), Value::from(id));
+            }
+            IdFields::IdOnly => {
+                object.insert("id".into(), Value::from(id));
+            }
+            IdFields::UnderscoreOnly => {
+                object.insert("_id".into(), Value::from(id));
+            }
+            IdFields::BothAsNumbers => {
+                object.insert("_id".into(), as_number());
+                object.insert("id".into(), as_number());
+            }
+        }
+    }
+
+    /// A sku as the SDK's `VendorSkuData` has it: `_id` and `id`, name, description, logo,
+    /// category, subcategory, supportArticle, supportContact.
+    fn service_json(&self, service: &SandboxService) -> Value {
+        let mut object = serde_json::Map::new();
+        self.put_ids(&mut object, &service.id);
+        object.insert("name".into(), Value::from(service.name.as_str()));
+        object.insert(
+            "description".into(),
+            Value::from(service.description.as_str()),
+        );
+        object.insert("logo".into(), Value::Null);
+        object.insert("category".into(), Value::from(service.category.as_str()));
+        object.insert(
+            "subcategory".into(),
+            Value::from(service.subcategory.as_str()),
+        );
+        object.insert("supportArticle".into(), Value::Null);
+        object.insert("supportContact".into(), Value::Null);
+        Value::Object(object)
+    }
+
+    /// The vendor as the SDK's `VendorData` has it, skus included.
+    fn vendor_json(&self) -> Value {
+        let mut skus: Vec<Value> = self.services.iter().map(|s| self.service_json(s)).collect();
+        skus.extend(self.extra_skus.iter().cloned());
+        let mut object = serde_json::Map::new();
+        self.put_ids(&mut object, VENDOR_ID);
+        for (key, value) in [
+            ("name", json!("cw-shared-devices")),
+            (
+                "description",
+                json!("ConnectWise PSA shared and not shared devices"),
+            ),
+            ("integrationType", json!("custom")),
+            ("imageUri", Value::Null),
+            ("skus", Value::Array(skus)),
+            ("isDistributor", json!(false)),
+            ("integrationPortalUrl", Value::Null),
+            ("vendorSupportPageUrl", Value::Null),
+            ("externalIntegrationStatus", json!("active")),
+            ("mappingResponsibilities", json!([])),
+            ("modules", json!(["billing"])),
+            ("organizationId", json!(ORGANIZATION_ID)),
+            ("updatedAt", json!("2025-01-15T09:30:00.000Z")),
+            ("createdAt", json!("2024-06-01T12:00:00.000Z")),
+        ] {
+            object.insert(key.into(), value);
+        }
+        Value::Object(object)
+    }
+
+    /// The integration as the SDK's `IntegrationData` has it.
+    fn integration_json(&self) -> Value {
         json!({
-            "_id": service.id,
-            "name": service.name,
-            "description": service.description,
-            "category": service.category,
-            "subcategory": service.subcategory,
+            "organizationId": ORGANIZATION_ID,
+            "name": "Sandbox MSP",
+            "vendorId": VENDOR_ID,
+            "vendorName": "cw-shared-devices",
+            "integrationId": INTEGRATION_ID,
+            "status": self.status,
+            "lastSyncedAt": self.last_synced_at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         })
     }
+
+    fn account_json(&self, account: &SandboxAccount) -> Value {
+        let mut object =
+            json!({ "name": account.name, "description": account.description, "id": account.id });
+        if self.shape.accounts_carry_is_mapped
+            && let Some(o) = object.as_object_mut()
+        {
+            o.insert(
+                "isMapped".into(),
+                Value::from(!self.unmapped.contains(&account.id)),
+            );
+        }
+        object
+    }
 }
+
+const ORGANIZATION_ID: &str = "65f000000000000000000abc";
+const VENDOR_ID: &str = "65f000000000000000000def";
+const INTEGRATION_ID: &str = "65f000000000000000000a11";
 
 /// Everything the Synthesize routes share.
 #[derive(Debug)]
@@ -144,9 +288,14 @@ impl SynthesizeState {
 
 type SynState = Arc<SynthesizeState>;
 
-/// Synthesize's error body: `{"message"}`.
-pub(crate) fn error_body(_status: StatusCode, message: &str) -> Value {
-    json!({ "message": message })
+/// Synthesize's error body: `{"statusCode", "message", "error"}` (as its 404 "No account map
+/// found with id: 1" reads).
+pub(crate) fn error_body(status: StatusCode, message: &str) -> Value {
+    json!({
+        "statusCode": status.as_u16(),
+        "message": message,
+        "error": status.canonical_reason().unwrap_or("Error"),
+    })
 }
 
 fn reply(status: StatusCode, body: &Value) -> Response {
@@ -165,10 +314,12 @@ fn error(status: StatusCode, message: &str) -> Response {
     reply(status, &error_body(status, message))
 }
 
-fn ok(message: &str, data: Value) -> Response {
+/// A successful answer wrapped as the SDK's response models are: `{data, message, status}`,
+/// `status` the HTTP status as a number.
+fn ok(status: StatusCode, message: &str, data: Value) -> Response {
     reply(
-        StatusCode::OK,
-        &json!({ "data": data, "message": message, "status": "success" }),
+        status,
+        &json!({ "data": data, "message": message, "status": status.as_u16() }),
     )
 }
 
@@ -229,24 +380,17 @@ async fn require_token(State(_): State<SynState>, request: Request, next: Next) 
 
 async fn organization(State(syn): State<SynState>) -> Response {
     let vendor = syn.vendor();
-    ok(
-        "Integration data",
-        json!({
-            "id": "65f000000000000000000abc",
-            "name": "Sandbox MSP",
-            "integrationStatus": vendor.status,
-            "accountCount": vendor.accounts.len(),
-        }),
-    )
+    let integration = vendor.integration_json();
+    if vendor.shape.organization_wrapped {
+        ok(StatusCode::OK, "Integration data", integration)
+    } else {
+        reply(StatusCode::OK, &integration)
+    }
 }
 
 async fn vendor_data(State(syn): State<SynState>) -> Response {
     let vendor = syn.vendor();
-    let skus: Vec<Value> = vendor.services.iter().map(Vendor::service_json).collect();
-    ok(
-        "Vendor data",
-        json!({ "id": "65f000000000000000000def", "name": "cw-shared-devices", "skus": skus }),
-    )
+    ok(StatusCode::OK, "Vendor data", vendor.vendor_json())
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, String> {
@@ -318,22 +462,21 @@ async fn create_service(State(syn): State<SynState>, body: Bytes) -> Response {
         .services
         .iter()
         .find(|s| s.id == id)
-        .map(Vendor::service_json)
+        .map(|s| vendor.service_json(s))
         .unwrap_or(Value::Null);
-    reply(
-        StatusCode::CREATED,
-        &json!({ "data": created, "message": "Service created", "status": "success" }),
-    )
+    ok(StatusCode::CREATED, "Service created", created)
 }
 
-/// The accounts as a bare array `[{id, name, description}]`.
+/// The accounts as a bare array `[{name, description, id}]` (the SDK's
+/// `GetMappingPropertyResponse[]`), with `isMapped` when the shape says so.
 async fn list_accounts(State(syn): State<SynState>) -> Response {
     let vendor = syn.vendor();
-    let accounts: Vec<Value> = vendor
+    let mut accounts: Vec<Value> = vendor
         .accounts
         .iter()
-        .map(|a| json!({ "id": a.id, "name": a.name, "description": a.description }))
+        .map(|a| vendor.account_json(a))
         .collect();
+    accounts.extend(vendor.extra_accounts.iter().cloned());
     reply(StatusCode::OK, &Value::Array(accounts))
 }
 
@@ -361,28 +504,26 @@ fn accounts_from_body(body: &Bytes) -> Result<Vec<SandboxAccount>, String> {
         .collect()
 }
 
-/// Creates accounts from an array. The whole body is checked first (nothing is created when one
-/// entry is wrong). An id that already exists is left unchanged and listed under `existing`.
+/// Creates accounts from an array: 201 with the accounts as the SDK's
+/// `UpdateMappingPropertyResponse[]`. The whole body is checked first (nothing is created when
+/// one entry is wrong). An id that already exists is left unchanged (and answered as it is).
 async fn create_accounts(State(syn): State<SynState>, body: Bytes) -> Response {
     let parsed = match accounts_from_body(&body) {
         Ok(a) => a,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let mut vendor = syn.vendor();
-    let mut created = Vec::new();
-    let mut existing = Vec::new();
+    let mut answered = Vec::new();
     for account in parsed {
-        if vendor.accounts.iter().any(|a| a.id == account.id) {
-            existing.push(account.id);
-        } else {
-            created.push(account.id.clone());
-            vendor.accounts.push(account);
+        match vendor.accounts.iter().find(|a| a.id == account.id) {
+            Some(existing) => answered.push(json!({ "name": existing.name, "description": existing.description, "id": existing.id })),
+            None => {
+                answered.push(json!({ "name": account.name, "description": account.description, "id": account.id }));
+                vendor.accounts.push(account);
+            }
         }
     }
-    ok(
-        "Accounts processed",
-        json!({ "created": created, "existing": existing }),
-    )
+    reply(StatusCode::CREATED, &Value::Array(answered))
 }
 
 fn count_from_body(body: &Bytes) -> Result<(String, u64), String> {
@@ -404,7 +545,7 @@ fn count_from_body(body: &Bytes) -> Result<(String, u64), String> {
             }
             _ => return Err(format!("unitCount must be a whole number, not {n}")),
         },
-        _ => return Err("unitCount is required and must be a number".into()),
+        _ => return Err("unitCount must be a number".into()),
     };
     Ok((account_id, unit_count))
 }
@@ -430,15 +571,21 @@ async fn post_count(
     if !known || vendor.unmapped.contains(&account_id) {
         return error(
             StatusCode::NOT_FOUND,
-            &format!("No account map found with id {account_id}"),
+            &format!("No account map found with id: {account_id}"),
         );
     }
     vendor
         .counts
         .insert((service_id.clone(), account_id.clone()), unit_count);
-    ok(
-        "Count updated",
-        json!({ "serviceId": service_id, "accountId": account_id, "unitCount": unit_count }),
+    vendor.last_synced_at = Some(chrono::Utc::now());
+    // Synthesize sets the integration active itself once usage arrives.
+    if vendor.status == "pending" {
+        vendor.status = "active".into();
+    }
+    // The SDK's `ResponseDto`: `{status, message}`.
+    reply(
+        StatusCode::CREATED,
+        &json!({ "status": 201, "message": "Unit count set" }),
     )
 }
 
@@ -453,5 +600,9 @@ async fn update_status(State(syn): State<SynState>, Path(status): Path<String>) 
         );
     }
     syn.vendor().status = status.clone();
-    ok("Status updated", json!({ "status": status }))
+    ok(
+        StatusCode::OK,
+        "Status updated",
+        json!({ "status": status }),
+    )
 }

@@ -619,6 +619,11 @@ impl App {
             WorkerEvent::SynthesizeTested(result) => {
                 self.synthesize_test = synthesize_test_state(&result);
                 self.log_test("Synthesize", &self.synthesize_test.clone());
+                if let Ok(integration) = result {
+                    // Show the status Synthesize reports, not a default.
+                    self.sync.status_choice = integration.known_status();
+                    self.sync.integration = Some(integration);
+                }
             }
         }
     }

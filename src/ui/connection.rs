@@ -5,7 +5,9 @@ use crate::api::connectwise::{
     ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget, ConnectionReport,
     ConnectionStep,
 };
-use crate::api::synthesize::{DEFAULT_SYNTHESIZE_URL, SynthesizeCredentials, SynthesizeSettings};
+use crate::api::synthesize::{
+    DEFAULT_SYNTHESIZE_URL, IntegrationData, SynthesizeCredentials, SynthesizeSettings,
+};
 use crate::domain::settings::ConnectWiseSite;
 use crate::storage::{Profile, SecretName};
 use crate::worker::JobError;
@@ -195,10 +197,14 @@ pub fn connectwise_test_state(result: &Result<ConnectionReport, JobError>) -> Te
     }
 }
 
-/// Words for a finished Synthesize test.
-pub fn synthesize_test_state(result: &Result<(), JobError>) -> TestState {
+/// Words for a finished Synthesize test, with the integration's status and last sync as
+/// Synthesize reported them.
+pub fn synthesize_test_state(result: &Result<IntegrationData, JobError>) -> TestState {
     match result {
-        Ok(()) => TestState::Passed("Connected to Synthesize; the API keys work.".to_owned()),
+        Ok(integration) => TestState::Passed(format!(
+            "Connected to Synthesize; the API keys work. Integration {}.",
+            integration.describe()
+        )),
         Err(e) => TestState::Failed(e.to_string()),
     }
 }

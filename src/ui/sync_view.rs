@@ -2,7 +2,7 @@
 //! progress with Cancel, "Retry failed", and the integration status. Drawing only: the app
 //! starts the worker's plan and execute jobs for the actions returned.
 
-use crate::api::synthesize::IntegrationStatus;
+use crate::api::synthesize::{IntegrationData, IntegrationStatus};
 use crate::domain::sync_plan::PlannedCount;
 use crate::storage::journal::CountOutcome;
 use crate::worker::sync::{PlannedSync, SyncProgress, SyncReport, SyncRequest, SyncSteps};
@@ -31,6 +31,8 @@ pub struct SyncState {
     pub report: Option<SyncReport>,
     pub message: Option<Result<String, String>>,
     pub status_choice: Option<IntegrationStatus>,
+    /// What Synthesize last said about the integration (status and last sync), when read.
+    pub integration: Option<IntegrationData>,
     pub status_message: Option<Result<String, String>>,
 }
 
@@ -93,25 +95,33 @@ pub fn show_sync_controls(
         }
         ui.separator();
         let label = ui.label("Integration status");
-        let choice = state.status_choice.unwrap_or(IntegrationStatus::Active);
-        let mut picked = choice;
+        // No default: until Synthesize has been read (Test connection) or the user picks one,
+        // the drop-down says so rather than showing a status nobody read.
+        let mut picked = state.status_choice;
         egui::ComboBox::from_id_salt("integration_status")
-            .selected_text(picked.as_str())
+            .selected_text(picked.map_or("(not read yet)", IntegrationStatus::as_str))
             .show_ui(ui, |ui| {
                 for status in IntegrationStatus::ALL {
-                    ui.selectable_value(&mut picked, status, status.as_str());
+                    ui.selectable_value(&mut picked, Some(status), status.as_str());
                 }
             })
             .response
             .labelled_by(label.id);
-        state.status_choice = Some(picked);
+        state.status_choice = picked;
         if ui
-            .add_enabled(!status_busy, egui::Button::new("Set status"))
+            .add_enabled(
+                !status_busy && picked.is_some(),
+                egui::Button::new("Set status"),
+            )
             .clicked()
+            && let Some(picked) = picked
         {
             actions.push(SyncAction::SetStatus(picked));
         }
     });
+    if let Some(integration) = &state.integration {
+        ui.label(format!("Synthesize says: {}", integration.describe()));
+    }
     match state.phase {
         SyncPhase::Planning => {
             ui.horizontal(|ui| {

@@ -9,7 +9,9 @@ use crate::api::connectwise::{
     ConnectWiseClient, ConnectWiseError, ConnectWiseSettings, ConnectionReport, FetchProgress,
     FetchStats,
 };
-use crate::api::synthesize::{SynthesizeClient, SynthesizeError, SynthesizeSettings};
+use crate::api::synthesize::{
+    IntegrationData, SynthesizeClient, SynthesizeError, SynthesizeSettings,
+};
 use crate::domain::counting::{CountingOptions, CountingResult, CountingRule, RuleError};
 
 /// Why a job did not complete.
@@ -88,12 +90,12 @@ pub async fn test_connectwise(
     Ok(client.test_connection(cancel).await)
 }
 
-/// "Test connection" for Synthesize: the documented `GET /organization`.
+/// "Test connection" for Synthesize: the documented `GET /organization`, which also tells the
+/// integration's status and last sync.
 pub async fn test_synthesize(
     settings: &SynthesizeSettings,
     cancel: &CancellationToken,
-) -> Result<(), JobError> {
+) -> Result<IntegrationData, JobError> {
     let client = SynthesizeClient::new(settings.clone())?;
-    client.authenticate(cancel).await?;
-    Ok(())
+    Ok(client.authenticate(cancel).await?)
 }

@@ -86,6 +86,33 @@ pub struct PlannedSync {
     pub plan: SyncPlan,
     pub services: Vec<SynthesizeService>,
     pub accounts: Vec<SynthesizeAccount>,
+    /// Items of Synthesize's service and account lists that could not be read, in words: left
+    /// out of the plan and reported.
+    pub skipped: Vec<String>,
+    /// Whether the accounts list said which accounts are mapped (`isMapped`; only some
+    /// deployments send it).
+    pub mapping_known: bool,
+    /// Account ids Synthesize lists as not mapped yet: their counts will be answered
+    /// "unmapped" until the partner maps them.
+    pub unmapped_accounts: BTreeSet<String>,
+}
+
+impl PlannedSync {
+    /// Warnings to show beside the plan: skipped items and accounts not mapped yet.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .skipped
+            .iter()
+            .map(|s| format!("skipped an unreadable item of Synthesize's lists: {s}"))
+            .collect();
+        if !self.unmapped_accounts.is_empty() {
+            out.push(format!(
+                "{} account(s) are not mapped in Synthesize yet; their counts will be reported as unmapped until the partner maps them",
+                self.unmapped_accounts.len()
+            ));
+        }
+        out
+    }
 }
 
 /// One count's outcome, as it happens.
@@ -157,10 +184,32 @@ pub async fn plan(
     last_sent: &LastSent,
     cancel: &CancellationToken,
 ) -> Result<PlannedSync, JobError> {
-    let services = synthesize_services(client.services(cancel).await?);
-    let accounts: Vec<SynthesizeAccount> = client
-        .accounts(cancel)
-        .await?
+    let listed_services = client.list_services(cancel).await?;
+    let listed_accounts = client.list_accounts(cancel).await?;
+    let skipped: Vec<String> = listed_services
+        .skipped
+        .iter()
+        .map(|s| format!("service {s}"))
+        .chain(
+            listed_accounts
+                .skipped
+                .iter()
+                .map(|s| format!("account {s}")),
+        )
+        .collect();
+    for warning in &skipped {
+        tracing::warn!("Synthesize list item skipped: {warning}");
+    }
+    let mapping_known = listed_accounts.items.iter().any(|a| a.is_mapped.is_some());
+    let unmapped_accounts: BTreeSet<String> = listed_accounts
+        .items
+        .iter()
+        .filter(|a| a.is_mapped == Some(false))
+        .map(|a| a.id.clone())
+        .collect();
+    let services = synthesize_services(listed_services.items);
+    let accounts: Vec<SynthesizeAccount> = listed_accounts
+        .items
         .into_iter()
         .map(|a| SynthesizeAccount {
             id: a.id,
@@ -188,6 +237,9 @@ pub async fn plan(
         plan,
         services,
         accounts,
+        skipped,
+        mapping_known,
+        unmapped_accounts,
     })
 }
 
@@ -546,6 +598,9 @@ pub fn plan_of_counts(counts: Vec<PlannedCount>, planned: &PlannedSync) -> Plann
         },
         services: planned.services.clone(),
         accounts: planned.accounts.clone(),
+        skipped: planned.skipped.clone(),
+        mapping_known: planned.mapping_known,
+        unmapped_accounts: planned.unmapped_accounts.clone(),
     }
 }
 

@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 use super::JobKind;
 use super::jobs::{self, JobError, PreviewOutcome, PreviewRequest};
 use crate::api::connectwise::{ConnectWiseSettings, ConnectionReport, FetchProgress};
-use crate::api::synthesize::{IntegrationStatus, SynthesizeClient, SynthesizeSettings};
+use crate::api::synthesize::{
+    IntegrationData, IntegrationStatus, SynthesizeClient, SynthesizeSettings,
+};
 use crate::domain::sync_plan::LastSent;
 use crate::storage::Journal;
 
@@ -73,7 +75,7 @@ pub enum WorkerEvent {
     PreviewProgress(FetchProgress),
     PreviewFinished(Result<PreviewOutcome, JobError>),
     ConnectWiseTested(Result<ConnectionReport, JobError>),
-    SynthesizeTested(Result<(), JobError>),
+    SynthesizeTested(Result<IntegrationData, JobError>),
     SyncPlanned(Result<Box<PlannedSync>, JobError>),
     SyncUpdate(SyncUpdate),
     SyncFinished(Result<Box<SyncReport>, JobError>),

@@ -110,6 +110,9 @@ impl App {
                 }
                 self.log
                     .push(LogLevel::Info, format!("Plan: {}", planned.plan.summary()));
+                for warning in planned.warnings() {
+                    self.log.push(LogLevel::Warn, warning);
+                }
                 self.apply_account_states(&planned);
                 self.sync.planned = Some(planned);
                 self.sync.phase = SyncPhase::Confirm;
@@ -127,7 +130,8 @@ impl App {
         }
     }
 
-    /// Marks which companies already have a Synthesize account.
+    /// Marks which companies already have a Synthesize account, and which are not mapped yet
+    /// when Synthesize's list says so (`isMapped`), before anything is sent.
     fn apply_account_states(&mut self, planned: &PlannedSync) {
         let Some(table) = self.preview.table.as_mut() else {
             return;
@@ -135,7 +139,13 @@ impl App {
         let existing: BTreeSet<&str> = planned.accounts.iter().map(|a| a.id.as_str()).collect();
         for row in table.rows_mut() {
             let id = row.counts.company_id.to_string();
-            if row.account != AccountState::Unmapped {
+            if planned.mapping_known && existing.contains(id.as_str()) {
+                row.account = if planned.unmapped_accounts.contains(&id) {
+                    AccountState::Unmapped
+                } else {
+                    AccountState::Exists
+                };
+            } else if row.account != AccountState::Unmapped {
                 row.account = if existing.contains(id.as_str()) {
                     AccountState::Exists
                 } else {
