@@ -1,11 +1,14 @@
 //! Where a run's settings come from: the profile (its keychain entries for the keys), then the
 //! global flags, then the six environment variables, which override the profile's ids and keys.
 
-use crate::api::connectwise::{ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget};
+use crate::api::connectwise::{
+    ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget, accept_header_for,
+};
 use crate::api::synthesize::{SynthesizeCredentials, SynthesizeSettings};
 use crate::domain::counting::CountingOptions;
 use crate::domain::csv_export::CsvDelimiter;
 use crate::domain::settings::{ConnectWiseSite, SyncOptions};
+use crate::storage::profiles::read_extra_ca_file;
 use crate::storage::secrets::KeychainStore;
 use crate::storage::{AppDirs, Journal, Profile, ProfileStore, SecretName, SecretStore};
 
@@ -21,6 +24,10 @@ pub const ENV_VARS: [&str; 6] = [
     "SYNTHESIZE_VENDOR_API_KEY",
     "SYNTHESIZE_PARTNER_API_KEY",
 ];
+
+/// Names a PEM file of extra root certificates to trust (beside the system's) for both
+/// services; overrides the profile's `extra_ca_file`.
+pub const CA_FILE_ENV_VAR: &str = "CW_SHARED_DEVICES_CA_FILE";
 
 /// The journal name of runs made without a profile, from the environment alone.
 pub const ENVIRONMENT_JOURNAL: &str = "environment";
@@ -42,6 +49,9 @@ pub struct Resolved {
     synthesize_url: String,
     vendor_key: Option<String>,
     partner_key: Option<String>,
+    cw_api_version: Option<String>,
+    /// The extra root certificates (PEM) read from the CA file, if one is named.
+    extra_roots_pem: Option<String>,
     pub counting: CountingOptions,
     pub sync: SyncOptions,
     pub csv_delimiter: CsvDelimiter,
@@ -123,6 +133,16 @@ pub fn resolve(global: &GlobalArgs) -> Result<Resolved, CliError> {
     let defaults = Profile::default();
     let base = profile.as_ref().unwrap_or(&defaults);
     let non_empty = |s: &str| Some(s.to_owned()).filter(|s| !s.trim().is_empty());
+    let cw_api_version = base.connectwise.api_version.as_deref().and_then(non_empty);
+    if let Some(version) = &cw_api_version {
+        accept_header_for(version).map_err(|e| CliError::Config(e.to_string()))?;
+    }
+    let extra_roots_pem = match env(CA_FILE_ENV_VAR).or_else(|| base.extra_ca_file.clone()) {
+        Some(path) if !path.trim().is_empty() => {
+            Some(read_extra_ca_file(std::path::Path::new(path.trim())).map_err(CliError::Config)?)
+        }
+        _ => None,
+    };
     let mut resolved = Resolved {
         dirs,
         cw_target,
@@ -136,6 +156,8 @@ pub fn resolve(global: &GlobalArgs) -> Result<Resolved, CliError> {
             .unwrap_or_else(|| base.synthesize_url.clone()),
         vendor_key: env("SYNTHESIZE_VENDOR_API_KEY"),
         partner_key: env("SYNTHESIZE_PARTNER_API_KEY"),
+        cw_api_version,
+        extra_roots_pem,
         counting: base.counting.clone(),
         sync: base.sync.clone(),
         csv_delimiter: base.csv_delimiter,
@@ -214,7 +236,7 @@ impl Resolved {
     }
 
     pub fn connectwise_settings(&self) -> Result<ConnectWiseSettings, CliError> {
-        Ok(ConnectWiseSettings::new(
+        let mut settings = ConnectWiseSettings::new(
             self.cw_target.clone(),
             ConnectWiseCredentials {
                 company_id: self.required(
@@ -242,7 +264,10 @@ impl Resolved {
                     "CW_CLIENT_ID",
                 )?,
             },
-        ))
+        );
+        settings.api_version = self.cw_api_version.clone();
+        settings.http.extra_root_certificates_pem = self.extra_roots_pem.clone();
+        Ok(settings)
     }
 
     pub fn synthesize_settings(&self) -> Result<SynthesizeSettings, CliError> {
@@ -260,8 +285,10 @@ impl Resolved {
                 "SYNTHESIZE_PARTNER_API_KEY",
             )?,
         };
-        SynthesizeSettings::new(&self.synthesize_url, credentials)
-            .map_err(|e| CliError::Config(e.to_string()))
+        let mut settings = SynthesizeSettings::new(&self.synthesize_url, credentials)
+            .map_err(|e| CliError::Config(e.to_string()))?;
+        settings.http.extra_root_certificates_pem = self.extra_roots_pem.clone();
+        Ok(settings)
     }
 }
 

@@ -71,9 +71,10 @@ mod data;
 mod json;
 mod knobs;
 mod synthesize;
+mod tls;
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -96,6 +97,7 @@ pub use synthesize::{
 pub use connectwise::ConnectWiseBehaviour;
 use connectwise::{ConnectWiseState, Store};
 use synthesize::SynthesizeState;
+pub use tls::SandboxTls;
 
 /// The ConnectWise company id that logs in.
 pub const SANDBOX_COMPANY_ID: &str = "sandbox";
@@ -146,6 +148,8 @@ pub enum SandboxError {
         "configuration id {0} already exists in the sandbox; choose another id, or 0 for the next free one"
     )]
     DuplicateConfigurationId(i64),
+    #[error("the sandbox cannot serve https with the certificate it was given: {0}")]
+    Tls(String),
 }
 
 /// One ConnectWise request as the sandbox saw it.
@@ -546,8 +550,14 @@ struct Started {
 
 async fn start_servers(
     config: SandboxConfig,
+    tls: Option<SandboxTls>,
     shutdown: CancellationToken,
 ) -> Result<Started, SandboxError> {
+    let acceptor = tls
+        .as_ref()
+        .map(tls::acceptor)
+        .transpose()
+        .map_err(SandboxError::Tls)?;
     let cw_listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .map_err(SandboxError::Bind)?;
@@ -558,7 +568,11 @@ async fn start_servers(
     let synthesize_addr = synthesize_listener
         .local_addr()
         .map_err(SandboxError::Bind)?;
-    let urls = Urls::new(cw_addr, synthesize_addr)?;
+    let (scheme, host) = match &tls {
+        Some(tls) => ("https", tls.host.as_str()),
+        None => ("http", "127.0.0.1"),
+    };
+    let urls = Urls::new(scheme, host, cw_addr.port(), synthesize_addr.port())?;
 
     let companies = data::generate_companies(config.seed, config.companies);
     let store = Store {
@@ -573,7 +587,7 @@ async fn start_servers(
     let cw = Arc::new(ConnectWiseState::new(
         store,
         config.cloud_mode,
-        format!("http://{cw_addr}"),
+        format!("{scheme}://{host}:{}", cw_addr.port()),
     ));
     let synthesize = Arc::new(SynthesizeState::new());
 
@@ -603,14 +617,28 @@ async fn start_servers(
     let mut tasks = Vec::new();
     for (listener, app) in [(cw_listener, cw_app), (synthesize_listener, synthesize_app)] {
         let stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            if let Err(e) = served {
-                tracing::warn!("sandbox server stopped: {e}");
+        match &acceptor {
+            None => tasks.push(tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
+                if let Err(e) = served {
+                    tracing::warn!("sandbox server stopped: {e}");
+                }
+            })),
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(listener, acceptor.clone(), stop.clone())
+                    .map_err(SandboxError::Bind)?;
+                tasks.push(tokio::spawn(async move {
+                    let served = axum::serve(listener, app)
+                        .with_graceful_shutdown(stop.cancelled_owned())
+                        .await;
+                    if let Err(e) = served {
+                        tracing::warn!("sandbox server stopped: {e}");
+                    }
+                }));
             }
-        }));
+        }
     }
     Ok(Started {
         handle: SandboxHandle {
@@ -627,8 +655,23 @@ const BACKGROUND_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 impl Sandbox {
     /// Starts both servers on the current tokio runtime.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        Self::start_with(config, None).await
+    }
+
+    /// Starts both servers serving https with `tls` on the current tokio runtime.
+    pub async fn start_tls(
+        config: SandboxConfig,
+        tls: SandboxTls,
+    ) -> Result<Sandbox, SandboxError> {
+        Self::start_with(config, Some(tls)).await
+    }
+
+    async fn start_with(
+        config: SandboxConfig,
+        tls: Option<SandboxTls>,
+    ) -> Result<Sandbox, SandboxError> {
         let shutdown = CancellationToken::new();
-        let started = start_servers(config, shutdown.clone()).await?;
+        let started = start_servers(config, tls, shutdown.clone()).await?;
         Ok(Sandbox {
             handle: started.handle,
             urls: started.urls,
@@ -640,6 +683,21 @@ impl Sandbox {
     /// Starts both servers on a runtime of their own in a background thread (for the demo
     /// window, synchronous tests and CLI tests). Dropping the sandbox stops the thread.
     pub fn start_in_background(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        Self::start_in_background_with(config, None)
+    }
+
+    /// [`Sandbox::start_in_background`], serving https with `tls`.
+    pub fn start_in_background_tls(
+        config: SandboxConfig,
+        tls: SandboxTls,
+    ) -> Result<Sandbox, SandboxError> {
+        Self::start_in_background_with(config, Some(tls))
+    }
+
+    fn start_in_background_with(
+        config: SandboxConfig,
+        tls: Option<SandboxTls>,
+    ) -> Result<Sandbox, SandboxError> {
         let shutdown = CancellationToken::new();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let stop = shutdown.clone();
@@ -659,7 +717,7 @@ impl Sandbox {
                     }
                 };
                 runtime.block_on(async move {
-                    match start_servers(config, stop.clone()).await {
+                    match start_servers(config, tls, stop.clone()).await {
                         Ok(started) => {
                             let tasks = started.tasks;
                             let ready = (started.handle, started.urls);
@@ -724,12 +782,12 @@ struct Urls {
 }
 
 impl Urls {
-    fn new(cw: SocketAddr, synthesize: SocketAddr) -> Result<Self, SandboxError> {
+    fn new(scheme: &str, host: &str, cw: u16, synthesize: u16) -> Result<Self, SandboxError> {
         let parse = |text: String| Url::parse(&text).map_err(|e| SandboxError::Url(e.to_string()));
         Ok(Self {
-            cw_site: parse(format!("http://{cw}/"))?,
-            cw_api: parse(format!("http://{cw}{SANDBOX_API_PATH}"))?,
-            synthesize: parse(format!("http://{synthesize}/"))?,
+            cw_site: parse(format!("{scheme}://{host}:{cw}/"))?,
+            cw_api: parse(format!("{scheme}://{host}:{cw}{SANDBOX_API_PATH}"))?,
+            synthesize: parse(format!("{scheme}://{host}:{synthesize}/"))?,
         })
     }
 }

@@ -25,6 +25,9 @@ pub struct ConnectWiseProfile {
     pub company_id: String,
     /// The integration's client id (a GUID from the ConnectWise developer portal).
     pub client_id: String,
+    /// The API version pinned in the `Accept` header (`2022.1`); `None`: the product's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
 }
 
 /// One PSA tenant's settings. Every field has a default so files from older versions load.
@@ -38,6 +41,10 @@ pub struct Profile {
     pub counting: CountingOptions,
     pub sync: SyncOptions,
     pub csv_delimiter: CsvDelimiter,
+    /// A PEM file of root certificates trusted beside the system's for both services (an
+    /// on-premise server's internal CA); `CW_SHARED_DEVICES_CA_FILE` overrides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_ca_file: Option<String>,
 }
 
 impl Default for Profile {
@@ -49,8 +56,37 @@ impl Default for Profile {
             counting: CountingOptions::default(),
             sync: SyncOptions::default(),
             csv_delimiter: CsvDelimiter::default(),
+            extra_ca_file: None,
         }
     }
+}
+
+/// The most an extra CA certificates file may hold: a bundle of a few hundred certificates.
+const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads an extra CA certificates file (PEM): its text, or what is wrong with it in words that
+/// name the file.
+pub fn read_extra_ca_file(path: &Path) -> Result<String, String> {
+    let name = path.display();
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("Extra CA certificates file {name}: cannot open it ({e})"))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(file, MAX_CA_FILE_BYTES + 1),
+        &mut text,
+    )
+    .map_err(|e| format!("Extra CA certificates file {name}: cannot read it as text ({e})"))?;
+    if text.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(format!(
+            "Extra CA certificates file {name}: it is larger than 1 MB; name a PEM file of CA certificates"
+        ));
+    }
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!(
+            "Extra CA certificates file {name}: it holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        ));
+    }
+    Ok(text)
 }
 
 impl Profile {

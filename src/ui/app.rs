@@ -260,6 +260,7 @@ impl App {
             vendor_api_key: sb::SANDBOX_VENDOR_API_KEY.to_owned(),
             partner_api_key: sb::SANDBOX_PARTNER_API_KEY.to_owned(),
             show_secrets: false,
+            ..ConnectionForm::default()
         };
         let mut profile = Profile::new(DEMO_PROFILE);
         self.form.write_to(&mut profile);

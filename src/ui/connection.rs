@@ -3,12 +3,13 @@
 
 use crate::api::connectwise::{
     ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget, ConnectionReport,
-    ConnectionStep,
+    ConnectionStep, DEFAULT_API_VERSION, accept_header_for,
 };
 use crate::api::synthesize::{
     DEFAULT_SYNTHESIZE_URL, IntegrationData, SynthesizeCredentials, SynthesizeSettings,
 };
 use crate::domain::settings::ConnectWiseSite;
+use crate::storage::profiles::read_extra_ca_file;
 use crate::storage::{Profile, SecretName};
 use crate::worker::JobError;
 
@@ -40,6 +41,10 @@ pub struct ConnectionForm {
     pub vendor_api_key: String,
     pub partner_api_key: String,
     pub show_secrets: bool,
+    /// The ConnectWise API version to pin; empty: the product's default.
+    pub api_version: String,
+    /// A PEM file of extra root certificates to trust; empty: only the system's.
+    pub extra_ca_file: String,
 }
 
 impl std::fmt::Debug for ConnectionForm {
@@ -55,6 +60,8 @@ impl std::fmt::Debug for ConnectionForm {
             .field("synthesize_url", &self.synthesize_url)
             .field("vendor_api_key", &"<redacted>")
             .field("partner_api_key", &"<redacted>")
+            .field("api_version", &self.api_version)
+            .field("extra_ca_file", &self.extra_ca_file)
             .finish()
     }
 }
@@ -73,8 +80,19 @@ impl Default for ConnectionForm {
             vendor_api_key: String::new(),
             partner_api_key: String::new(),
             show_secrets: false,
+            api_version: String::new(),
+            extra_ca_file: String::new(),
         }
     }
+}
+
+/// The extra root certificates the form names, read from their file.
+fn extra_roots(path: &str) -> Result<Option<String>, String> {
+    let path = path.trim();
+    if path.is_empty() {
+        return Ok(None);
+    }
+    read_extra_ca_file(std::path::Path::new(path)).map(Some)
 }
 
 fn required(value: &str, field: &str) -> Result<String, String> {
@@ -108,6 +126,8 @@ impl ConnectionForm {
             vendor_api_key: secret(SecretName::SynthesizeVendorKey),
             partner_api_key: secret(SecretName::SynthesizePartnerKey),
             show_secrets: false,
+            api_version: profile.connectwise.api_version.clone().unwrap_or_default(),
+            extra_ca_file: profile.extra_ca_file.clone().unwrap_or_default(),
         }
     }
 
@@ -130,6 +150,9 @@ impl ConnectionForm {
         profile.connectwise.company_id = self.company_id.trim().to_owned();
         profile.connectwise.client_id = self.client_id.trim().to_owned();
         profile.synthesize_url = self.synthesize_url.trim().to_owned();
+        let optional = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        profile.connectwise.api_version = optional(&self.api_version);
+        profile.extra_ca_file = optional(&self.extra_ca_file);
     }
 
     /// The typed value of one secret.
@@ -152,7 +175,7 @@ impl ConnectionForm {
             (None, None) => return Err("ConnectWise site: pick one from the list".to_owned()),
         }
         .map_err(|e| e.to_string())?;
-        Ok(ConnectWiseSettings::new(
+        let mut settings = ConnectWiseSettings::new(
             target,
             ConnectWiseCredentials {
                 company_id: required(&self.company_id, "ConnectWise company id")?,
@@ -160,7 +183,14 @@ impl ConnectionForm {
                 private_key: required(&self.private_key, "ConnectWise private key")?,
                 client_id: required(&self.client_id, "ConnectWise client id")?,
             },
-        ))
+        );
+        let version = self.api_version.trim();
+        if !version.is_empty() {
+            accept_header_for(version).map_err(|e| e.to_string())?;
+            settings.api_version = Some(version.to_owned());
+        }
+        settings.http.extra_root_certificates_pem = extra_roots(&self.extra_ca_file)?;
+        Ok(settings)
     }
 
     /// The Synthesize settings, or the first field that needs fixing, in words.
@@ -169,11 +199,13 @@ impl ConnectionForm {
             vendor_api_key: required(&self.vendor_api_key, "Synthesize vendor API key")?,
             partner_api_key: required(&self.partner_api_key, "Synthesize partner API key")?,
         };
-        SynthesizeSettings::new(
+        let mut settings = SynthesizeSettings::new(
             &required(&self.synthesize_url, "Synthesize URL")?,
             credentials,
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+        settings.http.extra_root_certificates_pem = extra_roots(&self.extra_ca_file)?;
+        Ok(settings)
     }
 }
 
@@ -326,6 +358,20 @@ pub fn show_connection(
                 let r = secret_row(ui, "Public key", &mut form.public_key, form.show_secrets);
                 note(&mut actions, ui, &r);
                 let r = secret_row(ui, "Private key", &mut form.private_key, form.show_secrets);
+                note(&mut actions, ui, &r);
+                let r = text_row(
+                    ui,
+                    "API version",
+                    &mut form.api_version,
+                    DEFAULT_API_VERSION,
+                );
+                note(&mut actions, ui, &r);
+                let r = text_row(
+                    ui,
+                    "Extra CA certificates",
+                    &mut form.extra_ca_file,
+                    "PEM file of an internal CA (optional)",
+                );
                 note(&mut actions, ui, &r);
             });
         ui.horizontal(|ui| {
