@@ -65,8 +65,8 @@ pub struct ConnectWiseBehaviour {
     pub max_records_per_page: Option<usize>,
     /// Leave the `Link` header out of list answers (some endpoints send none).
     pub omit_link_header: bool,
-    /// After each page of configurations served, add this many new configurations above the
-    /// highest id: a server that keeps issuing new ids.
+    /// Before each page of configurations is served, add this many new configurations above
+    /// the highest id: a server that keeps issuing new ids.
     pub new_configurations_per_page: usize,
     /// The API versions `Accept: application/vnd.connectwise.com+json; version=YYYY.N` may pin,
     /// inclusive, as (year, release); others are refused as ConnectWise refuses them.
@@ -477,18 +477,9 @@ fn is_forward_only(headers: &HeaderMap) -> bool {
 }
 
 async fn list_configurations(State(cw): State<CwState>, request: Request) -> Response {
-    let response = {
-        let store = cw.read();
-        list(
-            &cw,
-            &request,
-            Resource::Configurations,
-            store.version,
-            &store.configurations,
-        )
-    };
     let grow = cw.behaviour().new_configurations_per_page;
-    if grow > 0 && response.status() == StatusCode::OK {
+    if grow > 0 {
+        // New ids appear before each page is served, so every page sees more beyond it.
         let mut store = cw.write();
         let template = store.configurations.first().cloned();
         for _ in 0..grow {
@@ -501,7 +492,14 @@ async fn list_configurations(State(cw): State<CwState>, request: Request) -> Res
             store.configurations.push(added);
         }
     }
-    response
+    let store = cw.read();
+    list(
+        &cw,
+        &request,
+        Resource::Configurations,
+        store.version,
+        &store.configurations,
+    )
 }
 
 async fn list_types(State(cw): State<CwState>, request: Request) -> Response {

@@ -79,8 +79,6 @@ pub enum IdFields {
     IdOnly,
     /// Only the deprecated `_id`, as older deployments did.
     UnderscoreOnly,
-    /// Both, the service ids written as JSON numbers when they are all digits.
-    BothAsNumbers,
 }
 
 /// Shapes of the Synthesize answers that differ between deployments; the default is what the
@@ -161,10 +159,6 @@ impl Vendor {
 
     /// Writes the id fields the shape asks for.
     fn put_ids(&self, object: &mut serde_json::Map<String, Value>, id: &str) {
-        let as_number = || {
-            id.parse::<u64>()
-                .map_or_else(|_| Value::from(id), Value::from)
-        };
         match self.shape.ids {
             IdFields::Both => {
                 object.insert("_id".into(), Value::from(id));
@@ -175,10 +169,6 @@ impl Vendor {
             }
             IdFields::UnderscoreOnly => {
                 object.insert("_id".into(), Value::from(id));
-            }
-            IdFields::BothAsNumbers => {
-                object.insert("_id".into(), as_number());
-                object.insert("id".into(), as_number());
             }
         }
     }
