@@ -1,0 +1,173 @@
+//! The window, through egui_kittest, showing what the real services report: the integration's
+//! status and last sync as Synthesize reads them back (never a default), and accounts that
+//! Synthesize says are not mapped yet, before anything is sent.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cw_shared_devices::api::synthesize::IntegrationStatus;
+use cw_shared_devices::sandbox::{SandboxAccount, SynthesizeShape};
+use cw_shared_devices::storage::secrets::MemoryStore;
+use cw_shared_devices::storage::{AppDirs, SecretStore};
+use cw_shared_devices::ui::connection::TestState;
+use cw_shared_devices::ui::sync_view::SyncPhase;
+use cw_shared_devices::ui::table::AccountState;
+use cw_shared_devices::ui::{App, AppContext, FixedPathSaveDialog};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// The window on the demo sandbox (its company names need fonts the tests lack: allowed).
+fn demo_harness(dir: &tempfile::TempDir) -> Harness<'static, App> {
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
+    let dirs = AppDirs::at(dir.path());
+    let dialog = FixedPathSaveDialog(Some(dir.path().join("export.csv")));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .allow_missing_glyphs()
+        .build_eframe(move |cc| {
+            App::new(
+                AppContext {
+                    dirs,
+                    secrets,
+                    keychain_problem: None,
+                    save_dialog: Box::new(dialog),
+                    demo: None,
+                },
+                &cc.egui_ctx,
+            )
+            .unwrap()
+        });
+    h.run_steps(2);
+    h.get_by_label("Try the demo").click();
+    h.run_steps(2);
+    assert!(h.state().is_demo(), "{:?}", h.state().log.last());
+    h
+}
+
+/// Steps frames until `done` holds, or fails after `limit`.
+fn step_until(
+    h: &mut Harness<'_, App>,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&Harness<'_, App>) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    loop {
+        h.step();
+        if done(h) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_integration_status_shown_is_the_one_synthesize_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = demo_harness(&dir);
+    // Nothing read yet: no status is claimed.
+    assert_eq!(h.state().sync.status_choice, None);
+    let handle = h.state().demo_sandbox().unwrap().handle();
+    handle.set_integration_status("inactive");
+
+    h.get_by_label("Test Synthesize connection").click();
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the Synthesize test",
+        |h| {
+            matches!(
+                h.state().synthesize_test,
+                TestState::Passed(_) | TestState::Failed(_)
+            )
+        },
+    );
+    h.run_steps(2);
+    let TestState::Passed(text) = &h.state().synthesize_test else {
+        panic!("{:?}", h.state().synthesize_test)
+    };
+    assert!(
+        text.ends_with("Integration status inactive, never synced."),
+        "{text}"
+    );
+    assert!(
+        h.query_all_by_label_contains("Integration status inactive, never synced")
+            .next()
+            .is_some()
+    );
+    assert_eq!(
+        h.state().sync.status_choice,
+        Some(IntegrationStatus::Inactive)
+    );
+    assert_eq!(
+        h.state()
+            .sync
+            .integration
+            .as_ref()
+            .and_then(|i| i.status.as_deref()),
+        Some("inactive")
+    );
+}
+
+#[test]
+fn accounts_not_mapped_yet_show_as_unmapped_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = demo_harness(&dir);
+    h.get_by_label("Preview").click();
+    step_until(&mut h, Duration::from_secs(30), "the preview", |h| {
+        !h.state().preview.running && h.state().preview.table.is_some()
+    });
+    let ids: Vec<i64> = h
+        .state()
+        .preview
+        .table
+        .as_ref()
+        .unwrap()
+        .rows()
+        .iter()
+        .map(|r| r.counts.company_id)
+        .take(2)
+        .collect();
+    let handle = h.state().demo_sandbox().unwrap().handle();
+    handle.set_synthesize_shape(SynthesizeShape {
+        accounts_carry_is_mapped: true,
+        ..SynthesizeShape::default()
+    });
+    for id in &ids {
+        handle.add_account(SandboxAccount {
+            id: id.to_string(),
+            name: format!("Company {id}"),
+            description: String::new(),
+        });
+    }
+    handle.set_account_unmapped(&ids[0].to_string(), true);
+
+    h.get_by_label("Dry run").click();
+    h.run_steps(1);
+    h.get_by_label("Sync all").click();
+    step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
+        h.state().sync.phase == SyncPhase::Confirm
+    });
+    h.run_steps(2);
+    let table = h.state().preview.table.as_ref().unwrap();
+    let state_of = |id: i64| {
+        table
+            .rows()
+            .iter()
+            .find(|r| r.counts.company_id == id)
+            .unwrap()
+            .account
+    };
+    assert_eq!(state_of(ids[0]), AccountState::Unmapped);
+    assert_eq!(state_of(ids[1]), AccountState::Exists);
+    assert!(handle.last_counts().is_empty(), "the dry run sent counts");
+    assert!(
+        h.state().log.lines().any(|e| e
+            .text
+            .contains("1 account(s) are not mapped in Synthesize yet")),
+        "the warning is in the log"
+    );
+}
