@@ -1,5 +1,10 @@
 //! The embedded loopback sandbox: ConnectWise PSA and Synthesize emulated by two axum servers on
-//! 127.0.0.1 (ephemeral ports), for the demo window, the tests and the benchmarks.
+//! 127.0.0.1 (ephemeral ports), for the demo window, the tests and the benchmarks. By default it
+//! answers in the shapes the public record describes (the public Synthesize SDK's models, the
+//! public generated ConnectWise clients' `Configuration` model, public client issues; see
+//! `tests/contract/` for the fixtures and their sources), so every test meets what real servers
+//! send. Plain http by default; [`Sandbox::start_tls`] serves https with a certificate the caller
+//! gives (a test CA it trusts).
 //!
 //! # ConnectWise side (`cw_site_url()`, API at `cw_api_url()`)
 //!
@@ -9,13 +14,22 @@
 //!   base64(companyId+publicKey:privateKey)` and a `clientId` header. A missing or empty
 //!   `clientId` → **400** `{"code":"InvalidObject","message":"clientId header is required: …"}`
 //!   (in both modes). Wrong keys or an unknown clientId → 401 `{"code":"Unauthorized",…}`, or
-//!   404 `{"code":"NotFound",…}` in cloud mode.
+//!   404 `{"code":"NotFound",…}` in cloud mode. An `Accept: application/vnd.connectwise.com+json;
+//!   version=YYYY.N` outside the versions it serves (2019.1 to 2025.1 unless
+//!   [`ConnectWiseBehaviour`] says otherwise), or in another form, → 400
+//!   `{"code":"ConnectWiseApi","message":"The HTTP resource that matches the request URI '…' does
+//!   not support the API version '…'."}`; plain `application/json` is served.
 //! - `company/configurations`: `conditions`, `fields`, `orderBy`, `page`/`pageSize` (default 25,
 //!   more than 1000 served as 1000, below 1 or not a number → 400) and an RFC 5988 `Link` header
 //!   (`first`/`prev` from page 2, `next`/`last` before the last page; absolute URLs keeping the
 //!   other parameters, commas percent-encoded). A page past the end is `[]`. Forward-only:
 //!   header `pagination-type: forward-only` and `pageId` (last id seen) → records with a larger
-//!   id, `Link` with only `next` (carrying `pageId`) while more remain; `orderBy` with it → 400.
+//!   id, `Link` with only `next` (carrying `pageId`) while more remain and no `Link` on the last
+//!   page; `orderBy` with it → 400.
+//! - Full records: the ~60 fields of the public `Configuration` model (ids, names, references as
+//!   `{id, name, _info}`, dates, flags, backup figures, `vendor`, `manufacturer`, `sla`,
+//!   `questions`, `customFields`, `_info`), about 3.2 KB of JSON each; null fields left out, as
+//!   ConnectWise does.
 //! - `company/configurations/count` → `{"count":N}` (honours `conditions`).
 //! - `company/configurations/types` → `[{id,name,inactiveFlag,systemFlag,_info}]`, paged and
 //!   filtered the same way. `system/info` → `{"version","isCloud","serverTimeZone",…}`.
@@ -31,39 +45,50 @@
 //!   value is SQL UNKNOWN (so `contact/name != "x"` leaves out records without a contact name).
 //!   The sandbox is stricter than the real server on types: a text field needs a string, a
 //!   number field a number, a boolean `true`/`false`.
-//! - Records leave out null fields as ConnectWise does; a full record is ~2.5 KB of JSON.
+//! - [`ConnectWiseBehaviour`]: pages shorter than `pageSize` while `Link` still names the next
+//!   one (as public client issues report), no `Link` header at all, new ids issued before every
+//!   page (a server that would be read forever), the API versions served.
 //!
 //! # Synthesize side (`synthesize_url()`)
 //!
-//! Every call needs `GRADIENT-TOKEN: base64(vendorKey:partnerKey)`; missing or wrong → 401
-//! `{"message":…}`. Errors are `{"message":"…"}`. Successful answers:
-//! - `GET /api/vendor-api/organization` → `{"data":{"id","name","integrationStatus",
-//!   "accountCount"},"message","status":"success"}`.
-//! - `GET /api/vendor-api` → `{"data":{"id","name","skus":[{"_id","name","description",
-//!   "category","subcategory"}]},"message","status":"success"}` (starts with one unrelated
-//!   service, "Managed Backup").
-//! - `POST /api/vendor-api/service` `{name, description, category, subcategory}` → 201
+//! Every call needs `GRADIENT-TOKEN: base64(vendorKey:partnerKey)`; missing or wrong → 401.
+//! Errors are `{"statusCode","message","error"}`. Successful answers, as the SDK's models have
+//! them (`{data, message, status}` wrappers with `status` the HTTP status as a number):
+//! - `GET /api/vendor-api/organization` → `{"data":{IntegrationData: "organizationId","name",
+//!   "vendorId","vendorName","integrationId","status","lastSyncedAt"},"message","status":200}`
+//!   (bare `IntegrationData` when [`SynthesizeShape`] says so). The status is `pending` at start
+//!   and becomes `active` when the first count arrives, as Synthesize does; `lastSyncedAt` is
+//!   `null` until then.
+//! - `GET /api/vendor-api` → `{"data":{VendorData: "_id","id","name",…,"skus":[VendorSkuData:
+//!   "_id","id","name","description","logo","category","subcategory","supportArticle",
+//!   "supportContact"]},"message","status":200}` (starts with one unrelated service, "Managed
+//!   Backup"). [`IdFields`] chooses both ids (the default), `id` only or `_id` only.
+//! - `POST /api/vendor-api/service` `{name, description, category, subcategory}` → **201**
 //!   `{"data":{sku},…}`; empty name, a category outside [`SERVICE_CATEGORIES`] or a subcategory
 //!   outside [`SERVICE_SUBCATEGORIES`] → 400; a name that already exists → 409.
-//! - `GET /api/vendor-api/organization/accounts` → a bare array `[{id,name,description}]`.
+//! - `GET /api/vendor-api/organization/accounts` → a bare array `[{name,description,id}]`, with
+//!   `isMapped` when [`SynthesizeShape`] says so.
 //! - `POST /api/vendor-api/organization/accounts` with an array `[{name,description,id}]` (string
-//!   id and name) → 200 `{"data":{"created":[ids],"existing":[ids]},…}`; an id that already
-//!   exists is left unchanged (listed in `existing`); anything but an array, or an entry without
-//!   a string id/name → 400 and nothing is created.
-//! - `POST /api/vendor-api/service/{serviceId}/count` `{accountId, unitCount}` → 200
-//!   `{"data":{"serviceId","accountId","unitCount"},…}`. `clientOId` without `accountId`, a
-//!   missing/non-string `accountId`, a negative, fractional or non-number `unitCount` → 400;
-//!   unknown service → 404 "No service found with id …"; an account that does not exist or is
-//!   marked unmapped → 404 `{"message":"No account map found with id <id>"}`. Zero is accepted.
+//!   id and name) → **201** with the accounts as stored (an id that already exists is left
+//!   unchanged); anything but an array, or an entry without a string id/name → 400 and nothing is
+//!   created.
+//! - `POST /api/vendor-api/service/{serviceId}/count` `{accountId, unitCount}` → **201**
+//!   `{"status":201,"message"}` (the SDK's `ResponseDto`). `clientOId` without `accountId`, a
+//!   missing/non-string `accountId`, a negative, fractional or non-number `unitCount` → 400
+//!   ("unitCount must be a number"); unknown service → 404 "No service found with id …"; an
+//!   account that does not exist or is marked unmapped → 404 `{"statusCode":404,"message":"No
+//!   account map found with id: <id>","error":"Not Found"}`. Zero is accepted.
 //! - `PATCH /api/vendor-api/organization/status/{status}` with one of [`INTEGRATION_STATUSES`]
 //!   (case-sensitive) → 200 `{"data":{"status"},…}`, else 400.
+//! - Raw unreadable items can be appended to the skus and accounts as served
+//!   ([`SandboxHandle::push_raw_sku`], [`SandboxHandle::push_raw_account`]).
 //!
 //! # Knobs
 //!
 //! Each side has its own [`ServiceKnobs`]: latency, a token-bucket [`RateLimit`] (429 with
 //! `Retry-After` in whole seconds ≥ 1), a queue of [`ScheduledFault`]s and optional
-//! [`RecurringFaults`]. Every request is recorded ([`ConnectWiseRequest`],
-//! [`SynthesizeRequest`]).
+//! [`RecurringFaults`]. Every request is recorded ([`ConnectWiseRequest`], with the `Accept`
+//! header; [`SynthesizeRequest`]).
 
 mod conditions;
 mod connectwise;
