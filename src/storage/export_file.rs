@@ -121,6 +121,11 @@ fn destination(path: &Path) -> Result<Destination, ExportFileError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // A new file, or the missing target of a symlink: create it where the link points.
             let target = follow_symlinks(path).map_err(|e| ExportFileError::io(path, &e))?;
+            // The folder must be there already (the rename would fail after all the work).
+            let dir = target.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(dir) = dir {
+                std::fs::metadata(dir).map_err(|e| ExportFileError::io(path, &e))?;
+            }
             Ok(Destination::File { target, keep: None })
         }
         Err(e) => Err(ExportFileError::io(path, &e)),
