@@ -3,5 +3,6 @@
 pub mod configuration;
 pub mod counting;
 pub mod csv_export;
+pub mod printable;
 pub mod settings;
 pub mod sync_plan;

@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::http::{
-    AttemptError, HttpFailure, HttpSettings, TransportFailure, UrlProblem, build_http_client,
-    check_transport, failure_from_response, join_path, with_retries,
+    AttemptError, HttpFailure, HttpSettings, Refusal, TransportFailure, UrlProblem,
+    build_http_client, check_transport, join_path, with_retries,
 };
 use crate::domain::configuration::ConfigurationPage;
 use crate::domain::counting::{CountingEngine, CountingResult, CountingRule};
@@ -242,6 +242,10 @@ pub enum ConnectWiseError {
         "ConnectWise sent a response the product cannot read ({detail}): check the site URL points at ConnectWise PSA"
     )]
     Malformed { detail: String },
+    /// Refused by the HTTP layer's rules (another origin, a redirect loop, an oversized
+    /// answer, a request that cannot be built).
+    #[error("ConnectWise: {0}")]
+    Refused(Refusal),
     #[error("cancelled")]
     Cancelled,
 }
@@ -504,7 +508,7 @@ impl ConnectWiseClient {
         detail: &str,
         attempts: usize,
     ) -> ConnectWiseError {
-        let host = host_of(url);
+        let host = super::http::host_port(url);
         match kind {
             TransportFailure::Dns => ConnectWiseError::Dns { host },
             TransportFailure::Tls => ConnectWiseError::Tls {
@@ -528,6 +532,7 @@ impl ConnectWiseClient {
                 self.transport_error(url, &kind, &detail, attempts)
             }
             AttemptError::Malformed(detail) => ConnectWiseError::Malformed { detail },
+            AttemptError::Refused(refusal) => ConnectWiseError::Refused(refusal),
             AttemptError::Status(HttpFailure {
                 status, message, ..
             }) if rejects_the_api_version(&message) => ConnectWiseError::ApiVersionRejected {
@@ -774,7 +779,8 @@ impl ConnectWiseClient {
                     detail: format!("configuration types: {e}"),
                 })?;
             names.extend(page.into_iter().filter_map(|t| t.name));
-            next = next_link(&headers);
+            // A link to another origin would carry the keys there: not followed.
+            next = next_link(&headers).filter(|n| super::http::same_origin(n, &url));
         }
         names.sort_by_key(|n| n.to_lowercase());
         names.dedup();
@@ -882,12 +888,8 @@ impl ConnectWiseClient {
         for (name, value) in extra {
             request = request.header(*name, value.clone());
         }
-        let response = request.send().await.map_err(AttemptError::from_reqwest)?;
-        if !response.status().is_success() {
-            return Err(AttemptError::Status(failure_from_response(response).await));
-        }
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(AttemptError::from_reqwest)?;
+        let answer = super::http::send(request).await?;
+        let (headers, body) = (answer.headers, answer.body);
         self.inner
             .bytes
             .fetch_add(body.len() as u64, Ordering::Relaxed);
@@ -1207,7 +1209,7 @@ impl ConnectWiseClient {
 
 /// A URL fit for a log line: no query (conditions can hold customer names), never credentials.
 fn redacted_url(url: &Url) -> String {
-    format!("{}://{}{}", url.scheme(), host_of(url), url.path())
+    super::http::display_url(url)
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use url::Url;
 use crate::domain::sync_plan::ServiceKind;
 
 use super::http::{
-    AttemptError, HttpFailure, HttpSettings, TransportFailure, UrlProblem, build_http_client,
-    check_transport, failure_from_response, join_path, with_retries,
+    AttemptError, HttpFailure, HttpSettings, Refusal, TransportFailure, UrlProblem,
+    build_http_client, check_transport, join_path, with_retries,
 };
 
 /// Synthesize's production address.
@@ -284,9 +284,12 @@ impl IntegrationData {
     }
 }
 
-/// A server-given text cut to a line's worth, without control characters.
+/// A server-given text cut to a line's worth and cleaned for printing.
 fn short_text(text: &str) -> String {
-    let clean: String = text.chars().filter(|c| !c.is_control()).take(80).collect();
+    let clean: String = crate::domain::printable::printable(text)
+        .chars()
+        .take(80)
+        .collect();
     clean.trim().to_owned()
 }
 
@@ -357,6 +360,10 @@ pub enum SynthesizeError {
     Http { status: u16, message: String },
     #[error("Synthesize sent a response the product cannot read ({detail})")]
     Malformed { detail: String },
+    /// Refused by the HTTP layer's rules (another origin, a redirect loop, an oversized
+    /// answer, a request that cannot be built).
+    #[error("Synthesize: {0}")]
+    Refused(Refusal),
     #[error("cancelled")]
     Cancelled,
 }
@@ -491,15 +498,16 @@ impl SynthesizeClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(AttemptError::from_reqwest)?;
-        if !response.status().is_success() {
-            let failure = failure_from_response(response).await;
-            if failure.status == StatusCode::TOO_MANY_REQUESTS {
-                self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+        match super::http::send(request).await {
+            Ok(answer) => Ok(answer.body),
+            Err(AttemptError::Status(failure)) => {
+                if failure.status == StatusCode::TOO_MANY_REQUESTS {
+                    self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(AttemptError::Status(failure))
             }
-            return Err(AttemptError::Status(failure));
+            Err(e) => Err(e),
         }
-        response.bytes().await.map_err(AttemptError::from_reqwest)
     }
 
     /// Sends a request; `retryable` says whether it may be repeated after an answer that leaves
@@ -526,7 +534,7 @@ impl SynthesizeClient {
             },
             |err, delay| {
                 self.inner.retries.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(path = url.path(), ?delay, error = ?err, "retrying Synthesize request");
+                tracing::warn!(url = %super::http::display_url(&url), ?delay, error = ?err, "retrying Synthesize request");
             },
             || async {
                 attempts.fetch_add(1, Ordering::Relaxed);
@@ -542,7 +550,7 @@ impl SynthesizeClient {
     }
 
     fn error(&self, url: &Url, err: AttemptError, attempts: usize) -> SynthesizeError {
-        let host = url.host_str().unwrap_or("?").to_owned();
+        let host = super::http::host_port(url);
         match err {
             AttemptError::Transport(kind, detail) => match kind {
                 TransportFailure::Dns => SynthesizeError::Dns { host },
@@ -553,6 +561,7 @@ impl SynthesizeClient {
                 }
             },
             AttemptError::Malformed(detail) => SynthesizeError::Malformed { detail },
+            AttemptError::Refused(refusal) => SynthesizeError::Refused(refusal),
             AttemptError::Status(HttpFailure {
                 status, message, ..
             }) => match status.as_u16() {

@@ -91,12 +91,15 @@ pub struct ServeSandboxArgs {
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct PreviewArgs {
-    /// Also write the table as CSV to FILE.
+    /// Also write the table as CSV to FILE (`-` for standard output, instead of the table).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
     /// Separate CSV fields with semicolons (spreadsheets in decimal-comma locales).
     #[arg(long)]
     pub semicolon: bool,
+    /// Start the CSV with a UTF-8 byte-order mark, so Excel shows non-Latin names correctly.
+    #[arg(long)]
+    pub excel: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

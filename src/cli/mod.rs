@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use args::{Cli, Command, GlobalArgs};
 
-use crate::domain::csv_export::{CsvDelimiter, write_csv};
+use crate::domain::csv_export::{CsvDelimiter, csv_bytes};
+use crate::domain::printable::printable;
+use crate::storage::export_file::{self, ExportFileError};
 use crate::worker::jobs::{self, JobError, PreviewRequest};
 use crate::worker::sync::SyncSteps;
 
@@ -86,6 +88,18 @@ impl From<JobError> for CliError {
             JobError::Synthesize(crate::api::synthesize::SynthesizeError::Setup(s)) => {
                 CliError::Config(s)
             }
+            // A request that cannot be built, or a URL the rules refuse: the fix is in the
+            // command line or the profile.
+            JobError::ConnectWise(crate::api::connectwise::ConnectWiseError::Refused(r))
+                if r.is_configuration() =>
+            {
+                CliError::Config(crate::api::connectwise::ConnectWiseError::Refused(r).to_string())
+            }
+            JobError::Synthesize(crate::api::synthesize::SynthesizeError::Refused(r))
+                if r.is_configuration() =>
+            {
+                CliError::Config(crate::api::synthesize::SynthesizeError::Refused(r).to_string())
+            }
             other => CliError::Failed(other.to_string()),
         }
     }
@@ -113,7 +127,7 @@ pub fn run(cli: Cli) -> Outcome {
         Some(Command::Demo) => return window(true),
         Some(Command::Profile(command)) => {
             return profile_cmd::run(command, &cli.global).unwrap_or_else(|e| {
-                eprintln!("error: {e}");
+                print_error(&e);
                 e.outcome()
             });
         }
@@ -133,24 +147,75 @@ pub fn run(cli: Cli) -> Outcome {
         }
     };
     let cancel = CancellationToken::new();
-    let ctrl_c = cancel.clone();
-    runtime.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            ctrl_c.cancel();
-        }
-    });
+    cancel_on_stop_signals(&runtime, cancel.clone());
     tracing::info!(command = ?command_name(&command), "run started");
     let result = runtime.block_on(dispatch(command, &cli.global, &cancel));
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) => {
-            eprintln!("error: {e}");
-            tracing::error!(error = %e, "run failed");
+            print_error(&e);
             e.outcome()
         }
     };
     tracing::info!(exit_status = outcome.code(), "run ended");
     outcome
+}
+
+/// Prints a run's error once on stderr (cleaned: it can quote what a server sent) and keeps it
+/// in the log file, without a second copy on stderr.
+fn print_error(e: &CliError) {
+    let text = e.to_string();
+    eprintln!("error: {}", printable(&text));
+    tracing::error!(target: logging::FILE_ONLY, error = %text, "run failed");
+}
+
+/// Ctrl+C and SIGTERM (what systemd, `kill` and container runtimes send to stop a program)
+/// both cancel the run: requests in flight end, the journal records the run as cancelled and
+/// the summary is printed. A second signal ends the program at once.
+fn cancel_on_stop_signals(runtime: &tokio::runtime::Runtime, cancel: CancellationToken) {
+    // Registered now, before any work starts: until a handler exists, SIGTERM kills outright.
+    let _entered = runtime.enter();
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
+            _ => None,
+        }
+    };
+    runtime.spawn(async move {
+        #[cfg(unix)]
+        {
+            let Some((mut interrupt, mut terminate)) = signals else {
+                return;
+            };
+            let name = tokio::select! {
+                _ = interrupt.recv() => "Ctrl+C",
+                _ = terminate.recv() => "SIGTERM",
+            };
+            eprintln!("{name}: stopping after the requests in flight (again to stop at once)");
+            tracing::warn!(target: logging::FILE_ONLY, signal = name, "stop requested");
+            cancel.cancel();
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            std::process::exit(i32::from(Outcome::Failed.code()));
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Ctrl+C: stopping after the requests in flight (again to stop at once)");
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(i32::from(Outcome::Failed.code()));
+                }
+            }
+        }
+    });
 }
 
 fn command_name(command: &Command) -> &'static str {
@@ -215,11 +280,48 @@ async fn dispatch(
     }
 }
 
+/// Where `preview --csv` sends the CSV.
+enum CsvTarget<'a> {
+    /// `-`, or a path that is our own stdout (`/dev/stdout`): the table then stays off stdout.
+    Stdout,
+    Path(&'a std::path::Path),
+}
+
+impl<'a> CsvTarget<'a> {
+    fn of(path: &'a std::path::Path) -> Self {
+        if path.as_os_str() == "-" || export_file::is_stdout(path) {
+            CsvTarget::Stdout
+        } else {
+            CsvTarget::Path(path)
+        }
+    }
+}
+
+fn csv_error(e: ExportFileError) -> CliError {
+    match e {
+        ExportFileError::Refused { .. } => CliError::Config(format!("--csv: {e}")),
+        ExportFileError::Io { .. } => CliError::Failed(format!("--csv: {e}")),
+    }
+}
+
 async fn preview(
     resolved: &settings::Resolved,
     args: &args::PreviewArgs,
     cancel: &CancellationToken,
 ) -> Result<Outcome, CliError> {
+    let csv_target = args.csv.as_deref().map(CsvTarget::of);
+    // A destination that can never take the CSV is refused before the fetch, not after it.
+    match &csv_target {
+        Some(CsvTarget::Stdout) if args.json => {
+            return Err(CliError::Config(
+                "--csv -: the CSV and --json would both go to standard output; name a file for the CSV".into(),
+            ));
+        }
+        Some(CsvTarget::Path(path)) => {
+            export_file::check_destination(path).map_err(csv_error)?;
+        }
+        _ => {}
+    }
     let request = PreviewRequest {
         connectwise: resolved.connectwise_settings()?,
         counting: resolved.counting.clone(),
@@ -227,54 +329,52 @@ async fn preview(
     let bar = progress::FetchBar::new();
     let report = |p| bar.update(p);
     let outcome = jobs::run_preview(&request, &report, cancel).await;
-    bar.finish();
+    bar.finish(outcome.is_ok());
     let outcome = outcome?;
     let counts = &outcome.counts;
-    if let Some(path) = &args.csv {
+    let mut stdout = std::io::stdout().lock();
+    if let Some(target) = &csv_target {
         let delimiter = if args.semicolon {
             CsvDelimiter::Semicolon
         } else {
             resolved.csv_delimiter
         };
-        write_csv_file(path, counts, delimiter)?;
-        eprintln!(
-            "Wrote {} rows to {}",
-            counts.companies.len(),
-            path.display()
-        );
+        let bytes = csv_bytes(&counts.companies, delimiter, args.excel)
+            .map_err(|e| CliError::Failed(format!("--csv: {e}")))?;
+        let rows = counts.companies.len();
+        match target {
+            CsvTarget::Stdout => {
+                stdout
+                    .write_all(&bytes)
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| {
+                        CliError::Failed(format!("--csv: could not write standard output: {e}"))
+                    })?;
+                eprintln!("Wrote {rows} rows to standard output");
+            }
+            CsvTarget::Path(path) => {
+                export_file::write_export(path, &bytes).map_err(csv_error)?;
+                eprintln!("Wrote {rows} rows to {}", path.display());
+            }
+        }
     }
-    let mut stdout = std::io::stdout().lock();
+    let csv_on_stdout = matches!(csv_target, Some(CsvTarget::Stdout));
     let written = if args.json {
         let json = output::preview_json(counts, &outcome.rule_text);
         serde_json::to_writer_pretty(&mut stdout, &json)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(stdout))
     } else {
-        eprintln!("{}", outcome.rule_text);
+        eprintln!("{}", printable(&outcome.rule_text));
         for warning in counts.skipped.warnings() {
-            eprintln!("warning: {warning}");
+            eprintln!("warning: {}", printable(&warning));
         }
-        write!(stdout, "{}", output::preview_table(counts))
+        if csv_on_stdout {
+            Ok(())
+        } else {
+            write!(stdout, "{}", output::preview_table(counts))
+        }
     };
     written.map_err(|e| CliError::Failed(format!("could not write the result: {e}")))?;
     Ok(Outcome::Done)
-}
-
-fn write_csv_file(
-    path: &std::path::Path,
-    counts: &crate::domain::counting::CountingResult,
-    delimiter: CsvDelimiter,
-) -> Result<(), CliError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| std::path::Path::new("."));
-    let fail = |e: &dyn std::fmt::Display| {
-        CliError::Failed(format!("--csv: could not write {}: {e}", path.display()))
-    };
-    // Write beside the target and rename, so a failed export never leaves half a file.
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    write_csv(&counts.companies, delimiter, &mut file).map_err(|e| fail(&e))?;
-    file.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
 }

@@ -5,12 +5,11 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::domain::counting::{CompanyCounts, CountingResult};
 use crate::domain::csv_export::csv_order;
+use crate::domain::printable::printable;
 
-/// A name fit for one terminal cell: control characters (newlines, tabs) become spaces.
+/// A name fit for one terminal cell: on one line, nothing a terminal would act on.
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    printable(text).into_owned()
 }
 
 fn pad_right(text: &str, width: usize) -> String {

@@ -9,14 +9,24 @@ use super::settings::Resolved;
 use super::{CliError, Outcome, progress};
 use crate::api::connectwise::ConnectWiseClient;
 use crate::api::synthesize::{IntegrationStatus, SynthesizeClient};
+use crate::domain::printable::printable;
 use crate::domain::sync_plan::PlannedCount;
 use crate::storage::journal::CountOutcome;
 use crate::worker::jobs::{self, JobError, PreviewRequest};
 use crate::worker::sync::{self, SyncRequest, SyncSteps, SyncUpdate};
 
+/// Prints lines of text on stdout, each cleaned of anything a terminal would act on: they
+/// quote company names and server messages.
 fn print_stdout(text: &str) -> Result<(), CliError> {
+    let cleaned: String = text
+        .split_inclusive('\n')
+        .map(|line| match line.strip_suffix('\n') {
+            Some(line) => format!("{}\n", printable(line)),
+            None => printable(line).into_owned(),
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
+    out.write_all(cleaned.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| CliError::Failed(format!("could not write the result: {e}")))
 }
@@ -108,7 +118,7 @@ fn count_line(count: &PlannedCount) -> String {
     format!(
         "{} {} — {}: {}{previous}",
         count.company_id,
-        count.company_name.replace(['\n', '\r', '\t'], " "),
+        printable(&count.company_name),
         count.service.service_name(),
         count.unit_count
     )
@@ -132,10 +142,10 @@ pub async fn sync(
         let bar = progress::FetchBar::new();
         let report = |p| bar.update(p);
         let preview = jobs::run_preview(&request, &report, cancel).await;
-        bar.finish();
+        bar.finish(preview.is_ok());
         let preview = preview?;
         for warning in preview.counts.skipped.warnings() {
-            eprintln!("warning: {warning}");
+            eprintln!("warning: {}", printable(&warning));
         }
         (preview.counts.companies, preview.rule_text)
     } else {
@@ -160,9 +170,9 @@ pub async fn sync(
     };
     let client = SynthesizeClient::new(request.synthesize.clone()).map_err(JobError::from)?;
     let planned = sync::plan(&client, &request, &last_sent, cancel).await?;
-    eprintln!("Plan: {}", planned.plan.summary());
+    eprintln!("Plan: {}", printable(&planned.plan.summary()));
     for warning in planned.warnings() {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", printable(&warning));
     }
     if dry_run {
         if json {
@@ -183,8 +193,8 @@ pub async fn sync(
             for a in &planned.plan.accounts_to_create {
                 text.push_str(&format!(
                     "  create account {} {}\n",
-                    a.id,
-                    a.name.replace(['\n', '\r'], " ")
+                    printable(&a.id),
+                    printable(&a.name)
                 ));
             }
             for c in &planned.plan.counts {
@@ -198,7 +208,9 @@ pub async fn sync(
     let on_update = |update: SyncUpdate| match update {
         SyncUpdate::Progress(p) => bar.update(p),
         SyncUpdate::Item(_) => {}
-        SyncUpdate::StepFailed { step, reason } => eprintln!("error: {step}: {reason}"),
+        SyncUpdate::StepFailed { step, reason } => {
+            eprintln!("error: {step}: {}", printable(&reason));
+        }
     };
     let report = sync::execute(
         &client,

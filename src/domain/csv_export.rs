@@ -91,6 +91,25 @@ pub fn write_csv<W: Write>(
     Ok(())
 }
 
+/// The UTF-8 byte-order mark Excel needs to read a CSV as UTF-8 instead of the locale's code
+/// page (without it, non-Latin names turn into mojibake).
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The whole export as bytes: with `excel`, the byte-order mark first; the header and rows are
+/// the same either way.
+pub fn csv_bytes(
+    companies: &[CompanyCounts],
+    delimiter: CsvDelimiter,
+    excel: bool,
+) -> Result<Vec<u8>, CsvExportError> {
+    let mut buf = Vec::new();
+    if excel {
+        buf.extend_from_slice(UTF8_BOM);
+    }
+    write_csv(companies, delimiter, &mut buf)?;
+    Ok(buf)
+}
+
 /// The CSV as a string (for tests and small exports).
 pub fn csv_string(
     companies: &[CompanyCounts],
@@ -215,6 +234,20 @@ mod tests {
         assert_eq!(guard_formula("\rx"), "'\rx");
         assert_eq!(guard_formula("a=b"), "a=b");
         assert_eq!(guard_formula(""), "");
+    }
+
+    #[test]
+    fn excel_adds_the_byte_order_mark_and_changes_nothing_else() {
+        for delimiter in [CsvDelimiter::Comma, CsvDelimiter::Semicolon] {
+            let plain = csv_bytes(&tricky_rows(), delimiter, false).unwrap();
+            let excel = csv_bytes(&tricky_rows(), delimiter, true).unwrap();
+            assert_eq!(&excel[..3], UTF8_BOM);
+            assert_eq!(&excel[3..], &plain[..]);
+            assert_eq!(
+                plain,
+                csv_string(&tricky_rows(), delimiter).unwrap().into_bytes()
+            );
+        }
     }
 
     #[test]

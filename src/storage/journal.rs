@@ -7,7 +7,7 @@
 //! and a half-written last line is skipped and counted when reading.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -209,15 +209,11 @@ impl Journal {
     /// Opens the file for appending. If the last line was cut off (a process killed mid-write),
     /// ends it first, so the torn line stays alone and the next one is whole.
     fn open_for_append(&self) -> Result<File, JournalError> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(self.io("create the folder of"))?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            super::private::ensure_private_dir(dir).map_err(self.io("create the folder of"))?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&self.path)
-            .map_err(self.io("open"))?;
+        // What was billed to whom is nobody else's business: 0600.
+        let mut file = super::private::open_private_append(&self.path).map_err(self.io("open"))?;
         let len = file.metadata().map_err(self.io("read"))?.len();
         if len > 0 {
             let mut last = [0u8; 1];

@@ -1,9 +1,12 @@
 //! What the product keeps between runs: profiles (config dir), secrets (OS keychain) and the
-//! append-only sync journal (data dir).
+//! append-only sync journal (data dir), all readable by the user alone; and the exports it
+//! writes where the user names them.
 
+pub mod export_file;
 pub mod journal;
 pub mod names;
 pub mod paths;
+pub mod private;
 pub mod profiles;
 pub mod secrets;
 

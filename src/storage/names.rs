@@ -6,6 +6,8 @@
 
 use std::fmt::Write as _;
 
+use crate::domain::printable;
+
 pub const MAX_PROFILE_NAME_CHARS: usize = 64;
 
 /// Keeps encoded stems well under the 255-byte file-name limit of common file systems, with
@@ -20,6 +22,10 @@ pub enum NameError {
     OuterSpaces(String),
     #[error("Profile name: remove the line breaks, tabs or other control characters")]
     ControlCharacters,
+    #[error(
+        "Profile name: remove the invisible characters (text-direction controls or zero-width characters); two names must never look alike"
+    )]
+    InvisibleCharacters,
     #[error(
         "Profile name: the name is too long; use at most {MAX_PROFILE_NAME_CHARS} characters (fewer with many symbols)"
     )]
@@ -36,6 +42,14 @@ pub fn validate_profile_name(name: &str) -> Result<(), NameError> {
     }
     if name.chars().any(char::is_control) {
         return Err(NameError::ControlCharacters);
+    }
+    // A name with a bidi control or a zero-width character can look exactly like another
+    // profile's name (and reorder the text around it on screen).
+    if name
+        .chars()
+        .any(|c| printable::is_bidi_control(c) || printable::is_zero_width(c))
+    {
+        return Err(NameError::InvisibleCharacters);
     }
     if name.chars().count() > MAX_PROFILE_NAME_CHARS || file_stem(name).len() > MAX_FILE_STEM_BYTES
     {
@@ -141,6 +155,16 @@ mod tests {
             ("Ac\tme", Err(NameError::ControlCharacters)),
             ("Acme", Ok(())),
             ("Acme / Partner MSP (EU)", Ok(())),
+            ("Ac\u{200B}me", Err(NameError::InvisibleCharacters)),
+            ("Acme\u{200D}", Err(NameError::InvisibleCharacters)),
+            ("\u{FEFF}Acme", Err(NameError::InvisibleCharacters)),
+            ("Acme \u{202E}UE", Err(NameError::InvisibleCharacters)),
+            (
+                "Acme \u{2067}x\u{2069}",
+                Err(NameError::InvisibleCharacters),
+            ),
+            ("\u{200F}Acme", Err(NameError::InvisibleCharacters)),
+            ("東京 MSP", Ok(())),
         ];
         for (name, want) in cases {
             assert_eq!(validate_profile_name(name), want, "{name:?}");
@@ -158,6 +182,7 @@ mod tests {
             NameError::Empty,
             NameError::TooLong,
             NameError::ControlCharacters,
+            NameError::InvisibleCharacters,
         ] {
             assert!(err.to_string().starts_with("Profile name: "));
         }

@@ -124,6 +124,10 @@ pub enum ProfileError {
         path: PathBuf,
     },
     #[error(
+        "{field}: the URL holds a user name or password (the part before @); remove it, since the product never stores credentials in a URL (the keys belong in the keychain)"
+    )]
+    CredentialsInUrl { field: &'static str },
+    #[error(
         "Profile \"{name}\": its history file {path} is in the way; move that file elsewhere and try again"
     )]
     JournalInTheWay { name: String, path: PathBuf },
@@ -410,7 +414,8 @@ impl ProfileStore {
     }
 
     fn write(&self, profile: &Profile, mode: WriteMode) -> Result<(), ProfileError> {
-        std::fs::create_dir_all(&self.dir).map_err(io_error("create", &self.dir))?;
+        refuse_credentials_in_urls(profile)?;
+        super::private::ensure_private_dir(&self.dir).map_err(io_error("create", &self.dir))?;
         let path = self.path_for(&profile.name);
         let mut json = serde_json::to_vec_pretty(profile).map_err(|e| ProfileError::Io {
             action: "encode",
@@ -438,6 +443,34 @@ impl ProfileStore {
             }
         })
     }
+}
+
+/// Whether a typed URL (with or without its scheme) carries `user:pass@` before the host.
+fn url_holds_credentials(text: &str) -> bool {
+    let text = text.trim();
+    let with_scheme = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("https://{text}")
+    };
+    url::Url::parse(&with_scheme)
+        .is_ok_and(|url| !url.username().is_empty() || url.password().is_some())
+}
+
+/// A password in a URL would sit in a plain file: no profile is written with one.
+fn refuse_credentials_in_urls(profile: &Profile) -> Result<(), ProfileError> {
+    let site = &profile.connectwise.site;
+    let urls = [
+        ("ConnectWise site URL", site.site_url()),
+        ("ConnectWise API URL", site.direct_api_url()),
+        ("Synthesize URL", Some(profile.synthesize_url.as_str())),
+    ];
+    for (field, url) in urls {
+        if url.is_some_and(url_holds_credentials) {
+            return Err(ProfileError::CredentialsInUrl { field });
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -89,6 +89,8 @@ pub struct PreviewState {
 pub struct ExportState {
     pub typed_path: Option<String>,
     pub message: Option<Result<String, String>>,
+    /// Start the file with a UTF-8 byte-order mark so Excel reads non-Latin names right.
+    pub excel: bool,
 }
 
 /// Something a panel asked for this frame, handled after drawing.

@@ -386,7 +386,10 @@ pub fn show_connection(
         show_test_state(ui, view.connectwise_test);
         if let Some(discovery) = view.discovery.and_then(|r| r.discovery.as_ref()) {
             egui::Frame::group(ui.style()).show(ui, |ui| {
-                ui.label(format!("Company: {}", discovery.company_name));
+                ui.label(format!(
+                    "Company: {}",
+                    crate::domain::printable::printable(&discovery.company_name)
+                ));
                 ui.label(format!(
                     "Codebase {}, version {}, {}",
                     discovery.codebase,

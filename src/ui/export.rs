@@ -1,10 +1,11 @@
 //! CSV export of the previewed table: the save dialog behind a trait (rfd in the window, a fixed
-//! path in tests) and the atomic file write.
+//! path in tests) and the write to what the user chose.
 
 use std::path::{Path, PathBuf};
 
 use crate::domain::counting::CompanyCounts;
-use crate::domain::csv_export::{CsvDelimiter, write_csv};
+use crate::domain::csv_export::{CsvDelimiter, csv_bytes};
+use crate::storage::export_file::{ExportFileError, write_export};
 
 /// Asks the user where to save a file.
 pub trait SaveDialog: Send {
@@ -45,30 +46,24 @@ impl SaveDialog for FixedPathSaveDialog {
 
 /// Why an export failed, naming the file.
 #[derive(Debug, thiserror::Error)]
-#[error("could not write {path}: {reason}")]
-pub struct ExportError {
-    pub path: String,
-    pub reason: String,
-}
+#[error("{0}")]
+pub struct ExportError(String);
 
-/// Writes the CSV beside the target and renames it, so a failed export never leaves half a file.
+/// Writes the CSV to what the user chose, as the command's `--csv` does
+/// ([`crate::storage::export_file`]): a regular file atomically and keeping its permissions, a
+/// symlink's target, a pipe streamed; `excel` starts it with the UTF-8 byte-order mark.
 pub fn export_csv(
     path: &Path,
     companies: &[CompanyCounts],
     delimiter: CsvDelimiter,
+    excel: bool,
 ) -> Result<(), ExportError> {
-    let fail = |reason: &dyn std::fmt::Display| ExportError {
-        path: path.display().to_string(),
-        reason: reason.to_string(),
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    write_csv(companies, delimiter, &mut file).map_err(|e| fail(&e))?;
-    file.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+    let bytes = csv_bytes(companies, delimiter, excel)
+        .map_err(|e| ExportError(format!("could not write {}: {e}", path.display())))?;
+    write_export(path, &bytes).map(drop).map_err(|e| match e {
+        ExportFileError::Refused { .. } => ExportError(format!("could not write {e}")),
+        ExportFileError::Io { .. } => ExportError(e.to_string()),
+    })
 }
 
 /// The file name offered in the dialog.
@@ -107,13 +102,22 @@ mod tests {
             not_shared_devices: 2,
             total_devices: 3,
         }];
-        export_csv(&path, &rows, CsvDelimiter::Semicolon).unwrap();
+        export_csv(&path, &rows, CsvDelimiter::Semicolon, false).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("company_id;company_name;"));
         assert!(text.contains("7;\"Acme; Inc\";1;2;3"));
-        let err =
-            export_csv(&dir.path().join("nope/out.csv"), &rows, CsvDelimiter::Comma).unwrap_err();
-        assert!(err.to_string().contains("nope"));
+        export_csv(&path, &rows, CsvDelimiter::Comma, true).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(b"\xEF\xBB\xBFcompany_id,company_name,"));
+        let err = export_csv(
+            &dir.path().join("nope/out.csv"),
+            &rows,
+            CsvDelimiter::Comma,
+            false,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nope/out.csv"), "{err}");
+        assert!(!err.to_string().contains(".out.csv."), "{err}");
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub const MAX_LOG_LINES: usize = 500;
 
 impl LogBuffer {
     pub fn push(&mut self, level: LogLevel, text: impl Into<String>) {
-        let text = text.into();
+        // Lines quote company names and server messages: nothing in them may act on a screen.
+        let text = crate::domain::printable::printable(&text.into()).into_owned();
         match level {
             LogLevel::Info => tracing::info!(target: "window", "{text}"),
             LogLevel::Warn => tracing::warn!(target: "window", "{text}"),

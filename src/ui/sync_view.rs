@@ -3,6 +3,7 @@
 //! starts the worker's plan and execute jobs for the actions returned.
 
 use crate::api::synthesize::{IntegrationData, IntegrationStatus};
+use crate::domain::printable::printable;
 use crate::domain::sync_plan::PlannedCount;
 use crate::storage::journal::CountOutcome;
 use crate::worker::sync::{PlannedSync, SyncProgress, SyncReport, SyncRequest, SyncSteps};
@@ -120,7 +121,10 @@ pub fn show_sync_controls(
         }
     });
     if let Some(integration) = &state.integration {
-        ui.label(format!("Synthesize says: {}", integration.describe()));
+        ui.label(format!(
+            "Synthesize says: {}",
+            printable(&integration.describe())
+        ));
     }
     match state.phase {
         SyncPhase::Planning => {
@@ -198,7 +202,10 @@ pub fn show_plan_dialog(ctx: &egui::Context, state: &SyncState) -> Vec<SyncActio
                     ui.label(format!("Create service \"{}\"", service.name));
                 }
                 for account in &plan.accounts_to_create {
-                    ui.label(format!("Create account {} {}", account.id, account.name));
+                    ui.label(printable(&format!(
+                        "Create account {} {}",
+                        account.id, account.name
+                    )));
                 }
                 for count in &plan.counts {
                     let previous = match count.previous {
@@ -210,7 +217,7 @@ pub fn show_plan_dialog(ctx: &egui::Context, state: &SyncState) -> Vec<SyncActio
                         "Post {} = {} for {} ({}){previous}",
                         count.service.service_name(),
                         count.unit_count,
-                        count.company_name,
+                        printable(&count.company_name),
                         count.company_id
                     ));
                 }

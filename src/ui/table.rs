@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use egui_extras::{Column, TableBuilder};
 
 use crate::domain::counting::{CompanyCounts, CountingResult};
+use crate::domain::printable::printable;
 
 /// The counts a company was last sent, from the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -374,7 +375,8 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
                         .on_hover_text("Include this company in a sync");
                 });
                 row.col(|ui| {
-                    ui.label(&data.counts.company_name);
+                    // Names come from ConnectWise: no control or bidi character gets drawn.
+                    ui.label(printable(&data.counts.company_name).as_ref());
                 });
                 let count = |ui: &mut egui::Ui, new: u64, old: Option<u64>| {
                     // Only a count that differs from one sent before is marked; a company never

@@ -1,6 +1,7 @@
 //! The journal: line format, torn and garbled lines, concurrent appends, a writer killed
 //! outright, last counts sent across runs, history and a run cut off.
 
+use std::fs::OpenOptions;
 use std::sync::Arc;
 
 use chrono::TimeZone as _;

@@ -127,6 +127,8 @@ impl App {
             if csv_delimiter != before {
                 actions.push(Action::SetDelimiter(csv_delimiter));
             }
+            ui.checkbox(&mut self.export.excel, "For Excel")
+                .on_hover_text("Start the CSV with a UTF-8 byte-order mark, so Excel shows non-Latin names correctly");
         });
         self.export_messages(ui, actions);
         let has_counts = self.preview.table.is_some() && !self.preview.running;
@@ -292,7 +294,7 @@ impl App {
             .as_ref()
             .map(|p| p.csv_delimiter)
             .unwrap_or_default();
-        match export_csv(&path, &companies, delimiter) {
+        match export_csv(&path, &companies, delimiter, self.export.excel) {
             Ok(()) => {
                 let text = format!(
                     "Exported {} companies to {}",
