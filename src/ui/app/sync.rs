@@ -371,6 +371,10 @@ impl App {
             Ok(status) => {
                 let text = format!("Integration status set to {status}");
                 self.log.push(LogLevel::Info, &text);
+                // What Synthesize said before is no longer its status.
+                if let Some(integration) = self.sync.integration.as_mut() {
+                    integration.status = Some(status.as_str().to_owned());
+                }
                 Ok(text)
             }
             Err(e) => {
