@@ -17,6 +17,8 @@
 # prefix's system32 for the installed exe. It is never in the installer (checked below).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Nothing here reads the caller's stdin (CI gives none); Wine gets an empty one.
+exec </dev/null
 readonly ROOT="$PWD"
 
 readonly TARGET=x86_64-pc-windows-gnu
@@ -29,6 +31,9 @@ readonly PROFILE_NAME=wine-check
 # Generous: the sandbox starts in well under a second, the window within seconds.
 readonly SANDBOX_START_TIMEOUT_SECS=120
 readonly WINDOW_TIMEOUT_SECS=120
+# Any one Wine run (a command takes seconds; the installer's lzma unpacking under a minute): a
+# hung program fails its check instead of holding CI.
+readonly WINE_RUN_TIMEOUT_SECS=300
 # ImageMagick itself (/usr/local/bin may hold a stand-in `convert` on some machines).
 readonly CONVERT=/usr/bin/convert
 readonly IMPORT=/usr/bin/import
@@ -130,8 +135,8 @@ echo "== Wine prefix"
 mkdir -p "$work/home"
 # A scratch HOME keeps Wine's links to the user's folders away from root's home. No DISPLAY: the
 # headless command needs none (the window check sets its own). No Mono or Gecko downloads.
-wine_env=(env -u DISPLAY -u WAYLAND_DISPLAY HOME="$work/home" WINEPREFIX="$prefix" WINEDEBUG=-all
-    "WINEDLLOVERRIDES=mscoree,mshtml=")
+wine_env=(timeout -k 10 "$WINE_RUN_TIMEOUT_SECS" env -u DISPLAY -u WAYLAND_DISPLAY HOME="$work/home"
+    WINEPREFIX="$prefix" WINEDEBUG=-all "WINEDLLOVERRIDES=mscoree,mshtml=")
 w() { "${wine_env[@]}" "$WINE" "$@"; }
 wine_wait() { "${wine_env[@]}" "$WINESERVER" -w; }
 w wineboot -i >"$work/wineboot.log" 2>&1 || true
@@ -531,6 +536,7 @@ check_window() {
     # shellcheck disable=SC2016 # the inner script expands its own variables
     DEMO_WINE="$WINE" DEMO_WINESERVER="$WINESERVER" DEMO_EXE="$WEXE" DEMO_SHOT="$shot" DEMO_TIMEOUT="$WINDOW_TIMEOUT_SECS" \
         DEMO_IMPORT="$IMPORT" DEMO_CONVERT="$CONVERT" \
+        timeout -k 10 "$WINE_RUN_TIMEOUT_SECS" \
         env HOME="$work/home" WINEPREFIX="$prefix" WINEDEBUG=-all "WINEDLLOVERRIDES=mscoree,mshtml=" \
         xvfb-run -a -s '-screen 0 1280x800x24' bash -c '
             "$DEMO_WINE" "$DEMO_EXE" demo >"$DEMO_SHOT.out" 2>&1 &
