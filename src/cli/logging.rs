@@ -20,13 +20,15 @@ pub const LOG_FILE_NAME: &str = "cw-shared-devices.log";
 pub const FILE_ONLY: &str = "cw_shared_devices::file_only";
 
 /// Whether stderr may carry ANSI colours: only on a terminal, and not when `NO_COLOR` is set
-/// (to anything but empty, as no-color.org says) or `TERM` is `dumb`.
+/// (to anything but empty, as no-color.org says) or `TERM` is `dumb`. Never on Windows: its
+/// console shows the escape codes as text unless the program turns VT processing on.
 pub fn stderr_wants_colour() -> bool {
-    colour_allowed(
-        std::io::stderr().is_terminal(),
-        std::env::var_os("NO_COLOR").as_deref(),
-        std::env::var_os("TERM").as_deref(),
-    )
+    !cfg!(windows)
+        && colour_allowed(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::env::var_os("TERM").as_deref(),
+        )
 }
 
 fn colour_allowed(

@@ -51,8 +51,8 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
             store.create(&profile).map_err(config)?;
             println!("Created profile \"{}\".", profile.name);
             println!(
-                "Store its keys with: cw-shared-devices profile set-secret {} SECRET-NAME < key-file",
-                super::settings::shell_word(&profile.name)
+                "Store its keys with: {}",
+                super::settings::set_secret_from_file(&profile.name, "SECRET-NAME", "key-file")
             );
             Ok(Outcome::Done)
         }
@@ -67,10 +67,13 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
             let value = value.trim_end_matches(['\r', '\n']).to_owned();
             if value.trim().is_empty() {
                 return Err(CliError::Config(format!(
-                    "{}: nothing was read from stdin; pipe the key in, e.g. `cw-shared-devices profile set-secret {} {} < key.txt`",
+                    "{}: nothing was read from stdin; pipe the key in, e.g. `{}`",
                     secret_name.label(),
-                    super::settings::shell_word(&profile.name),
-                    secret_name.as_str()
+                    super::settings::set_secret_from_file(
+                        &profile.name,
+                        secret_name.as_str(),
+                        "key.txt"
+                    )
                 )));
             }
             let keychain = KeychainStore::open().map_err(config)?;

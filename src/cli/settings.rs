@@ -292,14 +292,28 @@ impl Resolved {
     }
 }
 
-/// Quotes a profile name for a command the user can paste.
+/// Quotes a profile name for a command the user can paste: POSIX shell quoting, or on Windows
+/// double quotes, which both cmd and PowerShell take (to cmd, single quotes are no quotes).
 pub fn shell_word(name: &str) -> String {
     if name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
         name.to_owned()
+    } else if cfg!(windows) {
+        format!("\"{}\"", name.replace('"', "\"\""))
     } else {
         format!("'{}'", name.replace('\'', "'\\''"))
+    }
+}
+
+/// `profile set-secret` fed from a key file, as this platform's shells write it: `< FILE` in sh
+/// and cmd; PowerShell has no `<`, and `type FILE |` works in both of Windows' shells.
+pub fn set_secret_from_file(profile: &str, secret: &str, file: &str) -> String {
+    let profile = shell_word(profile);
+    if cfg!(windows) {
+        format!("type {file} | cw-shared-devices profile set-secret {profile} {secret}")
+    } else {
+        format!("cw-shared-devices profile set-secret {profile} {secret} < {file}")
     }
 }

@@ -181,6 +181,7 @@ fn streamable(_meta: &std::fs::Metadata) -> bool {
     false
 }
 
+#[cfg(unix)]
 #[derive(Debug, Clone, Copy)]
 enum StdStream {
     Out,

@@ -13,8 +13,17 @@ pub struct AppDirs {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathsError {
-    #[error(
-        "Home folder: no home folder was found, so there is nowhere to keep profiles and history; set HOME (or run as a user with a home folder)"
+    #[cfg_attr(
+        not(windows),
+        error(
+            "Home folder: no home folder was found, so there is nowhere to keep profiles and history; set HOME (or run as a user with a home folder)"
+        )
+    )]
+    #[cfg_attr(
+        windows,
+        error(
+            "Home folder: Windows gave no application data folder (%APPDATA%), so there is nowhere to keep profiles and history; run as a user with a Windows profile (not a service account without one)"
+        )
     )]
     NoHome,
 }
