@@ -1,14 +1,41 @@
-//! The `cw-shared-devices` binary: the window with no subcommand, the headless command otherwise.
+//! The `cw-shared-devices` binary: the window with no subcommand (or `demo`), the headless
+//! command otherwise. The two front ends are peers; this picks one.
 
 // On Windows a console-subsystem program started from the Start menu opens an empty console
 // window behind its own; the GUI subsystem does not. `attach_parent_console` gives the headless
 // subcommands their terminal back.
 #![cfg_attr(windows, windows_subsystem = "windows")]
 
-fn main() -> std::process::ExitCode {
+use std::process::ExitCode;
+
+use cw_shared_devices::cli::{self, Command, Outcome};
+use cw_shared_devices::ui;
+
+fn main() -> ExitCode {
     #[cfg(windows)]
     attach_parent_console();
-    cw_shared_devices::cli::main()
+    let args = match cli::parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let _log_guard = cli::start_logging(&args.global);
+    let outcome = match args.command {
+        None => window(ui::run_window()),
+        Some(Command::Demo) => window(ui::run_demo()),
+        Some(command) => cli::run(command, &args.global),
+    };
+    ExitCode::from(outcome.code())
+}
+
+/// How the window ended, as the exit status.
+fn window(result: Result<(), ui::UiError>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Outcome::Failed
+        }
+    }
 }
 
 /// Sends stdout and stderr to the console of the terminal that started us, if any.

@@ -1,4 +1,4 @@
-//! Sync execution (`worker::sync`) in-process against the sandbox over real HTTP: every count
+//! Sync execution (`engine::sync`) in-process against the sandbox over real HTTP: every count
 //! lands exactly, nothing is created twice, zero policies and selection, unmapped accounts,
 //! faults on every step, "Retry failed", cancel and resume, and the journal a run leaves.
 
@@ -15,15 +15,15 @@ use cw_shared_devices::api::synthesize::{
 use cw_shared_devices::domain::counting::CompanyCounts;
 use cw_shared_devices::domain::settings::{SyncOptions, ZeroPolicy};
 use cw_shared_devices::domain::sync_plan::{PlannedCount, ServiceKind};
+use cw_shared_devices::engine::sync::{
+    self, PlannedSync, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
+};
 use cw_shared_devices::sandbox::{
     FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, SANDBOX_PARTNER_API_KEY,
     SANDBOX_VENDOR_API_KEY, Sandbox, SandboxConfig, ScheduledFault,
 };
 use cw_shared_devices::storage::Journal;
 use cw_shared_devices::storage::journal::{CountOutcome, JournalEvent, RunKind};
-use cw_shared_devices::worker::sync::{
-    self, PlannedSync, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
-};
 use tokio_util::sync::CancellationToken;
 
 const SERVICES_PATH: &str = "/api/vendor-api/service";
@@ -839,7 +839,7 @@ async fn counts_of_companies_whose_account_could_not_be_created_fail_with_that_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posting_under_the_rate_limit_retries_every_429_and_sends_everything() {
-    let figures = sync::measure::measure_usage_sync(
+    let figures = cw_shared_devices::bench_support::usage_sync::measure_usage_sync(
         201,
         Duration::from_millis(20),
         RateLimit {
@@ -860,7 +860,7 @@ async fn posting_under_the_rate_limit_retries_every_429_and_sends_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "takes about 45 s: the sync usage figure at MSP scale"]
 async fn sync_usage_of_4000_counts_at_20_ms_under_100_per_second() {
-    let figures = sync::measure::measure_usage_sync(
+    let figures = cw_shared_devices::bench_support::usage_sync::measure_usage_sync(
         4_000,
         Duration::from_millis(20),
         RateLimit {
@@ -879,7 +879,7 @@ async fn sync_usage_of_4000_counts_at_20_ms_under_100_per_second() {
 /// allows, every 429 retried and nothing lost. A fixed 95/s pace took about 1.45x.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posting_adapts_to_a_server_enforcing_40_per_second() {
-    let figures = sync::measure::measure_usage_sync(
+    let figures = cw_shared_devices::bench_support::usage_sync::measure_usage_sync(
         800,
         Duration::from_millis(20),
         RateLimit {

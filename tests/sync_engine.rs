@@ -13,15 +13,15 @@ use cw_shared_devices::api::synthesize::{
 use cw_shared_devices::domain::counting::CompanyCounts;
 use cw_shared_devices::domain::settings::{SyncOptions, ZeroPolicy};
 use cw_shared_devices::domain::sync_plan::ServiceKind;
+use cw_shared_devices::engine::sync::{
+    self, PlannedSync, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
+};
 use cw_shared_devices::sandbox::{
     FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, SANDBOX_PARTNER_API_KEY,
     SANDBOX_VENDOR_API_KEY, Sandbox, SandboxConfig, ScheduledFault,
 };
 use cw_shared_devices::storage::Journal;
 use cw_shared_devices::storage::journal::{CountOutcome, JournalEvent};
-use cw_shared_devices::worker::sync::{
-    self, PlannedSync, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
-};
 use tokio_util::sync::CancellationToken;
 
 fn company(id: i64, shared: u64, not_shared: u64) -> CompanyCounts {

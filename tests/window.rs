@@ -351,14 +351,14 @@ fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
 }
 
 fn direct_preview(app: &App) -> Vec<cw_shared_devices::domain::counting::CompanyCounts> {
-    let request = cw_shared_devices::worker::PreviewRequest {
+    let request = cw_shared_devices::engine::PreviewRequest {
         connectwise: app.form.connectwise_settings().unwrap(),
         counting: cw_shared_devices::domain::counting::CountingOptions::default(),
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
     let outcome = runtime
-        .block_on(cw_shared_devices::worker::jobs::run_preview(
+        .block_on(cw_shared_devices::engine::run_preview(
             &request,
             &|_| {},
             &cancel,

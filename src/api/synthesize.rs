@@ -18,8 +18,7 @@ use super::http::{
     build_http_client, check_transport, join_path, with_retries,
 };
 
-/// Synthesize's production address.
-pub const DEFAULT_SYNTHESIZE_URL: &str = "https://app.usegradient.com";
+pub use crate::domain::settings::DEFAULT_SYNTHESIZE_URL;
 
 /// The two keys generated in Synthesize under Integrations › Custom.
 #[derive(Clone)]

@@ -2,7 +2,6 @@
 //! Progress goes to stderr, results to stdout; the exit status says what happened.
 
 mod args;
-mod logging;
 mod output;
 mod profile_cmd;
 mod progress;
@@ -19,11 +18,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use args::{Cli, Command, GlobalArgs};
 
-use crate::domain::csv_export::{CsvDelimiter, csv_bytes};
+use crate::domain::csv_export::CsvDelimiter;
 use crate::domain::printable::printable;
-use crate::storage::export_file::{self, ExportFileError};
-use crate::worker::jobs::{self, JobError, PreviewRequest};
-use crate::worker::sync::SyncSteps;
+use crate::engine::export::{self, ExportError};
+use crate::engine::settings::RunSettings;
+use crate::engine::settings::SettingsError;
+use crate::engine::sync::SyncSteps;
+use crate::engine::{self, EngineError, PreviewRequest};
+use crate::logging;
+use crate::storage::export_file::ExportFileError;
 
 /// How a run ended, as the exit status tells schedulers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,69 +74,57 @@ impl CliError {
     }
 }
 
-impl From<JobError> for CliError {
-    fn from(e: JobError) -> Self {
+impl From<EngineError> for CliError {
+    fn from(e: EngineError) -> Self {
         match e {
-            JobError::Cancelled => CliError::Cancelled,
-            JobError::Rule(r) => CliError::Config(r.to_string()),
-            JobError::ConnectWise(crate::api::connectwise::ConnectWiseError::Url(u)) => {
-                CliError::Config(u.to_string())
-            }
-            JobError::ConnectWise(crate::api::connectwise::ConnectWiseError::Setup(s)) => {
-                CliError::Config(s)
-            }
-            JobError::Synthesize(crate::api::synthesize::SynthesizeError::Url(u)) => {
-                CliError::Config(u.to_string())
-            }
-            JobError::Synthesize(crate::api::synthesize::SynthesizeError::Setup(s)) => {
-                CliError::Config(s)
-            }
-            // A request that cannot be built, or a URL the rules refuse: the fix is in the
-            // command line or the profile.
-            JobError::ConnectWise(crate::api::connectwise::ConnectWiseError::Refused(r))
-                if r.is_configuration() =>
-            {
-                CliError::Config(crate::api::connectwise::ConnectWiseError::Refused(r).to_string())
-            }
-            JobError::Synthesize(crate::api::synthesize::SynthesizeError::Refused(r))
-                if r.is_configuration() =>
-            {
-                CliError::Config(crate::api::synthesize::SynthesizeError::Refused(r).to_string())
-            }
+            EngineError::Cancelled => CliError::Cancelled,
+            e if e.is_configuration() => CliError::Config(e.to_string()),
             other => CliError::Failed(other.to_string()),
         }
     }
 }
 
-/// Runs the binary: the window with no subcommand, the headless command otherwise.
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            // Help and version print to stdout and exit 0; usage errors exit 2.
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+impl From<SettingsError> for CliError {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Config(text) => CliError::Config(text),
+            SettingsError::Journal(text) => CliError::Failed(text),
         }
-    };
-    ExitCode::from(run(cli).code())
+    }
 }
 
-/// Runs a parsed command line and returns how it ended.
-pub fn run(cli: Cli) -> Outcome {
-    let log_dir = settings::app_dirs().ok().map(|d| d.log_dir());
-    let _log_guard = logging::init(log_dir.as_deref(), cli.global.verbose);
-    let command = match cli.command {
-        None => return window(false),
-        Some(Command::Demo) => return window(true),
-        Some(Command::Profile(command)) => {
-            return profile_cmd::run(command, &cli.global).unwrap_or_else(|e| {
+/// Parses the command line. Help and version are printed here and end the program with 0;
+/// usage errors are printed and end it with 2.
+pub fn parse_args() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+    })
+}
+
+/// Starts logging for a run: the log file in the data dir, stderr by `-v`. Keep the guard
+/// until the run ends.
+pub fn start_logging(global: &GlobalArgs) -> logging::LogGuard {
+    let log_dir = crate::storage::AppDirs::platform()
+        .ok()
+        .map(|d| d.log_dir());
+    logging::init(log_dir.as_deref(), global.verbose)
+}
+
+/// Runs a headless subcommand and returns how it ended. The window's two (none, and `demo`)
+/// are not this front end's: they answer [`Outcome::Usage`].
+pub fn run(command: Command, global: &GlobalArgs) -> Outcome {
+    let command = match command {
+        Command::Profile(command) => {
+            return profile_cmd::run(command, global).unwrap_or_else(|e| {
                 print_error(&e);
                 e.outcome()
             });
         }
         #[cfg(feature = "sandbox")]
-        Some(Command::ServeSandbox(args)) => return serve_sandbox::run(&args),
-        Some(command) => command,
+        Command::ServeSandbox(args) => return serve_sandbox::run(&args),
+        Command::Demo => return Outcome::Usage,
+        command => command,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -149,7 +140,7 @@ pub fn run(cli: Cli) -> Outcome {
     let cancel = CancellationToken::new();
     cancel_on_stop_signals(&runtime, cancel.clone());
     tracing::info!(command = ?command_name(&command), "run started");
-    let result = runtime.block_on(dispatch(command, &cli.global, &cancel));
+    let result = runtime.block_on(dispatch(command, global, &cancel));
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -234,28 +225,12 @@ fn command_name(command: &Command) -> &'static str {
     }
 }
 
-/// Opens the window (or the demo window).
-fn window(demo: bool) -> Outcome {
-    let result = if demo {
-        crate::ui::run_demo()
-    } else {
-        crate::ui::run_window()
-    };
-    match result {
-        Ok(()) => Outcome::Done,
-        Err(e) => {
-            eprintln!("error: {e}");
-            Outcome::Failed
-        }
-    }
-}
-
 async fn dispatch(
     command: Command,
     global: &GlobalArgs,
     cancel: &CancellationToken,
 ) -> Result<Outcome, CliError> {
-    let resolved = settings::resolve(global)?;
+    let resolved = engine::settings::resolve(&settings::sources(global))?;
     match command {
         Command::Preview(args) => preview(&resolved, &args, cancel).await,
         Command::Authenticate => sync_cmd::authenticate(&resolved, cancel).await,
@@ -289,7 +264,7 @@ enum CsvTarget<'a> {
 
 impl<'a> CsvTarget<'a> {
     fn of(path: &'a std::path::Path) -> Self {
-        if path.as_os_str() == "-" || export_file::is_stdout(path) {
+        if path.as_os_str() == "-" || export::is_stdout(path) {
             CsvTarget::Stdout
         } else {
             CsvTarget::Path(path)
@@ -297,15 +272,19 @@ impl<'a> CsvTarget<'a> {
     }
 }
 
-fn csv_error(e: ExportFileError) -> CliError {
+fn csv_error(e: ExportError) -> CliError {
     match e {
-        ExportFileError::Refused { .. } => CliError::Config(format!("--csv: {e}")),
-        ExportFileError::Io { .. } => CliError::Failed(format!("--csv: {e}")),
+        ExportError::File(ExportFileError::Refused { .. }) => {
+            CliError::Config(format!("--csv: {e}"))
+        }
+        ExportError::File(ExportFileError::Io { .. }) | ExportError::Encode(_) => {
+            CliError::Failed(format!("--csv: {e}"))
+        }
     }
 }
 
 async fn preview(
-    resolved: &settings::Resolved,
+    resolved: &RunSettings,
     args: &args::PreviewArgs,
     cancel: &CancellationToken,
 ) -> Result<Outcome, CliError> {
@@ -318,7 +297,7 @@ async fn preview(
             ));
         }
         Some(CsvTarget::Path(path)) => {
-            export_file::check_destination(path).map_err(csv_error)?;
+            export::check_destination(path).map_err(csv_error)?;
         }
         _ => {}
     }
@@ -328,7 +307,7 @@ async fn preview(
     };
     let bar = progress::FetchBar::new();
     let report = |p| bar.update(p);
-    let outcome = jobs::run_preview(&request, &report, cancel).await;
+    let outcome = engine::run_preview(&request, &report, cancel).await;
     bar.finish(outcome.is_ok());
     let outcome = outcome?;
     let counts = &outcome.counts;
@@ -339,11 +318,11 @@ async fn preview(
         } else {
             resolved.csv_delimiter
         };
-        let bytes = csv_bytes(&counts.companies, delimiter, args.excel)
-            .map_err(|e| CliError::Failed(format!("--csv: {e}")))?;
         let rows = counts.companies.len();
         match target {
             CsvTarget::Stdout => {
+                let bytes =
+                    export::csv_of(&counts.companies, delimiter, args.excel).map_err(csv_error)?;
                 stdout
                     .write_all(&bytes)
                     .and_then(|()| stdout.flush())
@@ -353,7 +332,8 @@ async fn preview(
                 eprintln!("Wrote {rows} rows to standard output");
             }
             CsvTarget::Path(path) => {
-                export_file::write_export(path, &bytes).map_err(csv_error)?;
+                export::export_csv(path, &counts.companies, delimiter, args.excel)
+                    .map_err(csv_error)?;
                 eprintln!("Wrote {rows} rows to {}", path.display());
             }
         }

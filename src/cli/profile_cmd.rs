@@ -169,7 +169,7 @@ fn build_profile(args: &ProfileCreateArgs, global: &GlobalArgs) -> Result<Profil
     profile.connectwise.company_id = args.company_id.clone().unwrap_or_default();
     profile.connectwise.client_id = args.client_id.clone().unwrap_or_default();
     if let Some(url) = &global.synthesize_url {
-        crate::api::http::parse_service_url("--synthesize-url", url).map_err(config)?;
+        crate::engine::settings::check_synthesize_url("--synthesize-url", url).map_err(config)?;
         profile.synthesize_url = url.clone();
     }
     let mut counting = CountingOptions::default();

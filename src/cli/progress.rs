@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::api::connectwise::FetchProgress;
-use crate::worker::sync::SyncProgress;
+use crate::engine::FetchProgress;
+use crate::engine::sync::SyncProgress;
 
 /// Plain lines printed, and the latest update whether printed or not.
 #[derive(Debug)]

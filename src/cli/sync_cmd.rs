@@ -5,15 +5,13 @@ use std::io::Write as _;
 
 use tokio_util::sync::CancellationToken;
 
-use super::settings::Resolved;
 use super::{CliError, Outcome, progress};
-use crate::api::connectwise::ConnectWiseClient;
-use crate::api::synthesize::{IntegrationStatus, SynthesizeClient};
 use crate::domain::printable::printable;
 use crate::domain::sync_plan::PlannedCount;
+use crate::engine::settings::RunSettings as Resolved;
+use crate::engine::sync::{SyncRequest, SyncSession, SyncSteps, SyncUpdate};
+use crate::engine::{self, ConnectWiseError, ConnectionStep, IntegrationStatus, PreviewRequest};
 use crate::storage::journal::CountOutcome;
-use crate::worker::jobs::{self, JobError, PreviewRequest};
-use crate::worker::sync::{self, SyncRequest, SyncSteps, SyncUpdate};
 
 /// Prints lines of text on stdout, each cleaned of anything a terminal would act on: they
 /// quote company names and server messages.
@@ -42,9 +40,12 @@ pub async fn authenticate(
     resolved: &Resolved,
     cancel: &CancellationToken,
 ) -> Result<Outcome, CliError> {
-    let cw = ConnectWiseClient::new(resolved.connectwise_settings()?).map_err(JobError::from)?;
-    let synth = SynthesizeClient::new(resolved.synthesize_settings()?).map_err(JobError::from)?;
-    let report = cw.test_connection(cancel).await;
+    let (report, integration) = engine::connection::test_both(
+        &resolved.connectwise_settings()?,
+        &resolved.synthesize_settings()?,
+        cancel,
+    )
+    .await?;
     let mut ok = true;
     match &report.failed {
         None => {
@@ -56,24 +57,24 @@ pub async fn authenticate(
             let version = report.version.clone().unwrap_or_default();
             print_stdout(&format!("ConnectWise: OK ({api}, version {version})\n"))?;
         }
-        Some((_, crate::api::connectwise::ConnectWiseError::Cancelled)) => {
+        Some((_, ConnectWiseError::Cancelled)) => {
             return Err(CliError::Cancelled);
         }
         Some((step, e)) => {
             ok = false;
             let step = match step {
-                crate::api::connectwise::ConnectionStep::CompanyInfo => "company lookup",
-                crate::api::connectwise::ConnectionStep::Authenticate => "sign-in",
+                ConnectionStep::CompanyInfo => "company lookup",
+                ConnectionStep::Authenticate => "sign-in",
             };
             print_stdout(&format!("ConnectWise: FAILED at {step}: {e}\n"))?;
         }
     }
-    match synth.authenticate(cancel).await {
+    match integration {
         Ok(integration) => print_stdout(&format!(
             "Synthesize: OK (integration {})\n",
             integration.describe()
         ))?,
-        Err(crate::api::synthesize::SynthesizeError::Cancelled) => return Err(CliError::Cancelled),
+        Err(engine::EngineError::Cancelled) => return Err(CliError::Cancelled),
         Err(e) => {
             ok = false;
             print_stdout(&format!("Synthesize: FAILED: {e}\n"))?;
@@ -91,11 +92,7 @@ pub async fn update_status(
     let status: IntegrationStatus = status
         .parse()
         .map_err(|e: String| CliError::Config(format!("STATUS: {e}")))?;
-    let synth = SynthesizeClient::new(resolved.synthesize_settings()?).map_err(JobError::from)?;
-    synth
-        .update_status(status, cancel)
-        .await
-        .map_err(JobError::from)?;
+    engine::status::set_status(&resolved.synthesize_settings()?, status, cancel).await?;
     print_stdout(&format!("Integration status set to {status}\n"))?;
     Ok(Outcome::Done)
 }
@@ -141,7 +138,7 @@ pub async fn sync(
         };
         let bar = progress::FetchBar::new();
         let report = |p| bar.update(p);
-        let preview = jobs::run_preview(&request, &report, cancel).await;
+        let preview = engine::run_preview(&request, &report, cancel).await;
         bar.finish(preview.is_ok());
         let preview = preview?;
         for warning in preview.counts.skipped.warnings() {
@@ -168,8 +165,8 @@ pub async fn sync(
         rule_text,
         revert: false,
     };
-    let client = SynthesizeClient::new(request.synthesize.clone()).map_err(JobError::from)?;
-    let planned = sync::plan(&client, &request, &last_sent, cancel).await?;
+    let session = SyncSession::new(&request.synthesize)?;
+    let planned = session.plan(&request, &last_sent, cancel).await?;
     eprintln!("Plan: {}", printable(&planned.plan.summary()));
     for warning in planned.warnings() {
         eprintln!("warning: {}", printable(&warning));
@@ -212,15 +209,9 @@ pub async fn sync(
             eprintln!("error: {step}: {}", printable(&reason));
         }
     };
-    let report = sync::execute(
-        &client,
-        &planned,
-        &request,
-        journal.as_ref(),
-        &on_update,
-        cancel,
-    )
-    .await;
+    let report = session
+        .execute(&planned, &request, journal.as_ref(), &on_update, cancel)
+        .await;
     bar.finish();
     let p = report.progress;
     if json {

@@ -204,6 +204,9 @@ impl ZeroPolicy {
     }
 }
 
+/// Synthesize's production address, which a new profile starts with.
+pub const DEFAULT_SYNTHESIZE_URL: &str = "https://app.usegradient.com";
+
 /// Limits that keep a sync within the services' rate limits.
 pub const MAX_ACCOUNT_BATCH_SIZE: usize = 1000;
 pub const MAX_COUNT_CONCURRENCY: usize = 16;

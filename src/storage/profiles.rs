@@ -9,10 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::names::{self, NameError, file_stem, name_from_file_stem, same_profile_name};
 use super::paths::AppDirs;
-use crate::api::synthesize::DEFAULT_SYNTHESIZE_URL;
 use crate::domain::counting::CountingOptions;
 use crate::domain::csv_export::CsvDelimiter;
-use crate::domain::settings::{ConnectWiseSite, SyncOptions};
+use crate::domain::settings::{ConnectWiseSite, DEFAULT_SYNTHESIZE_URL, SyncOptions};
 
 const PROFILE_EXTENSION: &str = "json";
 

@@ -7,10 +7,11 @@ mod tabs;
 
 use std::sync::Arc;
 
-use crate::api::connectwise::{ConnectionReport, FetchProgress};
 use crate::domain::csv_export::CsvDelimiter;
+use crate::engine::PreviewRequest;
+use crate::engine::{ConnectionReport, FetchProgress};
 use crate::storage::{AppDirs, Profile, ProfileStore, SecretStore};
-use crate::worker::{Job, JobKind, PreviewRequest, Worker, WorkerCommand, WorkerEvent};
+use crate::worker::{Job, JobKind, Worker, WorkerCommand, WorkerEvent};
 
 use super::UiError;
 use super::connection::{

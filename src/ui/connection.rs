@@ -1,15 +1,14 @@
 //! The profile's connection settings as the window edits them: site, ids, the four secrets
 //! (masked, with a "show" toggle), Test connection for each side and what discovery found.
 
-use crate::api::connectwise::{
-    ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget, ConnectionReport,
-    ConnectionStep, DEFAULT_API_VERSION, accept_header_for,
+use crate::domain::settings::{ConnectWiseSite, DEFAULT_SYNTHESIZE_URL};
+use crate::engine::settings::{
+    ConnectWiseCredentials, SynthesizeCredentials, connectwise_from_typed, synthesize_from_typed,
 };
-use crate::api::synthesize::{
-    DEFAULT_SYNTHESIZE_URL, IntegrationData, SynthesizeCredentials, SynthesizeSettings,
+use crate::engine::{
+    ConnectWiseSettings, ConnectionReport, ConnectionStep, DEFAULT_API_VERSION, IntegrationData,
+    SynthesizeSettings,
 };
-use crate::domain::settings::ConnectWiseSite;
-use crate::storage::profiles::read_extra_ca_file;
 use crate::storage::{Profile, SecretName};
 use crate::worker::JobError;
 
@@ -86,15 +85,6 @@ impl Default for ConnectionForm {
     }
 }
 
-/// The extra root certificates the form names, read from their file.
-fn extra_roots(path: &str) -> Result<Option<String>, String> {
-    let path = path.trim();
-    if path.is_empty() {
-        return Ok(None);
-    }
-    read_extra_ca_file(std::path::Path::new(path)).map(Some)
-}
-
 fn required(value: &str, field: &str) -> Result<String, String> {
     let value = value.trim();
     if value.is_empty() {
@@ -167,30 +157,20 @@ impl ConnectionForm {
 
     /// The ConnectWise settings, or the first field that needs fixing, in words.
     pub fn connectwise_settings(&self) -> Result<ConnectWiseSettings, String> {
-        let site = self.site();
-        site.validate().map_err(|e| e.to_string())?;
-        let target = match (site.site_url(), site.direct_api_url()) {
-            (_, Some(api)) => ConnectWiseTarget::api_base(api),
-            (Some(url), None) => ConnectWiseTarget::site(url),
-            (None, None) => return Err("ConnectWise site: pick one from the list".to_owned()),
-        }
-        .map_err(|e| e.to_string())?;
-        let mut settings = ConnectWiseSettings::new(
-            target,
-            ConnectWiseCredentials {
+        let credentials = || {
+            Ok(ConnectWiseCredentials {
                 company_id: required(&self.company_id, "ConnectWise company id")?,
                 public_key: required(&self.public_key, "ConnectWise public key")?,
                 private_key: required(&self.private_key, "ConnectWise private key")?,
                 client_id: required(&self.client_id, "ConnectWise client id")?,
-            },
-        );
-        let version = self.api_version.trim();
-        if !version.is_empty() {
-            accept_header_for(version).map_err(|e| e.to_string())?;
-            settings.api_version = Some(version.to_owned());
-        }
-        settings.http.extra_root_certificates_pem = extra_roots(&self.extra_ca_file)?;
-        Ok(settings)
+            })
+        };
+        connectwise_from_typed(
+            &self.site(),
+            credentials,
+            &self.api_version,
+            &self.extra_ca_file,
+        )
     }
 
     /// The Synthesize settings, or the first field that needs fixing, in words.
@@ -199,13 +179,11 @@ impl ConnectionForm {
             vendor_api_key: required(&self.vendor_api_key, "Synthesize vendor API key")?,
             partner_api_key: required(&self.partner_api_key, "Synthesize partner API key")?,
         };
-        let mut settings = SynthesizeSettings::new(
+        synthesize_from_typed(
             &required(&self.synthesize_url, "Synthesize URL")?,
             credentials,
+            &self.extra_ca_file,
         )
-        .map_err(|e| e.to_string())?;
-        settings.http.extra_root_certificates_pem = extra_roots(&self.extra_ca_file)?;
-        Ok(settings)
     }
 }
 

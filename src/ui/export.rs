@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::domain::counting::CompanyCounts;
-use crate::domain::csv_export::{CsvDelimiter, csv_bytes};
-use crate::storage::export_file::{ExportFileError, write_export};
+use crate::domain::csv_export::CsvDelimiter;
+use crate::engine::export::{self, ExportError as EngineExportError};
+use crate::storage::export_file::ExportFileError;
 
 /// Asks the user where to save a file.
 pub trait SaveDialog: Send {
@@ -49,21 +50,26 @@ impl SaveDialog for FixedPathSaveDialog {
 #[error("{0}")]
 pub struct ExportError(String);
 
-/// Writes the CSV to what the user chose, as the command's `--csv` does
-/// ([`crate::storage::export_file`]): a regular file atomically and keeping its permissions, a
-/// symlink's target, a pipe streamed; `excel` starts it with the UTF-8 byte-order mark.
+/// Writes the CSV to what the user chose through the engine's export, as the command's `--csv`
+/// does: a regular file atomically and keeping its permissions, a symlink's target, a pipe
+/// streamed; `excel` starts it with the UTF-8 byte-order mark.
 pub fn export_csv(
     path: &Path,
     companies: &[CompanyCounts],
     delimiter: CsvDelimiter,
     excel: bool,
 ) -> Result<(), ExportError> {
-    let bytes = csv_bytes(companies, delimiter, excel)
-        .map_err(|e| ExportError(format!("could not write {}: {e}", path.display())))?;
-    write_export(path, &bytes).map(drop).map_err(|e| match e {
-        ExportFileError::Refused { .. } => ExportError(format!("could not write {e}")),
-        ExportFileError::Io { .. } => ExportError(e.to_string()),
-    })
+    export::export_csv(path, companies, delimiter, excel)
+        .map(drop)
+        .map_err(|e| match e {
+            EngineExportError::Encode(e) => {
+                ExportError(format!("could not write {}: {e}", path.display()))
+            }
+            EngineExportError::File(e @ ExportFileError::Refused { .. }) => {
+                ExportError(format!("could not write {e}"))
+            }
+            EngineExportError::File(e @ ExportFileError::Io { .. }) => ExportError(e.to_string()),
+        })
 }
 
 /// The file name offered in the dialog.

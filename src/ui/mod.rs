@@ -2,7 +2,6 @@
 //! history and a log panel. Panels never do network I/O: they return actions and the worker runs them.
 
 mod app;
-pub mod bench;
 pub mod connection;
 pub mod counting_form;
 pub mod export;

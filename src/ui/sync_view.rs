@@ -2,11 +2,11 @@
 //! progress with Cancel, "Retry failed", and the integration status. Drawing only: the app
 //! starts the worker's plan and execute jobs for the actions returned.
 
-use crate::api::synthesize::{IntegrationData, IntegrationStatus};
 use crate::domain::printable::printable;
 use crate::domain::sync_plan::PlannedCount;
+use crate::engine::sync::{PlannedSync, SyncProgress, SyncReport, SyncRequest, SyncSteps};
+use crate::engine::{IntegrationData, IntegrationStatus};
 use crate::storage::journal::CountOutcome;
-use crate::worker::sync::{PlannedSync, SyncProgress, SyncReport, SyncRequest, SyncSteps};
 
 /// Where the current sync stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

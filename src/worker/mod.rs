@@ -1,14 +1,12 @@
-//! Background work: jobs that run the engine (preview, connection tests, sync) with progress and
-//! cancellation, and a worker thread that owns a tokio runtime for the window.
+//! Background work for the window: a worker thread that owns a tokio runtime and runs the
+//! engine's use cases (preview, connection tests, sync) as jobs, with progress and cancellation.
 //!
 //! The window never waits on I/O: it sends a `WorkerCommand`, the worker runs at most one job per
 //! `JobKind`, sends `WorkerEvent`s back, and asks for a repaint after each.
 
-pub mod jobs;
-pub mod sync;
 mod thread;
 
-pub use jobs::{JobError, PreviewOutcome, PreviewRequest};
+pub use crate::engine::EngineError as JobError;
 pub use thread::{
     ExecuteSyncJob, Job, PlanSyncJob, Worker, WorkerCommand, WorkerError, WorkerEvent,
 };

@@ -7,15 +7,13 @@ use std::sync::{Arc, Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::JobKind;
-use super::jobs::{self, JobError, PreviewOutcome, PreviewRequest};
-use crate::api::connectwise::{ConnectWiseSettings, ConnectionReport, FetchProgress};
-use crate::api::synthesize::{
-    IntegrationData, IntegrationStatus, SynthesizeClient, SynthesizeSettings,
-};
 use crate::domain::sync_plan::LastSent;
+use crate::engine::sync::{PlannedSync, SyncReport, SyncRequest, SyncSession, SyncUpdate};
+use crate::engine::{
+    self, ConnectWiseSettings, ConnectionReport, EngineError as JobError, FetchProgress,
+    IntegrationData, IntegrationStatus, PreviewOutcome, PreviewRequest, SynthesizeSettings,
+};
 use crate::storage::Journal;
-
-use super::sync::{PlannedSync, SyncReport, SyncRequest, SyncUpdate};
 
 /// A job the worker can run.
 #[derive(Debug)]
@@ -211,46 +209,41 @@ async fn run(job: Job, sink: &EventSink, cancel: &CancellationToken) -> WorkerEv
             let progress_sink = sink.clone();
             let progress =
                 move |p: FetchProgress| progress_sink.send(WorkerEvent::PreviewProgress(p));
-            WorkerEvent::PreviewFinished(jobs::run_preview(&request, &progress, cancel).await)
+            WorkerEvent::PreviewFinished(engine::run_preview(&request, &progress, cancel).await)
         }
-        Job::TestConnectWise(settings) => {
-            WorkerEvent::ConnectWiseTested(jobs::test_connectwise(&settings, cancel).await)
-        }
-        Job::TestSynthesize(settings) => {
-            WorkerEvent::SynthesizeTested(jobs::test_synthesize(&settings, cancel).await)
-        }
+        Job::TestConnectWise(settings) => WorkerEvent::ConnectWiseTested(
+            engine::connection::test_connectwise(&settings, cancel).await,
+        ),
+        Job::TestSynthesize(settings) => WorkerEvent::SynthesizeTested(
+            engine::connection::test_synthesize(&settings, cancel).await,
+        ),
         Job::PlanSync(job) => {
             let planned = async {
-                let client = SynthesizeClient::new(job.request.synthesize.clone())?;
-                super::sync::plan(&client, &job.request, &job.last_sent, cancel).await
+                let session = SyncSession::new(&job.request.synthesize)?;
+                session.plan(&job.request, &job.last_sent, cancel).await
             };
             WorkerEvent::SyncPlanned(planned.await.map(Box::new))
         }
         Job::ExecuteSync(job) => {
-            let client = match SynthesizeClient::new(job.request.synthesize.clone()) {
-                Ok(client) => client,
-                Err(e) => return WorkerEvent::SyncFinished(Err(e.into())),
+            let session = match SyncSession::new(&job.request.synthesize) {
+                Ok(session) => session,
+                Err(e) => return WorkerEvent::SyncFinished(Err(e)),
             };
             let update_sink = sink.clone();
             let on_update = move |u: SyncUpdate| update_sink.send(WorkerEvent::SyncUpdate(u));
-            let report = super::sync::execute(
-                &client,
-                &job.planned,
-                &job.request,
-                job.journal.as_deref(),
-                &on_update,
-                cancel,
-            )
-            .await;
+            let report = session
+                .execute(
+                    &job.planned,
+                    &job.request,
+                    job.journal.as_deref(),
+                    &on_update,
+                    cancel,
+                )
+                .await;
             WorkerEvent::SyncFinished(Ok(Box::new(report)))
         }
         Job::SetStatus(settings, status) => {
-            let set = async {
-                let client = SynthesizeClient::new(settings)?;
-                client.update_status(status, cancel).await?;
-                Ok(status)
-            };
-            WorkerEvent::StatusSet(set.await)
+            WorkerEvent::StatusSet(engine::status::set_status(&settings, status, cancel).await)
         }
     }
 }

@@ -20,6 +20,7 @@ use cw_shared_devices::api::connectwise::{
     ConnectWiseClient, ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget,
     PagingStrategy,
 };
+use cw_shared_devices::bench_support::usage_sync;
 use cw_shared_devices::domain::configuration::{
     CompanyRef, ConfigurationPage, ConfigurationRecord, NamedRef,
 };
@@ -28,7 +29,6 @@ use cw_shared_devices::sandbox::{
     RateLimit, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY,
     Sandbox, SandboxConfig,
 };
-use cw_shared_devices::worker::sync;
 use tokio_util::sync::CancellationToken;
 
 const LATENCY: Duration = Duration::from_millis(20);
@@ -96,7 +96,7 @@ fn main() {
 /// The window: the real `App` drawn headless with a 5,000-row preview while scrolling.
 fn window_figure() -> Verdict {
     println!("\n== window: the app's preview tab, headless egui context, 1280x800");
-    match cw_shared_devices::ui::bench::measure_scroll_frames(5_000, 300) {
+    match cw_shared_devices::bench_support::window_frames::measure_scroll_frames(5_000, 300) {
         Ok(times) => {
             println!("5,000-row preview table, scrolling 60 px a frame: {times}");
             // The target is CPU time; wall time also counts waiting for a core on a busy machine.
@@ -380,8 +380,8 @@ async fn preview_figures(parse_bytes_per_sec: f64) -> Vec<Verdict> {
 }
 
 /// Sync usage at the documented limit (the target), then against a server enforcing 40/s, below
-/// the client's starting pace, so 429s come back and the posts adapt their pace to it. Both through `worker::sync::measure`, which
-/// runs main's `worker::sync::execute` with the product's client settings.
+/// the client's starting pace, so 429s come back and the posts adapt their pace to it. Both through `bench_support::usage_sync`, which
+/// runs the engine's `sync::execute` with the product's client settings.
 async fn sync_figures() -> Vec<Verdict> {
     println!(
         "\n== sync usage: 4,000 counts, {} ms latency, sandbox limit 100 requests/s",
@@ -447,11 +447,8 @@ async fn sync_figures() -> Vec<Verdict> {
     ]
 }
 
-async fn sync_run(
-    counts: usize,
-    limit: RateLimit,
-) -> Result<sync::measure::UsageSyncFigures, String> {
-    let figures = sync::measure::measure_usage_sync(counts, LATENCY, limit)
+async fn sync_run(counts: usize, limit: RateLimit) -> Result<usage_sync::UsageSyncFigures, String> {
+    let figures = usage_sync::measure_usage_sync(counts, LATENCY, limit)
         .await
         .map_err(|e| e.to_string());
     match &figures {
@@ -462,11 +459,11 @@ async fn sync_run(
 }
 
 /// Every 429 retried: nothing failed and every count was sent, however many 429s came back.
-fn all_retried(f: &sync::measure::UsageSyncFigures) -> bool {
+fn all_retried(f: &usage_sync::UsageSyncFigures) -> bool {
     f.failed == 0 && f.sent == f.counts && f.retries >= f.rate_limited
 }
 
-fn retried(f: &sync::measure::UsageSyncFigures) -> String {
+fn retried(f: &usage_sync::UsageSyncFigures) -> String {
     if all_retried(f) {
         format!("every one retried (all {} sent)", f.counts)
     } else {

@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::api::synthesize::IntegrationStatus;
-use crate::storage::journal::CountOutcome;
-use crate::worker::sync::{
+use crate::engine::IntegrationStatus;
+use crate::engine::sync::{
     PlannedSync, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
 };
+use crate::storage::journal::CountOutcome;
 use crate::worker::{ExecuteSyncJob, Job, JobError, JobKind, PlanSyncJob, WorkerCommand};
 
 use super::super::log::LogLevel;
@@ -197,7 +197,7 @@ impl App {
                 }
             }
         }
-        self.sync.progress = Some(crate::worker::sync::SyncProgress {
+        self.sync.progress = Some(crate::engine::sync::SyncProgress {
             counts_total: planned.plan.counts.len(),
             ..Default::default()
         });

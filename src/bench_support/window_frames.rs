@@ -8,9 +8,9 @@ use crate::domain::counting::{CompanyCounts, CountingResult};
 use crate::storage::AppDirs;
 use crate::storage::secrets::MemoryStore;
 
-use super::export::FixedPathSaveDialog;
-use super::table::PreviewTable;
-use super::{App, AppContext, UiError};
+use crate::ui::export::FixedPathSaveDialog;
+use crate::ui::table::PreviewTable;
+use crate::ui::{App, AppContext, UiError};
 
 /// Frame times of a scrolling run, in microseconds: wall time, and the CPU time of the drawing
 /// thread where the OS tells it (on a busy machine wall time also counts time spent waiting
