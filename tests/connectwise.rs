@@ -16,6 +16,7 @@ use cw_shared_devices::domain::configuration::ConfigurationRecord;
 use cw_shared_devices::domain::counting::{
     CountingOptions, CountingResult, CountingRule, count_records,
 };
+use cw_shared_devices::engine::preview::fetch_counts;
 use cw_shared_devices::sandbox::{
     FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, SANDBOX_CLIENT_ID,
     SANDBOX_COMPANY_ID, SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY, Sandbox, SandboxConfig,
@@ -106,8 +107,7 @@ async fn a_large_tenant_counts_exactly_as_the_records_say_with_either_paging() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
         let progress = move |p: FetchProgress| sink.lock().unwrap().push(p);
-        let outcome = client
-            .fetch_counts(&rule, &progress, &CancellationToken::new())
+        let outcome = fetch_counts(&client, &rule, &progress, &CancellationToken::new())
             .await
             .unwrap();
         assert_eq!(outcome.counts.companies, expected.companies, "{paging:?}");
@@ -223,8 +223,7 @@ async fn every_fault_kind_and_the_rate_limit_leave_the_counts_unchanged() {
         s.http.max_retries = 30;
         let client = ConnectWiseClient::new(s).unwrap();
         let before = knobs.injected_faults();
-        let outcome = client
-            .fetch_counts(&rule, &no_progress(), &CancellationToken::new())
+        let outcome = fetch_counts(&client, &rule, &no_progress(), &CancellationToken::new())
             .await
             .unwrap_or_else(|e| panic!("{paging:?}: {e}"));
         knobs.set_recurring_faults(None);
@@ -255,8 +254,7 @@ async fn a_malformed_record_is_skipped_and_reported_and_the_rest_counted() {
             config_path(&sandbox),
         ));
     let client = ConnectWiseClient::new(settings(&sandbox, PagingStrategy::ForwardOnly)).unwrap();
-    let outcome = client
-        .fetch_counts(&rule, &no_progress(), &CancellationToken::new())
+    let outcome = fetch_counts(&client, &rule, &no_progress(), &CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(outcome.counts.skipped.unparseable, 1);
@@ -326,8 +324,7 @@ async fn no_rights_unknown_company_and_transport_failures_in_words() {
         ));
     let client = ConnectWiseClient::new(settings(&sandbox, PagingStrategy::ForwardOnly)).unwrap();
     let rule = CountingRule::new(&CountingOptions::default()).unwrap();
-    let err = client
-        .fetch_counts(&rule, &no_progress(), &cancel)
+    let err = fetch_counts(&client, &rule, &no_progress(), &cancel)
         .await
         .unwrap_err();
     assert_eq!(err, ConnectWiseError::NoRights);
@@ -418,7 +415,7 @@ async fn cancel_mid_fetch_returns_promptly() {
         trigger.cancel();
     };
     let started = Instant::now();
-    let result = client.fetch_counts(&rule, &progress, &cancel).await;
+    let result = fetch_counts(&client, &rule, &progress, &cancel).await;
     assert_eq!(result.unwrap_err(), ConnectWiseError::Cancelled);
     assert_eq!(pages.load(Ordering::SeqCst), 1);
     // One page at 400 ms latency, then the cancel: well under the remaining pages' time.
@@ -455,8 +452,7 @@ async fn records_deleted_and_added_mid_fetch_never_make_another_one_be_skipped()
     let mut s = settings(&sandbox, PagingStrategy::IdRanges);
     s.max_in_flight = 1; // pages strictly one after another, so the change lands mid-fetch
     let client = ConnectWiseClient::new(s).unwrap();
-    let outcome = client
-        .fetch_counts(&rule, &progress, &CancellationToken::new())
+    let outcome = fetch_counts(&client, &rule, &progress, &CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(fired.load(Ordering::SeqCst), 1);

@@ -12,6 +12,7 @@ use cw_shared_devices::domain::configuration::{ConfigurationPage, ConfigurationR
 use cw_shared_devices::domain::counting::{
     CountingEngine, CountingOptions, CountingRule, count_records,
 };
+use cw_shared_devices::engine::preview::fetch_counts;
 use cw_shared_devices::sandbox::*;
 use serde_json::{Value, json};
 use url::Url;
@@ -1506,7 +1507,9 @@ async fn the_product_clients_agree_with_a_direct_count_of_the_tenant() {
         );
         settings.paging = paging;
         let client = ConnectWiseClient::new(settings).unwrap();
-        let outcome = client.fetch_counts(&rule, &|_| {}, &cancel).await.unwrap();
+        let outcome = fetch_counts(&client, &rule, &|_| {}, &cancel)
+            .await
+            .unwrap();
         assert_eq!(outcome.counts.companies, expected.companies, "{paging:?}");
         assert_eq!(outcome.counts.skipped, expected.skipped, "{paging:?}");
     }

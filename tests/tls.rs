@@ -18,6 +18,7 @@ use cw_shared_devices::api::synthesize::{
 };
 use cw_shared_devices::domain::configuration::ConfigurationRecord;
 use cw_shared_devices::domain::counting::{CountingOptions, CountingRule, count_records};
+use cw_shared_devices::engine::preview::fetch_counts;
 use cw_shared_devices::sandbox::{
     SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY, SANDBOX_PRIVATE_KEY,
     SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxConfig, SandboxTls,
@@ -293,7 +294,9 @@ async fn the_clients_trust_the_extra_root_and_name_tls_failures() {
     };
     let rule = CountingRule::new(&CountingOptions::default()).unwrap();
     let trusted = ConnectWiseClient::new(cw_settings(Some(ca.pem()))).unwrap();
-    let outcome = trusted.fetch_counts(&rule, &|_| {}, &cancel).await.unwrap();
+    let outcome = fetch_counts(&trusted, &rule, &|_| {}, &cancel)
+        .await
+        .unwrap();
     let records: Vec<ConfigurationRecord> = sandbox
         .handle()
         .configurations_json()

@@ -1,5 +1,9 @@
 //! The ConnectWise PSA client: site and codebase discovery, authentication, paged fetching of
-//! configurations into the counting engine, retries, progress and cancellation.
+//! configurations (each page handed to a [`PageSink`] as it arrives), retries, progress and
+//! cancellation. What to fetch comes as a [`ServerFilter`]; [`query`] writes it in
+//! ConnectWise's syntax. Counting is not done here.
+
+pub mod query;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +22,7 @@ use super::http::{
     build_http_client, check_transport, join_path, with_retries,
 };
 use crate::domain::configuration::ConfigurationPage;
-use crate::domain::counting::{CountingEngine, CountingResult, CountingRule};
+use crate::domain::counting::ServerFilter;
 
 /// The codebase that always routes to the tenant's current version.
 pub const DEFAULT_CODEBASE: &str = "v4_6_release/";
@@ -280,11 +284,15 @@ pub struct FetchStats {
     pub bytes_received: u64,
 }
 
-/// The counted result and what it took.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchOutcome {
-    pub counts: CountingResult,
-    pub stats: FetchStats,
+/// Where a fetch hands the pages of configurations, as they arrive (in any order when several
+/// are in flight).
+pub trait PageSink: Send + Sync {
+    /// One page, parsed records and unparseable ones.
+    fn page(&self, page: &ConfigurationPage);
+    /// Forget every page so far: the fetch starts again from the beginning.
+    fn restart(&self);
+    /// Distinct records taken since the start (or the last restart), parsed or not.
+    fn distinct_records(&self) -> u64;
 }
 
 /// One step of "Test connection".
@@ -787,33 +795,38 @@ impl ConnectWiseClient {
         Ok(names)
     }
 
-    fn conditions(&self, rule: &CountingRule) -> Option<String> {
+    fn conditions(&self, filter: &ServerFilter) -> Option<String> {
         self.inner
             .settings
             .server_filter
-            .then(|| rule.server_conditions())
+            .then(|| query::conditions(filter))
     }
 
     /// `company/configurations/count` for the rule's filter.
     pub async fn count_configurations(
         &self,
-        rule: &CountingRule,
+        filter: &ServerFilter,
         cancel: &CancellationToken,
     ) -> Result<u64, ConnectWiseError> {
         let mut url = self.api_url("company/configurations/count", cancel).await?;
-        if let Some(conditions) = self.conditions(rule) {
+        if let Some(conditions) = self.conditions(filter) {
             url.query_pairs_mut().append_pair("conditions", &conditions);
         }
         let body: CountBody = self.get_json(url, cancel).await?;
         Ok(body.count)
     }
 
-    fn configurations_url(&self, base: &Url, rule: &CountingRule, id_at_most: Option<i64>) -> Url {
+    fn configurations_url(
+        &self,
+        base: &Url,
+        filter: &ServerFilter,
+        id_at_most: Option<i64>,
+    ) -> Url {
         let mut url = join_path(base, "company/configurations");
         {
             let mut q = url.query_pairs_mut();
             let upper = id_at_most.map(|hi| format!("id<={hi}"));
-            match (self.conditions(rule), upper) {
+            match (self.conditions(filter), upper) {
                 (Some(c), Some(u)) => {
                     q.append_pair("conditions", &format!("({c}) and {u}"));
                 }
@@ -826,7 +839,7 @@ impl ConnectWiseClient {
                 (None, None) => {}
             }
             if self.inner.settings.server_filter {
-                q.append_pair("fields", &rule.projected_fields().join(","));
+                q.append_pair("fields", &query::projected_fields(filter).join(","));
             }
             q.append_pair(
                 "pageSize",
@@ -896,84 +909,69 @@ impl ConnectWiseClient {
         Ok((headers, body))
     }
 
-    /// Fetches every configuration the rule needs, page by page, into the counting engine.
+    /// Fetches every configuration the filter selects, page by page, handing each page to
+    /// `sink` as it arrives; answers the requests it took.
     ///
-    /// Pages are parsed and counted as they arrive; at most `max_in_flight` bodies are held.
-    pub async fn fetch_counts(
+    /// At most `max_in_flight` bodies are held at a time.
+    pub async fn fetch_configurations(
         &self,
-        rule: &CountingRule,
+        filter: &ServerFilter,
+        sink: &dyn PageSink,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
-    ) -> Result<FetchOutcome, ConnectWiseError> {
+    ) -> Result<FetchStats, ConnectWiseError> {
         let before = self.stats();
         let discovery = self.discover(cancel).await?;
-        let base = self.configurations_url(&discovery.api_base, rule, None);
-        let mut engine = CountingEngine::new(rule.clone());
+        let base = self.configurations_url(&discovery.api_base, filter, None);
         match self.inner.settings.paging {
             PagingStrategy::ForwardOnly => {
-                self.fetch_forward_only(&base, &mut engine, progress, cancel)
+                self.fetch_forward_only(&base, filter, sink, progress, cancel)
                     .await?;
             }
             PagingStrategy::IdRanges => {
-                self.fetch_id_ranges(&discovery.api_base, rule, &mut engine, progress, cancel)
+                self.fetch_id_ranges(&discovery.api_base, filter, sink, progress, cancel)
                     .await?;
             }
             PagingStrategy::ParallelPages => {
-                self.fetch_parallel(&base, rule, &mut engine, progress, cancel)
+                self.fetch_parallel(&base, filter, sink, progress, cancel)
                     .await?;
                 // Numbered pages shift when records are added or deleted mid-fetch, which can
                 // skip a record. A second count that disagrees with what was read means the
                 // tenant changed: fetch again by id (forward-only), which cannot skip.
-                let read = engine.configurations_read() + engine.unparseable_read();
-                let now = self.count_configurations(rule, cancel).await?;
+                let read = sink.distinct_records();
+                let now = self.count_configurations(filter, cancel).await?;
                 if now != read {
                     tracing::warn!(
                         read,
                         count = now,
                         "configurations changed while paging; fetching again forward-only"
                     );
-                    engine = CountingEngine::new(rule.clone());
-                    self.fetch_forward_only(&base, &mut engine, progress, cancel)
+                    sink.restart();
+                    self.fetch_forward_only(&base, filter, sink, progress, cancel)
                         .await?;
                 }
             }
         }
         let after = self.stats();
-        Ok(FetchOutcome {
-            counts: engine.finish(),
-            stats: FetchStats {
-                requests: after.requests - before.requests,
-                retries: after.retries - before.retries,
-                bytes_received: after.bytes_received - before.bytes_received,
-            },
+        Ok(FetchStats {
+            requests: after.requests - before.requests,
+            retries: after.retries - before.retries,
+            bytes_received: after.bytes_received - before.bytes_received,
         })
-    }
-
-    fn add_page(engine: &mut CountingEngine, page: &ConfigurationPage) -> u64 {
-        engine.add_page(page);
-        page.len() as u64
     }
 
     async fn fetch_forward_only(
         &self,
         base: &Url,
-        engine: &mut CountingEngine,
+        filter: &ServerFilter,
+        sink: &dyn PageSink,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<(), ConnectWiseError> {
-        let counted = self.count_configurations(engine.rule(), cancel).await?;
-        let shared = std::sync::Mutex::new(std::mem::replace(
-            engine,
-            CountingEngine::new(engine.rule().clone()),
-        ));
+        let counted = self.count_configurations(filter, cancel).await?;
         let tally = Tally::new(counted);
-        let result = self
-            .fetch_chain(base, None, &shared, &tally, None, progress, cancel)
-            .await;
-        *engine = shared
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        result
+        self.fetch_chain(base, None, sink, &tally, None, progress, cancel)
+            .await
     }
 
     /// Reads one id range forward-only: pages of ids above `after` (and within the range the
@@ -988,7 +986,7 @@ impl ConnectWiseClient {
         &self,
         base: &Url,
         after: Option<i64>,
-        engine: &std::sync::Mutex<CountingEngine>,
+        sink: &dyn PageSink,
         tally: &Tally,
         expected: Option<u64>,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
@@ -1011,9 +1009,7 @@ impl ConnectWiseClient {
                 .chain(page.unparseable.iter().filter_map(|u| u.id))
                 .max();
             let full = page.len() >= page_size;
-            if let Ok(mut engine) = engine.lock() {
-                engine.add_page(page);
-            }
+            sink.page(page);
             let pages = tally.pages.fetch_add(1, Ordering::Relaxed) + 1;
             let read =
                 tally.read.fetch_add(page.len() as u64, Ordering::Relaxed) + page.len() as u64;
@@ -1050,14 +1046,14 @@ impl ConnectWiseClient {
     async fn edge_id(
         &self,
         api_base: &Url,
-        rule: &CountingRule,
+        filter: &ServerFilter,
         descending: bool,
         cancel: &CancellationToken,
     ) -> Result<Option<i64>, ConnectWiseError> {
         let mut url = join_path(api_base, "company/configurations");
         {
             let mut q = url.query_pairs_mut();
-            if let Some(c) = self.conditions(rule) {
+            if let Some(c) = self.conditions(filter) {
                 q.append_pair("conditions", &c);
             }
             q.append_pair("fields", "id");
@@ -1071,15 +1067,15 @@ impl ConnectWiseClient {
     async fn fetch_id_ranges(
         &self,
         api_base: &Url,
-        rule: &CountingRule,
-        engine: &mut CountingEngine,
+        filter: &ServerFilter,
+        sink: &dyn PageSink,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<(), ConnectWiseError> {
         let (total, low, high) = futures_util::try_join!(
-            self.count_configurations(rule, cancel),
-            self.edge_id(api_base, rule, false, cancel),
-            self.edge_id(api_base, rule, true, cancel),
+            self.count_configurations(filter, cancel),
+            self.edge_id(api_base, filter, false, cancel),
+            self.edge_id(api_base, filter, true, cancel),
         )?;
         let (Some(low), Some(high)) = (low, high) else {
             progress(FetchProgress {
@@ -1108,17 +1104,15 @@ impl ConnectWiseClient {
                 (lo, (i + 1 < slices).then_some(hi))
             })
             .collect();
-        let shared =
-            std::sync::Mutex::new(std::mem::replace(engine, CountingEngine::new(rule.clone())));
         let tally = Tally::new(total);
         let chains = bounds.iter().map(|&(lo, hi)| {
-            let url = self.configurations_url(api_base, rule, hi);
-            let (shared, tally) = (&shared, &tally);
+            let url = self.configurations_url(api_base, filter, hi);
+            let tally = &tally;
             async move {
                 self.fetch_chain(
                     &url,
                     Some(lo),
-                    shared,
+                    sink,
                     tally,
                     Some(expected),
                     progress,
@@ -1127,22 +1121,18 @@ impl ConnectWiseClient {
                 .await
             }
         });
-        let result = futures_util::future::try_join_all(chains).await;
-        *engine = shared
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        result.map(|_| ())
+        futures_util::future::try_join_all(chains).await.map(|_| ())
     }
 
     async fn fetch_parallel(
         &self,
         base: &Url,
-        rule: &CountingRule,
-        engine: &mut CountingEngine,
+        filter: &ServerFilter,
+        sink: &dyn PageSink,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<(), ConnectWiseError> {
-        let total = self.count_configurations(rule, cancel).await?;
+        let total = self.count_configurations(filter, cancel).await?;
         let page_size = u64::from(self.inner.settings.page_size.clamp(1, MAX_PAGE_SIZE));
         let expected = total.div_ceil(page_size).max(1);
         progress(FetchProgress {
@@ -1167,7 +1157,8 @@ impl ConnectWiseClient {
         let mut last_has_next = false;
         while let Some(result) = stream.next().await {
             let (page, raw) = result?;
-            read += Self::add_page(engine, &raw.page);
+            sink.page(&raw.page);
+            read += raw.page.len() as u64;
             fetched += 1;
             if page == expected {
                 last_has_next = raw.has_next;
@@ -1194,7 +1185,8 @@ impl ConnectWiseClient {
             let mut url = base.clone();
             url.query_pairs_mut().append_pair("page", &page.to_string());
             let raw = self.fetch_page(&url, false, cancel).await?;
-            read += Self::add_page(engine, &raw.page);
+            sink.page(&raw.page);
+            read += raw.page.len() as u64;
             fetched += 1;
             last_has_next = raw.has_next;
             progress(FetchProgress {

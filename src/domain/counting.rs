@@ -495,58 +495,28 @@ impl CountingRule {
         text
     }
 
-    /// The fields the rule reads, for the `fields=` projection.
-    pub fn projected_fields(&self) -> Vec<&'static str> {
-        let mut fields = vec![
-            "id",
-            "type/name",
-            "company/id",
-            "company/name",
-            "contact/name",
-        ];
-        if self.options.active_only {
-            fields.push("activeFlag");
+    /// What the rule asks the server for: a superset of the configurations that count, and
+    /// which parts of a record it reads.
+    pub fn server_filter(&self) -> ServerFilter {
+        ServerFilter {
+            type_names: self.options.type_names.clone(),
+            active_only: self.options.active_only,
+            assignment_source: self.options.assignment_field.as_ref().map(|f| f.source),
         }
-        if let Some(field) = &self.options.assignment_field {
-            fields.push(match field.source {
-                AssignmentSource::CustomField => "customFields",
-                AssignmentSource::Question => "questions",
-            });
-        }
-        fields
-    }
-
-    /// A server-side `conditions=` filter that fetches a superset of what counts.
-    ///
-    /// The server compares case-insensitively and ignores trailing spaces, so it may return
-    /// `"License "`; the rule is applied again on every record.
-    pub fn server_conditions(&self) -> String {
-        let quoted: Vec<String> = self
-            .options
-            .type_names
-            .iter()
-            .map(|t| quote_condition_string(t))
-            .collect();
-        let mut cond = format!("type/name in ({})", quoted.join(","));
-        if self.options.active_only {
-            cond.push_str(" and activeFlag=true");
-        }
-        cond
     }
 }
 
-/// A ConnectWise conditions string literal: double quotes, with `\` and `"` escaped by a backslash.
-pub fn quote_condition_string(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
+/// What a counting rule asks the server for, as plain data; the transport writes it in the
+/// service's own query syntax. The server compares type names case-insensitively and ignores
+/// trailing spaces, so it may send `"License "`: the rule is applied again on every record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerFilter {
+    /// Configurations of these types only.
+    pub type_names: Vec<String>,
+    /// Active configurations only.
+    pub active_only: bool,
+    /// The assignment field the rule reads, if any (its values must be sent).
+    pub assignment_source: Option<AssignmentSource>,
 }
 
 /// Counts configurations as they stream in, page by page.

@@ -25,6 +25,7 @@ use cw_shared_devices::domain::configuration::{
     CompanyRef, ConfigurationPage, ConfigurationRecord, NamedRef,
 };
 use cw_shared_devices::domain::counting::{CountingEngine, CountingOptions, CountingRule};
+use cw_shared_devices::engine::preview::fetch_counts;
 use cw_shared_devices::sandbox::{
     RateLimit, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY,
     Sandbox, SandboxConfig,
@@ -320,8 +321,7 @@ async fn preview_figures(parse_bytes_per_sec: f64) -> Vec<Verdict> {
         // Discovery is a one-off per client; keep it out of the fetch figure.
         client.discover(&CancellationToken::new()).await.unwrap();
         let started = Instant::now();
-        let outcome = client
-            .fetch_counts(&rule, &|_| {}, &CancellationToken::new())
+        let outcome = fetch_counts(&client, &rule, &|_| {}, &CancellationToken::new())
             .await
             .unwrap();
         let wall = started.elapsed().as_secs_f64();

@@ -23,6 +23,7 @@ use cw_shared_devices::api::synthesize::{
     SynthesizeCredentials, SynthesizeError, SynthesizeSettings,
 };
 use cw_shared_devices::domain::counting::{CountingOptions, CountingRule};
+use cw_shared_devices::engine::preview::fetch_counts;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -527,8 +528,7 @@ async fn full_configuration_records_decode_and_count_with_the_bad_one_skipped() 
     settings.paging = PagingStrategy::ForwardOnly;
     let client = ConnectWiseClient::new(settings).unwrap();
     let rule = CountingRule::new(&CountingOptions::default()).unwrap();
-    let outcome = client
-        .fetch_counts(&rule, &|_| {}, &CancellationToken::new())
+    let outcome = fetch_counts(&client, &rule, &|_| {}, &CancellationToken::new())
         .await
         .unwrap();
     let counts = &outcome.counts;

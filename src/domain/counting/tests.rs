@@ -226,8 +226,7 @@ fn inactive_configurations_count_by_default_and_not_with_active_only() {
     })
     .unwrap();
     assert_eq!(only(&count(&rule, &records)).total_devices, 1);
-    assert!(rule.server_conditions().ends_with(" and activeFlag=true"));
-    assert!(rule.projected_fields().contains(&"activeFlag"));
+    assert!(rule.server_filter().active_only);
 }
 
 #[test]
@@ -245,8 +244,8 @@ fn type_names_option_counts_each_name_exactly() {
     ];
     assert_eq!(only(&count(&rule, &records)).total_devices, 2);
     assert_eq!(
-        rule.server_conditions(),
-        r#"type/name in ("Seat","Managed \"Device\"")"#
+        rule.server_filter().type_names,
+        vec!["Seat".to_owned(), "Managed \"Device\"".to_owned()]
     );
 }
 
@@ -331,7 +330,10 @@ fn assignment_type_from_custom_field_decides_when_present() {
     // No value, or a value that says neither: the contact rule decides.
     assert!(rule.is_shared(&with_field(4, Some("Shared"), serde_json::Value::Null)));
     assert!(!rule.is_shared(&with_field(5, Some("Jane"), "Maybe".into())));
-    assert!(rule.projected_fields().contains(&"customFields"));
+    assert_eq!(
+        rule.server_filter().assignment_source,
+        Some(AssignmentSource::CustomField)
+    );
 }
 
 #[test]
