@@ -3,6 +3,7 @@
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
+use crate::domain::columns::{COUNT_COLUMNS, ColumnKind, RowJson, column_totals};
 use crate::domain::counting::{CompanyCounts, CountingResult};
 use crate::domain::csv_export::csv_order;
 use crate::domain::printable::printable;
@@ -22,72 +23,86 @@ fn pad_left(text: &str, width: usize) -> String {
     format!("{}{text}", " ".repeat(width.saturating_sub(w)))
 }
 
+/// The totals row's cell of a column.
+fn total_cell(kind: ColumnKind, total: Option<u64>, companies: usize) -> String {
+    match kind {
+        ColumnKind::CompanyId => "Total".to_owned(),
+        ColumnKind::CompanyName => format!(
+            "{companies} compan{}",
+            if companies == 1 { "y" } else { "ies" }
+        ),
+        ColumnKind::Count => total.unwrap_or_default().to_string(),
+    }
+}
+
+/// The longest a name may be before it is cut: very long names would push the numbers off
+/// screen.
+const NAME_WIDTH_CAP: usize = 48;
+
+/// `text` cut to `width` with an ellipsis.
+fn cut_to(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let mut cut = String::new();
+    for c in text.chars() {
+        if cut.width() + 2 > width {
+            break;
+        }
+        cut.push(c);
+    }
+    cut.push('…');
+    cut
+}
+
 /// The preview as an aligned table with a totals line, in CSV order.
 pub fn preview_table(result: &CountingResult) -> String {
     let mut rows: Vec<&CompanyCounts> = result.companies.iter().collect();
     rows.sort_by(|a, b| csv_order(a, b));
-    let (shared, not_shared, total) = result.totals();
-    let header = ["Company ID", "Company", "Shared", "Not shared", "Total"];
-    let mut cells: Vec<[String; 5]> = rows
+    let sums = column_totals(rows.iter().copied());
+    let header = COUNT_COLUMNS.map(|c| c.short_heading.to_owned());
+    let mut cells: Vec<[String; COUNT_COLUMNS.len()]> = rows
         .iter()
-        .map(|c| {
-            [
-                c.company_id.to_string(),
-                one_line(&c.company_name),
-                c.shared_devices.to_string(),
-                c.not_shared_devices.to_string(),
-                c.total_devices.to_string(),
-            ]
-        })
+        .map(|row| COUNT_COLUMNS.map(|c| one_line(&(c.value)(row).text())))
         .collect();
-    let totals = [
-        "Total".to_owned(),
-        format!(
-            "{} compan{}",
-            rows.len(),
-            if rows.len() == 1 { "y" } else { "ies" }
-        ),
-        shared.to_string(),
-        not_shared.to_string(),
-        total.to_string(),
-    ];
-    let mut widths = header.map(UnicodeWidthStr::width);
+    let mut totals = header.clone();
+    for ((cell, column), sum) in totals.iter_mut().zip(&COUNT_COLUMNS).zip(sums) {
+        *cell = total_cell(column.kind, sum, rows.len());
+    }
+    let mut widths = header.clone().map(|h| h.width());
     for row in cells.iter().chain(std::iter::once(&totals)) {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.width());
         }
     }
-    // Very long names would push the numbers off screen; cap the name column.
-    widths[1] = widths[1].min(48);
-    for row in &mut cells {
-        if row[1].width() > widths[1] {
-            let mut cut = String::new();
-            for c in row[1].chars() {
-                if cut.width() + 2 > widths[1] {
-                    break;
-                }
-                cut.push(c);
-            }
-            cut.push('…');
-            row[1] = cut;
+    for (w, column) in widths.iter_mut().zip(&COUNT_COLUMNS) {
+        if column.kind == ColumnKind::CompanyName {
+            *w = (*w).min(NAME_WIDTH_CAP);
         }
     }
-    let line = |row: &[String; 5]| {
-        format!(
-            "{}  {}  {}  {}  {}",
-            pad_left(&row[0], widths[0]),
-            pad_right(&row[1], widths[1]),
-            pad_left(&row[2], widths[2]),
-            pad_left(&row[3], widths[3]),
-            pad_left(&row[4], widths[4]),
-        )
-        .trim_end()
-        .to_owned()
+    for row in &mut cells {
+        for ((cell, column), w) in row.iter_mut().zip(&COUNT_COLUMNS).zip(widths) {
+            if column.kind == ColumnKind::CompanyName {
+                *cell = cut_to(cell, w);
+            }
+        }
+    }
+    let line = |row: &[String; COUNT_COLUMNS.len()]| {
+        let padded: Vec<String> = row
+            .iter()
+            .zip(&COUNT_COLUMNS)
+            .zip(widths)
+            .map(|((cell, column), w)| match column.kind {
+                ColumnKind::CompanyName => pad_right(cell, w),
+                ColumnKind::CompanyId | ColumnKind::Count => pad_left(cell, w),
+            })
+            .collect();
+        padded.join("  ").trim_end().to_owned()
     };
     let mut out = String::new();
-    out.push_str(&line(&header.map(str::to_owned)));
+    out.push_str(&line(&header));
     out.push('\n');
-    let rule_width: usize = widths.iter().sum::<usize>() + 8;
+    let rule_width: usize = widths.iter().sum::<usize>() + 2 * (COUNT_COLUMNS.len() - 1);
     out.push_str(&"-".repeat(rule_width));
     out.push('\n');
     for row in &cells {
@@ -105,7 +120,7 @@ pub fn preview_table(result: &CountingResult) -> String {
 #[derive(Debug, Serialize)]
 pub struct PreviewJson<'a> {
     pub rule: &'a str,
-    pub companies: Vec<&'a CompanyCounts>,
+    pub companies: Vec<RowJson<'a>>,
     pub totals: TotalsJson,
     pub skipped: &'a crate::domain::counting::SkipReport,
     pub warnings: Vec<String>,
@@ -113,27 +128,37 @@ pub struct PreviewJson<'a> {
     pub configurations_counted: u64,
 }
 
-#[derive(Debug, Serialize)]
+/// The totals: how many companies, then each count column's sum under its key.
+#[derive(Debug)]
 pub struct TotalsJson {
     pub companies: usize,
-    pub shared_devices: u64,
-    pub not_shared_devices: u64,
-    pub total_devices: u64,
+    pub sums: [Option<u64>; COUNT_COLUMNS.len()],
+}
+
+impl Serialize for TotalsJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("companies", &self.companies)?;
+        for (column, sum) in COUNT_COLUMNS.iter().zip(self.sums) {
+            if let Some(sum) = sum {
+                map.serialize_entry(column.key, &sum)?;
+            }
+        }
+        map.end()
+    }
 }
 
 pub fn preview_json<'a>(result: &'a CountingResult, rule: &'a str) -> PreviewJson<'a> {
     let mut companies: Vec<&CompanyCounts> = result.companies.iter().collect();
     companies.sort_by(|a, b| csv_order(a, b));
-    let (shared, not_shared, total) = result.totals();
     PreviewJson {
         rule,
-        companies,
         totals: TotalsJson {
             companies: result.companies.len(),
-            shared_devices: shared,
-            not_shared_devices: not_shared,
-            total_devices: total,
+            sums: column_totals(companies.iter().copied()),
         },
+        companies: companies.into_iter().map(RowJson).collect(),
         skipped: &result.skipped,
         warnings: result.skipped.warnings(),
         configurations_read: result.configurations_read,

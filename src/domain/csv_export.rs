@@ -5,16 +5,20 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use super::columns::{COUNT_COLUMNS, Cell};
 use super::counting::CompanyCounts;
 
-/// The header, exactly as users' scripts expect it (with the chosen delimiter).
-pub const CSV_HEADER: [&str; 5] = [
-    "company_id",
-    "company_name",
-    "shared_devices",
-    "not_shared_devices",
-    "total_devices",
-];
+/// The header, exactly as users' scripts expect it (with the chosen delimiter): the columns'
+/// keys.
+pub const CSV_HEADER: [&str; COUNT_COLUMNS.len()] = {
+    let mut header = [""; COUNT_COLUMNS.len()];
+    let mut i = 0;
+    while i < COUNT_COLUMNS.len() {
+        header[i] = COUNT_COLUMNS[i].key;
+        i += 1;
+    }
+    header
+};
 
 /// The field separator: a comma, or a semicolon for spreadsheets in locales with a decimal comma.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -75,17 +79,14 @@ pub fn write_csv<W: Write>(
         .from_writer(out);
     writer.write_record(CSV_HEADER)?;
     for row in rows {
-        let id = row.company_id.to_string();
-        let shared = row.shared_devices.to_string();
-        let not_shared = row.not_shared_devices.to_string();
-        let total = row.total_devices.to_string();
-        writer.write_record([
-            guard_formula(&id).as_ref(),
-            guard_formula(&row.company_name).as_ref(),
-            &shared,
-            &not_shared,
-            &total,
-        ])?;
+        let cells = COUNT_COLUMNS.map(|column| match (column.value)(row) {
+            // Text a spreadsheet could run is guarded; numbers cannot start a formula, except
+            // a negative id, which is guarded like text.
+            Cell::Id(id) => guard_formula(&id.to_string()).into_owned(),
+            Cell::Text(text) => guard_formula(text).into_owned(),
+            Cell::Count(n) => n.to_string(),
+        });
+        writer.write_record(&cells)?;
     }
     writer.flush()?;
     Ok(())

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 
 use egui_extras::{Column, TableBuilder};
 
+use crate::domain::columns::{COUNT_COLUMNS, Cell, ColumnKind, CountColumn, column_totals};
 use crate::domain::counting::{CompanyCounts, CountingResult};
 use crate::domain::printable::printable;
 
@@ -14,6 +15,17 @@ use crate::domain::printable::printable;
 pub struct LastSent {
     pub shared_devices: u64,
     pub not_shared_devices: u64,
+}
+
+impl LastSent {
+    /// The count last sent for the column with this key, for the columns that are sent.
+    fn count(self, key: &str) -> Option<u64> {
+        match key {
+            "shared_devices" => Some(self.shared_devices),
+            "not_shared_devices" => Some(self.not_shared_devices),
+            _ => None,
+        }
+    }
 }
 
 /// Whether Synthesize has an account for the company yet.
@@ -111,25 +123,38 @@ impl PreviewRow {
     }
 }
 
-/// A sortable column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum SortColumn {
-    Id,
-    #[default]
-    Name,
-    Shared,
-    NotShared,
-    Total,
+/// A sortable column: one of the counts table's columns, by its place in [`COUNT_COLUMNS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortColumn(usize);
+
+impl Default for SortColumn {
+    fn default() -> Self {
+        Self::by_key("company_name")
+    }
 }
 
 impl SortColumn {
+    /// The column with this key (`company_name`, `total_devices`…); the first column when no
+    /// column has it.
+    pub fn by_key(key: &str) -> Self {
+        Self(COUNT_COLUMNS.iter().position(|c| c.key == key).unwrap_or(0))
+    }
+
+    fn column(self) -> &'static CountColumn {
+        COUNT_COLUMNS.get(self.0).unwrap_or(&COUNT_COLUMNS[0])
+    }
+
     fn compare(self, a: &CompanyCounts, b: &CompanyCounts) -> Ordering {
-        match self {
-            SortColumn::Id => a.company_id.cmp(&b.company_id),
-            SortColumn::Name => crate::domain::csv_export::csv_order(a, b),
-            SortColumn::Shared => a.shared_devices.cmp(&b.shared_devices),
-            SortColumn::NotShared => a.not_shared_devices.cmp(&b.not_shared_devices),
-            SortColumn::Total => a.total_devices.cmp(&b.total_devices),
+        let column = self.column();
+        match column.kind {
+            ColumnKind::CompanyName => crate::domain::csv_export::csv_order(a, b),
+            ColumnKind::CompanyId | ColumnKind::Count => {
+                match ((column.value)(a), (column.value)(b)) {
+                    (Cell::Id(x), Cell::Id(y)) => x.cmp(&y),
+                    (Cell::Count(x), Cell::Count(y)) => x.cmp(&y),
+                    (x, y) => x.text().cmp(&y.text()),
+                }
+            }
         }
         .then(a.company_id.cmp(&b.company_id))
     }
@@ -149,6 +174,8 @@ pub struct PreviewTable {
     view: Vec<usize>,
     /// Shared, not shared and total over `view`, kept with it so a frame never sums all rows.
     view_totals: (u64, u64, u64),
+    /// Each count column's sum over `view` (the table's totals row).
+    view_column_totals: [Option<u64>; COUNT_COLUMNS.len()],
 }
 
 impl PreviewTable {
@@ -163,11 +190,12 @@ impl PreviewTable {
             rule_text,
             warnings: result.skipped.warnings(),
             configurations_read: result.configurations_read,
-            sort: SortColumn::Name,
+            sort: SortColumn::default(),
             ascending: true,
             filter: String::new(),
             view: Vec::new(),
             view_totals: (0, 0, 0),
+            view_column_totals: [None; COUNT_COLUMNS.len()],
         };
         table.refresh_view();
         table
@@ -249,6 +277,11 @@ impl PreviewTable {
         self.view_totals
     }
 
+    /// Each count column's sum over the visible rows (`None` for the other columns).
+    pub fn visible_column_totals(&self) -> [Option<u64>; COUNT_COLUMNS.len()] {
+        self.view_column_totals
+    }
+
     pub fn clear_statuses(&mut self) {
         for row in &mut self.rows {
             row.status = RowStatus::None;
@@ -280,6 +313,7 @@ impl PreviewTable {
                 t + r.counts.total_devices,
             )
         });
+        self.view_column_totals = column_totals(self.visible().map(|r| &r.counts));
     }
 }
 
@@ -299,7 +333,7 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
     let mut clicked: Option<SortColumn> = None;
     let changed_color = ui.visuals().warn_fg_color;
     let error_color = ui.visuals().error_fg_color;
-    let totals = table.visible_totals();
+    let totals = table.visible_column_totals();
     let visible_len = table.visible_len();
     let PreviewTable { rows, view, .. } = table;
 
@@ -308,23 +342,16 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
         .striped(true)
         .resizable(true)
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::auto().at_least(90.0))
+        .columns(Column::auto().at_least(90.0), 1)
         .column(Column::initial(240.0).at_least(120.0).clip(true))
-        .column(Column::auto().at_least(70.0))
-        .column(Column::auto().at_least(80.0))
-        .column(Column::auto().at_least(60.0))
+        .columns(Column::auto().at_least(70.0), COUNT_COLUMNS.len() - 2)
         .column(Column::auto().at_least(110.0))
         .column(Column::auto().at_least(80.0))
         .column(Column::remainder().at_least(120.0).clip(true))
         .min_scrolled_height(0.0)
         .header(ROW_HEIGHT + 4.0, |mut header| {
-            for (column, title) in [
-                (SortColumn::Id, "Company id"),
-                (SortColumn::Name, "Company name"),
-                (SortColumn::Shared, "Shared"),
-                (SortColumn::NotShared, "Not shared"),
-                (SortColumn::Total, "Total"),
-            ] {
+            for (index, count_column) in COUNT_COLUMNS.iter().enumerate() {
+                let (column, title) = (SortColumn(index), count_column.heading);
                 header.col(|ui| {
                     if ui
                         .button(egui::RichText::new(format!("{title}{}", arrow(column))).strong())
@@ -349,61 +376,43 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
             body.rows(ROW_HEIGHT, visible_len + 1, |mut row| {
                 let index = row.index();
                 if index == visible_len {
-                    row.col(|ui| {
-                        ui.strong("Total");
-                    });
-                    row.col(|ui| {
-                        ui.strong(format!("{visible_len} companies"));
-                    });
-                    row.col(|ui| {
-                        ui.strong(totals.0.to_string());
-                    });
-                    row.col(|ui| {
-                        ui.strong(totals.1.to_string());
-                    });
-                    row.col(|ui| {
-                        ui.strong(totals.2.to_string());
-                    });
+                    for (column, total) in COUNT_COLUMNS.iter().zip(totals) {
+                        row.col(|ui| {
+                            ui.strong(match column.kind {
+                                ColumnKind::CompanyId => "Total".to_owned(),
+                                ColumnKind::CompanyName => format!("{visible_len} companies"),
+                                ColumnKind::Count => total.unwrap_or_default().to_string(),
+                            });
+                        });
+                    }
                     return;
                 }
                 let Some(data) = view.get(index).and_then(|&i| rows.get_mut(i)) else {
                     return;
                 };
                 let changed = data.changed();
-                row.col(|ui| {
-                    ui.checkbox(&mut data.selected, data.counts.company_id.to_string())
-                        .on_hover_text("Include this company in a sync");
-                });
-                row.col(|ui| {
-                    // Names come from ConnectWise: no control or bidi character gets drawn.
-                    ui.label(printable(&data.counts.company_name).as_ref());
-                });
-                let count = |ui: &mut egui::Ui, new: u64, old: Option<u64>| {
-                    // Only a count that differs from one sent before is marked; a company never
-                    // sent says so in the "Last sent" column instead.
-                    if old.is_some_and(|o| o != new) {
-                        ui.colored_label(changed_color, new.to_string());
-                    } else {
-                        ui.label(new.to_string());
-                    }
-                };
-                row.col(|ui| {
-                    count(
-                        ui,
-                        data.counts.shared_devices,
-                        data.last_sent.map(|l| l.shared_devices),
-                    );
-                });
-                row.col(|ui| {
-                    count(
-                        ui,
-                        data.counts.not_shared_devices,
-                        data.last_sent.map(|l| l.not_shared_devices),
-                    );
-                });
-                row.col(|ui| {
-                    ui.label(data.counts.total_devices.to_string());
-                });
+                for column in &COUNT_COLUMNS {
+                    row.col(|ui| match (column.value)(&data.counts) {
+                        Cell::Id(id) => {
+                            ui.checkbox(&mut data.selected, id.to_string())
+                                .on_hover_text("Include this company in a sync");
+                        }
+                        Cell::Text(text) => {
+                            // Names come from ConnectWise: no control or bidi character gets drawn.
+                            ui.label(printable(text).as_ref());
+                        }
+                        Cell::Count(new) => {
+                            // Only a count that differs from one sent before is marked; a company
+                            // never sent says so in the "Last sent" column instead.
+                            let old = data.last_sent.and_then(|l| l.count(column.key));
+                            if old.is_some_and(|o| o != new) {
+                                ui.colored_label(changed_color, new.to_string());
+                            } else {
+                                ui.label(new.to_string());
+                            }
+                        }
+                    });
+                }
                 row.col(|ui| match data.last_sent {
                     Some(last) => {
                         let text = format!("{} / {}", last.shared_devices, last.not_shared_devices);
@@ -479,11 +488,11 @@ mod tests {
     fn sorts_by_name_case_insensitively_by_default_and_flips_on_second_click() {
         let mut t = table();
         assert_eq!(ids(&t), [1, 3, 2]);
-        t.sort_by(SortColumn::Name);
+        t.sort_by(SortColumn::by_key("company_name"));
         assert_eq!(ids(&t), [2, 3, 1]);
-        t.sort_by(SortColumn::Total);
+        t.sort_by(SortColumn::by_key("total_devices"));
         assert_eq!(ids(&t), [1, 2, 3]);
-        t.sort_by(SortColumn::Shared);
+        t.sort_by(SortColumn::by_key("shared_devices"));
         assert_eq!(ids(&t), [3, 2, 1]);
     }
 
