@@ -353,15 +353,16 @@ pub async fn execute(
     cancel: &CancellationToken,
 ) -> SyncReport {
     let run_id = new_run_id();
-    let plan = &planned.plan;
-    let journal_write = |event: JournalEvent| {
-        if let Some(journal) = journal
-            && let Err(e) = journal.append(&run_id, event)
-        {
-            tracing::error!(error = %e, "could not write the journal");
-        }
+    let ctx = RunContext {
+        client,
+        planned,
+        request,
+        journal,
+        run_id: &run_id,
+        on_update,
+        cancel,
     };
-    journal_write(JournalEvent::RunStarted {
+    ctx.journal_write(JournalEvent::RunStarted {
         profile: request.profile_name.clone(),
         kind: if request.revert {
             RunKind::Revert
@@ -377,22 +378,63 @@ pub async fn execute(
     let mut report = SyncReport {
         run_id: run_id.clone(),
         progress: SyncProgress {
-            counts_total: plan.counts.len(),
+            counts_total: planned.plan.counts.len(),
             ..SyncProgress::default()
         },
         items: Vec::new(),
         step_failures: Vec::new(),
         cancelled: false,
     };
-    let fail_step = |report: &mut SyncReport, step: &'static str, reason: String| {
-        on_update(SyncUpdate::StepFailed {
+    let service_ids = create_services(&ctx, &mut report).await;
+    let accounts_not_created = create_accounts(&ctx, &mut report).await;
+    post_counts(&ctx, &mut report, &service_ids, &accounts_not_created).await;
+    report.cancelled = cancel.is_cancelled();
+    ctx.journal_write(JournalEvent::RunFinished {
+        sent: report.progress.sent as u64,
+        unmapped: report.progress.unmapped as u64,
+        failed: report.progress.failed as u64,
+        cancelled: report.cancelled,
+    });
+    report
+}
+
+/// What every step of a run needs.
+struct RunContext<'a> {
+    client: &'a SynthesizeClient,
+    planned: &'a PlannedSync,
+    request: &'a SyncRequest,
+    journal: Option<&'a Journal>,
+    run_id: &'a str,
+    on_update: &'a (dyn Fn(SyncUpdate) + Send + Sync),
+    cancel: &'a CancellationToken,
+}
+
+impl RunContext<'_> {
+    fn journal_write(&self, event: JournalEvent) {
+        if let Some(journal) = self.journal
+            && let Err(e) = journal.append(self.run_id, event)
+        {
+            tracing::error!(error = %e, "could not write the journal");
+        }
+    }
+
+    /// A step that failed as a whole: told as it happens and kept in the report.
+    fn fail_step(&self, report: &mut SyncReport, step: &'static str, reason: String) {
+        (self.on_update)(SyncUpdate::StepFailed {
             step,
             reason: reason.clone(),
         });
         report.step_failures.push((step.to_owned(), reason));
-    };
+    }
+}
 
-    // 1. Services.
+/// The first step, services: creates the missing ones and answers the id of each service.
+async fn create_services(
+    ctx: &RunContext<'_>,
+    report: &mut SyncReport,
+) -> HashMap<ServiceKind, String> {
+    let (client, cancel, planned) = (ctx.client, ctx.cancel, ctx.planned);
+    let plan = &planned.plan;
     let mut service_ids: HashMap<ServiceKind, String> = HashMap::new();
     for kind in ServiceKind::ALL {
         if let Some(s) = find_service(kind, &planned.services) {
@@ -412,13 +454,13 @@ pub async fn execute(
             // Someone created it since the plan was made: it is there, which is what counts.
             Ok(false) => {}
             Err(SynthesizeError::Cancelled) => break,
-            Err(e) => fail_step(
-                &mut report,
+            Err(e) => ctx.fail_step(
+                report,
                 "services",
                 format!("creating \"{}\": {e}", new.name),
             ),
         }
-        on_update(SyncUpdate::Progress(report.progress));
+        (ctx.on_update)(SyncUpdate::Progress(report.progress));
     }
     if !plan.services_to_create.is_empty() || service_ids.len() < 2 {
         // The create call's answer does not reliably carry the id: read the list again.
@@ -432,21 +474,25 @@ pub async fn execute(
                 }
             }
             Err(SynthesizeError::Cancelled) => {}
-            Err(e) => fail_step(
-                &mut report,
-                "services",
-                format!("reading the services: {e}"),
-            ),
+            Err(e) => ctx.fail_step(report, "services", format!("reading the services: {e}")),
         }
     }
 
     for kind in created_services {
-        journal_write(JournalEvent::ServiceCreated {
+        ctx.journal_write(JournalEvent::ServiceCreated {
             service: kind,
             service_id: service_ids.get(&kind).cloned().unwrap_or_default(),
         });
     }
 
+    service_ids
+}
+
+/// The second step, accounts: creates the missing ones in batches and answers the companies
+/// whose account could not be created.
+async fn create_accounts(ctx: &RunContext<'_>, report: &mut SyncReport) -> BTreeSet<String> {
+    let (client, cancel, planned, request) = (ctx.client, ctx.cancel, ctx.planned, ctx.request);
+    let plan = &planned.plan;
     // 2. Accounts, in batches; a batch whose outcome is unknown is checked against the list
     // before anything is sent again, so an account is never created twice.
     let batch_size = request.options.account_batch_size.max(1);
@@ -468,24 +514,36 @@ pub async fn execute(
         match create_accounts_once(client, body, cancel).await {
             Ok(()) => {
                 report.progress.accounts_created += batch.len();
-                journal_write(JournalEvent::AccountsCreated {
+                ctx.journal_write(JournalEvent::AccountsCreated {
                     ids: batch.iter().map(|a| a.id.clone()).collect(),
                 });
             }
             Err(SynthesizeError::Cancelled) => break,
             Err(e) => {
                 accounts_not_created.extend(batch.iter().map(|a| a.id.clone()));
-                fail_step(
-                    &mut report,
+                ctx.fail_step(
+                    report,
                     "accounts",
                     format!("creating {} account(s): {e}", batch.len()),
                 );
             }
         }
-        on_update(SyncUpdate::Progress(report.progress));
+        (ctx.on_update)(SyncUpdate::Progress(report.progress));
     }
 
-    // 3. Counts.
+    accounts_not_created
+}
+
+/// The last step, counts: posts them with bounded, paced concurrency, each outcome reported
+/// and journaled.
+async fn post_counts(
+    ctx: &RunContext<'_>,
+    report: &mut SyncReport,
+    service_ids: &HashMap<ServiceKind, String>,
+    accounts_not_created: &BTreeSet<String>,
+) {
+    let (client, cancel, planned, request) = (ctx.client, ctx.cancel, ctx.planned, ctx.request);
+    let plan = &planned.plan;
     let pacer = Pacer::new(COUNT_POSTS_PER_SECOND, client.stats().rate_limited);
     let concurrency = request.options.count_concurrency.max(1);
     let posts = futures_util::stream::iter(plan.counts.iter().cloned())
@@ -537,7 +595,7 @@ pub async fn execute(
         let Some(item) = item else {
             continue;
         };
-        journal_write(JournalEvent::CountResult {
+        ctx.journal_write(JournalEvent::CountResult {
             company_id: item.count.company_id,
             company_name: item.count.company_name.clone(),
             service: item.count.service,
@@ -550,8 +608,8 @@ pub async fn execute(
             CountOutcome::Unmapped { .. } => report.progress.unmapped += 1,
             CountOutcome::Failed { .. } => report.progress.failed += 1,
         }
-        on_update(SyncUpdate::Item(item.clone()));
-        on_update(SyncUpdate::Progress(report.progress));
+        (ctx.on_update)(SyncUpdate::Item(item.clone()));
+        (ctx.on_update)(SyncUpdate::Progress(report.progress));
         report.items.push(item);
     }
     if !plan.counts.is_empty() {
@@ -560,14 +618,6 @@ pub async fn execute(
             "count posts finished at this pace"
         );
     }
-    report.cancelled = cancel.is_cancelled();
-    journal_write(JournalEvent::RunFinished {
-        sent: report.progress.sent as u64,
-        unmapped: report.progress.unmapped as u64,
-        failed: report.progress.failed as u64,
-        cancelled: report.cancelled,
-    });
-    report
 }
 
 /// How many times a create whose outcome is unknown (the answer was lost, or the server
