@@ -9,7 +9,9 @@ use super::{CliError, Outcome, progress};
 use crate::domain::printable::printable;
 use crate::domain::sync_plan::PlannedCount;
 use crate::engine::settings::RunSettings as Resolved;
-use crate::engine::sync::{SyncRequest, SyncSession, SyncSteps, SyncUpdate};
+use crate::engine::sync::{
+    PlannedSync, SyncReport, SyncRequest, SyncSession, SyncSteps, SyncUpdate,
+};
 use crate::engine::{self, ConnectWiseError, ConnectionStep, IntegrationStatus, PreviewRequest};
 use crate::storage::journal::CountOutcome;
 
@@ -172,33 +174,7 @@ pub async fn sync(
         eprintln!("warning: {}", printable(&warning));
     }
     if dry_run {
-        if json {
-            print_json(&serde_json::json!({
-                "dry_run": true,
-                "services_to_create": planned.plan.services_to_create.iter().map(|s| &s.name).collect::<Vec<_>>(),
-                "accounts_to_create": planned.plan.accounts_to_create.iter().map(|a| serde_json::json!({"id": a.id, "name": a.name})).collect::<Vec<_>>(),
-                "counts": planned.plan.counts.iter().map(|c| serde_json::json!({
-                    "company_id": c.company_id, "company_name": c.company_name,
-                    "service": c.service.service_name(), "unit_count": c.unit_count, "previous": c.previous,
-                })).collect::<Vec<_>>(),
-            }))?;
-        } else {
-            let mut text = String::from("Dry run: nothing was sent. It would:\n");
-            for s in &planned.plan.services_to_create {
-                text.push_str(&format!("  create service \"{}\"\n", s.name));
-            }
-            for a in &planned.plan.accounts_to_create {
-                text.push_str(&format!(
-                    "  create account {} {}\n",
-                    printable(&a.id),
-                    printable(&a.name)
-                ));
-            }
-            for c in &planned.plan.counts {
-                text.push_str(&format!("  post {}\n", count_line(c)));
-            }
-            print_stdout(&text)?;
-        }
+        print_dry_run(&planned, json)?;
         return Ok(Outcome::Done);
     }
     let bar = progress::SyncBar::new(planned.plan.counts.len());
@@ -213,6 +189,54 @@ pub async fn sync(
         .execute(&planned, &request, journal.as_ref(), &on_update, cancel)
         .await;
     bar.finish();
+    print_report(&report, json)?;
+    Ok(if report.cancelled {
+        Outcome::Failed
+    } else if report.has_failures() {
+        if report.sent_anything() {
+            Outcome::Partial
+        } else {
+            Outcome::Failed
+        }
+    } else {
+        Outcome::Done
+    })
+}
+
+/// What a dry run would do, as text or JSON.
+fn print_dry_run(planned: &PlannedSync, json: bool) -> Result<(), CliError> {
+    if json {
+        print_json(&serde_json::json!({
+            "dry_run": true,
+            "services_to_create": planned.plan.services_to_create.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            "accounts_to_create": planned.plan.accounts_to_create.iter().map(|a| serde_json::json!({"id": a.id, "name": a.name})).collect::<Vec<_>>(),
+            "counts": planned.plan.counts.iter().map(|c| serde_json::json!({
+                "company_id": c.company_id, "company_name": c.company_name,
+                "service": c.service.service_name(), "unit_count": c.unit_count, "previous": c.previous,
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        let mut text = String::from("Dry run: nothing was sent. It would:\n");
+        for s in &planned.plan.services_to_create {
+            text.push_str(&format!("  create service \"{}\"\n", s.name));
+        }
+        for a in &planned.plan.accounts_to_create {
+            text.push_str(&format!(
+                "  create account {} {}\n",
+                printable(&a.id),
+                printable(&a.name)
+            ));
+        }
+        for c in &planned.plan.counts {
+            text.push_str(&format!("  post {}\n", count_line(c)));
+        }
+        print_stdout(&text)?;
+    }
+    Ok(())
+}
+
+/// How the sync went: the rows that were not sent and the summary, as text or JSON.
+fn print_report(report: &SyncReport, json: bool) -> Result<(), CliError> {
     let p = report.progress;
     if json {
         print_json(&serde_json::json!({
@@ -254,15 +278,5 @@ pub async fn sync(
         ));
         print_stdout(&text)?;
     }
-    Ok(if report.cancelled {
-        Outcome::Failed
-    } else if report.has_failures() {
-        if report.sent_anything() {
-            Outcome::Partial
-        } else {
-            Outcome::Failed
-        }
-    } else {
-        Outcome::Done
-    })
+    Ok(())
 }
