@@ -390,67 +390,76 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
                 let Some(data) = view.get(index).and_then(|&i| rows.get_mut(i)) else {
                     return;
                 };
-                let changed = data.changed();
-                for column in &COUNT_COLUMNS {
-                    row.col(|ui| match (column.value)(&data.counts) {
-                        Cell::Id(id) => {
-                            ui.checkbox(&mut data.selected, id.to_string())
-                                .on_hover_text("Include this company in a sync");
-                        }
-                        Cell::Text(text) => {
-                            // Names come from ConnectWise: no control or bidi character gets drawn.
-                            ui.label(printable(text).as_ref());
-                        }
-                        Cell::Count(new) => {
-                            // Only a count that differs from one sent before is marked; a company
-                            // never sent says so in the "Last sent" column instead.
-                            let old = data.last_sent.and_then(|l| l.count(column.key));
-                            if old.is_some_and(|o| o != new) {
-                                ui.colored_label(changed_color, new.to_string());
-                            } else {
-                                ui.label(new.to_string());
-                            }
-                        }
-                    });
-                }
-                row.col(|ui| match data.last_sent {
-                    Some(last) => {
-                        let text = format!("{} / {}", last.shared_devices, last.not_shared_devices);
-                        if changed {
-                            ui.colored_label(changed_color, format!("{text} (changed)"));
-                        } else {
-                            ui.label(text);
-                        }
-                    }
-                    None => {
-                        ui.weak("never sent");
-                    }
-                });
-                row.col(|ui| {
-                    ui.label(data.account.label());
-                });
-                row.col(|ui| {
-                    let text = data.status.label();
-                    match &data.status {
-                        RowStatus::Failed(_) => {
-                            ui.colored_label(error_color, text)
-                                .on_hover_text(data.status.label());
-                        }
-                        RowStatus::Unmapped(_) => {
-                            ui.colored_label(changed_color, text).on_hover_text(
-                                "Map this account to a service in Synthesize, then sync again",
-                            );
-                        }
-                        _ => {
-                            ui.label(text);
-                        }
-                    }
-                });
+                company_row_ui(&mut row, data, changed_color, error_color);
             });
         });
     if let Some(column) = clicked {
         table.sort_by(column);
     }
+}
+
+/// One company's row: its count columns, then what was last sent, its account and its status.
+fn company_row_ui(
+    row: &mut egui_extras::TableRow<'_, '_>,
+    data: &mut PreviewRow,
+    changed_color: egui::Color32,
+    error_color: egui::Color32,
+) {
+    let changed = data.changed();
+    for column in &COUNT_COLUMNS {
+        row.col(|ui| match (column.value)(&data.counts) {
+            Cell::Id(id) => {
+                ui.checkbox(&mut data.selected, id.to_string())
+                    .on_hover_text("Include this company in a sync");
+            }
+            Cell::Text(text) => {
+                // Names come from ConnectWise: no control or bidi character gets drawn.
+                ui.label(printable(text).as_ref());
+            }
+            Cell::Count(new) => {
+                // Only a count that differs from one sent before is marked; a company
+                // never sent says so in the "Last sent" column instead.
+                let old = data.last_sent.and_then(|l| l.count(column.key));
+                if old.is_some_and(|o| o != new) {
+                    ui.colored_label(changed_color, new.to_string());
+                } else {
+                    ui.label(new.to_string());
+                }
+            }
+        });
+    }
+    row.col(|ui| match data.last_sent {
+        Some(last) => {
+            let text = format!("{} / {}", last.shared_devices, last.not_shared_devices);
+            if changed {
+                ui.colored_label(changed_color, format!("{text} (changed)"));
+            } else {
+                ui.label(text);
+            }
+        }
+        None => {
+            ui.weak("never sent");
+        }
+    });
+    row.col(|ui| {
+        ui.label(data.account.label());
+    });
+    row.col(|ui| {
+        let text = data.status.label();
+        match &data.status {
+            RowStatus::Failed(_) => {
+                ui.colored_label(error_color, text)
+                    .on_hover_text(data.status.label());
+            }
+            RowStatus::Unmapped(_) => {
+                ui.colored_label(changed_color, text)
+                    .on_hover_text("Map this account to a service in Synthesize, then sync again");
+            }
+            _ => {
+                ui.label(text);
+            }
+        }
+    });
 }
 
 #[cfg(test)]
