@@ -80,7 +80,8 @@ impl App {
             });
     }
 
-    pub(super) fn preview_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    /// Preview and export: the buttons, the delimiter and the Excel option.
+    fn preview_toolbar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
             if self.preview.running {
                 ui.add_enabled(false, egui::Button::new("Preview"));
@@ -130,6 +131,10 @@ impl App {
             ui.checkbox(&mut self.export.excel, "For Excel")
                 .on_hover_text("Start the CSV with a UTF-8 byte-order mark, so Excel shows non-Latin names correctly");
         });
+    }
+
+    pub(super) fn preview_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        self.preview_toolbar(ui, actions);
         self.export_messages(ui, actions);
         let has_counts = self.preview.table.is_some() && !self.preview.running;
         let status_busy = self.worker.is_running(JobKind::Status);
@@ -138,28 +143,7 @@ impl App {
         }
 
         if self.preview.running {
-            let progress = self.preview.progress;
-            let (fraction, text) = match progress {
-                Some(p) => {
-                    let fraction = p
-                        .pages_expected
-                        .filter(|&e| e > 0)
-                        .map(|e| (p.pages_fetched as f32 / e as f32).min(1.0));
-                    let pages = match p.pages_expected {
-                        Some(e) => format!("{} of {e} pages", p.pages_fetched),
-                        None => format!("{} pages", p.pages_fetched),
-                    };
-                    (
-                        fraction,
-                        format!("{pages}, {} configurations read", p.configurations_read),
-                    )
-                }
-                None => (None, "Connecting...".to_owned()),
-            };
-            let bar = egui::ProgressBar::new(fraction.unwrap_or(0.0))
-                .text(text)
-                .animate(fraction.is_none());
-            ui.add(bar);
+            fetch_progress_ui(ui, self.preview.progress);
         }
         if let Some(error) = &self.preview.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
@@ -311,4 +295,29 @@ impl App {
             }
         }
     }
+}
+
+/// The running fetch's progress bar: pages and configurations read so far.
+fn fetch_progress_ui(ui: &mut egui::Ui, progress: Option<crate::engine::FetchProgress>) {
+    let (fraction, text) = match progress {
+        Some(p) => {
+            let fraction = p
+                .pages_expected
+                .filter(|&e| e > 0)
+                .map(|e| (p.pages_fetched as f32 / e as f32).min(1.0));
+            let pages = match p.pages_expected {
+                Some(e) => format!("{} of {e} pages", p.pages_fetched),
+                None => format!("{} pages", p.pages_fetched),
+            };
+            (
+                fraction,
+                format!("{pages}, {} configurations read", p.configurations_read),
+            )
+        }
+        None => (None, "Connecting...".to_owned()),
+    };
+    let bar = egui::ProgressBar::new(fraction.unwrap_or(0.0))
+        .text(text)
+        .animate(fraction.is_none());
+    ui.add(bar);
 }
