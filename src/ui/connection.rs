@@ -260,6 +260,122 @@ fn show_test_state(ui: &mut egui::Ui, state: Option<&TestState>) {
     }
 }
 
+/// Marks the form for saving when the user leaves a field or presses Enter in it.
+fn note(actions: &mut Vec<ConnectionAction>, ui: &egui::Ui, r: &egui::Response) {
+    if r.lost_focus() || submitted(ui, r) {
+        actions.push(ConnectionAction::Save);
+    }
+}
+
+/// The ConnectWise fields: site, ids, keys, API version and CA file.
+fn connectwise_fields_ui(
+    ui: &mut egui::Ui,
+    form: &mut ConnectionForm,
+    actions: &mut Vec<ConnectionAction>,
+) {
+    egui::Grid::new("cw_grid")
+        .num_columns(2)
+        .spacing([8.0, 6.0])
+        .show(ui, |ui| {
+            let label = ui.label("Site");
+            let before = form.site.clone();
+            egui::ComboBox::from_id_salt("site_choice")
+                .selected_text(form.site.label())
+                .width(260.0)
+                .show_ui(ui, |ui| {
+                    for choice in ConnectWiseSite::drop_down_choices() {
+                        let selected = form.site.same_choice(&choice);
+                        if ui.selectable_label(selected, choice.label()).clicked() && !selected {
+                            form.site = choice;
+                        }
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            if !before.same_choice(&form.site) {
+                actions.push(ConnectionAction::Save);
+            }
+            ui.end_row();
+            match form.site {
+                ConnectWiseSite::Custom { .. } => {
+                    let r = text_row(
+                        ui,
+                        "Site URL",
+                        &mut form.custom_url,
+                        "https://cw.example.com",
+                    );
+                    note(actions, ui, &r);
+                }
+                ConnectWiseSite::DirectApi { .. } => {
+                    let r = text_row(
+                        ui,
+                        "API URL",
+                        &mut form.api_url,
+                        "https://cw.example.com/v4_6_release/apis/3.0",
+                    );
+                    note(actions, ui, &r);
+                }
+                _ => {}
+            }
+            let r = text_row(
+                ui,
+                "Company ID",
+                &mut form.company_id,
+                "as typed at the ConnectWise login",
+            );
+            note(actions, ui, &r);
+            let r = text_row(
+                ui,
+                "Client ID",
+                &mut form.client_id,
+                "GUID from the developer portal",
+            );
+            note(actions, ui, &r);
+            let r = secret_row(ui, "Public key", &mut form.public_key, form.show_secrets);
+            note(actions, ui, &r);
+            let r = secret_row(ui, "Private key", &mut form.private_key, form.show_secrets);
+            note(actions, ui, &r);
+            let r = text_row(
+                ui,
+                "API version",
+                &mut form.api_version,
+                DEFAULT_API_VERSION,
+            );
+            note(actions, ui, &r);
+            let r = text_row(
+                ui,
+                "Extra CA certificates",
+                &mut form.extra_ca_file,
+                "PEM file of an internal CA (optional)",
+            );
+            note(actions, ui, &r);
+        });
+}
+
+/// What discovery found for the last ConnectWise test.
+fn discovery_ui(ui: &mut egui::Ui, report: &ConnectionReport) {
+    let Some(discovery) = report.discovery.as_ref() else {
+        return;
+    };
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.label(format!(
+            "Company: {}",
+            crate::domain::printable::printable(&discovery.company_name)
+        ));
+        ui.label(format!(
+            "Codebase {}, version {}, {}",
+            discovery.codebase,
+            discovery.version,
+            if discovery.is_cloud {
+                "cloud"
+            } else {
+                "on-premise"
+            }
+        ));
+        ui.label(format!("API URL: {}", discovery.api_base));
+    });
+}
+
 /// Draws the form; returns what the user asked for.
 pub fn show_connection(
     ui: &mut egui::Ui,
@@ -267,91 +383,9 @@ pub fn show_connection(
     view: &ConnectionView<'_>,
 ) -> Vec<ConnectionAction> {
     let mut actions = Vec::new();
-    let note = |actions: &mut Vec<ConnectionAction>, ui: &egui::Ui, r: &egui::Response| {
-        if r.lost_focus() || submitted(ui, r) {
-            actions.push(ConnectionAction::Save);
-        }
-    };
     ui.add_enabled_ui(!view.read_only, |ui| {
         ui.heading("ConnectWise PSA");
-        egui::Grid::new("cw_grid")
-            .num_columns(2)
-            .spacing([8.0, 6.0])
-            .show(ui, |ui| {
-                let label = ui.label("Site");
-                let before = form.site.clone();
-                egui::ComboBox::from_id_salt("site_choice")
-                    .selected_text(form.site.label())
-                    .width(260.0)
-                    .show_ui(ui, |ui| {
-                        for choice in ConnectWiseSite::drop_down_choices() {
-                            let selected = form.site.same_choice(&choice);
-                            if ui.selectable_label(selected, choice.label()).clicked() && !selected
-                            {
-                                form.site = choice;
-                            }
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
-                if !before.same_choice(&form.site) {
-                    actions.push(ConnectionAction::Save);
-                }
-                ui.end_row();
-                match form.site {
-                    ConnectWiseSite::Custom { .. } => {
-                        let r = text_row(
-                            ui,
-                            "Site URL",
-                            &mut form.custom_url,
-                            "https://cw.example.com",
-                        );
-                        note(&mut actions, ui, &r);
-                    }
-                    ConnectWiseSite::DirectApi { .. } => {
-                        let r = text_row(
-                            ui,
-                            "API URL",
-                            &mut form.api_url,
-                            "https://cw.example.com/v4_6_release/apis/3.0",
-                        );
-                        note(&mut actions, ui, &r);
-                    }
-                    _ => {}
-                }
-                let r = text_row(
-                    ui,
-                    "Company ID",
-                    &mut form.company_id,
-                    "as typed at the ConnectWise login",
-                );
-                note(&mut actions, ui, &r);
-                let r = text_row(
-                    ui,
-                    "Client ID",
-                    &mut form.client_id,
-                    "GUID from the developer portal",
-                );
-                note(&mut actions, ui, &r);
-                let r = secret_row(ui, "Public key", &mut form.public_key, form.show_secrets);
-                note(&mut actions, ui, &r);
-                let r = secret_row(ui, "Private key", &mut form.private_key, form.show_secrets);
-                note(&mut actions, ui, &r);
-                let r = text_row(
-                    ui,
-                    "API version",
-                    &mut form.api_version,
-                    DEFAULT_API_VERSION,
-                );
-                note(&mut actions, ui, &r);
-                let r = text_row(
-                    ui,
-                    "Extra CA certificates",
-                    &mut form.extra_ca_file,
-                    "PEM file of an internal CA (optional)",
-                );
-                note(&mut actions, ui, &r);
-            });
+        connectwise_fields_ui(ui, form, &mut actions);
         ui.horizontal(|ui| {
             let button = ui.add_enabled(
                 !view.connectwise_busy,
@@ -362,24 +396,8 @@ pub fn show_connection(
             }
         });
         show_test_state(ui, view.connectwise_test);
-        if let Some(discovery) = view.discovery.and_then(|r| r.discovery.as_ref()) {
-            egui::Frame::group(ui.style()).show(ui, |ui| {
-                ui.label(format!(
-                    "Company: {}",
-                    crate::domain::printable::printable(&discovery.company_name)
-                ));
-                ui.label(format!(
-                    "Codebase {}, version {}, {}",
-                    discovery.codebase,
-                    discovery.version,
-                    if discovery.is_cloud {
-                        "cloud"
-                    } else {
-                        "on-premise"
-                    }
-                ));
-                ui.label(format!("API URL: {}", discovery.api_base));
-            });
+        if let Some(report) = view.discovery {
+            discovery_ui(ui, report);
         }
 
         ui.add_space(12.0);
