@@ -510,7 +510,6 @@ impl ConnectWiseClient {
     }
 
     fn transport_error(
-        &self,
         url: &Url,
         kind: &TransportFailure,
         detail: &str,
@@ -537,7 +536,7 @@ impl ConnectWiseClient {
     fn api_error(&self, url: &Url, err: AttemptError, attempts: usize) -> ConnectWiseError {
         match err {
             AttemptError::Transport(kind, detail) => {
-                self.transport_error(url, &kind, &detail, attempts)
+                Self::transport_error(url, &kind, &detail, attempts)
             }
             AttemptError::Malformed(detail) => ConnectWiseError::Malformed { detail },
             AttemptError::Refused(refusal) => ConnectWiseError::Refused(refusal),

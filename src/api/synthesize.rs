@@ -544,11 +544,15 @@ impl SynthesizeClient {
         match result {
             Ok(Some(bytes)) => Ok(bytes),
             Ok(None) => Err(SynthesizeError::Cancelled),
-            Err(err) => Err(self.error(&url, err, attempts.load(Ordering::Relaxed) as usize)),
+            Err(err) => Err(Self::error(
+                &url,
+                err,
+                attempts.load(Ordering::Relaxed) as usize,
+            )),
         }
     }
 
-    fn error(&self, url: &Url, err: AttemptError, attempts: usize) -> SynthesizeError {
+    fn error(url: &Url, err: AttemptError, attempts: usize) -> SynthesizeError {
         let host = super::http::host_port(url);
         match err {
             AttemptError::Transport(kind, detail) => match kind {

@@ -272,7 +272,7 @@ impl<'a> CsvTarget<'a> {
     }
 }
 
-fn csv_error(e: ExportError) -> CliError {
+fn csv_error(e: &ExportError) -> CliError {
     match e {
         ExportError::File(ExportFileError::Refused { .. }) => {
             CliError::Config(format!("--csv: {e}"))
@@ -297,7 +297,7 @@ async fn preview(
             ));
         }
         Some(CsvTarget::Path(path)) => {
-            export::check_destination(path).map_err(csv_error)?;
+            export::check_destination(path).map_err(|e| csv_error(&e))?;
         }
         _ => {}
     }
@@ -321,8 +321,8 @@ async fn preview(
         let rows = counts.companies.len();
         match target {
             CsvTarget::Stdout => {
-                let bytes =
-                    export::csv_of(&counts.companies, delimiter, args.excel).map_err(csv_error)?;
+                let bytes = export::csv_of(&counts.companies, delimiter, args.excel)
+                    .map_err(|e| csv_error(&e))?;
                 stdout
                     .write_all(&bytes)
                     .and_then(|()| stdout.flush())
@@ -333,7 +333,7 @@ async fn preview(
             }
             CsvTarget::Path(path) => {
                 export::export_csv(path, &counts.companies, delimiter, args.excel)
-                    .map_err(csv_error)?;
+                    .map_err(|e| csv_error(&e))?;
                 eprintln!("Wrote {rows} rows to {}", path.display());
             }
         }

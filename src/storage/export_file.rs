@@ -248,8 +248,8 @@ fn write_replacing(
     let written = tmp
         .write_all(bytes)
         .and_then(|()| tmp.sync_all())
-        .and_then(|()| match &keep {
-            Some(permissions) => tmp.set_permissions(permissions.clone()),
+        .and_then(|()| match keep {
+            Some(permissions) => tmp.set_permissions(permissions),
             None => Ok(()),
         })
         .and_then(|()| {

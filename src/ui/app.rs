@@ -387,7 +387,7 @@ impl App {
         }
 
         if self.profile.is_none() {
-            egui::CentralPanel::default().show(ui, |ui| self.welcome(ui, &mut actions));
+            egui::CentralPanel::default().show(ui, |ui| Self::welcome(ui, &mut actions));
         } else {
             // On a small window the connection panel must leave the table most of the room.
             let max_width = (ui.available_width() * 0.45).max(200.0);
@@ -454,7 +454,7 @@ impl App {
         }
     }
 
-    fn welcome(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    fn welcome(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         egui::ScrollArea::vertical().id_salt("welcome_scroll").show(ui, |ui| ui.vertical_centered(|ui| {
             ui.add_space((ui.available_height() * 0.1).min(60.0));
             ui.heading("Welcome");
@@ -678,7 +678,7 @@ impl App {
                             "Save CSV to: empty; type the path of the file".to_owned(),
                         ));
                     } else {
-                        self.export_to(std::path::PathBuf::from(path));
+                        self.export_to(std::path::Path::new(&path));
                     }
                 }
             }

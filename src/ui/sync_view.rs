@@ -38,7 +38,7 @@ pub struct SyncState {
 }
 
 /// What the sync controls ask for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncAction {
     Plan(SyncSteps),
     Confirm,

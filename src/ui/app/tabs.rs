@@ -254,7 +254,7 @@ impl App {
             .save_dialog
             .save_file(&suggested_file_name(self.profile_name()))
         {
-            Ok(Some(path)) => self.export_to(path),
+            Ok(Some(path)) => self.export_to(&path),
             Ok(None) => {
                 self.export.typed_path.get_or_insert_with(String::new);
                 self.export.message = Some(Ok(
@@ -268,7 +268,7 @@ impl App {
         }
     }
 
-    pub(super) fn export_to(&mut self, path: std::path::PathBuf) {
+    pub(super) fn export_to(&mut self, path: &std::path::Path) {
         let Some(table) = &self.preview.table else {
             return;
         };
@@ -278,7 +278,7 @@ impl App {
             .as_ref()
             .map(|p| p.csv_delimiter)
             .unwrap_or_default();
-        match export_csv(&path, &companies, delimiter, self.export.excel) {
+        match export_csv(path, &companies, delimiter, self.export.excel) {
             Ok(()) => {
                 let text = format!(
                     "Exported {} companies to {}",
