@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::configuration::UnparseableRecord;
-use super::counting::CountingOptions;
+use super::counting::{CountingOptions, CountingResult};
 use super::settings::ZeroPolicy;
 use super::sync_plan::{LastSent, ServiceKind, SyncPlan};
 
@@ -158,6 +158,26 @@ impl fmt::Display for IncompleteReason {
 }
 
 impl PreviewCompleteness {
+    /// From a finished fetch: `/count` before and after it, what the counting read (distinct
+    /// ids and duplicates), the records set aside (see [`UnreadableRecord::from_unparseable`])
+    /// and whether the last page still offered a next one.
+    pub fn from_fetch(
+        count_before: u64,
+        count_after: u64,
+        counted: &CountingResult,
+        unreadable: Vec<UnreadableRecord>,
+        next_page_offered: bool,
+    ) -> Self {
+        Self {
+            count_before,
+            count_after,
+            records_read: counted.configurations_read,
+            duplicates: counted.skipped.duplicate_ids,
+            unreadable,
+            next_page_offered,
+        }
+    }
+
     /// Records seen: distinct parsed ids plus distinct unreadable ones (an unreadable record
     /// without an id counts once each).
     pub fn records_seen(&self) -> u64 {

@@ -37,6 +37,23 @@ fn counts_that_agree_are_complete() {
 }
 
 #[test]
+fn built_from_a_fetch_it_takes_the_counting_figures() {
+    let counted = CountingResult {
+        configurations_read: 8,
+        skipped: crate::domain::counting::SkipReport {
+            duplicate_ids: 2,
+            ..Default::default()
+        },
+        ..CountingResult::default()
+    };
+    let preview =
+        PreviewCompleteness::from_fetch(9, 9, &counted, vec![unreadable(Some(1), Some(4))], false);
+    assert_eq!((preview.records_read, preview.duplicates), (8, 2));
+    assert!(preview.is_complete());
+    assert_eq!(preview.held_companies()[0].company_id, 4);
+}
+
+#[test]
 fn duplicates_alone_do_not_make_a_preview_incomplete() {
     let mut preview = agreeing(50, vec![]);
     preview.duplicates = 3;
@@ -543,8 +560,10 @@ fn counts_not_in_the_plan_keep_their_last_value() {
 #[test]
 fn thresholds_out_of_range_are_refused() {
     assert!(DropGuardThresholds::default().validate().is_ok());
-    let mut t = DropGuardThresholds::default();
-    t.total_drop_percent = 101;
+    let t = DropGuardThresholds {
+        total_drop_percent: 101,
+        ..DropGuardThresholds::default()
+    };
     assert_eq!(t.validate(), Err(DropGuardError::TotalDropPercent(101)));
 }
 
