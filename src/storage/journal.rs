@@ -234,8 +234,13 @@ impl Journal {
             };
             let text = serde_json::to_vec_pretty(tenant)?;
             if std::fs::read(&path).ok().as_deref() != Some(text.as_slice()) {
-                let mut file = super::private::open_private_append(&path).map_err(io)?;
-                file.set_len(0).map_err(io)?;
+                // Truncated by opening, not by `set_len`: Windows refuses that on a file opened
+                // for appending only.
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create(true).truncate(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(&path).map_err(io)?;
                 file.write_all(&text).map_err(io)?;
             }
         }
