@@ -4,13 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt as _;
-use cw_shared_devices::domain::configuration::ConfigurationRecord;
-use cw_shared_devices::domain::counting::{CountingOptions, CountingRule, count_records};
 use cw_shared_devices::domain::sync_plan::ServiceKind;
 use cw_shared_devices::sandbox::{
     FaultKind, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY, SANDBOX_PRIVATE_KEY,
@@ -19,131 +18,48 @@ use cw_shared_devices::sandbox::{
 use cw_shared_devices::storage::Journal;
 use cw_shared_devices::storage::journal::{CountOutcome, JournalEvent};
 
-const SECRETS: [&str; 4] = [
-    SANDBOX_PUBLIC_KEY,
-    SANDBOX_PRIVATE_KEY,
-    SANDBOX_VENDOR_API_KEY,
-    SANDBOX_PARTNER_API_KEY,
-];
+use common::command::{Home, assert_no_secret, run, url_args};
+use common::keychain;
+use common::tenant::{direct_default_count, held_counts};
 
 struct Env {
     sandbox: Sandbox,
-    home: tempfile::TempDir,
+    home: Home,
 }
 
 impl Env {
     fn new(config: SandboxConfig) -> Self {
         Self {
             sandbox: Sandbox::start_in_background(config).unwrap(),
-            home: tempfile::tempdir().unwrap(),
+            home: Home::new(),
         }
     }
 
     /// The command with private config/data folders and no credentials in its environment.
     fn bare(&self) -> Command {
-        let mut cmd = Command::cargo_bin("cw-shared-devices").unwrap();
-        cmd.env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_DATA_HOME", self.home.path().join("data"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
-        for var in [
-            "CW_COMPANY_ID",
-            "CW_PUBLIC_KEY",
-            "CW_PRIVATE_KEY",
-            "CW_CLIENT_ID",
-            "SYNTHESIZE_VENDOR_API_KEY",
-            "SYNTHESIZE_PARTNER_API_KEY",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd
+        self.home.bare_no_color()
     }
 
     /// The command with the six variables set to the sandbox's credentials.
     fn cmd(&self) -> Command {
-        let mut cmd = self.bare();
-        cmd.env("CW_COMPANY_ID", SANDBOX_COMPANY_ID)
-            .env("CW_PUBLIC_KEY", SANDBOX_PUBLIC_KEY)
-            .env("CW_PRIVATE_KEY", SANDBOX_PRIVATE_KEY)
-            .env("CW_CLIENT_ID", SANDBOX_CLIENT_ID)
-            .env("SYNTHESIZE_VENDOR_API_KEY", SANDBOX_VENDOR_API_KEY)
-            .env("SYNTHESIZE_PARTNER_API_KEY", SANDBOX_PARTNER_API_KEY);
-        cmd
+        self.home.cmd_no_color()
     }
 
     fn urls(&self) -> [String; 4] {
-        [
-            "--cw-url".into(),
-            self.sandbox.cw_site_url().to_string(),
-            "--synthesize-url".into(),
-            self.sandbox.synthesize_url().to_string(),
-        ]
+        url_args(&self.sandbox)
     }
 
     fn data_dir(&self) -> PathBuf {
-        self.home.path().join("data").join("cw-shared-devices")
+        self.home.data_dir()
     }
 
     fn expected_counts(&self) -> cw_shared_devices::domain::counting::CountingResult {
-        let records: Vec<ConfigurationRecord> = self
-            .sandbox
-            .handle()
-            .configurations_json()
-            .into_iter()
-            .map(|v| serde_json::from_value(v).unwrap())
-            .collect();
-        count_records(
-            &CountingRule::new(&CountingOptions::default()).unwrap(),
-            &records,
-        )
+        direct_default_count(&self.sandbox)
     }
-
-    /// Every file the command wrote under its folders, for the secret scan.
-    fn written_files(&self) -> Vec<PathBuf> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    out.push(path);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(self.home.path(), &mut out);
-        out
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut cmd: Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn assert_no_secret(text: &str, what: &str) {
-    for secret in SECRETS {
-        assert!(!text.contains(secret), "a secret appeared in {what}");
-    }
-    assert!(
-        !text.contains("Basic "),
-        "an Authorization header appeared in {what}"
-    );
 }
 
 fn assert_no_secret_in_files(env: &Env) {
-    for file in env.written_files() {
+    for file in env.home.written_files() {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         assert_no_secret(&text, &file.display().to_string());
     }
@@ -157,7 +73,7 @@ fn preview_prints_the_table_json_and_csv_exactly_as_counted() {
     let mut cmd = env.cmd();
     cmd.arg("preview").args(env.urls());
     let table = run(cmd);
-    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert_eq!(table.code, Some(0), "{}", table.stderr);
     assert!(
         table.stdout.starts_with("Company ID  Company"),
         "{}",
@@ -182,7 +98,7 @@ fn preview_prints_the_table_json_and_csv_exactly_as_counted() {
     let mut cmd = env.cmd();
     cmd.args(env.urls()).args(["preview", "--json"]);
     let json = run(cmd);
-    assert_eq!(json.code, 0, "{}", json.stderr);
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let companies = value["companies"].as_array().unwrap();
     assert_eq!(companies.len(), expected.companies.len());
@@ -211,7 +127,7 @@ fn preview_prints_the_table_json_and_csv_exactly_as_counted() {
         .arg("--semicolon")
         .args(env.urls());
     let csv = run(cmd);
-    assert_eq!(csv.code, 0, "{}", csv.stderr);
+    assert_eq!(csv.code, Some(0), "{}", csv.stderr);
     let text = std::fs::read_to_string(&csv_path).unwrap();
     assert!(text.starts_with(
         "company_id;company_name;shared_devices;not_shared_devices;total_devices\r\n"
@@ -240,7 +156,7 @@ fn usage_and_configuration_errors_exit_2_with_the_field_named() {
         .args(env.urls())
         .env("CW_PUBLIC_KEY", "x");
     let r = run(cmd);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, Some(2));
     assert!(
         r.stderr.contains("--profile NAME") && r.stderr.contains("CW_PRIVATE_KEY"),
         "{}",
@@ -251,7 +167,7 @@ fn usage_and_configuration_errors_exit_2_with_the_field_named() {
     let mut cmd = env.cmd();
     cmd.args(["preview", "--cw-url", "http://cw.example.com"]);
     let r = run(cmd);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, Some(2));
     assert!(
         r.stderr.contains("--cw-url") && r.stderr.contains("unencrypted"),
         "{}",
@@ -260,18 +176,18 @@ fn usage_and_configuration_errors_exit_2_with_the_field_named() {
 
     let mut cmd = env.cmd();
     cmd.args(["preview", "--bogus-flag"]);
-    assert_eq!(run(cmd).code, 2);
+    assert_eq!(run(cmd).code, Some(2));
 
     let mut cmd = env.cmd();
     cmd.args(["update-status", "paused"]).args(env.urls());
     let r = run(cmd);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, Some(2));
     assert!(r.stderr.contains("STATUS"), "{}", r.stderr);
 
     let mut cmd = env.cmd();
     cmd.args(["preview", "--profile", "nope"]).args(env.urls());
     let r = run(cmd);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, Some(2));
     assert!(r.stderr.contains("--profile"), "{}", r.stderr);
 }
 
@@ -283,7 +199,7 @@ fn wrong_keys_fail_with_exit_1_and_the_credentials_message() {
         .arg("authenticate")
         .args(env.urls());
     let r = run(cmd);
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("ConnectWise: FAILED") && r.stdout.contains("public and private keys")
     );
@@ -293,7 +209,7 @@ fn wrong_keys_fail_with_exit_1_and_the_credentials_message() {
     let mut cmd = env.cmd();
     cmd.arg("authenticate").args(env.urls());
     let r = run(cmd);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("ConnectWise: OK") && r.stdout.contains("Synthesize: OK"));
 }
 
@@ -310,20 +226,10 @@ fn assert_our_services_once(env: &Env) {
 }
 
 fn sent_counts(env: &Env) -> Vec<(i64, ServiceKind, u64)> {
-    let handle = env.sandbox.handle();
-    let mut out = Vec::new();
-    for kind in ServiceKind::ALL {
-        let Some(service_id) = handle.service_id(kind.service_name()) else {
-            continue;
-        };
-        for ((service, account), count) in handle.last_counts() {
-            if service == service_id {
-                out.push((account.parse().unwrap(), kind, count));
-            }
-        }
-    }
-    out.sort();
-    out
+    held_counts(&env.sandbox)
+        .into_iter()
+        .map(|((company, kind), count)| (company, kind, count))
+        .collect()
 }
 
 fn expected_posts(env: &Env) -> Vec<(i64, ServiceKind, u64)> {
@@ -346,7 +252,7 @@ fn sync_lands_every_count_and_a_second_run_creates_nothing() {
     let mut cmd = env.cmd();
     cmd.args(["sync", "--dry-run"]).args(env.urls());
     let dry = run(cmd);
-    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
     assert!(
         dry.stdout.starts_with("Dry run: nothing was sent."),
         "{}",
@@ -361,7 +267,7 @@ fn sync_lands_every_count_and_a_second_run_creates_nothing() {
     let mut cmd = env.cmd();
     cmd.args(["sync", "--json"]).args(env.urls());
     let first = run(cmd);
-    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
     let report: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
     assert_eq!(report["services_created"], 2);
     assert_eq!(report["failed"], 0);
@@ -372,7 +278,7 @@ fn sync_lands_every_count_and_a_second_run_creates_nothing() {
     let mut cmd = env.cmd();
     cmd.args(["sync", "--json"]).args(env.urls());
     let second = run(cmd);
-    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
     let report: serde_json::Value = serde_json::from_str(&second.stdout).unwrap();
     assert_eq!(report["services_created"], 0);
     assert_eq!(report["accounts_created"], 0);
@@ -389,10 +295,10 @@ fn some_rows_failing_exits_3_and_the_rest_are_sent() {
     let env = Env::new(SandboxConfig::default());
     let mut cmd = env.cmd();
     cmd.arg("sync-services").args(env.urls());
-    assert_eq!(run(cmd).code, 0);
+    assert_eq!(run(cmd).code, Some(0));
     let mut cmd = env.cmd();
     cmd.arg("sync-accounts").args(env.urls());
-    assert_eq!(run(cmd).code, 0);
+    assert_eq!(run(cmd).code, Some(0));
     // Two count posts answer 400: not retried, reported as failed.
     let knobs = env.sandbox.handle().synthesize_knobs().clone();
     for _ in 0..2 {
@@ -404,7 +310,7 @@ fn some_rows_failing_exits_3_and_the_rest_are_sent() {
     let mut cmd = env.cmd();
     cmd.arg("sync-usage").args(env.urls());
     let r = run(cmd);
-    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(3), "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("failed: 2"), "{}", r.stdout);
     assert_eq!(
         r.stdout
@@ -422,7 +328,7 @@ fn some_rows_failing_exits_3_and_the_rest_are_sent() {
     let mut cmd = env.cmd();
     cmd.arg("sync-usage").args(env.urls());
     let r = run(cmd);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("unmapped (No account map found"),
         "{}",
@@ -446,7 +352,7 @@ fn environment_variables_override_the_profile() {
     ])
     .args(env.urls());
     let r = run(cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
     let mut cmd = env.bare();
     cmd.args(["profile", "list"]);
     assert_eq!(run(cmd).stdout.trim(), "Tenant A");
@@ -456,14 +362,14 @@ fn environment_variables_override_the_profile() {
     let mut cmd = env.cmd();
     cmd.args(["preview", "--json", "--profile", "Tenant A"]);
     let r = run(cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
 
     // Without the override, the profile's wrong company id is what is used.
     let mut cmd = env.cmd();
     cmd.env_remove("CW_COMPANY_ID")
         .args(["preview", "--profile", "Tenant A"]);
     let r = run(cmd);
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(r.stderr.contains("\"wrong\""), "{}", r.stderr);
     assert_no_secret_in_files(&env);
     let profile = std::fs::read_to_string(
@@ -554,7 +460,7 @@ fn a_sync_killed_mid_run_resumes_to_the_exact_state() {
     let mut cmd = env.cmd();
     cmd.arg("sync").args(env.urls());
     let r = run(cmd);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(sent_counts(&env), expected_posts(&env));
     assert_our_services_once(&env);
     let runs = journal.runs().unwrap();
@@ -569,22 +475,13 @@ fn a_sync_killed_mid_run_resumes_to_the_exact_state() {
 #[cfg(unix)]
 #[test]
 fn profile_commands_round_trip_through_a_real_keychain() {
-    let on_path = |p: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(p).is_file()))
-    };
-    if !on_path("dbus-run-session") || !on_path("gnome-keyring-daemon") {
+    if !keychain::session_available() {
         eprintln!("SKIPPED: dbus-run-session or gnome-keyring-daemon is not installed");
         return;
     }
     let env = Env::new(SandboxConfig::default());
     let bin = assert_cmd::cargo::cargo_bin("cw-shared-devices");
-    let runtime = env.home.path().join("runtime");
-    std::fs::create_dir_all(&runtime).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
+    let runtime = keychain::private_runtime_dir(env.home.path());
     let site = env.sandbox.cw_site_url().to_string();
     let synth = env.sandbox.synthesize_url().to_string();
     let script = format!(
@@ -633,7 +530,13 @@ echo "--- list"
     }
     session.args(cmd.get_args()).stdin(Stdio::null());
     let r = run(session);
-    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        r.stdout,
+        r.stderr
+    );
     let show = r.stdout.split("--- show").nth(1).unwrap();
     assert!(
         show.contains("Company ID:                  sandbox"),
@@ -666,7 +569,7 @@ echo "--- list"
     assert_no_secret(&r.stdout, "stdout");
     assert_no_secret(&r.stderr, "stderr");
     // The keyring files hold the secrets (encrypted); every other file must not.
-    for file in env.written_files() {
+    for file in env.home.written_files() {
         if file.components().any(|c| c.as_os_str() == "keyrings") {
             continue;
         }

@@ -5,28 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod hostile_server;
-mod run_command;
+mod common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::command::{Home, run, url_args};
+use common::hostile_server::{HostileServer, json, reply, wait_until};
 use cw_shared_devices::sandbox::{Sandbox, SandboxConfig};
 use cw_shared_devices::storage::Journal;
 use cw_shared_devices::storage::journal::JournalEvent;
-use hostile_server::{HostileServer, json, reply, wait_until};
-use run_command::{Home, run};
 
 const EVIL_NAME: &str = "Evil\u{1b}[2J\u{1b}]0;pwned\u{7} Corp\u{202E}gpj.exe\u{9b}31m";
-
-fn urls(sandbox: &Sandbox) -> [String; 4] {
-    [
-        "--cw-url".into(),
-        sandbox.cw_site_url().to_string(),
-        "--synthesize-url".into(),
-        sandbox.synthesize_url().to_string(),
-    ]
-}
 
 /// Gives one counted company the hostile name on all its configurations; returns its id.
 fn rename_a_company(sandbox: &Sandbox) -> i64 {
@@ -69,7 +59,7 @@ fn company_names_are_printed_clean_by_sync_the_dry_run_and_the_plan() {
     let cleaned = "Evil\u{FFFD}[2J\u{FFFD}]0;pwned\u{FFFD} Corp\u{FFFD}gpj.exe\u{FFFD}31m";
 
     let mut cmd = home.cmd();
-    cmd.args(urls(&sandbox)).args(["sync", "--dry-run"]);
+    cmd.args(url_args(&sandbox)).args(["sync", "--dry-run"]);
     let dry = run(cmd);
     assert_eq!(dry.code, Some(0), "{dry:?}");
     assert!(
@@ -85,13 +75,13 @@ fn company_names_are_printed_clean_by_sync_the_dry_run_and_the_plan() {
     // A real sync, then the company unmapped and dropped to zero: sync prints its row (the
     // unmapped line) and the plan lists it among the zeros.
     let mut cmd = home.cmd();
-    cmd.args(urls(&sandbox)).arg("sync");
+    cmd.args(url_args(&sandbox)).arg("sync");
     let first = run(cmd);
     assert_eq!(first.code, Some(0), "{first:?}");
     let handle = sandbox.handle();
     handle.set_account_unmapped(&company.to_string(), true);
     let mut cmd = home.cmd();
-    cmd.args(urls(&sandbox)).arg("sync");
+    cmd.args(url_args(&sandbox)).arg("sync");
     let second = run(cmd);
     assert_eq!(second.code, Some(0), "{second:?}");
     assert!(second.stdout.contains(cleaned), "{}", second.stdout);
@@ -108,7 +98,8 @@ fn company_names_are_printed_clean_by_sync_the_dry_run_and_the_plan() {
     }
     handle.set_account_unmapped(&company.to_string(), false);
     let mut cmd = home.cmd();
-    cmd.args(urls(&sandbox)).args(["sync-usage", "--dry-run"]);
+    cmd.args(url_args(&sandbox))
+        .args(["sync-usage", "--dry-run"]);
     let zeros = run(cmd);
     assert_eq!(zeros.code, Some(0), "{zeros:?}");
     let plan = zeros
@@ -241,7 +232,7 @@ fn sigterm_stops_the_sync_like_ctrl_c_with_the_journal_and_the_summary() {
         .set_latency(Duration::from_millis(30));
     let home = Home::new();
     let mut cmd = home.cmd();
-    cmd.args(urls(&sandbox))
+    cmd.args(url_args(&sandbox))
         .arg("sync")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -291,7 +282,7 @@ fn the_last_progress_line_says_where_the_fetch_ended() {
     .unwrap();
     let home = Home::new();
     let mut cmd = home.cmd();
-    cmd.args(urls(&sandbox)).args(["preview", "--json"]);
+    cmd.args(url_args(&sandbox)).args(["preview", "--json"]);
     let out = run(cmd);
     assert_eq!(out.code, Some(0), "{out:?}");
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();

@@ -3,67 +3,41 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cw_shared_devices::api::connectwise::{
-    ConnectWiseClient, ConnectWiseCredentials, ConnectWiseError, ConnectWiseSettings,
-    ConnectWiseTarget, ConnectionStep, FetchProgress, PagingStrategy,
+    ConnectWiseClient, ConnectWiseError, ConnectWiseSettings, ConnectWiseTarget, ConnectionStep,
+    FetchProgress, PagingStrategy,
 };
 use cw_shared_devices::api::http::HttpSettings;
 use cw_shared_devices::domain::configuration::ConfigurationRecord;
-use cw_shared_devices::domain::counting::{
-    CountingOptions, CountingResult, CountingRule, count_records,
-};
+use cw_shared_devices::domain::counting::{CountingOptions, CountingRule, count_records};
 use cw_shared_devices::engine::preview::fetch_counts;
 use cw_shared_devices::sandbox::{
-    FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, SANDBOX_CLIENT_ID,
-    SANDBOX_COMPANY_ID, SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY, Sandbox, SandboxConfig,
+    FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, Sandbox, SandboxConfig,
     ScheduledFault,
 };
 use tokio_util::sync::CancellationToken;
 
-fn credentials() -> ConnectWiseCredentials {
-    ConnectWiseCredentials {
-        company_id: SANDBOX_COMPANY_ID.into(),
-        public_key: SANDBOX_PUBLIC_KEY.into(),
-        private_key: SANDBOX_PRIVATE_KEY.into(),
-        client_id: SANDBOX_CLIENT_ID.into(),
-    }
-}
-
-/// Fast retries so fault tests take seconds, and a short timeout so `Slow` faults time out.
-fn quick_http() -> HttpSettings {
-    HttpSettings {
-        timeout_secs: 1.0,
-        connect_timeout_secs: 1.0,
-        max_retries: 8,
-        min_backoff_ms: 5,
-        max_backoff_ms: 50,
-        retry_after_cap_secs: 2,
-        ..HttpSettings::default()
-    }
-}
+use common::http::quick_http;
+use common::tenant::{connectwise_credentials, direct_count};
 
 fn settings(sandbox: &Sandbox, paging: PagingStrategy) -> ConnectWiseSettings {
     let mut s = ConnectWiseSettings::new(
         ConnectWiseTarget::Site(sandbox.cw_site_url()),
-        credentials(),
+        connectwise_credentials(),
     );
     s.paging = paging;
-    s.http = quick_http();
+    // A `Retry-After` up to 2 s is honoured here.
+    s.http = HttpSettings {
+        retry_after_cap_secs: 2,
+        ..quick_http()
+    };
     s
-}
-
-fn direct_count(sandbox: &Sandbox, rule: &CountingRule) -> CountingResult {
-    let records: Vec<ConfigurationRecord> = sandbox
-        .handle()
-        .configurations_json()
-        .into_iter()
-        .map(|v| serde_json::from_value(v).unwrap())
-        .collect();
-    count_records(rule, &records)
 }
 
 fn no_progress() -> impl Fn(FetchProgress) + Send + Sync {

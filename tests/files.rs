@@ -7,7 +7,7 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod run_command;
+mod common;
 
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 use std::path::Path;
@@ -15,9 +15,9 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::command::{Home, Run, run};
 use cw_shared_devices::domain::csv_export::{CsvDelimiter, csv_string};
 use cw_shared_devices::sandbox::{Sandbox, SandboxConfig};
-use run_command::{Home, Run, run};
 
 struct Env {
     sandbox: Sandbox,

@@ -6,16 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod hostile_server;
-mod run_command;
+mod common;
 
 use std::io::Read as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::command::{Home, Run, run};
+use common::hostile_server::{HostileServer, Reply, json, redirect, reply};
 use cw_shared_devices::sandbox::{FaultKind, Sandbox, SandboxConfig, ScheduledFault};
-use hostile_server::{HostileServer, Reply, json, redirect, reply};
-use run_command::{Home, Run, run};
 
 const STATUS_PATH: &str = "/api/vendor-api/organization/status/active";
 

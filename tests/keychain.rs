@@ -6,12 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cw_shared_devices::storage::secrets::{
     KeychainStore, Secret, SecretError, SecretName, SecretStore,
 };
+
+use common::keychain::{on_path, private_runtime_dir};
 
 /// Set in the child process to say which side of the test it runs.
 const ROLE: &str = "CWSD_KEYCHAIN_TEST_ROLE";
@@ -49,13 +53,7 @@ fn run_with_deadline(mut cmd: Command) -> Output {
 /// Points the child's home, data and runtime folders at a fresh folder, so GNOME Keyring
 /// creates its keyring files there: the user's own keyrings are never opened or changed.
 fn isolate(cmd: &mut Command, root: &std::path::Path) {
-    let runtime = root.join("runtime");
-    std::fs::create_dir_all(&runtime).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-    }
+    let runtime = private_runtime_dir(root);
     cmd.env("HOME", root)
         .env("XDG_DATA_HOME", root.join("data"))
         .env("XDG_CONFIG_HOME", root.join("config"))
@@ -64,11 +62,6 @@ fn isolate(cmd: &mut Command, root: &std::path::Path) {
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("GNOME_KEYRING_CONTROL");
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 fn this_test(name: &str) -> [String; 4] {

@@ -6,74 +6,46 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+mod common;
 
-use assert_cmd::cargo::CommandCargoExt as _;
-use cw_shared_devices::domain::configuration::ConfigurationRecord;
-use cw_shared_devices::domain::counting::{CountingOptions, CountingRule, count_records};
+use std::collections::BTreeMap;
+use std::process::Command;
+
 use cw_shared_devices::domain::sync_plan::ServiceKind;
 use cw_shared_devices::sandbox::{
-    ConnectWiseBehaviour, IdFields, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY,
-    SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxAccount,
-    SandboxConfig, SynthesizeShape,
+    ConnectWiseBehaviour, IdFields, Sandbox, SandboxAccount, SandboxConfig, SynthesizeShape,
 };
+
+use common::command::{Home, Run, run, run_within, url_args};
+use common::tenant::direct_default_count;
 
 struct Env {
     sandbox: Sandbox,
-    home: tempfile::TempDir,
+    home: Home,
 }
 
 impl Env {
     fn new(config: SandboxConfig) -> Self {
         Self {
             sandbox: Sandbox::start_in_background(config).unwrap(),
-            home: tempfile::tempdir().unwrap(),
+            home: Home::new(),
         }
     }
 
     /// The command with private folders, the sandbox's keys in the environment and its URLs.
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("cw-shared-devices").unwrap();
-        cmd.env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_DATA_HOME", self.home.path().join("data"))
-            .env("NO_COLOR", "1")
-            .env_remove("CW_SHARED_DEVICES_CA_FILE")
-            .env("CW_COMPANY_ID", SANDBOX_COMPANY_ID)
-            .env("CW_PUBLIC_KEY", SANDBOX_PUBLIC_KEY)
-            .env("CW_PRIVATE_KEY", SANDBOX_PRIVATE_KEY)
-            .env("CW_CLIENT_ID", SANDBOX_CLIENT_ID)
-            .env("SYNTHESIZE_VENDOR_API_KEY", SANDBOX_VENDOR_API_KEY)
-            .env("SYNTHESIZE_PARTNER_API_KEY", SANDBOX_PARTNER_API_KEY)
-            .stdin(Stdio::null())
-            .args(args)
-            .args([
-                "--cw-url",
-                self.sandbox.cw_site_url().as_str(),
-                "--synthesize-url",
-                self.sandbox.synthesize_url().as_str(),
-            ]);
+        let mut cmd = self.home.cmd_no_color();
+        cmd.args(args).args(url_args(&self.sandbox));
         cmd
     }
 
     /// The counts a direct count of every record gives, by company id.
     fn expected(&self) -> BTreeMap<i64, (u64, u64)> {
-        let records: Vec<ConfigurationRecord> = self
-            .sandbox
-            .handle()
-            .configurations_json()
+        direct_default_count(&self.sandbox)
+            .companies
             .into_iter()
-            .map(|v| serde_json::from_value(v).unwrap())
-            .collect();
-        count_records(
-            &CountingRule::new(&CountingOptions::default()).unwrap(),
-            &records,
-        )
-        .companies
-        .into_iter()
-        .map(|c| (c.company_id, (c.shared_devices, c.not_shared_devices)))
-        .collect()
+            .map(|c| (c.company_id, (c.shared_devices, c.not_shared_devices)))
+            .collect()
     }
 
     /// The counts the sandbox's Synthesize holds, by company id (services by name).
@@ -94,24 +66,9 @@ impl Env {
     }
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut cmd: Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// The preview's counts, by company id.
 fn preview_counts(r: &Run) -> BTreeMap<i64, (u64, u64)> {
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
     let value: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     value["companies"]
         .as_array()
@@ -138,11 +95,11 @@ fn sync_completes_whichever_id_fields_synthesize_sends() {
             ..SynthesizeShape::default()
         });
         let r = run(env.cmd(&["sync"]));
-        assert_eq!(r.code, 0, "{ids:?}: {}{}", r.stdout, r.stderr);
+        assert_eq!(r.code, Some(0), "{ids:?}: {}{}", r.stdout, r.stderr);
         assert_eq!(env.posted(), env.expected(), "{ids:?}");
         // A second run finds both services by their ids and creates nothing.
         let again = run(env.cmd(&["sync"]));
-        assert_eq!(again.code, 0, "{ids:?}: {}", again.stderr);
+        assert_eq!(again.code, Some(0), "{ids:?}: {}", again.stderr);
         assert!(
             again
                 .stdout
@@ -189,7 +146,7 @@ fn short_pages_with_next_links_are_followed_to_the_end() {
     assert!(pages >= 2_500 / 25 / 2, "{pages} pages");
 
     let sync = run(env.cmd(&["sync"]));
-    assert_eq!(sync.code, 0, "{}", sync.stderr);
+    assert_eq!(sync.code, Some(0), "{}", sync.stderr);
     assert_eq!(env.posted(), expected);
 }
 
@@ -216,7 +173,7 @@ fn pages_without_any_link_header_are_read_to_the_end() {
 fn authenticate_prints_the_integration_status_and_last_sync() {
     let env = Env::new(SandboxConfig::default());
     let before = run(env.cmd(&["authenticate"]));
-    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert_eq!(before.code, Some(0), "{}", before.stderr);
     assert!(
         before
             .stdout
@@ -224,7 +181,7 @@ fn authenticate_prints_the_integration_status_and_last_sync() {
         "{}",
         before.stdout
     );
-    assert_eq!(run(env.cmd(&["sync"])).code, 0);
+    assert_eq!(run(env.cmd(&["sync"])).code, Some(0));
     let after = run(env.cmd(&["authenticate"]));
     let synced = env.sandbox.handle().last_synced_at().unwrap();
     let when = synced.format("%Y-%m-%d %H:%M UTC").to_string();
@@ -241,7 +198,7 @@ fn authenticate_prints_the_integration_status_and_last_sync() {
 fn the_api_version_is_pinned_by_default_and_a_profile_can_override_it() {
     let env = Env::new(SandboxConfig::default());
     let r = run(env.cmd(&["preview"]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
     let accepts: Vec<Option<String>> = env
         .sandbox
         .handle()
@@ -266,7 +223,7 @@ fn the_api_version_is_pinned_by_default_and_a_profile_can_override_it() {
             ..ConnectWiseBehaviour::default()
         });
     let refused = run(env.cmd(&["preview"]));
-    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
     assert!(
         refused
             .stderr
@@ -291,7 +248,7 @@ fn the_api_version_is_pinned_by_default_and_a_profile_can_override_it() {
         "--client-id",
         "y",
     ]));
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert_eq!(created.code, Some(0), "{}", created.stderr);
     let file = env
         .home
         .path()
@@ -302,7 +259,7 @@ fn the_api_version_is_pinned_by_default_and_a_profile_can_override_it() {
     std::fs::write(&file, profile.to_string()).unwrap();
     env.sandbox.handle().clear_connectwise_requests();
     let pinned = run(env.cmd(&["preview", "--profile", "Pinned"]));
-    assert_eq!(pinned.code, 0, "{}", pinned.stderr);
+    assert_eq!(pinned.code, Some(0), "{}", pinned.stderr);
     let last = env.sandbox.handle().connectwise_requests().pop().unwrap();
     assert_eq!(
         last.accept.as_deref(),
@@ -312,7 +269,7 @@ fn the_api_version_is_pinned_by_default_and_a_profile_can_override_it() {
     profile["connectwise"]["api_version"] = "latest".into();
     std::fs::write(&file, profile.to_string()).unwrap();
     let bad = run(env.cmd(&["preview", "--profile", "Pinned"]));
-    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
     assert!(
         bad.stderr.contains("ConnectWise API version \"latest\""),
         "{}",
@@ -339,7 +296,7 @@ fn accounts_not_mapped_yet_are_reported_before_anything_is_sent() {
     handle.set_account_unmapped(&ids[0], true);
     handle.set_account_unmapped(&ids[1], true);
     let r = run(env.cmd(&["sync", "--dry-run"]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(
         r.stderr
             .contains("2 account(s) are not mapped in Synthesize yet"),
@@ -365,7 +322,7 @@ fn an_unreadable_sku_is_skipped_and_reported_but_one_of_ours_stops_the_run() {
     handle.push_raw_sku(serde_json::json!({"name": "Legacy Backup", "category": "backup"}));
     handle.push_raw_account(serde_json::json!("not an account"));
     let r = run(env.cmd(&["sync"]));
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(
             "skipped an unreadable item of Synthesize's lists: service item 2: it has no usable id"
@@ -379,7 +336,7 @@ fn an_unreadable_sku_is_skipped_and_reported_but_one_of_ours_stops_the_run() {
     // A second "Shared Devices" without an id: its counts could go nowhere, so the run stops.
     handle.push_raw_sku(serde_json::json!({"name": "Shared Devices", "category": "other"}));
     let r = run(env.cmd(&["sync"]));
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr
             .contains("the service \"Shared Devices\" cannot be read"),
@@ -398,28 +355,13 @@ fn a_server_that_keeps_issuing_new_ids_is_stopped_by_the_paging_cap() {
             ..ConnectWiseBehaviour::default()
         });
     // Without a cap this preview never ends: wait for it with a deadline.
-    let mut child = env
-        .cmd(&["preview"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let started = std::time::Instant::now();
-    let deadline = started + std::time::Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            child.kill().ok();
-            panic!("the preview was still reading after 60 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let r = run_within(
+        env.cmd(&["preview"]),
+        std::time::Duration::from_secs(60),
+        "the preview was still reading after 60 s",
+    );
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr
             .contains("ConnectWise kept sending configurations past the"),

@@ -4,6 +4,8 @@
 #![cfg(feature = "sandbox")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -1476,34 +1478,22 @@ fn the_handle_and_the_sandbox_can_move_between_threads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_product_clients_agree_with_a_direct_count_of_the_tenant() {
     use cw_shared_devices::api::connectwise::{
-        ConnectWiseClient, ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget,
-        PagingStrategy,
+        ConnectWiseClient, ConnectWiseSettings, ConnectWiseTarget, PagingStrategy,
     };
     use cw_shared_devices::api::synthesize::{
-        AccountRequest, CountPostOutcome, SynthesizeClient, SynthesizeCredentials,
-        SynthesizeSettings,
+        AccountRequest, CountPostOutcome, SynthesizeClient, SynthesizeSettings,
     };
     use tokio_util::sync::CancellationToken;
 
     let sb = start(3000).await;
     let h = sb.handle();
     let rule = CountingRule::new(&CountingOptions::default()).unwrap();
-    let direct: Vec<ConfigurationRecord> = h
-        .configurations_json()
-        .into_iter()
-        .map(|v| serde_json::from_value(v).unwrap())
-        .collect();
-    let expected = count_records(&rule, &direct);
+    let expected = common::tenant::direct_count(&sb, &rule);
     let cancel = CancellationToken::new();
     for paging in [PagingStrategy::ParallelPages, PagingStrategy::ForwardOnly] {
         let mut settings = ConnectWiseSettings::new(
             ConnectWiseTarget::site(sb.cw_site_url().as_str()).unwrap(),
-            ConnectWiseCredentials {
-                company_id: SANDBOX_COMPANY_ID.into(),
-                public_key: SANDBOX_PUBLIC_KEY.into(),
-                private_key: SANDBOX_PRIVATE_KEY.into(),
-                client_id: SANDBOX_CLIENT_ID.into(),
-            },
+            common::tenant::connectwise_credentials(),
         );
         settings.paging = paging;
         let client = ConnectWiseClient::new(settings).unwrap();
@@ -1517,10 +1507,7 @@ async fn the_product_clients_agree_with_a_direct_count_of_the_tenant() {
     let synthesize = SynthesizeClient::new(
         SynthesizeSettings::new(
             sb.synthesize_url().as_str(),
-            SynthesizeCredentials {
-                vendor_api_key: SANDBOX_VENDOR_API_KEY.into(),
-                partner_api_key: SANDBOX_PARTNER_API_KEY.into(),
-            },
+            common::tenant::synthesize_credentials(),
         )
         .unwrap(),
     )

@@ -1,17 +1,18 @@
 //! Sync execution (`engine::sync`) in-process against the sandbox over real HTTP: every count
-//! lands exactly, nothing is created twice, zero policies and selection, unmapped accounts,
-//! faults on every step, "Retry failed", cancel and resume, and the journal a run leaves.
+//! lands exactly, nothing is created twice, zero policies across runs and selection, unmapped
+//! accounts, faults on every step and the rate limit, "Retry failed", cancel with a resume and
+//! with a full re-run, and the journal a run leaves.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cw_shared_devices::api::http::HttpSettings;
-use cw_shared_devices::api::synthesize::{
-    SynthesizeClient, SynthesizeCredentials, SynthesizeSettings,
-};
+use cw_shared_devices::api::synthesize::{SynthesizeClient, SynthesizeSettings};
 use cw_shared_devices::domain::counting::CompanyCounts;
 use cw_shared_devices::domain::settings::{SyncOptions, ZeroPolicy};
 use cw_shared_devices::domain::sync_plan::{PlannedCount, ServiceKind};
@@ -19,12 +20,15 @@ use cw_shared_devices::engine::sync::{
     self, PlannedSync, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
 };
 use cw_shared_devices::sandbox::{
-    FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, SANDBOX_PARTNER_API_KEY,
-    SANDBOX_VENDOR_API_KEY, Sandbox, SandboxConfig, ScheduledFault,
+    FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, Sandbox, SandboxConfig,
+    ScheduledFault,
 };
 use cw_shared_devices::storage::Journal;
 use cw_shared_devices::storage::journal::{CountOutcome, JournalEvent, RunKind};
 use tokio_util::sync::CancellationToken;
+
+use common::http::quick_http;
+use common::tenant::{held_counts, synthesize_credentials};
 
 const SERVICES_PATH: &str = "/api/vendor-api/service";
 const ACCOUNTS_PATH: &str = "/api/vendor-api/organization/accounts";
@@ -75,20 +79,12 @@ impl Rig {
     fn settings(&self, max_retries: usize) -> SynthesizeSettings {
         let mut settings = SynthesizeSettings::new(
             self.sandbox.synthesize_url().as_str(),
-            SynthesizeCredentials {
-                vendor_api_key: SANDBOX_VENDOR_API_KEY.into(),
-                partner_api_key: SANDBOX_PARTNER_API_KEY.into(),
-            },
+            synthesize_credentials(),
         )
         .unwrap();
         settings.http = HttpSettings {
-            timeout_secs: 1.0,
-            connect_timeout_secs: 1.0,
             max_retries,
-            min_backoff_ms: 5,
-            max_backoff_ms: 50,
-            retry_after_cap_secs: 1,
-            ..HttpSettings::default()
+            ..quick_http()
         };
         settings
     }
@@ -147,18 +143,7 @@ impl Rig {
 
     /// What Synthesize holds now, read from the sandbox itself.
     fn state(&self) -> State {
-        let handle = self.sandbox.handle();
-        let mut out = BTreeMap::new();
-        for kind in ServiceKind::ALL {
-            if let Some(service) = handle.service_id(kind.service_name()) {
-                for ((s, account), count) in handle.last_counts() {
-                    if s == service {
-                        out.insert((account.parse().unwrap(), kind), count);
-                    }
-                }
-            }
-        }
-        out
+        held_counts(&self.sandbox)
     }
 
     fn account_ids(&self) -> Vec<String> {
@@ -317,8 +302,57 @@ async fn each_zero_policy_posts_the_zeros_it_promises() {
     assert_eq!(rig.account_ids(), ["1"]);
 }
 
+/// ChangedToZero on a first run skips zeros never sent; on the next, a company that vanished
+/// from the counts gets a zero only for the service it had a non-zero count on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_to_zero_posts_zero_only_where_a_non_zero_was_sent_even_for_a_vanished_company() {
+    let rig = Rig::new().await;
+    let first = vec![company(1, 2, 3), company(2, 0, 4), company(3, 5, 0)];
+    let (plan, report) = rig
+        .run(&rig.request(first, ZeroPolicy::ChangedToZero))
+        .await;
+    // Zeros never sent before are skipped: company 2's shared and company 3's not-shared.
+    assert_eq!(plan.plan.counts.len(), 4);
+    assert_eq!(report.progress.sent, 4);
+    assert_eq!(report.progress.accounts_created, 3);
+
+    // Company 1 dropped to zero shared; company 3 vanished from the counts entirely.
+    let second = vec![company(1, 0, 3), company(2, 0, 4)];
+    let (plan, report) = rig
+        .run(&rig.request(second, ZeroPolicy::ChangedToZero))
+        .await;
+    let zeros: BTreeSet<(i64, ServiceKind)> = plan
+        .plan
+        .counts
+        .iter()
+        .filter(|c| c.unit_count == 0)
+        .map(|c| (c.company_id, c.service))
+        .collect();
+    assert_eq!(
+        zeros,
+        BTreeSet::from([(1, ServiceKind::Shared), (3, ServiceKind::Shared)])
+    );
+    assert_eq!(report.progress.failed, 0);
+    let mut want = expected(&[company(1, 0, 3), company(3, 0, 0)], true);
+    want.insert((2, ServiceKind::NotShared), 4);
+    want.remove(&(3, ServiceKind::NotShared));
+    assert_eq!(rig.state(), want);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_selected_companies_are_touched() {
+    // On a first run, only the selected company gets an account and counts.
+    let rig = Rig::new().await;
+    let mut request = rig.request(
+        vec![company(1, 1, 1), company(2, 2, 2), company(3, 3, 3)],
+        ZeroPolicy::ChangedToZero,
+    );
+    request.selection = Some(BTreeSet::from([2]));
+    let (_, report) = rig.run(&request).await;
+    assert_eq!(report.progress.accounts_created, 1);
+    assert_eq!(rig.state(), expected(&[company(2, 2, 2)], true));
+    assert_eq!(rig.account_ids(), ["2"]);
+
     let rig = Rig::new().await;
     let all = vec![company(1, 1, 1), company(2, 2, 2), company(3, 3, 3)];
     rig.run(&rig.request(all, ZeroPolicy::ChangedToZero)).await;
@@ -429,7 +463,8 @@ async fn faults_on_every_step_and_the_rate_limit_reach_the_same_final_state_crea
     let mut request = rig.request(counts.clone(), ZeroPolicy::ChangedToZero);
     request.options.account_batch_size = 50;
     // Let the services step through, then fault the accounts step: the first batch is stored
-    // but its answer is lost, the second times out before it is stored, the third meets a 429.
+    // but its answer is lost, the second times out before it is stored, the third meets a 429,
+    // the next request a 503.
     let armed = Arc::new(Mutex::new(false));
     let arm = {
         let knobs = knobs.clone();
@@ -450,6 +485,9 @@ async fn faults_on_every_step_and_the_rate_limit_reach_the_same_final_state_crea
                         },
                         ACCOUNTS_PATH,
                     ),
+                    // Then a 503 before anything is stored: the list is read again and only
+                    // what is missing is sent.
+                    ScheduledFault::path_prefix(FaultKind::Status(503), ACCOUNTS_PATH),
                 ]);
                 knobs.set_recurring_faults(Some(RecurringFaults {
                     kinds: vec![
@@ -593,6 +631,32 @@ async fn retry_failed_re_runs_exactly_the_failed_items_after_errors_beyond_retri
     assert_eq!(posted, wanted);
     assert_eq!(rig.state(), expected(&counts, false));
     assert_eq!(rig.journal.last_sent().unwrap().len(), 12);
+
+    // The journal has every run, the retry included, each ending with totals that match.
+    let readout = rig.journal.read().unwrap();
+    let finished: Vec<(u64, u64)> = readout
+        .events
+        .iter()
+        .filter_map(|e| match e.event {
+            JournalEvent::RunFinished { sent, failed, .. } => Some((sent, failed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished[finished.len() - 2..], [(9, 3), (3, 0)]);
+    let failures = readout
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.event,
+                JournalEvent::CountResult {
+                    outcome: CountOutcome::Failed { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(failures, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -670,6 +734,48 @@ async fn cancel_returns_promptly_the_journal_keeps_what_was_sent_and_a_resume_co
     assert_eq!(rig.count_posts().len(), rest.len());
     assert_eq!(rig.state(), expected(&counts, false));
     assert_eq!(rig.journal.last_sent().unwrap().len(), 200);
+}
+
+/// After a cancel, a full run (planned afresh from the journal) completes the sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_sync_promptly_and_the_rerun_completes_it() {
+    let rig = Rig::new().await;
+    rig.sandbox
+        .handle()
+        .synthesize_knobs()
+        .set_latency(Duration::from_millis(100));
+    let counts: Vec<CompanyCounts> = (1..=40).map(|i| company(i, 1, 1)).collect();
+    let request = rig.request(counts, ZeroPolicy::ChangedToZero);
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let on_update = move |u: SyncUpdate| {
+        if let SyncUpdate::Progress(p) = u
+            && p.counts_done >= 5
+        {
+            trigger.cancel();
+        }
+    };
+    let started = Instant::now();
+    let (_, report) = rig.run_with(&request, &on_update, &cancel).await;
+    assert!(report.cancelled);
+    assert!(report.progress.counts_done < 80);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Every post the journal says was sent is in Synthesize.
+    let state = rig.state();
+    for ((company, kind), sent) in rig.journal.last_sent().unwrap() {
+        assert_eq!(state.get(&(company, kind)), Some(&sent.unit_count));
+    }
+    rig.sandbox
+        .handle()
+        .synthesize_knobs()
+        .set_latency(Duration::ZERO);
+    let (_, report) = rig.run(&request).await;
+    assert!(!report.cancelled && report.progress.failed == 0);
+    assert_eq!(rig.state().len(), 80);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

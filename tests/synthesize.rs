@@ -4,9 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use cw_shared_devices::api::http::HttpSettings;
 use cw_shared_devices::api::synthesize::{
     AccountRequest, CountPostOutcome, IntegrationStatus, ServiceRequest, SynthesizeClient,
     SynthesizeCredentials, SynthesizeError, SynthesizeSettings,
@@ -17,20 +18,9 @@ use cw_shared_devices::sandbox::{
 };
 use tokio_util::sync::CancellationToken;
 
-const ACCOUNTS_PATH: &str = "/api/vendor-api/organization/accounts";
+use common::http::quick_http;
 
-/// Fast retries so fault tests take seconds, and a short timeout so `Slow` faults time out.
-fn quick_http() -> HttpSettings {
-    HttpSettings {
-        timeout_secs: 1.0,
-        connect_timeout_secs: 1.0,
-        max_retries: 8,
-        min_backoff_ms: 5,
-        max_backoff_ms: 50,
-        retry_after_cap_secs: 1,
-        ..HttpSettings::default()
-    }
-}
+const ACCOUNTS_PATH: &str = "/api/vendor-api/organization/accounts";
 
 fn client_with(sandbox: &Sandbox, vendor: &str, partner: &str) -> SynthesizeClient {
     let mut settings = SynthesizeSettings::new(

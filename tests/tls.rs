@@ -5,29 +5,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod common;
 
-use assert_cmd::cargo::CommandCargoExt as _;
+use std::path::PathBuf;
+use std::process::Command;
+
 use cw_shared_devices::api::connectwise::{
-    ConnectWiseClient, ConnectWiseCredentials, ConnectWiseError, ConnectWiseSettings,
-    ConnectWiseTarget,
+    ConnectWiseClient, ConnectWiseError, ConnectWiseSettings, ConnectWiseTarget,
 };
-use cw_shared_devices::api::synthesize::{
-    SynthesizeClient, SynthesizeCredentials, SynthesizeError, SynthesizeSettings,
-};
-use cw_shared_devices::domain::configuration::ConfigurationRecord;
-use cw_shared_devices::domain::counting::{CountingOptions, CountingRule, count_records};
+use cw_shared_devices::api::synthesize::{SynthesizeClient, SynthesizeError, SynthesizeSettings};
+use cw_shared_devices::domain::counting::{CountingOptions, CountingRule};
 use cw_shared_devices::engine::preview::fetch_counts;
-use cw_shared_devices::sandbox::{
-    SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY, SANDBOX_PRIVATE_KEY,
-    SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxConfig, SandboxTls,
-};
+use cw_shared_devices::sandbox::{Sandbox, SandboxConfig, SandboxTls};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
     date_time_ymd,
 };
 use tokio_util::sync::CancellationToken;
+
+use common::command::{Home, Run, run, url_args};
+use common::tenant::{connectwise_credentials, direct_count, synthesize_credentials};
 
 /// A certificate authority made for one test, and the certificates it signs.
 struct TestCa {
@@ -80,7 +77,7 @@ impl TestCa {
 
 struct Env {
     sandbox: Sandbox,
-    home: tempfile::TempDir,
+    home: Home,
     ca_file: PathBuf,
 }
 
@@ -88,7 +85,7 @@ impl Env {
     /// A sandbox serving https with `tls`; `trusted` is the CA the command is told to trust.
     fn new(tls: SandboxTls, trusted: &TestCa) -> Self {
         let sandbox = Sandbox::start_in_background_tls(SandboxConfig::default(), tls).unwrap();
-        let home = tempfile::tempdir().unwrap();
+        let home = Home::new();
         let ca_file = home.path().join("test-ca.pem");
         std::fs::write(&ca_file, trusted.pem()).unwrap();
         Self {
@@ -101,42 +98,11 @@ impl Env {
     /// The command with private folders, the sandbox's keys, the sandbox's https URLs and the
     /// test CA trusted.
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("cw-shared-devices").unwrap();
-        cmd.env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_DATA_HOME", self.home.path().join("data"))
-            .env("NO_COLOR", "1")
-            .env("CW_COMPANY_ID", SANDBOX_COMPANY_ID)
-            .env("CW_PUBLIC_KEY", SANDBOX_PUBLIC_KEY)
-            .env("CW_PRIVATE_KEY", SANDBOX_PRIVATE_KEY)
-            .env("CW_CLIENT_ID", SANDBOX_CLIENT_ID)
-            .env("SYNTHESIZE_VENDOR_API_KEY", SANDBOX_VENDOR_API_KEY)
-            .env("SYNTHESIZE_PARTNER_API_KEY", SANDBOX_PARTNER_API_KEY)
-            .env("CW_SHARED_DEVICES_CA_FILE", &self.ca_file)
-            .stdin(Stdio::null())
+        let mut cmd = self.home.cmd_no_color();
+        cmd.env("CW_SHARED_DEVICES_CA_FILE", &self.ca_file)
             .args(args)
-            .args([
-                "--cw-url",
-                self.sandbox.cw_site_url().as_str(),
-                "--synthesize-url",
-                self.sandbox.synthesize_url().as_str(),
-            ]);
+            .args(url_args(&self.sandbox));
         cmd
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut cmd: Command) -> Run {
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -148,18 +114,18 @@ fn preview_and_sync_complete_over_https_with_the_test_ca_trusted() {
     assert_eq!(env.sandbox.synthesize_url().scheme(), "https");
 
     let preview = run(env.cmd(&["preview", "--json"]));
-    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    assert_eq!(preview.code, Some(0), "{}", preview.stderr);
     let value: serde_json::Value = serde_json::from_str(&preview.stdout).unwrap();
     assert!(!value["companies"].as_array().unwrap().is_empty());
 
     let sync = run(env.cmd(&["sync"]));
-    assert_eq!(sync.code, 0, "{}{}", sync.stdout, sync.stderr);
+    assert_eq!(sync.code, Some(0), "{}{}", sync.stdout, sync.stderr);
     assert!(
         !env.sandbox.handle().last_counts().is_empty(),
         "counts were posted over https"
     );
     let auth = run(env.cmd(&["authenticate"]));
-    assert_eq!(auth.code, 0, "{}{}", auth.stdout, auth.stderr);
+    assert_eq!(auth.code, Some(0), "{}{}", auth.stdout, auth.stderr);
     assert!(
         auth.stdout.contains("ConnectWise: OK") && auth.stdout.contains("Synthesize: OK"),
         "{}",
@@ -169,7 +135,7 @@ fn preview_and_sync_complete_over_https_with_the_test_ca_trusted() {
 
 /// The failure words of both sides, as `authenticate` prints them.
 fn assert_tls_failure_words(r: &Run) {
-    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
     assert_eq!(
         r.stdout.matches(" failed (TLS: ").count(),
         2,
@@ -203,7 +169,7 @@ fn a_certificate_from_an_untrusted_ca_fails_in_tls_words() {
     let env = Env::new(ca.leaf(Leaf::For(&["127.0.0.1"])), &other);
     assert_tls_failure_words(&run(env.cmd(&["authenticate"])));
     let preview = run(env.cmd(&["preview"]));
-    assert_eq!(preview.code, 1);
+    assert_eq!(preview.code, Some(1));
     assert!(
         preview
             .stderr
@@ -225,7 +191,7 @@ fn a_wrong_host_name_fails_in_tls_words() {
         r.stdout
     );
     let sync = run(env.cmd(&["sync"]));
-    assert_eq!(sync.code, 1);
+    assert_eq!(sync.code, Some(1));
     assert!(
         sync.stderr.contains("the secure connection to 127.0.0.1:"),
         "{}",
@@ -249,7 +215,7 @@ fn a_ca_file_that_is_not_pem_is_a_configuration_error_naming_the_file() {
     let env = Env::new(ca.leaf(Leaf::For(&["127.0.0.1"])), &ca);
     std::fs::write(&env.ca_file, "not a certificate").unwrap();
     let r = run(env.cmd(&["preview"]));
-    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert!(
         r.stderr.contains("Extra CA certificates file") && r.stderr.contains("test-ca.pem"),
         "{}",
@@ -269,26 +235,16 @@ async fn the_clients_trust_the_extra_root_and_name_tls_failures() {
     let cw_settings = |pem: Option<String>| {
         let mut s = ConnectWiseSettings::new(
             ConnectWiseTarget::Site(sandbox.cw_site_url()),
-            ConnectWiseCredentials {
-                company_id: SANDBOX_COMPANY_ID.into(),
-                public_key: SANDBOX_PUBLIC_KEY.into(),
-                private_key: SANDBOX_PRIVATE_KEY.into(),
-                client_id: SANDBOX_CLIENT_ID.into(),
-            },
+            connectwise_credentials(),
         );
         s.http.extra_root_certificates_pem = pem;
         s.http.max_retries = 0;
         s
     };
     let syn_settings = |pem: Option<String>| {
-        let mut s = SynthesizeSettings::new(
-            sandbox.synthesize_url().as_str(),
-            SynthesizeCredentials {
-                vendor_api_key: SANDBOX_VENDOR_API_KEY.into(),
-                partner_api_key: SANDBOX_PARTNER_API_KEY.into(),
-            },
-        )
-        .unwrap();
+        let mut s =
+            SynthesizeSettings::new(sandbox.synthesize_url().as_str(), synthesize_credentials())
+                .unwrap();
         s.http.extra_root_certificates_pem = pem;
         s
     };
@@ -297,15 +253,9 @@ async fn the_clients_trust_the_extra_root_and_name_tls_failures() {
     let outcome = fetch_counts(&trusted, &rule, &|_| {}, &cancel)
         .await
         .unwrap();
-    let records: Vec<ConfigurationRecord> = sandbox
-        .handle()
-        .configurations_json()
-        .into_iter()
-        .map(|v| serde_json::from_value(v).unwrap())
-        .collect();
     assert_eq!(
         outcome.counts.companies,
-        count_records(&rule, &records).companies
+        direct_count(&sandbox, &rule).companies
     );
     let synth = SynthesizeClient::new(syn_settings(Some(ca.pem()))).unwrap();
     assert!(synth.authenticate(&cancel).await.unwrap().status.is_some());

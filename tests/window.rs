@@ -1,106 +1,22 @@
 //! The window driven the way a user drives it, through egui_kittest.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::{Duration, Instant};
+mod common;
 
-use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use cw_shared_devices::sandbox::{FaultKind, ScheduledFault};
 use cw_shared_devices::storage::secrets::MemoryStore;
-use cw_shared_devices::storage::{AppDirs, SecretName, SecretStore};
+use cw_shared_devices::storage::{SecretName, SecretStore};
 use cw_shared_devices::ui::connection::TestState;
 use cw_shared_devices::ui::sync_view::SyncPhase;
 use cw_shared_devices::ui::table::RowStatus;
-use cw_shared_devices::ui::{App, AppContext, FixedPathSaveDialog};
+use cw_shared_devices::ui::{App, FixedPathSaveDialog};
 use cw_shared_devices::worker::JobKind;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-struct Env {
-    dir: tempfile::TempDir,
-    csv_path: std::path::PathBuf,
-    secrets: Arc<MemoryStore>,
-}
-
-fn harness(size: egui::Vec2) -> (Harness<'static, App>, Env) {
-    build(size, false)
-}
-
-/// A harness for tests that show sandbox data: its company names include Japanese, Greek and
-/// Arabic, which the test fonts cannot draw (the real window falls back to system fonts).
-fn demo_harness() -> (Harness<'static, App>, Env) {
-    let (mut h, env) = build(egui::vec2(1280.0, 800.0), true);
-    h.run_steps(2);
-    h.get_by_label("Try the demo").click();
-    h.run_steps(2);
-    assert!(
-        h.state().is_demo(),
-        "the demo did not start: {:?}",
-        h.state().log.last()
-    );
-    (h, env)
-}
-
-fn build(size: egui::Vec2, allow_missing_glyphs: bool) -> (Harness<'static, App>, Env) {
-    build_with(size, allow_missing_glyphs, MemoryStore::new(), None)
-}
-
-fn build_with(
-    size: egui::Vec2,
-    allow_missing_glyphs: bool,
-    store: MemoryStore,
-    dir: Option<tempfile::TempDir>,
-) -> (Harness<'static, App>, Env) {
-    let dir = dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
-    let csv_path = dir.path().join("export.csv");
-    let dialog = FixedPathSaveDialog(Some(csv_path.clone()));
-    let secrets = Arc::new(store);
-    let store: Arc<dyn SecretStore> = secrets.clone();
-    let dirs = AppDirs::at(dir.path());
-    let mut builder = Harness::builder().with_size(size);
-    if allow_missing_glyphs {
-        builder = builder.allow_missing_glyphs();
-    }
-    let harness = builder.build_eframe(move |cc| {
-        App::new(
-            AppContext {
-                dirs,
-                secrets: store,
-                keychain_problem: None,
-                save_dialog: Box::new(dialog),
-                demo: None,
-            },
-            &cc.egui_ctx,
-        )
-        .unwrap()
-    });
-    (
-        harness,
-        Env {
-            dir,
-            csv_path,
-            secrets,
-        },
-    )
-}
-
-/// Steps frames until `done` holds, or fails after `limit`.
-fn step_until(
-    h: &mut Harness<'_, App>,
-    limit: Duration,
-    what: &str,
-    done: impl Fn(&Harness<'_, App>) -> bool,
-) {
-    let deadline = Instant::now() + limit;
-    loop {
-        h.step();
-        if done(h) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use common::window::{build_with, demo_harness, harness, step_until};
 
 /// Creates a profile the way a user does from the welcome screen or the bar.
 fn create_profile(h: &mut Harness<'_, App>, button: &str, name: &str) {

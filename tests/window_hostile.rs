@@ -4,59 +4,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use cw_shared_devices::domain::csv_export::{CsvDelimiter, csv_string};
-use cw_shared_devices::storage::secrets::MemoryStore;
-use cw_shared_devices::storage::{AppDirs, SecretStore};
-use cw_shared_devices::ui::{App, AppContext, FixedPathSaveDialog};
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+
+use common::window::{demo_harness, step_until};
 
 const EVIL_NAME: &str = "Evil\u{1b}[2J Corp\u{202E}gpj.exe";
 const CLEANED: &str = "Evil\u{FFFD}[2J Corp\u{FFFD}gpj.exe";
 
-fn demo(dir: &tempfile::TempDir, csv_path: std::path::PathBuf) -> Harness<'static, App> {
-    let dirs = AppDirs::at(dir.path());
-    let secrets: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .allow_missing_glyphs()
-        .build_eframe(move |cc| {
-            App::new(
-                AppContext {
-                    dirs,
-                    secrets,
-                    keychain_problem: None,
-                    save_dialog: Box::new(FixedPathSaveDialog(Some(csv_path))),
-                    demo: None,
-                },
-                &cc.egui_ctx,
-            )
-            .unwrap()
-        });
-    h.run_steps(2);
-    h.get_by_label("Try the demo").click();
-    h.run_steps(2);
-    assert!(h.state().is_demo());
-    h
-}
-
-fn step_until(h: &mut Harness<'_, App>, limit: Duration, done: impl Fn(&Harness<'_, App>) -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done(h) {
-        assert!(Instant::now() < deadline, "timed out");
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn names_are_drawn_cleaned_and_the_excel_choice_writes_the_byte_order_mark() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv_path = dir.path().join("export.csv");
-    let mut h = demo(&dir, csv_path.clone());
+    let (mut h, env) = demo_harness();
+    let csv_path = env.csv_path.clone();
     let sandbox = h.state().demo_sandbox().unwrap().handle();
     let configurations = sandbox.configurations();
     let first = configurations
@@ -80,7 +43,7 @@ fn names_are_drawn_cleaned_and_the_excel_choice_writes_the_byte_order_mark() {
     }
 
     h.get_by_label("Preview").click();
-    step_until(&mut h, Duration::from_secs(30), |h| {
+    step_until(&mut h, Duration::from_secs(30), "the preview", |h| {
         !h.state().preview.running && h.state().preview.table.is_some()
     });
     h.run_steps(2);

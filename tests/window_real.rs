@@ -4,70 +4,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use cw_shared_devices::api::synthesize::IntegrationStatus;
 use cw_shared_devices::sandbox::{SandboxAccount, SynthesizeShape};
-use cw_shared_devices::storage::secrets::MemoryStore;
-use cw_shared_devices::storage::{AppDirs, SecretStore};
 use cw_shared_devices::ui::connection::TestState;
 use cw_shared_devices::ui::sync_view::SyncPhase;
 use cw_shared_devices::ui::table::AccountState;
-use cw_shared_devices::ui::{App, AppContext, FixedPathSaveDialog};
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-/// The window on the demo sandbox (its company names need fonts the tests lack: allowed).
-fn demo_harness(dir: &tempfile::TempDir) -> Harness<'static, App> {
-    let secrets: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
-    let dirs = AppDirs::at(dir.path());
-    let dialog = FixedPathSaveDialog(Some(dir.path().join("export.csv")));
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .allow_missing_glyphs()
-        .build_eframe(move |cc| {
-            App::new(
-                AppContext {
-                    dirs,
-                    secrets,
-                    keychain_problem: None,
-                    save_dialog: Box::new(dialog),
-                    demo: None,
-                },
-                &cc.egui_ctx,
-            )
-            .unwrap()
-        });
-    h.run_steps(2);
-    h.get_by_label("Try the demo").click();
-    h.run_steps(2);
-    assert!(h.state().is_demo(), "{:?}", h.state().log.last());
-    h
-}
-
-/// Steps frames until `done` holds, or fails after `limit`.
-fn step_until(
-    h: &mut Harness<'_, App>,
-    limit: Duration,
-    what: &str,
-    done: impl Fn(&Harness<'_, App>) -> bool,
-) {
-    let deadline = Instant::now() + limit;
-    loop {
-        h.step();
-        if done(h) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use common::window::{demo_harness, step_until};
 
 #[test]
 fn the_integration_status_shown_is_the_one_synthesize_reports() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut h = demo_harness(&dir);
+    let (mut h, _env) = demo_harness();
     // Nothing read yet: no status is claimed.
     assert_eq!(h.state().sync.status_choice, None);
     let handle = h.state().demo_sandbox().unwrap().handle();
@@ -114,8 +66,7 @@ fn the_integration_status_shown_is_the_one_synthesize_reports() {
 
 #[test]
 fn accounts_not_mapped_yet_show_as_unmapped_before_anything_is_sent() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut h = demo_harness(&dir);
+    let (mut h, _env) = demo_harness();
     h.get_by_label("Preview").click();
     step_until(&mut h, Duration::from_secs(30), "the preview", |h| {
         !h.state().preview.running && h.state().preview.table.is_some()

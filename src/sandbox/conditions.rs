@@ -307,156 +307,142 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ConditionError> {
     while i < chars.len() {
         let (at, c) = chars[i];
         let next = chars.get(i + 1).map(|(_, c)| *c);
-        match c {
-            c if c.is_whitespace() => i += 1,
-            '(' | ')' | ',' => {
-                tokens.push(Token {
-                    kind: match c {
-                        '(' => TokenKind::Open,
-                        ')' => TokenKind::Close,
-                        _ => TokenKind::Comma,
-                    },
-                    at,
-                });
+        let (kind, after) = match c {
+            c if c.is_whitespace() => {
                 i += 1;
+                continue;
             }
-            '=' => {
-                tokens.push(Token {
-                    kind: TokenKind::Op(CmpOp::Eq),
-                    at,
-                });
-                i += 1;
+            '(' => (TokenKind::Open, i + 1),
+            ')' => (TokenKind::Close, i + 1),
+            ',' => (TokenKind::Comma, i + 1),
+            '=' | '!' | '<' | '>' => {
+                let (op, len) = operator(c, next, at)?;
+                (TokenKind::Op(op), i + len)
             }
-            '!' | '<' | '>' => {
-                let (op, len) = match (c, next) {
-                    ('!', Some('=')) => (CmpOp::Ne, 2),
-                    ('<', Some('>')) => (CmpOp::Ne, 2),
-                    ('<', Some('=')) => (CmpOp::Le, 2),
-                    ('>', Some('=')) => (CmpOp::Ge, 2),
-                    ('<', _) => (CmpOp::Lt, 1),
-                    ('>', _) => (CmpOp::Gt, 1),
-                    _ => {
-                        return err(format!(
-                            "conditions: \"!\" at position {} must be followed by \"=\"",
-                            at + 1
-                        ));
-                    }
-                };
-                tokens.push(Token {
-                    kind: TokenKind::Op(op),
-                    at,
-                });
-                i += len;
-            }
-            '"' => {
-                let mut text = String::new();
-                i += 1;
-                let mut closed = false;
-                while i < chars.len() {
-                    let (_, c) = chars[i];
-                    match c {
-                        '\\' => {
-                            // `\"` and `\\` are the documented escapes; any other escaped
-                            // character stands for itself.
-                            if let Some((_, escaped)) = chars.get(i + 1) {
-                                text.push(*escaped);
-                                i += 2;
-                            } else {
-                                i += 1;
-                            }
-                        }
-                        '"' => {
-                            closed = true;
-                            i += 1;
-                            break;
-                        }
-                        c => {
-                            text.push(c);
-                            i += 1;
-                        }
-                    }
-                }
-                if !closed {
-                    return err(format!(
-                        "conditions: the string starting at position {} has no closing double quote",
-                        at + 1
-                    ));
-                }
-                tokens.push(Token {
-                    kind: TokenKind::Text(text),
-                    at,
-                });
-            }
+            '"' => lex_text(&chars, i)?,
             '\'' => {
                 return err(format!(
                     "conditions: single quotes at position {} are not string delimiters; use double quotes (\"…\")",
                     at + 1
                 ));
             }
-            '[' => {
-                let start = i + 1;
-                let mut end = start;
-                while end < chars.len() && chars[end].1 != ']' {
-                    end += 1;
-                }
-                if end >= chars.len() {
-                    return err(format!(
-                        "conditions: the date starting at position {} has no closing \"]\"",
-                        at + 1
-                    ));
-                }
-                let text: String = chars[start..end].iter().map(|(_, c)| c).collect();
-                let date = parse_date(&text).ok_or_else(|| {
-                    ConditionError(format!(
-                        "conditions: [{text}] is not a date; write dates as [2024-01-01T00:00:00Z]"
-                    ))
-                })?;
-                tokens.push(Token {
-                    kind: TokenKind::Date(date),
-                    at,
-                });
-                i = end + 1;
-            }
+            '[' => lex_date(&chars, i)?,
             c if c.is_ascii_digit() || (c == '-' && next.is_some_and(|n| n.is_ascii_digit())) => {
-                let start = i;
-                i += 1;
-                while i < chars.len() && (chars[i].1.is_ascii_digit() || chars[i].1 == '.') {
-                    i += 1;
-                }
-                let text: String = chars[start..i].iter().map(|(_, c)| c).collect();
-                let number = text.parse::<i64>().map_err(|_| {
-                    ConditionError(format!(
-                        "conditions: {text} at position {} is not a whole number the sandbox can compare",
-                        at + 1
-                    ))
-                })?;
-                tokens.push(Token {
-                    kind: TokenKind::Number(number),
-                    at,
-                });
+                lex_number(&chars, i)?
             }
-            c if c.is_alphabetic() || c == '_' => {
-                let start = i;
-                while i < chars.len()
-                    && (chars[i].1.is_alphanumeric() || chars[i].1 == '_' || chars[i].1 == '/')
-                {
-                    i += 1;
-                }
-                let word: String = chars[start..i].iter().map(|(_, c)| c).collect();
-                tokens.push(Token {
-                    kind: TokenKind::Word(word),
-                    at,
-                });
-            }
+            c if c.is_alphabetic() || c == '_' => lex_word(&chars, i),
             other => {
                 return err(format!(
                     "conditions: unexpected character '{other}' at position {}",
                     at + 1
                 ));
             }
-        }
+        };
+        tokens.push(Token { kind, at });
+        i = after;
     }
     Ok(tokens)
+}
+
+/// The comparison operator starting with `c` (followed by `next`) and its length in characters.
+fn operator(c: char, next: Option<char>, at: usize) -> Result<(CmpOp, usize), ConditionError> {
+    Ok(match (c, next) {
+        ('=', _) => (CmpOp::Eq, 1),
+        ('!', Some('=')) | ('<', Some('>')) => (CmpOp::Ne, 2),
+        ('<', Some('=')) => (CmpOp::Le, 2),
+        ('>', Some('=')) => (CmpOp::Ge, 2),
+        ('<', _) => (CmpOp::Lt, 1),
+        ('>', _) => (CmpOp::Gt, 1),
+        _ => {
+            return err(format!(
+                "conditions: \"!\" at position {} must be followed by \"=\"",
+                at + 1
+            ));
+        }
+    })
+}
+
+/// The double-quoted string starting at `chars[start]`, and the index just past it.
+fn lex_text(chars: &[(usize, char)], start: usize) -> Result<(TokenKind, usize), ConditionError> {
+    let at = chars[start].0;
+    let mut text = String::new();
+    let mut i = start + 1;
+    while i < chars.len() {
+        match chars[i].1 {
+            '\\' => {
+                // `\"` and `\\` are the documented escapes; any other escaped character
+                // stands for itself.
+                if let Some((_, escaped)) = chars.get(i + 1) {
+                    text.push(*escaped);
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+            }
+            '"' => return Ok((TokenKind::Text(text), i + 1)),
+            c => {
+                text.push(c);
+                i += 1;
+            }
+        }
+    }
+    err(format!(
+        "conditions: the string starting at position {} has no closing double quote",
+        at + 1
+    ))
+}
+
+/// The `[date]` starting at `chars[start]`, and the index just past its `]`.
+fn lex_date(chars: &[(usize, char)], start: usize) -> Result<(TokenKind, usize), ConditionError> {
+    let at = chars[start].0;
+    let first = start + 1;
+    let mut end = first;
+    while end < chars.len() && chars[end].1 != ']' {
+        end += 1;
+    }
+    if end >= chars.len() {
+        return err(format!(
+            "conditions: the date starting at position {} has no closing \"]\"",
+            at + 1
+        ));
+    }
+    let text: String = chars[first..end].iter().map(|(_, c)| c).collect();
+    let date = parse_date(&text).ok_or_else(|| {
+        ConditionError(format!(
+            "conditions: [{text}] is not a date; write dates as [2024-01-01T00:00:00Z]"
+        ))
+    })?;
+    Ok((TokenKind::Date(date), end + 1))
+}
+
+/// The number starting at `chars[start]` (a whole one, or an error naming it), and the index
+/// just past it.
+fn lex_number(chars: &[(usize, char)], start: usize) -> Result<(TokenKind, usize), ConditionError> {
+    let at = chars[start].0;
+    let mut i = start + 1;
+    while i < chars.len() && (chars[i].1.is_ascii_digit() || chars[i].1 == '.') {
+        i += 1;
+    }
+    let text: String = chars[start..i].iter().map(|(_, c)| c).collect();
+    let number = text.parse::<i64>().map_err(|_| {
+        ConditionError(format!(
+            "conditions: {text} at position {} is not a whole number the sandbox can compare",
+            at + 1
+        ))
+    })?;
+    Ok((TokenKind::Number(number), i))
+}
+
+/// The word (a keyword or a field path) starting at `chars[start]`, and the index just past it.
+fn lex_word(chars: &[(usize, char)], start: usize) -> (TokenKind, usize) {
+    let mut i = start;
+    while i < chars.len()
+        && (chars[i].1.is_alphanumeric() || chars[i].1 == '_' || chars[i].1 == '/')
+    {
+        i += 1;
+    }
+    let word: String = chars[start..i].iter().map(|(_, c)| c).collect();
+    (TokenKind::Word(word), i)
 }
 
 fn parse_date(text: &str) -> Option<DateTime<Utc>> {

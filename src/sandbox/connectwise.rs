@@ -525,6 +525,124 @@ async fn count_configurations(State(cw): State<CwState>, request: Request) -> Re
     }
 }
 
+/// What a list request asks for: its paging, order and filter, checked.
+struct PageRequest<'q> {
+    forward_only: bool,
+    page_size: usize,
+    /// The page number (numbered paging).
+    page: usize,
+    /// The last id of the previous page (forward-only paging).
+    page_id: Option<i64>,
+    order_by: &'q str,
+    conditions: &'q str,
+}
+
+impl<'q> PageRequest<'q> {
+    /// The request's paging, or the 400 answer naming what is wrong.
+    fn parse(
+        query: &'q ListQuery,
+        headers: &HeaderMap,
+        max_records_per_page: Option<usize>,
+    ) -> Result<Self, Box<Response>> {
+        let bad = |message: &str| Box::new(error(StatusCode::BAD_REQUEST, message));
+        let forward_only = is_forward_only(headers);
+        let page_size = query
+            .positive("pageSize", DEFAULT_PAGE_SIZE)
+            .map_err(|m| bad(&m))?
+            .min(MAX_PAGE_SIZE)
+            .min(max_records_per_page.unwrap_or(usize::MAX).max(1));
+        let page = query.positive("page", 1).map_err(|m| bad(&m))?;
+        let order_by = query.get("orderBy").unwrap_or("").trim();
+        if forward_only && !order_by.is_empty() {
+            return Err(bad(
+                "orderBy cannot be used with forward-only pagination; remove orderBy (records come in id order)",
+            ));
+        }
+        let page_id = match query.get("pageId").map(str::trim) {
+            Some(v) if forward_only && !v.is_empty() => Some(v.parse::<i64>().map_err(|_| {
+                bad(&format!(
+                    "pageId must be a record id (a whole number), not \"{v}\""
+                ))
+            })?),
+            _ => None,
+        };
+        Ok(Self {
+            forward_only,
+            page_size,
+            page,
+            page_id,
+            order_by,
+            conditions: query.get("conditions").unwrap_or(""),
+        })
+    }
+
+    /// Which positions of `selected` this page serves (`start..end`), and the position where
+    /// the previous page ended.
+    fn bounds<R: WriteRecord>(
+        &self,
+        records: &[R],
+        selected: &[u32],
+    ) -> (usize, usize, Option<usize>) {
+        let start = if self.forward_only {
+            match self.page_id {
+                Some(id) => selected.partition_point(|i| records[*i as usize].record_id() <= id),
+                None => 0,
+            }
+        } else {
+            (self.page - 1)
+                .saturating_mul(self.page_size)
+                .min(selected.len())
+        };
+        let previous = if self.forward_only {
+            start.checked_sub(1)
+        } else {
+            (self.page > 1 && start > 0).then(|| start - 1)
+        };
+        (
+            start,
+            (start + self.page_size).min(selected.len()),
+            previous,
+        )
+    }
+
+    /// The `Link` relations of a page that ended at position `end` of `selected`.
+    fn links<R: WriteRecord>(
+        &self,
+        cw: &ConnectWiseState,
+        request: &Request,
+        records: &[R],
+        selected: &[u32],
+        end: usize,
+    ) -> Vec<(&'static str, String)> {
+        if self.forward_only {
+            let more = end < selected.len();
+            return match (more, end.checked_sub(1)) {
+                (true, Some(last)) => {
+                    let last_id = records[selected[last] as usize].record_id();
+                    vec![(
+                        "next",
+                        link_url(cw, request, &[("pageId", last_id.to_string())], &["page"]),
+                    )]
+                }
+                _ => Vec::new(),
+            };
+        }
+        let page = self.page;
+        let last_page = selected.len().div_ceil(self.page_size).max(1);
+        let to = |p: usize| link_url(cw, request, &[("page", p.to_string())], &[]);
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(("first", to(1)));
+            links.push(("prev", to((page - 1).min(last_page))));
+        }
+        if page < last_page {
+            links.push(("next", to(page + 1)));
+            links.push(("last", to(last_page)));
+        }
+        links
+    }
+}
+
 /// One page of a list, numbered or forward-only, with its `Link` header and any page fault.
 fn list<R: WriteRecord>(
     cw: &ConnectWiseState,
@@ -534,43 +652,18 @@ fn list<R: WriteRecord>(
     records: &[R],
 ) -> Response {
     let query = ListQuery::parse(request.uri().query());
-    let forward_only = is_forward_only(request.headers());
     let behaviour = cw.behaviour();
-    let page_size = match query.positive("pageSize", DEFAULT_PAGE_SIZE) {
-        Ok(size) => size
-            .min(MAX_PAGE_SIZE)
-            .min(behaviour.max_records_per_page.unwrap_or(usize::MAX).max(1)),
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
-    };
-    let page = match query.positive("page", 1) {
-        Ok(page) => page,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
-    };
-    let order_by = query.get("orderBy").unwrap_or("").trim();
-    if forward_only && !order_by.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "orderBy cannot be used with forward-only pagination; remove orderBy (records come in id order)",
-        );
-    }
-    let page_id = match query.get("pageId").map(str::trim) {
-        Some(v) if forward_only && !v.is_empty() => match v.parse::<i64>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("pageId must be a record id (a whole number), not \"{v}\""),
-                );
-            }
-        },
-        _ => None,
+    let paging = match PageRequest::parse(&query, request.headers(), behaviour.max_records_per_page)
+    {
+        Ok(paging) => paging,
+        Err(answer) => return *answer,
     };
     let selected = match cw.selection(
         resource,
         version,
         records,
-        query.get("conditions").unwrap_or(""),
-        order_by,
+        paging.conditions,
+        paging.order_by,
     ) {
         Ok(selected) => selected,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
@@ -578,22 +671,7 @@ fn list<R: WriteRecord>(
     let projection = query.get("fields").and_then(Projection::parse);
     let fault = request.extensions().get::<PageFault>().copied();
 
-    // Which positions of `selected` this page serves, and where the previous page ended.
-    let (start, end, previous) = if forward_only {
-        let start = match page_id {
-            Some(id) => selected.partition_point(|i| records[*i as usize].record_id() <= id),
-            None => 0,
-        };
-        (
-            start,
-            (start + page_size).min(selected.len()),
-            start.checked_sub(1),
-        )
-    } else {
-        let start = (page - 1).saturating_mul(page_size).min(selected.len());
-        let previous = (page > 1 && start > 0).then(|| start - 1);
-        (start, (start + page_size).min(selected.len()), previous)
-    };
+    let (start, end, previous) = paging.bounds(records, &selected);
     let mut served: Vec<u32> = Vec::with_capacity(end - start + 1);
     if fault == Some(PageFault::MoveRecord)
         && let Some(previous) = previous
@@ -603,8 +681,38 @@ fn list<R: WriteRecord>(
     served.extend_from_slice(&selected[start..end]);
     let malformed_at = (fault == Some(PageFault::MalformedRecord) && !served.is_empty())
         .then_some(served.len() / 2);
+    let body = page_body(
+        records,
+        &served,
+        malformed_at,
+        projection.as_ref(),
+        &cw.api_base(),
+    );
 
-    let api_base = cw.api_base();
+    let mut response = json(StatusCode::OK, body);
+    let links = paging.links(cw, request, records, &selected, end);
+    if !links.is_empty() && !behaviour.omit_link_header {
+        let value = links
+            .iter()
+            .map(|(rel, url)| format!("<{url}>; rel=\"{rel}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    response
+}
+
+/// The JSON array of the `served` records; the one at `malformed_at` is written so that it
+/// does not parse (its company is a string).
+fn page_body<R: WriteRecord>(
+    records: &[R],
+    served: &[u32],
+    malformed_at: Option<usize>,
+    projection: Option<&Projection>,
+    api_base: &str,
+) -> String {
     let mut body = String::with_capacity(served.len() * 2600 + 2);
     body.push('[');
     for (n, index) in served.iter().enumerate() {
@@ -618,49 +726,11 @@ fn list<R: WriteRecord>(
                 record.record_id()
             ));
         } else {
-            record.write(&mut body, projection.as_ref(), &api_base);
+            record.write(&mut body, projection, api_base);
         }
     }
     body.push(']');
-
-    let mut response = json(StatusCode::OK, body);
-    let links = if forward_only {
-        let more = end < selected.len();
-        match (more, end.checked_sub(1)) {
-            (true, Some(last)) => {
-                let last_id = records[selected[last] as usize].record_id();
-                vec![(
-                    "next",
-                    link_url(cw, request, &[("pageId", last_id.to_string())], &["page"]),
-                )]
-            }
-            _ => Vec::new(),
-        }
-    } else {
-        let last_page = selected.len().div_ceil(page_size).max(1);
-        let to = |p: usize| link_url(cw, request, &[("page", p.to_string())], &[]);
-        let mut links = Vec::new();
-        if page > 1 {
-            links.push(("first", to(1)));
-            links.push(("prev", to((page - 1).min(last_page))));
-        }
-        if page < last_page {
-            links.push(("next", to(page + 1)));
-            links.push(("last", to(last_page)));
-        }
-        links
-    };
-    if !links.is_empty() && !behaviour.omit_link_header {
-        let value = links
-            .iter()
-            .map(|(rel, url)| format!("<{url}>; rel=\"{rel}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(header::LINK, value);
-        }
-    }
-    response
+    body
 }
 
 /// The request's own absolute URL with `set` parameters replaced (or added) and `drop` removed;

@@ -107,6 +107,15 @@ impl SandboxConfiguration {
     ) {
         let filler = Filler::new(self.filler_seed);
         let mut w = ObjectWriter::begin(out, projection);
+        self.write_references(&mut w, &filler, api_base);
+        self.write_placement_and_hardware(&mut w, &filler, api_base);
+        self.write_backup_and_system(&mut w, &filler);
+        self.write_vendor_and_the_rest(&mut w, &filler, api_base);
+        w.end();
+    }
+
+    /// `id`, `name` and the references: type, status, company, contact.
+    fn write_references(&self, w: &mut ObjectWriter<'_, '_>, filler: &Filler, api_base: &str) {
         w.int("id", self.id);
         w.str("name", &self.name);
         if let Some(t) = &self.config_type {
@@ -155,6 +164,15 @@ impl SandboxConfiguration {
                 });
             });
         }
+    }
+
+    /// Site, location, department, the device's identifiers and dates, who installed it.
+    fn write_placement_and_hardware(
+        &self,
+        w: &mut ObjectWriter<'_, '_>,
+        filler: &Filler,
+        api_base: &str,
+    ) {
         let site = filler.pick(1, SITES);
         w.object("site", |o| {
             o.int("id", site.0);
@@ -213,6 +231,10 @@ impl SandboxConfiguration {
             format!("user{:04}", filler.bits(12) % 10_000)
         });
         w.bool("billFlag", filler.bits(13).is_multiple_of(3));
+    }
+
+    /// Backup figures and the operating system, and a parent for a few.
+    fn write_backup_and_system(&self, w: &mut ObjectWriter<'_, '_>, filler: &Filler) {
         w.int("backupSuccesses", (filler.bits(14) % 400) as i64);
         w.int("backupIncomplete", (filler.bits(15) % 5) as i64);
         w.int("backupFailed", (filler.bits(16) % 7) as i64);
@@ -251,6 +273,18 @@ impl SandboxConfiguration {
         if filler.bits(32).is_multiple_of(8) {
             w.int("parentConfigurationId", (self.id - 1).max(1));
         }
+    }
+
+    /// Vendor, manufacturer, links, questions, SLA, custom fields and `_info`.
+    fn write_vendor_and_the_rest(
+        &self,
+        w: &mut ObjectWriter<'_, '_>,
+        filler: &Filler,
+        api_base: &str,
+    ) {
+        // The same picks as in the placement and hardware fields.
+        let location = filler.pick(2, LOCATIONS);
+        let manufacturer = filler.pick(4, MANUFACTURERS);
         let vendor = filler.pick(33, VENDORS);
         w.object("vendor", |o| {
             o.int("id", vendor.0);
@@ -320,7 +354,6 @@ impl SandboxConfiguration {
             o.date("dateEntered", self.date_entered);
             o.str("enteredBy", "SandboxImport");
         });
-        w.end();
     }
 
     /// The record as full JSON, as the API returns it without `fields=`.
@@ -602,103 +635,24 @@ pub(crate) fn generate_configurations(
         .unwrap_or_default();
     let mut out = Vec::with_capacity(count);
     let mut id: i64 = 1000;
+    // Each record draws from `rng` in the same order every time: type, contact, company,
+    // active flag, custom fields, questions, dates, filler seed.
     for index in 0..count {
         id += rng.random_range(1..=3);
         let forced_near_miss = index
             .checked_sub(FORCED_CONTACTS.len())
             .and_then(|i| NEAR_MISS_TYPES.get(i));
-        let config_type = if index < FORCED_CONTACTS.len() {
-            LICENSE_TYPE
-        } else if let Some(t) = forced_near_miss {
-            *t
-        } else {
-            let roll = rng.random_range(0..100);
-            if roll < 60 {
-                LICENSE_TYPE
-            } else if roll < 72 {
-                NEAR_MISS_TYPES[rng.random_range(0..NEAR_MISS_TYPES.len())]
-            } else {
-                OTHER_TYPES[rng.random_range(0..OTHER_TYPES.len())]
-            }
-        };
-        let contact_case = if let Some(case) = FORCED_CONTACTS.get(index) {
-            *case
-        } else if forced_near_miss.is_some() {
-            ContactCase::Shared
-        } else {
-            match rng.random_range(0..100) {
-                0..10 => ContactCase::NoContact,
-                10..15 => ContactCase::NoName,
-                15..25 => ContactCase::Shared,
-                25..30 => ContactCase::SharedPrinter,
-                30..35 => ContactCase::FrontDeskShared,
-                35..40 => ContactCase::NotShared,
-                _ => ContactCase::Person,
-            }
-        };
-        let contact_id = 5000 + rng.random_range(0..2000);
-        let contact = match contact_case {
-            ContactCase::NoContact => None,
-            ContactCase::NoName => Some(SandboxRef {
-                id: contact_id,
-                name: None,
-            }),
-            ContactCase::Shared => Some(SandboxRef::new(contact_id, "Shared")),
-            ContactCase::SharedPrinter => Some(SandboxRef::new(contact_id, "SHARED Printer")),
-            ContactCase::FrontDeskShared => {
-                Some(SandboxRef::new(contact_id, "Front Desk (shared)"))
-            }
-            ContactCase::NotShared => Some(SandboxRef::new(contact_id, "Not Shared")),
-            ContactCase::Person => Some(SandboxRef::new(
-                contact_id,
-                CONTACT_PEOPLE[rng.random_range(0..CONTACT_PEOPLE.len())],
-            )),
-        };
-        let no_company = index == FORCED_CONTACTS.len() + NEAR_MISS_TYPES.len()
-            || (index > 20 && rng.random_range(0..100) < 2);
-        let company = if companies.is_empty() || no_company {
-            None
-        } else {
-            // Round-robin first so every company appears, then skewed towards the first ones.
-            let c = if index < companies.len() {
-                index
-            } else {
-                let a = rng.random_range(0..companies.len());
-                let b = rng.random_range(0..companies.len());
-                a.min(b)
-            };
-            let mut company = companies[c].clone();
-            if c == RENAMED_COMPANY_INDEX && rng.random_bool(0.5) {
-                company.name = RENAMED_COMPANY_NEW_NAME.to_owned();
-            }
-            Some(company)
-        };
+        let config_type = pick_type(&mut rng, index, forced_near_miss);
+        let contact_case = pick_contact_case(&mut rng, index, forced_near_miss.is_some());
+        let contact = make_contact(&mut rng, contact_case);
+        let company = pick_company(&mut rng, index, companies);
         let active_flag = rng.random_range(0..100) < 85;
         let status = if active_flag {
             SandboxRef::new(1, "Active")
         } else {
             SandboxRef::new(2, "Inactive")
         };
-        let mut custom_fields = Vec::new();
-        if rng.random_range(0..100) < 25 {
-            let value = match rng.random_range(0..10) {
-                0..4 => serde_json::Value::from("Shared"),
-                4..8 => serde_json::Value::from("Not Shared"),
-                _ => serde_json::Value::Null,
-            };
-            custom_fields.push(SandboxCustomField {
-                id: 7,
-                caption: "Assignment Type".into(),
-                value,
-            });
-        }
-        if rng.random_range(0..100) < 10 {
-            custom_fields.push(SandboxCustomField {
-                id: 8,
-                caption: "Renewal Notes".into(),
-                value: serde_json::Value::from("Renew with the annual agreement"),
-            });
-        }
+        let custom_fields = pick_custom_fields(&mut rng);
         let mut questions = Vec::new();
         if rng.random_range(0..100) < 10 {
             questions.push(SandboxQuestion {
@@ -734,6 +688,118 @@ pub(crate) fn generate_configurations(
         });
     }
     out
+}
+
+/// The type of record `index`: fixed for the first ones, then mostly `License`.
+fn pick_type(
+    rng: &mut ChaCha8Rng,
+    index: usize,
+    forced_near_miss: Option<&(i64, &'static str)>,
+) -> (i64, &'static str) {
+    if index < FORCED_CONTACTS.len() {
+        LICENSE_TYPE
+    } else if let Some(t) = forced_near_miss {
+        *t
+    } else {
+        let roll = rng.random_range(0..100);
+        if roll < 60 {
+            LICENSE_TYPE
+        } else if roll < 72 {
+            NEAR_MISS_TYPES[rng.random_range(0..NEAR_MISS_TYPES.len())]
+        } else {
+            OTHER_TYPES[rng.random_range(0..OTHER_TYPES.len())]
+        }
+    }
+}
+
+/// Which contact case record `index` gets: fixed for the first ones (a near miss is shared).
+fn pick_contact_case(rng: &mut ChaCha8Rng, index: usize, near_miss: bool) -> ContactCase {
+    if let Some(case) = FORCED_CONTACTS.get(index) {
+        *case
+    } else if near_miss {
+        ContactCase::Shared
+    } else {
+        match rng.random_range(0..100) {
+            0..10 => ContactCase::NoContact,
+            10..15 => ContactCase::NoName,
+            15..25 => ContactCase::Shared,
+            25..30 => ContactCase::SharedPrinter,
+            30..35 => ContactCase::FrontDeskShared,
+            35..40 => ContactCase::NotShared,
+            _ => ContactCase::Person,
+        }
+    }
+}
+
+/// The contact of a record in `case`.
+fn make_contact(rng: &mut ChaCha8Rng, case: ContactCase) -> Option<SandboxRef> {
+    let contact_id = 5000 + rng.random_range(0..2000);
+    match case {
+        ContactCase::NoContact => None,
+        ContactCase::NoName => Some(SandboxRef {
+            id: contact_id,
+            name: None,
+        }),
+        ContactCase::Shared => Some(SandboxRef::new(contact_id, "Shared")),
+        ContactCase::SharedPrinter => Some(SandboxRef::new(contact_id, "SHARED Printer")),
+        ContactCase::FrontDeskShared => Some(SandboxRef::new(contact_id, "Front Desk (shared)")),
+        ContactCase::NotShared => Some(SandboxRef::new(contact_id, "Not Shared")),
+        ContactCase::Person => Some(SandboxRef::new(
+            contact_id,
+            CONTACT_PEOPLE[rng.random_range(0..CONTACT_PEOPLE.len())],
+        )),
+    }
+}
+
+/// The company of record `index`: none for one fixed record and about 2 % of the rest;
+/// round-robin first so every company appears, then skewed towards the first ones.
+fn pick_company(
+    rng: &mut ChaCha8Rng,
+    index: usize,
+    companies: &[SandboxCompany],
+) -> Option<SandboxCompany> {
+    let no_company = index == FORCED_CONTACTS.len() + NEAR_MISS_TYPES.len()
+        || (index > 20 && rng.random_range(0..100) < 2);
+    if companies.is_empty() || no_company {
+        return None;
+    }
+    let c = if index < companies.len() {
+        index
+    } else {
+        let a = rng.random_range(0..companies.len());
+        let b = rng.random_range(0..companies.len());
+        a.min(b)
+    };
+    let mut company = companies[c].clone();
+    if c == RENAMED_COMPANY_INDEX && rng.random_bool(0.5) {
+        company.name = RENAMED_COMPANY_NEW_NAME.to_owned();
+    }
+    Some(company)
+}
+
+/// An "Assignment Type" field on about a quarter of the records, "Renewal Notes" on a tenth.
+fn pick_custom_fields(rng: &mut ChaCha8Rng) -> Vec<SandboxCustomField> {
+    let mut custom_fields = Vec::new();
+    if rng.random_range(0..100) < 25 {
+        let value = match rng.random_range(0..10) {
+            0..4 => serde_json::Value::from("Shared"),
+            4..8 => serde_json::Value::from("Not Shared"),
+            _ => serde_json::Value::Null,
+        };
+        custom_fields.push(SandboxCustomField {
+            id: 7,
+            caption: "Assignment Type".into(),
+            value,
+        });
+    }
+    if rng.random_range(0..100) < 10 {
+        custom_fields.push(SandboxCustomField {
+            id: 8,
+            caption: "Renewal Notes".into(),
+            value: serde_json::Value::from("Renew with the annual agreement"),
+        });
+    }
+    custom_fields
 }
 
 /// The configuration fields the sandbox can filter and sort on.

@@ -11,6 +11,7 @@ use super::names::{self, NameError, file_stem, name_from_file_stem, same_profile
 use super::paths::AppDirs;
 use crate::domain::counting::CountingOptions;
 use crate::domain::csv_export::CsvDelimiter;
+use crate::domain::safety::DropGuardThresholds;
 use crate::domain::settings::{ConnectWiseSite, DEFAULT_SYNTHESIZE_URL, SyncOptions};
 
 const PROFILE_EXTENSION: &str = "json";
@@ -40,6 +41,8 @@ pub struct Profile {
     pub counting: CountingOptions,
     pub sync: SyncOptions,
     pub csv_delimiter: CsvDelimiter,
+    /// When a sync counts as a large drop and stops to ask.
+    pub drop_guard: DropGuardThresholds,
     /// A PEM file of root certificates trusted beside the system's for both services (an
     /// on-premise server's internal CA); `CW_SHARED_DEVICES_CA_FILE` overrides it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +58,7 @@ impl Default for Profile {
             counting: CountingOptions::default(),
             sync: SyncOptions::default(),
             csv_delimiter: CsvDelimiter::default(),
+            drop_guard: DropGuardThresholds::default(),
             extra_ca_file: None,
         }
     }
