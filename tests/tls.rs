@@ -32,6 +32,7 @@ struct TestCa {
 }
 
 /// Which server certificate to make.
+#[derive(Clone, Copy)]
 enum Leaf<'a> {
     /// Valid now, for these names.
     For(&'a [&'a str]),

@@ -307,10 +307,12 @@ fn error(status: StatusCode, message: &str) -> Response {
 /// A successful answer wrapped as the SDK's response models are: `{data, message, status}`,
 /// `status` the HTTP status as a number.
 fn ok(status: StatusCode, message: &str, data: Value) -> Response {
-    reply(
-        status,
-        &json!({ "data": data, "message": message, "status": status.as_u16() }),
-    )
+    let body = serde_json::Map::from_iter([
+        ("data".to_owned(), data),
+        ("message".to_owned(), Value::from(message)),
+        ("status".to_owned(), Value::from(status.as_u16())),
+    ]);
+    reply(status, &Value::Object(body))
 }
 
 pub(crate) fn router(state: SynState) -> Router<SynState> {

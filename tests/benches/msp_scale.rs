@@ -481,12 +481,8 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Peak memory of a headless preview process of 100,000 configurations, with the sandbox in a
-/// process of its own so only the command is measured.
-fn memory_figure() -> Verdict {
-    println!("\n== peak memory of `cw-shared-devices preview` (100,000 configurations)");
-    let bin = env!("CARGO_BIN_EXE_cw-shared-devices");
-    let home = tempfile::tempdir().unwrap();
+/// The `serve-sandbox` process of 100,000 configurations, and the variables it prints.
+fn serve_sandbox_process(bin: &str) -> (ServerProcess, Vec<(String, String)>) {
     let mut server = ServerProcess(
         Command::new(bin)
             .args([
@@ -515,6 +511,16 @@ fn memory_figure() -> Verdict {
             (k.to_owned(), v.to_owned())
         })
         .collect();
+    (server, vars)
+}
+
+/// Peak memory of a headless preview process of 100,000 configurations, with the sandbox in a
+/// process of its own so only the command is measured.
+fn memory_figure() -> Verdict {
+    println!("\n== peak memory of `cw-shared-devices preview` (100,000 configurations)");
+    let bin = env!("CARGO_BIN_EXE_cw-shared-devices");
+    let home = tempfile::tempdir().unwrap();
+    let (server, vars) = serve_sandbox_process(bin);
     let site = vars
         .iter()
         .find(|(k, _)| k == "CW_SITE_URL")
