@@ -1,8 +1,9 @@
-//! Pure product logic: the counting rule, CSV export, sync planning. No I/O.
+//! Pure product logic: the counting rule, CSV export, sync planning, billing safety. No I/O.
 
 pub mod configuration;
 pub mod counting;
 pub mod csv_export;
 pub mod printable;
+pub mod safety;
 pub mod settings;
 pub mod sync_plan;

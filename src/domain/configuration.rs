@@ -107,6 +107,12 @@ impl ConfigurationRecord {
 pub struct UnparseableRecord {
     /// The record's id when one could be read from it.
     pub id: Option<i64>,
+    /// The record's company id when one could be read from it (`company.id`, a number): its
+    /// company is then held rather than counted low.
+    pub company_id: Option<i64>,
+    /// The record's type name when one could be read from it, so a record of a type that does
+    /// not count holds nothing.
+    pub type_name: Option<String>,
     pub reason: String,
 }
 
@@ -122,9 +128,21 @@ pub struct ConfigurationPage {
 #[error("the configurations page is not a JSON array: {0}")]
 pub struct PageParseError(#[from] serde_json::Error);
 
-#[derive(Deserialize)]
-struct IdOnly {
-    id: i64,
+/// What can still be read from a record that did not parse: each field on its own, so one bad
+/// field does not hide the others.
+fn probe_unparseable(raw: &str, reason: String) -> UnparseableRecord {
+    let value: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
+    UnparseableRecord {
+        id: value.get("id").and_then(serde_json::Value::as_i64),
+        company_id: value
+            .pointer("/company/id")
+            .and_then(serde_json::Value::as_i64),
+        type_name: value
+            .pointer("/type/name")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+        reason,
+    }
 }
 
 impl ConfigurationPage {
@@ -139,12 +157,9 @@ impl ConfigurationPage {
         for item in raw {
             match serde_json::from_str::<ConfigurationRecord>(item.get()) {
                 Ok(record) => page.records.push(record),
-                Err(err) => page.unparseable.push(UnparseableRecord {
-                    id: serde_json::from_str::<IdOnly>(item.get())
-                        .ok()
-                        .map(|r| r.id),
-                    reason: err.to_string(),
-                }),
+                Err(err) => page
+                    .unparseable
+                    .push(probe_unparseable(item.get(), err.to_string())),
             }
         }
         Ok(page)
@@ -187,6 +202,23 @@ mod tests {
         assert_eq!(page.unparseable.len(), 2);
         assert_eq!(page.unparseable[0].id, Some(2));
         assert_eq!(page.unparseable[1].id, None);
+    }
+
+    #[test]
+    fn an_unparseable_record_keeps_the_company_and_type_it_still_shows() {
+        let page = ConfigurationPage::parse(
+            br#"[{"id":"x","company":{"id":12},"type":{"name":"License"}},
+                 {"id":3,"company":{"id":"12"},"type":{"name":7}},
+                 {"id":4,"company":{"id":5},"activeFlag":"yes"}]"#,
+        )
+        .unwrap();
+        let bad = &page.unparseable;
+        assert_eq!(bad.len(), 3);
+        assert_eq!((bad[0].id, bad[0].company_id), (None, Some(12)));
+        assert_eq!(bad[0].type_name.as_deref(), Some("License"));
+        assert_eq!((bad[1].id, bad[1].company_id), (Some(3), None));
+        assert_eq!(bad[1].type_name, None);
+        assert_eq!((bad[2].id, bad[2].company_id), (Some(4), Some(5)));
     }
 
     #[test]

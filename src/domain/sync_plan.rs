@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::counting::CompanyCounts;
+use super::safety::HeldCompany;
 use super::settings::{SyncOptions, ZeroPolicy};
 
 /// The two Synthesize services this integration owns.
@@ -192,7 +193,22 @@ pub struct SyncPlan {
     pub companies_not_selected: usize,
     /// Things the user should know before confirming (for example duplicate services).
     pub warnings: Vec<String>,
+    /// Companies not posted in this run because a record of theirs could not be read (see
+    /// [`SyncPlan::hold`]); none of their counts, zeros or accounts is planned.
+    #[serde(default)]
+    pub held: Vec<HeldCompany>,
+    /// Counts of companies that have no Synthesize account, in a run that does not create
+    /// accounts: [`NO_ACCOUNT_YET`], not sent (see [`SyncPlan::without_account_creation`]).
+    #[serde(default)]
+    pub awaiting_accounts: Vec<PlannedCount>,
+    /// Companies whose last counts are unknown because history lines about them could not be
+    /// read, so a drop to zero may be missed; listed for the user.
+    #[serde(default)]
+    pub last_count_unknown: Vec<i64>,
 }
+
+/// What the plan says of a count whose company has no Synthesize account yet.
+pub const NO_ACCOUNT_YET: &str = "no account yet — create accounts first";
 
 /// How many zeros the summary lists by name before "and N more".
 const ZEROS_LISTED: usize = 5;
@@ -201,6 +217,47 @@ impl SyncPlan {
     /// The counts that are zeros.
     pub fn zeros(&self) -> impl Iterator<Item = &PlannedCount> {
         self.counts.iter().filter(|c| c.unit_count == 0)
+    }
+
+    /// Holds these companies: drops their counts and accounts from the plan and lists them in
+    /// [`SyncPlan::held`]. Call after [`plan_sync`], with the preview's held companies.
+    pub fn hold(&mut self, held: &[HeldCompany]) {
+        let ids: BTreeSet<i64> = held.iter().map(|h| h.company_id).collect();
+        self.counts.retain(|c| !ids.contains(&c.company_id));
+        self.accounts_to_create
+            .retain(|a| a.id.parse::<i64>().map_or(true, |id| !ids.contains(&id)));
+        for company in held {
+            if !self.held.iter().any(|h| h.company_id == company.company_id) {
+                self.held.push(company.clone());
+            }
+        }
+        self.held.sort_by_key(|h| h.company_id);
+    }
+
+    /// For a run that posts counts but does not create accounts: the counts of companies with
+    /// no account move to [`SyncPlan::awaiting_accounts`] (not sent blind) and no account is
+    /// planned.
+    pub fn without_account_creation(&mut self) {
+        let missing: BTreeSet<&str> = self
+            .accounts_to_create
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect();
+        let (awaiting, counts): (Vec<PlannedCount>, Vec<PlannedCount>) =
+            std::mem::take(&mut self.counts)
+                .into_iter()
+                .partition(|c| missing.contains(c.company_id.to_string().as_str()));
+        self.counts = counts;
+        self.awaiting_accounts.extend(awaiting);
+        self.accounts_to_create.clear();
+    }
+
+    /// Companies whose counts wait for an account, by id, each once.
+    pub fn companies_awaiting_accounts(&self) -> BTreeSet<i64> {
+        self.awaiting_accounts
+            .iter()
+            .map(|c| c.company_id)
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -251,6 +308,26 @@ impl SyncPlan {
             out.push_str(&format!(
                 "; {} not selected",
                 quantity(self.companies_not_selected, "company", "companies")
+            ));
+        }
+        if !self.held.is_empty() {
+            out.push_str(&format!(
+                "; {} held (records that could not be read)",
+                quantity(self.held.len(), "company", "companies")
+            ));
+        }
+        let awaiting = self.companies_awaiting_accounts();
+        if !awaiting.is_empty() {
+            out.push_str(&format!(
+                "; {} not sent, {NO_ACCOUNT_YET} ({})",
+                quantity(self.awaiting_accounts.len(), "count", "counts"),
+                quantity(awaiting.len(), "company", "companies")
+            ));
+        }
+        if !self.last_count_unknown.is_empty() {
+            out.push_str(&format!(
+                "; last counts unknown for {} (history lines could not be read)",
+                quantity(self.last_count_unknown.len(), "company", "companies")
             ));
         }
         out

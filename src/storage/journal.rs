@@ -1,12 +1,17 @@
 //! The sync journal: every run and every count result, appended as JSON lines to one file per
-//! profile (`<data_dir>/journal/<profile-file>.jsonl`). History, the counts last sent (so a
-//! company that dropped to zero gets its zero), resume and "revert to these counts" read it.
+//! tenant (`<data_dir>/journal/tenants/<tenant key>.jsonl`, with the tenant it belongs to beside
+//! it in `<tenant key>.tenant.json`), or per profile for the older layout
+//! (`<data_dir>/journal/<profile-file>.jsonl`). History, the counts last sent (so a company that
+//! dropped to zero gets its zero), resume and "revert to these counts" read it. A tenant whose
+//! ConnectWise site or company, or Synthesize organization, changes gets a new file; the old one
+//! is kept.
 //!
 //! Each event is one `write` of one line, without fsync (too slow for thousands of posts):
 //! a line written survives the process being killed; a power cut may lose the last lines,
-//! and a half-written last line is skipped and counted when reading.
+//! and a half-written last line is skipped and counted when reading, with the company it was about
+//! where that can still be read, so its last count is known to be unknown.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
@@ -17,10 +22,18 @@ use serde::{Deserialize, Serialize};
 
 use super::names::{self, NameError, file_stem};
 use super::paths::AppDirs;
+use crate::domain::safety::TenantIdentity;
 use crate::domain::settings::SyncOptions;
 use crate::domain::sync_plan::{LastSent, LastSentCount, PlannedCount, ServiceKind};
 
 const JOURNAL_EXTENSION: &str = "jsonl";
+/// The file beside a tenant's journal that says which tenant it is.
+const TENANT_FILE_SUFFIX: &str = ".tenant.json";
+
+/// The folder of the tenants' journals.
+pub fn tenant_journal_dir(dirs: &AppDirs) -> PathBuf {
+    dirs.journal_dir().join("tenants")
+}
 
 /// The journal file of a profile in a journal folder.
 pub(crate) fn journal_file(journal_dir: &Path, profile: &str) -> PathBuf {
@@ -138,6 +151,13 @@ pub enum JournalError {
     Encode(#[from] serde_json::Error),
 }
 
+/// A tenant's journal found in the data folder, for History.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantJournal {
+    pub tenant: TenantIdentity,
+    pub path: PathBuf,
+}
+
 /// A new, unique, sortable run id such as `20250301T101500Z-3f9a1c`.
 pub fn new_run_id() -> String {
     format!(
@@ -152,7 +172,10 @@ pub fn new_run_id() -> String {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    /// Opened on the first append, so reading a journal never creates one.
+    /// The tenant of a tenant's journal, written beside it when it is opened for a run.
+    tenant: Option<TenantIdentity>,
+    /// Opened on the first append (or by [`Journal::open_for_run`]), so reading a journal never
+    /// creates one.
     file: Mutex<Option<File>>,
 }
 
@@ -164,16 +187,64 @@ impl Journal {
         Ok(Self::at_path(journal_file(&dirs.journal_dir(), profile)))
     }
 
+    /// The journal of a tenant: its history whatever profile (or none) the run came from.
+    pub fn for_tenant(dirs: &AppDirs, tenant: &TenantIdentity) -> Self {
+        let path =
+            tenant_journal_dir(dirs).join(format!("{}.{JOURNAL_EXTENSION}", tenant.journal_key()));
+        Self {
+            path,
+            tenant: Some(tenant.clone()),
+            file: Mutex::new(None),
+        }
+    }
+
     /// A journal in a given file.
     pub fn at_path(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
+            tenant: None,
             file: Mutex::new(None),
         }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The tenant this journal belongs to, when it is a tenant's journal.
+    pub fn tenant(&self) -> Option<&TenantIdentity> {
+        self.tenant.as_ref()
+    }
+
+    /// The precondition of sending: opens the journal for appending now (creating its folder
+    /// and file, and the tenant file beside it), so a journal that cannot be written stops the
+    /// run before anything is sent. The error names the path and the reason.
+    pub fn open_for_run(&self) -> Result<(), JournalError> {
+        let mut guard = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(self.open_for_append()?);
+        }
+        drop(guard);
+        if let Some(tenant) = &self.tenant {
+            let path = tenant_file(&self.path);
+            let io = |source| JournalError::Io {
+                action: "write",
+                path: path.clone(),
+                source,
+            };
+            let text = serde_json::to_vec_pretty(tenant)?;
+            if std::fs::read(&path).ok().as_deref() != Some(text.as_slice()) {
+                // Truncated by opening, not by `set_len`: Windows refuses that on a file opened
+                // for appending only.
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create(true).truncate(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(&path).map_err(io)?;
+                file.write_all(&text).map_err(io)?;
+            }
+        }
+        Ok(())
     }
 
     fn io(&self, action: &'static str) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -254,6 +325,48 @@ impl Journal {
     }
 }
 
+/// The tenant file beside a tenant's journal.
+fn tenant_file(journal_path: &Path) -> PathBuf {
+    // The key itself has dots, so only the journal's own extension is replaced.
+    let stem = journal_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    journal_path.with_file_name(format!("{stem}{TENANT_FILE_SUFFIX}"))
+}
+
+/// The tenants' journals in the data folder, with their tenant, sorted by tenant. A journal
+/// whose tenant file is missing or unreadable is left out (it cannot be named).
+pub fn tenant_journals(dirs: &AppDirs) -> Result<Vec<TenantJournal>, JournalError> {
+    let dir = tenant_journal_dir(dirs);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(JournalError::Io {
+                action: "read",
+                path: dir,
+                source,
+            });
+        }
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some(JOURNAL_EXTENSION) {
+            continue;
+        }
+        let tenant = std::fs::read(tenant_file(&path))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<TenantIdentity>(&bytes).ok());
+        if let Some(tenant) = tenant {
+            out.push(TenantJournal { tenant, path });
+        }
+    }
+    out.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+    Ok(out)
+}
+
 /// Everything read from a journal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JournalReadout {
@@ -261,6 +374,9 @@ pub struct JournalReadout {
     pub events: Vec<JournalEntry>,
     /// Lines that could not be read and were skipped.
     pub torn_lines: usize,
+    /// The companies those lines were about, where that could still be read: their last
+    /// counts are unknown.
+    pub unreadable_line_companies: BTreeSet<i64>,
 }
 
 /// How a run ended.
@@ -321,10 +437,45 @@ impl JournalReadout {
             }
             match serde_json::from_slice::<JournalEntry>(line) {
                 Ok(entry) => out.events.push(entry),
-                Err(_) => out.torn_lines += 1,
+                Err(_) => {
+                    out.torn_lines += 1;
+                    out.unreadable_line_companies.extend(company_id_in(line));
+                }
             }
         }
         out
+    }
+
+    /// Companies whose last counts are unknown because a line about them could not be read.
+    pub fn last_counts_unknown(&self) -> Vec<i64> {
+        self.unreadable_line_companies.iter().copied().collect()
+    }
+
+    /// What could not be read, in words, for the run's output and the plan; `None` when every
+    /// line was read. E.g. "2 history lines could not be read; the last counts of companies 12,
+    /// 40 are unknown".
+    pub fn unreadable_report(&self) -> Option<String> {
+        if self.torn_lines == 0 {
+            return None;
+        }
+        let lines = if self.torn_lines == 1 {
+            "1 history line could not be read".to_owned()
+        } else {
+            format!("{} history lines could not be read", self.torn_lines)
+        };
+        let ids: Vec<String> = self
+            .unreadable_line_companies
+            .iter()
+            .map(i64::to_string)
+            .collect();
+        Some(match ids.len() {
+            0 => format!("{lines}; which companies they were about cannot be told"),
+            1 => format!("{lines}; the last counts of company {} are unknown", ids[0]),
+            _ => format!(
+                "{lines}; the last counts of companies {} are unknown",
+                ids.join(", ")
+            ),
+        })
     }
 
     fn dry_runs(&self) -> std::collections::HashSet<&str> {
@@ -466,6 +617,29 @@ impl JournalReadout {
             )
             .collect()
     }
+}
+
+/// The company id of a line that did not parse, if it still shows one whole: a parsable line's
+/// `company_id`, or in a torn line the digits after `"company_id":` when something follows them
+/// (digits at the very end may have been cut off).
+fn company_id_in(line: &[u8]) -> Option<i64> {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) {
+        return value.get("company_id").and_then(serde_json::Value::as_i64);
+    }
+    const FIELD: &[u8] = b"\"company_id\":";
+    let start = line.windows(FIELD.len()).position(|w| w == FIELD)? + FIELD.len();
+    let rest = &line[start..];
+    let rest = &rest[rest.iter().take_while(|b| **b == b' ').count()..];
+    let sign = usize::from(rest.first() == Some(&b'-'));
+    let digits = rest[sign..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let end = sign + digits;
+    if digits == 0 || !matches!(rest.get(end), Some(b',' | b'}' | b' ')) {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! What the product keeps between runs: profiles (config dir), secrets (OS keychain) and the
-//! append-only sync journal (data dir), all readable by the user alone; and the exports it
-//! writes where the user names them.
+//! append-only sync journal (data dir), all readable by the user alone; the lock that keeps one
+//! run at a time per tenant (data dir); and the exports it writes where the user names them.
 
 pub mod export_file;
 pub mod journal;
@@ -8,12 +8,14 @@ pub mod names;
 pub mod paths;
 pub mod private;
 pub mod profiles;
+pub mod run_lock;
 pub mod secrets;
 
 pub use journal::{Journal, JournalError};
 pub use names::NameError;
 pub use paths::{AppDirs, PathsError};
 pub use profiles::{Profile, ProfileError, ProfileStore};
+pub use run_lock::{RunLock, RunLockError};
 pub use secrets::{Secret, SecretError, SecretName, SecretStore};
 
 /// Any storage failure, for callers that handle them alike.
@@ -27,4 +29,6 @@ pub enum StorageError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    RunLock(#[from] RunLockError),
 }

@@ -12,6 +12,7 @@ use super::paths::AppDirs;
 use crate::api::synthesize::DEFAULT_SYNTHESIZE_URL;
 use crate::domain::counting::CountingOptions;
 use crate::domain::csv_export::CsvDelimiter;
+use crate::domain::safety::DropGuardThresholds;
 use crate::domain::settings::{ConnectWiseSite, SyncOptions};
 
 const PROFILE_EXTENSION: &str = "json";
@@ -41,6 +42,8 @@ pub struct Profile {
     pub counting: CountingOptions,
     pub sync: SyncOptions,
     pub csv_delimiter: CsvDelimiter,
+    /// When a sync counts as a large drop and stops to ask.
+    pub drop_guard: DropGuardThresholds,
     /// A PEM file of root certificates trusted beside the system's for both services (an
     /// on-premise server's internal CA); `CW_SHARED_DEVICES_CA_FILE` overrides it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +59,7 @@ impl Default for Profile {
             counting: CountingOptions::default(),
             sync: SyncOptions::default(),
             csv_delimiter: CsvDelimiter::default(),
+            drop_guard: DropGuardThresholds::default(),
             extra_ca_file: None,
         }
     }

@@ -2,6 +2,7 @@
 //! accounts, empty input, order and the summary.
 
 use super::*;
+use crate::domain::safety::HeldCompany;
 use ServiceKind::{NotShared, Shared};
 
 fn row(company_id: i64, name: &str, shared: u64, not_shared: u64) -> CompanyCounts {
@@ -451,4 +452,89 @@ fn summary_in_words() {
         "{summary}"
     );
     assert!(summary.ends_with(", and 3 more)"), "{summary}");
+}
+
+fn held(company_id: i64) -> HeldCompany {
+    HeldCompany {
+        company_id,
+        unreadable_records: 1,
+        record_ids: vec![900 + company_id],
+    }
+}
+
+#[test]
+fn a_held_company_gets_no_count_no_zero_and_no_account() {
+    let (counts, last_sent, _) = scenario();
+    let mut plan = plan_sync(&PlanInput {
+        counts: &counts,
+        services: &[],
+        accounts: &[],
+        last_sent: &last_sent,
+        options: &options(ZeroPolicy::EveryZero),
+        selection: None,
+    });
+    // Acme (1) has counts now, Gamma (3) only a count sent before, Delta (4) needs an account.
+    let held_ids: BTreeSet<i64> = [1, 3, 4].into();
+    plan.hold(&[held(4), held(3), held(1)]);
+    assert!(
+        plan.counts
+            .iter()
+            .all(|c| !held_ids.contains(&c.company_id))
+    );
+    assert!(!plan.counts.is_empty());
+    assert!(
+        plan.accounts_to_create
+            .iter()
+            .all(|a| !held_ids.contains(&a.id.parse().unwrap()))
+    );
+    let listed: Vec<i64> = plan.held.iter().map(|h| h.company_id).collect();
+    assert_eq!(listed, held_ids.into_iter().collect::<Vec<_>>());
+    assert!(
+        plan.summary()
+            .contains("; 3 companies held (records that could not be read)")
+    );
+    // Holding twice lists each company once.
+    plan.hold(&[held(4)]);
+    assert_eq!(plan.held.len(), 3);
+}
+
+#[test]
+fn counts_of_companies_without_an_account_wait_for_one() {
+    let counts = vec![row(1, "Acme", 2, 1), row(2, "Beta", 0, 3)];
+    let mut plan = plan_sync(&PlanInput {
+        counts: &counts,
+        services: &[svc("s", "Shared Devices"), svc("n", "Not Shared Devices")],
+        accounts: &[acct("1")],
+        last_sent: &LastSent::new(),
+        options: &options(ZeroPolicy::ChangedToZero),
+        selection: None,
+    });
+    assert_eq!(account_ids(&plan), vec!["2"]);
+    plan.without_account_creation();
+    assert!(plan.accounts_to_create.is_empty());
+    assert_eq!(posted(&plan), vec![(1, Shared, 2), (1, NotShared, 1)]);
+    let awaiting: Vec<(i64, ServiceKind, u64)> = plan
+        .awaiting_accounts
+        .iter()
+        .map(|c| (c.company_id, c.service, c.unit_count))
+        .collect();
+    assert_eq!(awaiting, vec![(2, NotShared, 3)]);
+    assert_eq!(plan.companies_awaiting_accounts(), [2].into());
+    assert_eq!(
+        plan.summary(),
+        "0 services to create, 0 accounts to create, 2 counts to post; \
+         1 zero skipped by the zero policy; 1 count not sent, no account yet — create accounts first (1 company)"
+    );
+}
+
+#[test]
+fn companies_with_unknown_last_counts_are_listed() {
+    let plan = SyncPlan {
+        last_count_unknown: vec![7, 8],
+        ..SyncPlan::default()
+    };
+    assert!(
+        plan.summary()
+            .ends_with("; last counts unknown for 2 companies (history lines could not be read)")
+    );
 }

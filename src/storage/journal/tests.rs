@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::TimeZone as _;
 
 use super::*;
+use crate::domain::safety::TenantIdentity;
 use crate::domain::sync_plan::ServiceKind::{NotShared, Shared};
 
 fn at(minute: u32) -> DateTime<Utc> {
@@ -402,6 +403,7 @@ fn a_run_whose_first_line_was_lost_is_still_listed() {
     let readout = JournalReadout {
         events: vec![entry(5, "orphan", sent(1, Shared, 1))],
         torn_lines: 1,
+        ..JournalReadout::default()
     };
     let runs = readout.runs();
     assert_eq!(runs.len(), 1);
@@ -445,4 +447,150 @@ fn run_ids_are_unique_and_sortable() {
     let b = new_run_id();
     assert_ne!(a, b);
     assert_eq!(a.len(), "20250301T101500Z-3f9a1c".len());
+}
+
+// --- tenants' journals, the precondition and unreadable lines ---------------------------------
+
+fn tenant(company: &str, org: &str) -> TenantIdentity {
+    TenantIdentity::new(
+        "api-na.myconnectwise.net",
+        company,
+        "https://app.usegradient.com",
+        org,
+    )
+}
+
+#[test]
+fn each_tenant_has_its_own_history_and_an_old_one_is_kept() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = AppDirs::at(root.path());
+    let a = Journal::for_tenant(&dirs, &tenant("acme", "org-1"));
+    a.open_for_run().unwrap();
+    a.append("r1", sent(1, Shared, 3)).unwrap();
+
+    // The same tenant from anywhere (another profile, the environment) reads A's history.
+    let again = Journal::for_tenant(&dirs, &tenant("ACME ", "org-1"));
+    assert_eq!(again.path(), a.path());
+    assert_eq!(again.last_sent().unwrap().len(), 1);
+
+    // Another company id, or another organization, starts empty; A's file stays.
+    for other in [tenant("beta", "org-1"), tenant("acme", "org-2")] {
+        let b = Journal::for_tenant(&dirs, &other);
+        assert_ne!(b.path(), a.path());
+        assert!(b.last_sent().unwrap().is_empty());
+        b.open_for_run().unwrap();
+        b.append("r2", sent(9, Shared, 1)).unwrap();
+    }
+    assert_eq!(a.last_sent().unwrap().len(), 1);
+    assert!(a.path().starts_with(tenant_journal_dir(&dirs)));
+
+    // History can name every tenant.
+    let listed: Vec<TenantIdentity> = tenant_journals(&dirs)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.tenant)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            tenant("acme", "org-1"),
+            tenant("acme", "org-2"),
+            tenant("beta", "org-1")
+        ]
+    );
+    assert_eq!(a.tenant(), Some(&tenant("acme", "org-1")));
+}
+
+#[test]
+fn no_tenant_journals_yet_lists_none() {
+    let root = tempfile::tempdir().unwrap();
+    assert!(
+        tenant_journals(&AppDirs::at(root.path()))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_fails_before_the_run_names_path_and_reason() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = AppDirs::at(root.path());
+    let journal = Journal::for_tenant(&dirs, &tenant("acme", "org-1"));
+    // A folder where the file should be: no user (not even root) can append to it.
+    std::fs::create_dir_all(journal.path()).unwrap();
+    let err = journal.open_for_run().unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "History file: could not open {}",
+            journal.path().display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("check the data folder's permissions"), "{err}");
+
+    // A data folder that is a file fails the same way, naming the folder.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("data"), "not a folder").unwrap();
+    let journal = Journal::for_tenant(&AppDirs::at(root.path()), &tenant("acme", "org-1"));
+    let err = journal.open_for_run().unwrap_err().to_string();
+    assert!(
+        err.starts_with("History file: could not create the folder of "),
+        "{err}"
+    );
+}
+
+#[test]
+fn opening_for_a_run_creates_an_empty_history_and_is_idempotent() {
+    let root = tempfile::tempdir().unwrap();
+    let journal = Journal::for_tenant(&AppDirs::at(root.path()), &tenant("acme", "org-1"));
+    assert!(!journal.path().exists());
+    journal.open_for_run().unwrap();
+    journal.open_for_run().unwrap();
+    assert!(journal.path().exists());
+    assert_eq!(journal.read().unwrap(), JournalReadout::default());
+    journal.append("r1", sent(1, Shared, 3)).unwrap();
+    assert_eq!(journal.read().unwrap().events.len(), 1);
+}
+
+#[test]
+fn unreadable_lines_name_the_companies_whose_last_counts_are_unknown() {
+    let whole = serde_json::to_string(&entry(0, "r1", sent(12, Shared, 3))).unwrap();
+    let bytes = [
+        whole.clone(),
+        // Torn after the company id: company 40 is known.
+        r#"{"at":"2025-03-01T10:02:00Z","run_id":"r1","event":"count_result","company_id":40,"company_na"#.to_owned(),
+        // Torn inside the company id: 12 may be the start of 123, so it is not trusted.
+        r#"{"at":"2025-03-01T10:02:00Z","run_id":"r1","event":"count_result","company_id":12"#.to_owned(),
+        // Whole JSON with a bad field: its company id is read.
+        r#"{"at":"2025-03-01T10:03:00Z","run_id":"r1","event":"count_result","company_id":7,"company_name":"G","service":"shared","unit_count":-1,"outcome":{"status":"sent"}}"#.to_owned(),
+        "garbage".to_owned(),
+    ]
+    .join("\n");
+    let readout = JournalReadout::parse(bytes.as_bytes());
+    assert_eq!(readout.events.len(), 1);
+    assert_eq!(readout.torn_lines, 4);
+    assert_eq!(readout.last_counts_unknown(), vec![7, 40]);
+    assert_eq!(
+        readout.unreadable_report().unwrap(),
+        "4 history lines could not be read; the last counts of companies 7, 40 are unknown"
+    );
+
+    let one = JournalReadout::parse(format!("{whole}\nnot json\n").as_bytes());
+    assert_eq!(
+        one.unreadable_report().unwrap(),
+        "1 history line could not be read; which companies they were about cannot be told"
+    );
+    assert_eq!(
+        JournalReadout::parse(whole.as_bytes()).unreadable_report(),
+        None
+    );
+}
+
+#[test]
+fn company_ids_are_read_only_when_whole() {
+    assert_eq!(company_id_in(br#"{"company_id": -5, "x"#), Some(-5));
+    assert_eq!(company_id_in(br#"{"company_id":5}"#), Some(5));
+    assert_eq!(company_id_in(br#"{"company_id":5"#), None);
+    assert_eq!(company_id_in(br#"{"company_id":"5","#), None);
+    assert_eq!(company_id_in(br#"{"run_id":"r1","#), None);
 }

@@ -2,6 +2,7 @@
 //! unreadable files moved aside rather than lost.
 
 use super::*;
+use crate::domain::safety::DropGuardThresholds;
 use crate::domain::settings::ZeroPolicy;
 
 fn store() -> (tempfile::TempDir, AppDirs, ProfileStore) {
@@ -95,6 +96,27 @@ fn defaults_fill_in_older_files_and_unknown_fields_are_ignored() {
     assert_eq!(p.counting, CountingOptions::default());
     assert_eq!(p.sync, SyncOptions::default());
     assert_eq!(p.csv_delimiter, CsvDelimiter::Comma);
+    assert_eq!(p.drop_guard, DropGuardThresholds::default());
+}
+
+#[test]
+fn drop_guard_thresholds_are_profile_options() {
+    let (_root, _dirs, store) = store();
+    let mut p = sample("Acme");
+    p.drop_guard.zeroed_companies_percent = 50;
+    p.drop_guard.total_drop_percent = 10;
+    store.create(&p).unwrap();
+    assert_eq!(store.load("Acme").unwrap().drop_guard, p.drop_guard);
+    // One threshold set by hand, the others default.
+    std::fs::write(
+        store.dir().join("Hand.json"),
+        r#"{"drop_guard": {"total_drop_percent": 45}}"#,
+    )
+    .unwrap();
+    let hand = store.load("Hand").unwrap().drop_guard;
+    assert_eq!(hand.total_drop_percent, 45);
+    assert_eq!(hand.zeroed_companies_percent, 20);
+    assert_eq!(hand.min_zeroed_companies, 3);
 }
 
 #[test]
