@@ -401,14 +401,18 @@ fn a_sync_killed_mid_run_resumes_to_the_exact_state() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
-    let journal_path = env.data_dir().join("journal").join("environment.jsonl");
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let lines = std::fs::read_to_string(&journal_path)
+    let journal_path = loop {
+        let path = env.home.tenant_journal();
+        let lines = path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|t| t.matches("count_result").count())
             .unwrap_or(0);
-        if lines >= 20 {
-            break;
+        if lines >= 20
+            && let Some(path) = path
+        {
+            break path;
         }
         assert!(Instant::now() < deadline, "the sync never got going");
         assert!(
@@ -416,7 +420,7 @@ fn a_sync_killed_mid_run_resumes_to_the_exact_state() {
             "the sync ended before it could be killed"
         );
         std::thread::sleep(Duration::from_millis(10));
-    }
+    };
     child.kill().unwrap();
     child.wait().unwrap();
 

@@ -237,12 +237,13 @@ fn sigterm_stops_the_sync_like_ctrl_c_with_the_journal_and_the_summary() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
-    let journal_path = home.data_dir().join("journal").join("environment.jsonl");
     let started = wait_until(Duration::from_secs(60), || {
-        std::fs::read_to_string(&journal_path)
-            .is_ok_and(|t| t.matches("count_result").count() >= 10)
+        home.tenant_journal()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .is_some_and(|t| t.matches("count_result").count() >= 10)
     });
     assert!(started, "the sync never got going");
+    let journal_path = home.tenant_journal().unwrap();
     let pid = child.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])

@@ -245,7 +245,7 @@ fn journal_log_and_profiles_are_the_users_alone() {
     let data = env.home.data_dir();
     let config = env.home.config_dir();
     for file in [
-        data.join("journal").join("environment.jsonl"),
+        env.home.tenant_journal().unwrap(),
         env.home.log_file(),
         config.join("profiles").join("Private.json"),
     ] {
@@ -253,6 +253,7 @@ fn journal_log_and_profiles_are_the_users_alone() {
     }
     for dir in [
         data.join("journal"),
+        data.join("journal").join("tenants"),
         data.join("logs"),
         config.join("profiles"),
     ] {

@@ -19,7 +19,7 @@ use cw_shared_devices::domain::counting::CompanyCounts;
 use cw_shared_devices::domain::settings::{SyncOptions, ZeroPolicy};
 use cw_shared_devices::domain::sync_plan::{PlannedCount, ServiceKind};
 use cw_shared_devices::engine::sync::{
-    self, PlannedSync, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
+    self, PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
 };
 use cw_shared_devices::sandbox::{
     FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, Sandbox, SandboxConfig,
@@ -104,6 +104,12 @@ impl Rig {
             profile_name: "test".into(),
             rule_text: "the default rule".into(),
             revert: false,
+            // These runs are about execution and the zero policies; the drop guard that stops
+            // a mass drop is the billing-safety tests' (tests/billing_safety.rs).
+            guard: SendGuard {
+                allow_large_drop: true,
+                ..SendGuard::default()
+            },
         }
     }
 

@@ -119,6 +119,7 @@ pub async fn measure_usage_sync(
         profile_name: "measure".into(),
         rule_text: String::new(),
         revert: false,
+        guard: Default::default(),
     };
     let client = SynthesizeClient::new(settings)?;
     let cancel = CancellationToken::new();

@@ -113,6 +113,25 @@ pub struct DryRunArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Send the counts read even when the preview is incomplete (records ConnectWise counted
+    /// but that could not be read, or a count that changed during the fetch).
+    #[arg(long)]
+    pub accept_incomplete: bool,
+    /// Send even when the plan would set many companies to zero or cut the total sharply
+    /// against the counts last sent (the drop guard).
+    #[arg(long)]
+    pub allow_large_drop: bool,
+}
+
+impl DryRunArgs {
+    pub fn flags(&self) -> super::sync_cmd::SyncFlags {
+        super::sync_cmd::SyncFlags {
+            dry_run: self.dry_run,
+            json: self.json,
+            accept_incomplete: self.accept_incomplete,
+            allow_large_drop: self.allow_large_drop,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,6 +27,7 @@ use crate::engine::sync::SyncSteps;
 use crate::engine::{self, EngineError, PreviewRequest};
 use crate::logging;
 use crate::storage::export_file::ExportFileError;
+use sync_cmd::SyncFlags;
 
 /// How a run ended, as the exit status tells schedulers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +64,15 @@ pub enum CliError {
     Failed(String),
     #[error("cancelled")]
     Cancelled,
+    /// Another run for the same tenant holds its lock: exit 2.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl CliError {
     fn outcome(&self) -> Outcome {
         match self {
-            CliError::Config(_) => Outcome::Usage,
+            CliError::Config(_) | CliError::Busy(_) => Outcome::Usage,
             CliError::Failed(_) | CliError::Cancelled => Outcome::Failed,
         }
     }
@@ -235,17 +239,15 @@ async fn dispatch(
         Command::Preview(args) => preview(&resolved, &args, cancel).await,
         Command::Authenticate => sync_cmd::authenticate(&resolved, cancel).await,
         Command::SyncServices => {
-            sync_cmd::sync(&resolved, SyncSteps::SERVICES, false, false, cancel).await
+            sync_cmd::sync(&resolved, SyncSteps::SERVICES, SyncFlags::default(), cancel).await
         }
         Command::SyncAccounts => {
-            sync_cmd::sync(&resolved, SyncSteps::ACCOUNTS, false, false, cancel).await
+            sync_cmd::sync(&resolved, SyncSteps::ACCOUNTS, SyncFlags::default(), cancel).await
         }
         Command::SyncUsage(a) => {
-            sync_cmd::sync(&resolved, SyncSteps::USAGE, a.dry_run, a.json, cancel).await
+            sync_cmd::sync(&resolved, SyncSteps::USAGE, a.flags(), cancel).await
         }
-        Command::Sync(a) => {
-            sync_cmd::sync(&resolved, SyncSteps::ALL, a.dry_run, a.json, cancel).await
-        }
+        Command::Sync(a) => sync_cmd::sync(&resolved, SyncSteps::ALL, a.flags(), cancel).await,
         Command::UpdateStatus { status } => {
             sync_cmd::update_status(&resolved, &status, cancel).await
         }

@@ -7,13 +7,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Outcome, progress};
 use crate::domain::printable::printable;
-use crate::domain::sync_plan::PlannedCount;
+use crate::domain::safety::TenantIdentity;
+use crate::domain::sync_plan::{NO_ACCOUNT_YET, PlannedCount};
 use crate::engine::settings::RunSettings as Resolved;
 use crate::engine::sync::{
-    PlannedSync, SyncReport, SyncRequest, SyncSession, SyncSteps, SyncUpdate,
+    PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSession, SyncSteps, SyncUpdate,
 };
 use crate::engine::{self, ConnectWiseError, ConnectionStep, IntegrationStatus, PreviewRequest};
 use crate::storage::journal::CountOutcome;
+use crate::storage::run_lock::{DEFAULT_RUN_LOCK_WAIT, RunLock, RunLockError};
 
 /// Prints lines of text on stdout, each cleaned of anything a terminal would act on: they
 /// quote company names and server messages.
@@ -123,40 +125,51 @@ fn count_line(count: &PlannedCount) -> String {
     )
 }
 
+/// What a sync run was asked for beside its steps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncFlags {
+    pub dry_run: bool,
+    pub json: bool,
+    pub accept_incomplete: bool,
+    pub allow_large_drop: bool,
+}
+
 /// `sync-services`, `sync-accounts`, `sync-usage`, `sync`.
+///
+/// Nothing is sent that a complete preview of the same tenant did not show: the tenant is
+/// named first (ConnectWise site and company, Synthesize organization) and locked for the run;
+/// the preview runs afresh and must prove its completeness; its history must be readable and
+/// writable; and a large drop against the counts last sent needs `--allow-large-drop`.
 pub async fn sync(
     resolved: &Resolved,
     steps: SyncSteps,
-    dry_run: bool,
-    json: bool,
+    flags: SyncFlags,
     cancel: &CancellationToken,
 ) -> Result<Outcome, CliError> {
     let synthesize = resolved.synthesize_settings()?;
+    let session = SyncSession::new(&synthesize)?;
+    let tenant = resolved.tenant(&session.organization_id(cancel).await?);
+    let _lock = lock_tenant(resolved, &tenant).await?;
     // Services need no counts; accounts and usage need the preview first.
-    let (counts, rule_text) = if steps.accounts || steps.usage {
-        let request = PreviewRequest {
-            connectwise: resolved.connectwise_settings()?,
-            counting: resolved.counting.clone(),
-        };
-        let bar = progress::FetchBar::new();
-        let report = |p| bar.update(p);
-        let preview = engine::run_preview(&request, &report, cancel).await;
-        bar.finish(preview.is_ok());
-        let preview = preview?;
-        for warning in preview.counts.skipped.warnings() {
-            eprintln!("warning: {}", printable(&warning));
-        }
-        (preview.counts.companies, preview.rule_text)
+    let (counts, rule_text, completeness) = if steps.accounts || steps.usage {
+        let preview = preview_for_sync(resolved, cancel).await?;
+        (
+            preview.counts.companies,
+            preview.rule_text,
+            Some(preview.completeness),
+        )
     } else {
-        (Vec::new(), String::new())
+        (Vec::new(), String::new(), None)
     };
-    let journal = resolved.journal()?;
-    let last_sent = journal
-        .as_ref()
-        .map(|j| j.last_sent())
-        .transpose()
-        .map_err(|e| CliError::Failed(format!("could not read the sync history: {e}")))?
-        .unwrap_or_default();
+    let journal = resolved.tenant_journal(&tenant);
+    let history = journal.read().map_err(|e| {
+        CliError::Failed(format!(
+            "could not read the sync history: {e}; nothing was sent"
+        ))
+    })?;
+    if let Some(report) = history.unreadable_report() {
+        eprintln!("warning: {}", printable(&report));
+    }
     let request = SyncRequest {
         synthesize,
         counts,
@@ -166,17 +179,29 @@ pub async fn sync(
         profile_name: resolved.journal_name(),
         rule_text,
         revert: false,
+        guard: SendGuard {
+            completeness,
+            accept_incomplete: flags.accept_incomplete,
+            allow_large_drop: flags.allow_large_drop,
+            drop_thresholds: resolved.drop_guard(),
+            last_counts_unknown: history.last_counts_unknown(),
+        },
     };
-    let session = SyncSession::new(&request.synthesize)?;
-    let planned = session.plan(&request, &last_sent, cancel).await?;
-    eprintln!("Plan: {}", printable(&planned.plan.summary()));
-    for warning in planned.warnings() {
-        eprintln!("warning: {}", printable(&warning));
-    }
-    if dry_run {
-        print_dry_run(&planned, json)?;
+    let planned = session.plan(&request, &history.last_sent(), cancel).await?;
+    print_plan(&planned);
+    if flags.dry_run {
+        if let Some(refusal) = planned.refusal(&request.guard) {
+            eprintln!("warning: {}", printable(&refusal));
+        }
+        print_dry_run(&planned, flags.json)?;
         return Ok(Outcome::Done);
     }
+    if let Some(refusal) = planned.refusal(&request.guard) {
+        return Err(CliError::Failed(refusal));
+    }
+    journal
+        .open_for_run()
+        .map_err(|e| CliError::Failed(format!("{e}; nothing was sent")))?;
     let bar = progress::SyncBar::new(planned.plan.counts.len());
     let on_update = |update: SyncUpdate| match update {
         SyncUpdate::Progress(p) => bar.update(p),
@@ -186,11 +211,15 @@ pub async fn sync(
         }
     };
     let report = session
-        .execute(&planned, &request, journal.as_ref(), &on_update, cancel)
+        .execute(&planned, &request, Some(&journal), &on_update, cancel)
         .await;
     bar.finish();
-    print_report(&report, json)?;
-    Ok(if report.cancelled {
+    print_report(&report, flags.json)?;
+    let journal_failed = report
+        .step_failures
+        .iter()
+        .any(|(step, _)| step == "journal");
+    Ok(if report.cancelled || journal_failed {
         Outcome::Failed
     } else if report.has_failures() {
         if report.sent_anything() {
@@ -201,6 +230,68 @@ pub async fn sync(
     } else {
         Outcome::Done
     })
+}
+
+/// Takes the tenant's run lock on a blocking thread (it waits a few seconds for a run that
+/// holds it).
+async fn lock_tenant(resolved: &Resolved, tenant: &TenantIdentity) -> Result<RunLock, CliError> {
+    let dirs = resolved.dirs.clone();
+    let key = tenant.journal_key();
+    let locked =
+        tokio::task::spawn_blocking(move || RunLock::acquire(&dirs, &key, DEFAULT_RUN_LOCK_WAIT))
+            .await
+            .map_err(|e| CliError::Failed(format!("could not take the run lock: {e}")))?;
+    locked.map_err(|e| match e {
+        RunLockError::Busy { .. } => CliError::Busy(e.to_string()),
+        RunLockError::Io { .. } => CliError::Failed(e.to_string()),
+    })
+}
+
+/// The preview a sync sends from, run afresh, its warnings printed.
+async fn preview_for_sync(
+    resolved: &Resolved,
+    cancel: &CancellationToken,
+) -> Result<engine::PreviewOutcome, CliError> {
+    let request = PreviewRequest {
+        connectwise: resolved.connectwise_settings()?,
+        counting: resolved.counting.clone(),
+    };
+    let bar = progress::FetchBar::new();
+    let report = |p| bar.update(p);
+    let preview = engine::run_preview(&request, &report, cancel).await;
+    bar.finish(preview.is_ok());
+    let preview = preview?;
+    for warning in preview.counts.skipped.warnings() {
+        eprintln!("warning: {}", printable(&warning));
+    }
+    Ok(preview)
+}
+
+/// The plan on stderr: its summary, what is held and why, the counts waiting for an account,
+/// and the other warnings.
+fn print_plan(planned: &PlannedSync) {
+    eprintln!("Plan: {}", printable(&planned.plan.summary()));
+    for line in planned.held_lines() {
+        eprintln!("held: {}", printable(&line));
+    }
+    for count in &planned.plan.awaiting_accounts {
+        eprintln!("not sent: {}: {NO_ACCOUNT_YET}", count_line(count));
+    }
+    if !planned.plan.last_count_unknown.is_empty() {
+        let ids: Vec<String> = planned
+            .plan
+            .last_count_unknown
+            .iter()
+            .map(i64::to_string)
+            .collect();
+        eprintln!(
+            "warning: last counts unknown (history lines could not be read) for companies {}",
+            ids.join(", ")
+        );
+    }
+    for warning in planned.warnings() {
+        eprintln!("warning: {}", printable(&warning));
+    }
 }
 
 /// What a dry run would do, as text or JSON.

@@ -223,8 +223,10 @@ impl PreviewCompleteness {
                 after: self.count_after,
             });
         }
+        // A count that changed is its own reason; what was read is compared with the count
+        // after the fetch, which the fetch had the chance to follow.
         let seen = self.records_seen();
-        if seen != self.count_before || seen != self.count_after {
+        if seen != self.count_after {
             out.push(IncompleteReason::CountMismatch {
                 server_count: self.count_after,
                 records_seen: seen,

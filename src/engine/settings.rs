@@ -10,6 +10,7 @@ use crate::api::connectwise::{ConnectWiseSettings, ConnectWiseTarget, accept_hea
 use crate::api::synthesize::SynthesizeSettings;
 use crate::domain::counting::CountingOptions;
 use crate::domain::csv_export::CsvDelimiter;
+use crate::domain::safety::{DropGuardThresholds, TenantIdentity};
 use crate::domain::settings::{ConnectWiseSite, SyncOptions};
 use crate::storage::profiles::read_extra_ca_file;
 use crate::storage::secrets::KeychainStore;
@@ -217,6 +218,14 @@ impl RunSettings {
         Ok(())
     }
 
+    /// When a plan counts as a large drop: the profile's thresholds, or the defaults.
+    pub fn drop_guard(&self) -> DropGuardThresholds {
+        self.profile
+            .as_ref()
+            .map(|p| p.drop_guard)
+            .unwrap_or_default()
+    }
+
     /// The name the journal is kept under.
     pub fn journal_name(&self) -> String {
         self.profile
@@ -224,6 +233,27 @@ impl RunSettings {
             .map_or_else(|| ENVIRONMENT_JOURNAL.to_owned(), |p| p.name.clone())
     }
 
+    /// The tenant a run with these settings talks to, once Synthesize has named the
+    /// organization its keys belong to (`GET /organization`). The ConnectWise side is the host
+    /// of the configured site or API URL and the company id; no key is part of it.
+    pub fn tenant(&self, synthesize_organization_id: &str) -> TenantIdentity {
+        let site = match &self.cw_target {
+            ConnectWiseTarget::Site(url) | ConnectWiseTarget::ApiBase(url) => url.as_str(),
+        };
+        TenantIdentity::new(
+            site,
+            self.cw_company_id.as_deref().unwrap_or_default(),
+            &self.synthesize_url,
+            synthesize_organization_id,
+        )
+    }
+
+    /// The tenant's journal: its history whatever profile (or none) the run came from.
+    pub fn tenant_journal(&self, tenant: &TenantIdentity) -> Journal {
+        Journal::for_tenant(&self.dirs, tenant)
+    }
+
+    /// A profile's journal (the older layout, kept for the window's History).
     pub fn journal(&self) -> Result<Option<Journal>, SettingsError> {
         Journal::for_profile(&self.dirs, &self.journal_name())
             .map(Some)

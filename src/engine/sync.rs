@@ -14,6 +14,9 @@ use crate::api::synthesize::{
     SynthesizeSettings,
 };
 use crate::domain::counting::CompanyCounts;
+use crate::domain::safety::{
+    DropCheck, DropGuardThresholds, HeldCompany, PreviewCompleteness, check_large_drop,
+};
 use crate::domain::settings::SyncOptions;
 use crate::domain::sync_plan::{
     LastSent, NewService, PlanInput, PlannedCount, ServiceKind, SyncPlan, SynthesizeAccount,
@@ -77,6 +80,24 @@ pub struct SyncRequest {
     pub rule_text: String,
     /// Counts to post regardless of the zero policy ("revert to these counts" from History).
     pub revert: bool,
+    /// What must hold before anything is sent.
+    pub guard: SendGuard,
+}
+
+/// What a run must prove before it sends, and the user's explicit ways through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendGuard {
+    /// The completeness of the preview the counts come from; `None` when the run posts no
+    /// counts from a preview (services only, Retry failed, revert).
+    pub completeness: Option<PreviewCompleteness>,
+    /// Send the counts read even though the preview is incomplete (`--accept-incomplete`).
+    pub accept_incomplete: bool,
+    /// Send even though the plan is a large drop (`--allow-large-drop`).
+    pub allow_large_drop: bool,
+    /// When a plan counts as a large drop (the profile's options).
+    pub drop_thresholds: DropGuardThresholds,
+    /// Companies whose last counts are unknown (history lines about them could not be read).
+    pub last_counts_unknown: Vec<i64>,
 }
 
 /// The plan, and the Synthesize state it was made from.
@@ -94,9 +115,33 @@ pub struct PlannedSync {
     /// Account ids Synthesize lists as not mapped yet: their counts will be answered
     /// "unmapped" until the partner maps them.
     pub unmapped_accounts: BTreeSet<String>,
+    /// Why the preview does not prove its counts (the figures and `--accept-incomplete`);
+    /// `None` when it does, or when the run posts no counts from a preview.
+    pub incomplete: Option<String>,
+    /// The plan compared with the last counts sent to this tenant.
+    pub drop_check: DropCheck,
 }
 
 impl PlannedSync {
+    /// Why this plan must not be sent as it is, given the user's ways through; `None` when it
+    /// may be sent. The engine checks it again before sending anything.
+    pub fn refusal(&self, guard: &SendGuard) -> Option<String> {
+        if let Some(incomplete) = &self.incomplete
+            && !guard.accept_incomplete
+        {
+            return Some(incomplete.clone());
+        }
+        if !guard.allow_large_drop {
+            return self.drop_check.message();
+        }
+        None
+    }
+
+    /// The companies held, each with its reason, one line each.
+    pub fn held_lines(&self) -> Vec<String> {
+        self.plan.held.iter().map(held_line).collect()
+    }
+
     /// Warnings to show beside the plan: skipped items and accounts not mapped yet.
     pub fn warnings(&self) -> Vec<String> {
         let mut out: Vec<String> = self
@@ -223,15 +268,36 @@ pub async fn plan(
         options: &request.options,
         selection: request.selection.as_ref(),
     });
+    let guard = &request.guard;
+    let held = guard
+        .completeness
+        .as_ref()
+        .map(PreviewCompleteness::held_companies)
+        .unwrap_or_default();
+    plan.hold(&held);
+    plan.last_count_unknown
+        .clone_from(&guard.last_counts_unknown);
     if !request.steps.services {
         plan.services_to_create.clear();
     }
     if !request.steps.accounts {
-        plan.accounts_to_create.clear();
+        if request.steps.usage {
+            // Counts for companies with no account would only come back "unmapped": they wait
+            // for Sync accounts instead.
+            plan.without_account_creation();
+        } else {
+            plan.accounts_to_create.clear();
+        }
     }
     if !request.steps.usage {
         plan.counts.clear();
     }
+    let incomplete = guard
+        .completeness
+        .as_ref()
+        .filter(|_| request.steps.accounts || request.steps.usage)
+        .and_then(PreviewCompleteness::incomplete_message);
+    let drop_check = check_large_drop(last_sent, &plan, &guard.drop_thresholds);
     Ok(PlannedSync {
         plan,
         services,
@@ -239,7 +305,14 @@ pub async fn plan(
         skipped,
         mapping_known,
         unmapped_accounts,
+        incomplete,
+        drop_check,
     })
+}
+
+/// A held company in words: "company 12: 2 configuration records could not be read …".
+pub fn held_line(held: &HeldCompany) -> String {
+    format!("company {}: {}", held.company_id, held.reason())
 }
 
 /// Count posts per second at most: under Synthesize's documented limit of about 100 a second,
@@ -353,6 +426,26 @@ pub async fn execute(
     cancel: &CancellationToken,
 ) -> SyncReport {
     let run_id = new_run_id();
+    let mut report = SyncReport {
+        run_id: run_id.clone(),
+        progress: SyncProgress {
+            counts_total: planned.plan.counts.len(),
+            ..SyncProgress::default()
+        },
+        items: Vec::new(),
+        step_failures: Vec::new(),
+        cancelled: false,
+    };
+    if let Some(reason) = precondition_failure(planned, request, journal) {
+        on_update(SyncUpdate::StepFailed {
+            step: "safety",
+            reason: reason.clone(),
+        });
+        report.step_failures.push(("safety".to_owned(), reason));
+        return report;
+    }
+    // Stopped by the user's cancel, or by a journal write that failed.
+    let stop = cancel.child_token();
     let ctx = RunContext {
         client,
         planned,
@@ -360,7 +453,8 @@ pub async fn execute(
         journal,
         run_id: &run_id,
         on_update,
-        cancel,
+        cancel: &stop,
+        journal_failure: std::sync::Mutex::new(None),
     };
     ctx.journal_write(JournalEvent::RunStarted {
         profile: request.profile_name.clone(),
@@ -375,16 +469,6 @@ pub async fn execute(
             counting_rule: request.rule_text.clone(),
         },
     });
-    let mut report = SyncReport {
-        run_id: run_id.clone(),
-        progress: SyncProgress {
-            counts_total: planned.plan.counts.len(),
-            ..SyncProgress::default()
-        },
-        items: Vec::new(),
-        step_failures: Vec::new(),
-        cancelled: false,
-    };
     let service_ids = create_services(&ctx, &mut report).await;
     let accounts_not_created = create_accounts(&ctx, &mut report).await;
     post_counts(&ctx, &mut report, &service_ids, &accounts_not_created).await;
@@ -395,7 +479,29 @@ pub async fn execute(
         failed: report.progress.failed as u64,
         cancelled: report.cancelled,
     });
+    if let Some(reason) = ctx.take_journal_failure() {
+        ctx.fail_step(
+            &mut report,
+            "journal",
+            format!("{reason}; sending stopped so nothing goes out unrecorded"),
+        );
+    }
     report
+}
+
+/// Why nothing may be sent at all: the plan's safety checks, or a journal that cannot be
+/// written (the history that drives zeros and resume would be lost).
+fn precondition_failure(
+    planned: &PlannedSync,
+    request: &SyncRequest,
+    journal: Option<&Journal>,
+) -> Option<String> {
+    if let Some(refusal) = planned.refusal(&request.guard) {
+        return Some(refusal);
+    }
+    journal
+        .and_then(|j| j.open_for_run().err())
+        .map(|e| format!("{e}; nothing was sent"))
 }
 
 /// What every step of a run needs.
@@ -406,16 +512,34 @@ struct RunContext<'a> {
     journal: Option<&'a Journal>,
     run_id: &'a str,
     on_update: &'a (dyn Fn(SyncUpdate) + Send + Sync),
+    /// The run's stop: the user's cancel, or [`RunContext::journal_write`] failing.
     cancel: &'a CancellationToken,
+    /// The first journal write that failed.
+    journal_failure: std::sync::Mutex<Option<String>>,
 }
 
 impl RunContext<'_> {
+    /// Records an event; when that fails the run stops sending (what is not journaled would be
+    /// missing from the history that drives zeros and resume).
     fn journal_write(&self, event: JournalEvent) {
         if let Some(journal) = self.journal
             && let Err(e) = journal.append(self.run_id, event)
         {
-            tracing::error!(error = %e, "could not write the journal");
+            tracing::error!(error = %e, "could not write the journal; stopping");
+            let mut failure = self
+                .journal_failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            failure.get_or_insert_with(|| e.to_string());
+            self.cancel.cancel();
         }
+    }
+
+    fn take_journal_failure(&self) -> Option<String> {
+        self.journal_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     /// A step that failed as a whole: told as it happens and kept in the report.
@@ -737,6 +861,20 @@ impl SyncSession {
         })
     }
 
+    /// The id of the organization the Synthesize keys belong to (`GET /organization`), half of
+    /// the tenant's identity.
+    pub async fn organization_id(&self, cancel: &CancellationToken) -> Result<String, EngineError> {
+        let integration = self.client.authenticate(cancel).await?;
+        integration
+            .organization_id
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| {
+                EngineError::Other(
+                    "Synthesize did not say which organization these keys belong to (no organizationId from GET /organization), so the run's history cannot be told apart from another tenant's; nothing was sent".into(),
+                )
+            })
+    }
+
     /// Reads the Synthesize state and makes the plan (see [`plan`]).
     pub async fn plan(
         &self,
@@ -772,5 +910,9 @@ pub fn plan_of_counts(counts: Vec<PlannedCount>, planned: &PlannedSync) -> Plann
         skipped: planned.skipped.clone(),
         mapping_known: planned.mapping_known,
         unmapped_accounts: planned.unmapped_accounts.clone(),
+        // Counts the user chose by hand from a run already made: no preview to prove, and no
+        // drop guard (they are what was sent, or failed, before).
+        incomplete: None,
+        drop_check: DropCheck::default(),
     }
 }

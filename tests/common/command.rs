@@ -95,6 +95,20 @@ impl Home {
         self.dir.path().join("config").join("cw-shared-devices")
     }
 
+    /// The journal of the one tenant the runs in this home talked to, once a run opened it
+    /// (`<data>/journal/tenants/<tenant key>.jsonl`).
+    pub fn tenant_journal(&self) -> Option<PathBuf> {
+        let dir = self.data_dir().join("journal").join("tenants");
+        let mut journals: Vec<PathBuf> = std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .collect();
+        journals.sort();
+        journals.into_iter().next()
+    }
+
     pub fn log_file(&self) -> PathBuf {
         self.data_dir().join("logs").join("cw-shared-devices.log")
     }

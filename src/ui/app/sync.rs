@@ -66,6 +66,7 @@ impl App {
             profile_name: profile.name.clone(),
             rule_text,
             revert: false,
+            guard: Default::default(),
         })
     }
 
