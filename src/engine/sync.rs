@@ -55,6 +55,12 @@ impl SyncSteps {
         accounts: false,
         usage: true,
     };
+    /// "Create the missing accounts, then send".
+    pub const ACCOUNTS_AND_USAGE: SyncSteps = SyncSteps {
+        services: false,
+        accounts: true,
+        usage: true,
+    };
 
     /// The journal's kind for the run.
     pub fn run_kind(self) -> RunKind {

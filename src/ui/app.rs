@@ -83,6 +83,12 @@ pub struct PreviewState {
     pub error: Option<String>,
     pub table: Option<PreviewTable>,
     pub elapsed_ms: Option<u64>,
+    /// What the table was counted with (options, zero policy, tenant) and when.
+    pub binding: Option<crate::domain::safety::PlanBinding>,
+    /// The context a running preview started with.
+    pub started_context: Option<crate::domain::safety::PlanContext>,
+    /// Whether what the table was counted from agrees with what ConnectWise said it holds.
+    pub completeness: Option<crate::domain::safety::PreviewCompleteness>,
 }
 
 /// The export's state: a typed path field appears when no dialog could open.
@@ -381,7 +387,7 @@ impl App {
         }
 
         if self.sync.phase == SyncPhase::Confirm {
-            for action in show_plan_dialog(ui.ctx(), &self.sync) {
+            for action in show_plan_dialog(ui.ctx(), &mut self.sync) {
                 actions.push(Action::Sync(action));
             }
         }
@@ -582,6 +588,10 @@ impl App {
                 self.preview.running = false;
                 match result {
                     Ok(outcome) => {
+                        self.preview.binding = self.preview.started_context.take().map(|context| {
+                            crate::domain::safety::PlanBinding::new(context, chrono::Utc::now())
+                        });
+                        self.preview.completeness = Some(outcome.completeness.clone());
                         let table = PreviewTable::new(&outcome.counts, outcome.rule_text);
                         self.log.push(
                             LogLevel::Info,
@@ -731,6 +741,7 @@ impl App {
         self.preview.running = true;
         self.preview.progress = None;
         self.preview.error = None;
+        self.preview.started_context = self.current_plan_context();
         self.start_job(Job::Preview(PreviewRequest {
             connectwise,
             counting: self

@@ -3,7 +3,7 @@
 //! starts the worker's plan and execute jobs for the actions returned.
 
 use crate::domain::printable::printable;
-use crate::domain::sync_plan::PlannedCount;
+use crate::domain::sync_plan::{NO_ACCOUNT_YET, PlannedCount};
 use crate::engine::sync::{PlannedSync, SyncProgress, SyncReport, SyncRequest, SyncSteps};
 use crate::engine::{IntegrationData, IntegrationStatus};
 use crate::storage::journal::CountOutcome;
@@ -35,6 +35,10 @@ pub struct SyncState {
     /// What Synthesize last said about the integration (status and last sync), when read.
     pub integration: Option<IntegrationData>,
     pub status_message: Option<Result<String, String>>,
+    /// Why sending from the table is off (a stale or incomplete preview), set each frame.
+    pub send_blocked: Option<String>,
+    /// The user ticked "send the drop" for the plan on screen (the drop guard).
+    pub drop_confirmed: bool,
 }
 
 /// What the sync controls ask for.
@@ -53,6 +57,7 @@ fn steps_label(steps: SyncSteps) -> &'static str {
         (true, false, false) => "Sync services",
         (false, true, false) => "Sync accounts",
         (false, false, true) => "Sync usage",
+        (false, true, true) => "Create the missing accounts, then send",
         _ => "Sync all",
     }
 }
@@ -74,10 +79,15 @@ pub fn show_sync_controls(
             SyncSteps::ALL,
         ] {
             let needs_counts = steps.accounts || steps.usage;
-            let enabled = idle && (has_counts || !needs_counts);
+            let sendable = has_counts && state.send_blocked.is_none();
+            let enabled = idle && (sendable || !needs_counts);
+            let why = match &state.send_blocked {
+                Some(reason) if has_counts => reason.as_str(),
+                _ => "Run a preview first",
+            };
             let button = ui
                 .add_enabled(enabled, egui::Button::new(steps_label(steps)))
-                .on_disabled_hover_text("Run a preview first");
+                .on_disabled_hover_text(why);
             if button.clicked() {
                 actions.push(SyncAction::Plan(steps));
             }
@@ -168,11 +178,12 @@ pub fn show_sync_controls(
 }
 
 /// The plan, as the confirmation dialog (or the dry run) shows it: every item that would be sent.
-pub fn show_plan_dialog(ctx: &egui::Context, state: &SyncState) -> Vec<SyncAction> {
+pub fn show_plan_dialog(ctx: &egui::Context, state: &mut SyncState) -> Vec<SyncAction> {
     let mut actions = Vec::new();
     let Some(planned) = &state.planned else {
         return actions;
     };
+    let mut drop_confirmed = state.drop_confirmed;
     let plan = &planned.plan;
     let revert = state.request.as_ref().is_some_and(|r| r.revert);
     let title = match (state.dry_run, revert) {
@@ -192,6 +203,11 @@ pub fn show_plan_dialog(ctx: &egui::Context, state: &SyncState) -> Vec<SyncActio
         ui.label(plan.summary());
         for warning in &plan.warnings {
             ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
+        }
+        show_held_and_awaiting(ui, planned, &mut actions);
+        let large_drop = planned.drop_check.is_large_drop() && !state.dry_run;
+        if large_drop {
+            show_large_drop(ui, planned, &mut drop_confirmed);
         }
         ui.separator();
         egui::ScrollArea::vertical()
@@ -232,7 +248,13 @@ pub fn show_plan_dialog(ctx: &egui::Context, state: &SyncState) -> Vec<SyncActio
                     actions.push(SyncAction::ClosePlan);
                 }
             } else {
-                if ui.button("Confirm and send").clicked() {
+                let confirm = ui
+                    .add_enabled(
+                        !large_drop || drop_confirmed,
+                        egui::Button::new("Confirm and send"),
+                    )
+                    .on_disabled_hover_text("Tick the box above to send this drop");
+                if confirm.clicked() {
                     actions.push(SyncAction::Confirm);
                 }
                 if ui.button("Cancel").clicked() {
@@ -244,7 +266,68 @@ pub fn show_plan_dialog(ctx: &egui::Context, state: &SyncState) -> Vec<SyncActio
     if response.should_close() {
         actions.push(SyncAction::ClosePlan);
     }
+    state.drop_confirmed = drop_confirmed;
     actions
+}
+
+/// The companies held (records that could not be read) and the counts waiting for an account,
+/// with "Create the missing accounts, then send".
+fn show_held_and_awaiting(ui: &mut egui::Ui, planned: &PlannedSync, actions: &mut Vec<SyncAction>) {
+    for line in planned.held_lines() {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("Held, not sent: {line}"),
+        );
+    }
+    let plan = &planned.plan;
+    if plan.awaiting_accounts.is_empty() {
+        return;
+    }
+    let companies = plan.companies_awaiting_accounts();
+    ui.colored_label(
+        ui.visuals().warn_fg_color,
+        format!(
+            "{} count(s) of {} company(ies) not sent: {NO_ACCOUNT_YET}",
+            plan.awaiting_accounts.len(),
+            companies.len()
+        ),
+    );
+    if ui
+        .button(steps_label(SyncSteps::ACCOUNTS_AND_USAGE))
+        .clicked()
+    {
+        actions.push(SyncAction::Plan(SyncSteps::ACCOUNTS_AND_USAGE));
+    }
+}
+
+/// The drop guard: the companies going to zero, and the tick that lets the drop through.
+fn show_large_drop(ui: &mut egui::Ui, planned: &PlannedSync, confirmed: &mut bool) {
+    let check = &planned.drop_check;
+    ui.colored_label(
+        ui.visuals().error_fg_color,
+        format!(
+            "Large drop: {} of the {} companies with devices would go to zero; the tenant's devices would go from {} to {}.",
+            check.going_to_zero.len(),
+            check.companies_nonzero_before,
+            check.total_devices_before,
+            check.total_devices_after
+        ),
+    );
+    egui::ScrollArea::vertical()
+        .id_salt("drop_companies")
+        .max_height(120.0)
+        .show(ui, |ui| {
+            for company in &check.going_to_zero {
+                ui.label(printable(&format!(
+                    "{} ({}): {} devices → 0",
+                    company.company_name, company.company_id, company.devices_before
+                )));
+            }
+        });
+    ui.checkbox(
+        confirmed,
+        "I checked these companies: the drop is real, send it",
+    );
 }
 
 /// Words for one count's outcome, for the log.

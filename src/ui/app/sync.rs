@@ -4,9 +4,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::domain::safety::{PlanContext, TenantIdentity};
 use crate::engine::IntegrationStatus;
 use crate::engine::sync::{
-    PlannedSync, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
+    PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
 };
 use crate::storage::journal::CountOutcome;
 use crate::worker::{ExecuteSyncJob, Job, JobError, JobKind, PlanSyncJob, WorkerCommand};
@@ -40,6 +41,55 @@ impl App {
         }
     }
 
+    /// What a plan made now would depend on: the counting options as the form shows them, the
+    /// zero policy, and the tenant as the connection form names it (its ConnectWise site and
+    /// company and its Synthesize URL). The selection is checked when a plan is confirmed.
+    pub(super) fn current_plan_context(&self) -> Option<PlanContext> {
+        let profile = self.profile.as_ref()?;
+        let site = self.form.site();
+        let site_url = site
+            .direct_api_url()
+            .or(site.site_url())
+            .unwrap_or_default();
+        Some(PlanContext {
+            counting: self
+                .counting_form
+                .to_options()
+                .unwrap_or_else(|_| profile.counting.clone()),
+            zero_policy: profile.sync.zero_policy,
+            tenant: TenantIdentity::new(
+                site_url,
+                &self.form.company_id,
+                &self.form.synthesize_url,
+                "",
+            ),
+            selection: None,
+        })
+    }
+
+    /// Why the table may not be sent now: it is out of date, or its preview is incomplete.
+    pub(super) fn send_blocked(&self) -> Option<String> {
+        self.preview.table.as_ref()?;
+        let stale = match (&self.preview.binding, self.current_plan_context()) {
+            (Some(binding), Some(current)) => {
+                binding.stale_message(&current, chrono::Utc::now(), None)
+            }
+            _ => Some("The table is out of date. Preview again to send.".to_owned()),
+        };
+        if stale.is_some() {
+            return stale;
+        }
+        let reasons = self.preview.completeness.as_ref()?.incomplete_reasons();
+        if reasons.is_empty() {
+            return None;
+        }
+        let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+        Some(format!(
+            "The preview is incomplete, so sending is off: {}. Preview again.",
+            reasons.join("; ")
+        ))
+    }
+
     fn sync_request(&self, steps: SyncSteps) -> Result<SyncRequest, String> {
         let synthesize = self.form.synthesize_settings()?;
         let profile = self
@@ -57,6 +107,10 @@ impl App {
             }
             None => (Vec::new(), None, String::new()),
         };
+        let needs_counts = steps.accounts || steps.usage;
+        if needs_counts && let Some(blocked) = self.send_blocked() {
+            return Err(blocked);
+        }
         Ok(SyncRequest {
             synthesize,
             counts,
@@ -66,7 +120,11 @@ impl App {
             profile_name: profile.name.clone(),
             rule_text,
             revert: false,
-            guard: Default::default(),
+            guard: SendGuard {
+                completeness: self.preview.completeness.clone().filter(|_| needs_counts),
+                drop_thresholds: profile.drop_guard,
+                ..SendGuard::default()
+            },
         })
     }
 
@@ -94,6 +152,7 @@ impl App {
         };
         self.sync.phase = SyncPhase::Planning;
         self.sync.message = None;
+        self.sync.drop_confirmed = false;
         self.sync.revert_counts = revert;
         self.sync.request = Some(request.clone());
         self.start_job(Job::PlanSync(Box::new(PlanSyncJob { request, last_sent })));
@@ -179,10 +238,28 @@ impl App {
 
     /// Runs the confirmed plan.
     fn execute_plan(&mut self) {
-        let (Some(request), Some(planned)) = (self.sync.request.clone(), self.sync.planned.clone())
+        let (Some(mut request), Some(planned)) =
+            (self.sync.request.clone(), self.sync.planned.clone())
         else {
             return;
         };
+        let selection_now = self.preview.table.as_ref().map(|table| {
+            let selected: BTreeSet<i64> = table.selected_ids().into_iter().collect();
+            (selected.len() < table.rows().len()).then_some(selected)
+        });
+        if !request.revert
+            && (request.steps.accounts || request.steps.usage)
+            && selection_now.is_some_and(|now| now != request.selection)
+        {
+            self.sync.phase = SyncPhase::Idle;
+            self.sync.message = Some(Err(
+                "The selection changed since the plan was made: nothing was sent. Sync again."
+                    .into(),
+            ));
+            return;
+        }
+        // The drop guard's explicit confirmation, ticked in the plan dialog.
+        request.guard.allow_large_drop = self.sync.drop_confirmed;
         self.start_execute(request, planned, true);
     }
 

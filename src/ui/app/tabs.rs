@@ -137,6 +137,7 @@ impl App {
         self.preview_toolbar(ui, actions);
         self.export_messages(ui, actions);
         let has_counts = self.preview.table.is_some() && !self.preview.running;
+        self.sync.send_blocked = self.send_blocked();
         let status_busy = self.worker.is_running(JobKind::Status);
         for action in show_sync_controls(ui, &mut self.sync, has_counts, status_busy) {
             actions.push(Action::Sync(action));
@@ -155,7 +156,25 @@ impl App {
             }
             return;
         };
+        if let Some(blocked) = &self.sync.send_blocked {
+            ui.label(
+                egui::RichText::new(blocked)
+                    .strong()
+                    .color(ui.visuals().error_fg_color),
+            );
+        }
         ui.label(egui::RichText::new(&table.rule_text).italics());
+        for held in self
+            .preview
+            .completeness
+            .iter()
+            .flat_map(crate::domain::safety::PreviewCompleteness::held_companies)
+        {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("Held, not sent: {}", crate::engine::sync::held_line(&held)),
+            );
+        }
         for warning in &table.warnings {
             ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
         }
