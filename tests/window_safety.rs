@@ -50,7 +50,8 @@ fn plan(h: &mut Harness<'_, App>, button: &str) {
     step_until(h, Duration::from_secs(30), "the plan", |h| {
         h.state().sync.phase == SyncPhase::Confirm
     });
-    h.run_steps(3);
+    // The dialog fades in over a few frames.
+    h.run_steps(10);
 }
 
 fn confirm_and_wait(h: &mut Harness<'_, App>) {
@@ -71,6 +72,8 @@ fn a_changed_shared_pattern_marks_the_table_stale_and_turns_sending_off_until_a_
     );
     assert!(!disabled(&h, "Sync usage"));
 
+    h.get_by_label("Counting and sync options").click();
+    h.run_steps(3);
     set_field(&mut h, "Shared pattern", "*spare*");
     let stale = h.get_by_label_contains("The table is out of date");
     assert!(
@@ -163,7 +166,8 @@ fn a_large_drop_lists_the_companies_going_to_zero_and_needs_an_explicit_confirma
     assert!(disabled(&h, "Confirm and send"));
     h.get_by_label("I checked these companies: the drop is real, send it")
         .click();
-    h.run_steps(2);
+    h.run_steps(3);
+    assert!(h.state().sync.drop_confirmed, "the tick did not take");
     assert!(!disabled(&h, "Confirm and send"));
     confirm_and_wait(&mut h);
     let report = h.state().sync.report.as_ref().unwrap();
@@ -209,7 +213,7 @@ fn sync_usage_offers_to_create_the_missing_accounts_then_send() {
                 .as_ref()
                 .is_some_and(|p| !p.plan.accounts_to_create.is_empty())
     });
-    h.run_steps(3);
+    h.run_steps(10);
     confirm_and_wait(&mut h);
     assert!(!sandbox.accounts().is_empty());
     assert!(!sandbox.last_counts().is_empty());
