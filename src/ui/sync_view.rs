@@ -62,6 +62,37 @@ fn steps_label(steps: SyncSteps) -> &'static str {
     }
 }
 
+/// The four sync buttons: those that send counts are off without a current, complete preview,
+/// and say why on hover.
+fn sync_buttons(
+    ui: &mut egui::Ui,
+    state: &SyncState,
+    has_counts: bool,
+    actions: &mut Vec<SyncAction>,
+) {
+    let idle = state.phase == SyncPhase::Idle;
+    for steps in [
+        SyncSteps::SERVICES,
+        SyncSteps::ACCOUNTS,
+        SyncSteps::USAGE,
+        SyncSteps::ALL,
+    ] {
+        let needs_counts = steps.accounts || steps.usage;
+        let sendable = has_counts && state.send_blocked.is_none();
+        let enabled = idle && (sendable || !needs_counts);
+        let why = match &state.send_blocked {
+            Some(reason) if has_counts => reason.as_str(),
+            _ => "Run a preview first",
+        };
+        let button = ui
+            .add_enabled(enabled, egui::Button::new(steps_label(steps)))
+            .on_disabled_hover_text(why);
+        if button.clicked() {
+            actions.push(SyncAction::Plan(steps));
+        }
+    }
+}
+
 /// The sync buttons, progress and results; `has_counts` says whether a preview is loaded.
 pub fn show_sync_controls(
     ui: &mut egui::Ui,
@@ -72,26 +103,7 @@ pub fn show_sync_controls(
     let mut actions = Vec::new();
     let idle = state.phase == SyncPhase::Idle;
     ui.horizontal_wrapped(|ui| {
-        for steps in [
-            SyncSteps::SERVICES,
-            SyncSteps::ACCOUNTS,
-            SyncSteps::USAGE,
-            SyncSteps::ALL,
-        ] {
-            let needs_counts = steps.accounts || steps.usage;
-            let sendable = has_counts && state.send_blocked.is_none();
-            let enabled = idle && (sendable || !needs_counts);
-            let why = match &state.send_blocked {
-                Some(reason) if has_counts => reason.as_str(),
-                _ => "Run a preview first",
-            };
-            let button = ui
-                .add_enabled(enabled, egui::Button::new(steps_label(steps)))
-                .on_disabled_hover_text(why);
-            if button.clicked() {
-                actions.push(SyncAction::Plan(steps));
-            }
-        }
+        sync_buttons(ui, state, has_counts, &mut actions);
         ui.add_enabled(idle, egui::Checkbox::new(&mut state.dry_run, "Dry run"))
             .on_hover_text("Show exactly what would be sent, and send nothing");
         if state.phase == SyncPhase::Running && ui.button("Cancel sync").clicked() {
