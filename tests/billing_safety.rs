@@ -140,6 +140,18 @@ fn a_company_with_an_unreadable_record_is_held_and_never_posted() {
         BTreeMap::from([(record.id, UnreadableRecord::IdNotANumber)]),
     );
 
+    let dry = env.run(&["sync", "--dry-run", "--json"]);
+    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(plan["held"][0]["company_id"], held, "{plan}");
+    assert!(
+        plan["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["company_id"] != held)
+    );
+
     let out = env.run(&["sync"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(

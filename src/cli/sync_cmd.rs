@@ -305,6 +305,16 @@ fn print_dry_run(planned: &PlannedSync, json: bool) -> Result<(), CliError> {
                 "company_id": c.company_id, "company_name": c.company_name,
                 "service": c.service.service_name(), "unit_count": c.unit_count, "previous": c.previous,
             })).collect::<Vec<_>>(),
+            "held": planned.plan.held.iter().map(|h| serde_json::json!({
+                "company_id": h.company_id, "reason": h.reason(),
+            })).collect::<Vec<_>>(),
+            "awaiting_accounts": planned.plan.awaiting_accounts.iter().map(|c| serde_json::json!({
+                "company_id": c.company_id, "company_name": c.company_name,
+                "service": c.service.service_name(), "unit_count": c.unit_count,
+                "reason": NO_ACCOUNT_YET,
+            })).collect::<Vec<_>>(),
+            "incomplete": planned.incomplete,
+            "large_drop": planned.drop_check.message(),
         }))?;
     } else {
         let mut text = String::from("Dry run: nothing was sent. It would:\n");
