@@ -218,3 +218,16 @@ fn sync_usage_offers_to_create_the_missing_accounts_then_send() {
     assert!(!sandbox.accounts().is_empty());
     assert!(!sandbox.last_counts().is_empty());
 }
+
+#[test]
+fn history_names_the_tenant() {
+    let (mut h, _env) = demo_harness();
+    h.get_by_label("History").click();
+    h.run_steps(3);
+    let sandbox_url = h.state().demo_sandbox().unwrap().synthesize_url();
+    let tenant = h.get_by_label_contains("Tenant: ConnectWise company ");
+    assert!(
+        format!("{tenant:?}").contains(sandbox_url.as_str().trim_end_matches('/')),
+        "{tenant:?}"
+    );
+}

@@ -25,6 +25,13 @@ impl App {
                 self.history = None;
             }
         });
+        if let Some(context) = self.current_plan_context() {
+            let tenant = &context.tenant;
+            ui.label(format!(
+                "Tenant: ConnectWise company {} at {}, Synthesize at {}",
+                tenant.connectwise_company_id, tenant.connectwise_host, tenant.synthesize_url
+            ));
+        }
         let runs = match &self.history {
             Some(Ok(runs)) => runs,
             Some(Err(e)) => {
