@@ -1,5 +1,6 @@
 //! Pure product logic: the counting rule, CSV export, sync planning, billing safety. No I/O.
 
+pub mod adjustments;
 pub mod configuration;
 pub mod counting;
 pub mod csv_export;
