@@ -5,6 +5,7 @@ pub mod configuration;
 pub mod counting;
 pub mod csv_export;
 pub mod printable;
+pub mod report;
 pub mod safety;
 pub mod settings;
 pub mod sync_plan;

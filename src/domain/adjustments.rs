@@ -299,6 +299,115 @@ pub fn clear_override(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Changes, for the history
+// ---------------------------------------------------------------------------------------------
+
+/// Who changed an exclusion or override, when, what and why: kept in the tenant's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustmentChange {
+    pub at: DateTime<Utc>,
+    /// The OS user name of whoever made the change.
+    pub by: String,
+    pub profile: String,
+    pub change: AdjustmentChangeKind,
+    /// The reason given with the change (for an exclusion or override, its own reason).
+    pub reason: String,
+}
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum AdjustmentChangeKind {
+    Excluded {
+        company_id: i64,
+        /// The reason of the exclusion this one replaced, if the company was excluded already.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaced_reason: Option<String>,
+    },
+    Included {
+        company_id: i64,
+        /// The reason the company had been excluded for.
+        excluded_reason: String,
+    },
+    OverrideSet {
+        #[serde(rename = "override")]
+        set: Override,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaced: Option<Override>,
+    },
+    OverrideCleared {
+        cleared: Override,
+    },
+    InactiveCompaniesExcluded {
+        on: bool,
+    },
+}
+
+impl AdjustmentChange {
+    /// One line for History, e.g. "anna excluded company 19300 (our own company)".
+    pub fn describe(&self) -> String {
+        let what = match &self.change {
+            AdjustmentChangeKind::Excluded {
+                company_id,
+                replaced_reason,
+            } => match replaced_reason {
+                Some(old) => format!("changed the exclusion of company {company_id} (was: {old})"),
+                None => format!("excluded company {company_id}"),
+            },
+            AdjustmentChangeKind::Included {
+                company_id,
+                excluded_reason,
+            } => {
+                format!("included company {company_id} again (it was excluded: {excluded_reason})")
+            }
+            AdjustmentChangeKind::OverrideSet { set, replaced } => {
+                let mut out = format!(
+                    "set the {} override of company {} to {}",
+                    set.service.service_name(),
+                    set.company_id,
+                    set.kind
+                );
+                if let Some(until) = set.until {
+                    out.push_str(&format!(" until {until}"));
+                }
+                if let Some(old) = replaced {
+                    out.push_str(&format!(" (was {})", old.describe()));
+                }
+                out
+            }
+            AdjustmentChangeKind::OverrideCleared { cleared } => format!(
+                "cleared the {} override of company {} (was {})",
+                cleared.service.service_name(),
+                cleared.company_id,
+                cleared.describe()
+            ),
+            AdjustmentChangeKind::InactiveCompaniesExcluded { on: true } => {
+                "turned on excluding companies whose ConnectWise status is not Active".to_owned()
+            }
+            AdjustmentChangeKind::InactiveCompaniesExcluded { on: false } => {
+                "turned off excluding companies whose ConnectWise status is not Active".to_owned()
+            }
+        };
+        if self.reason.is_empty() {
+            format!("{} {what}", self.by)
+        } else {
+            format!("{} {what}: {}", self.by, self.reason)
+        }
+    }
+}
+
+/// The OS user name from the environment (`USER`, `LOGNAME`, or `USERNAME` on Windows), or
+/// "unknown user" when none is set (a service account may have none).
+pub fn os_user_name(var: impl Fn(&str) -> Option<String>) -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .filter_map(|name| var(name))
+        .map(|v| v.trim().to_owned())
+        .find(|v| !v.is_empty())
+        .unwrap_or_else(|| "unknown user".to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
 // Parsing what the command is given
 // ---------------------------------------------------------------------------------------------
 
