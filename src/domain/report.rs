@@ -597,12 +597,18 @@ td.down { color: #a31515; }
 tr.note td { background: #fff8e5; }
 tr.total td { font-weight: 600; border-top: 2px solid #999; border-bottom: none; }
 td.reason { color: #444; font-size: 13px; }
+td.name { min-width: 14em; }
+td.status { white-space: nowrap; }
+td.same { color: #999; }
 .summary { display: flex; flex-wrap: wrap; gap: 8px 24px; margin: 0 0 16px; padding: 0; list-style: none; }
 .summary b { font-variant-numeric: tabular-nums; }
 @media print {
   body { margin: 0; font-size: 10pt; }
   thead { display: table-header-group; }
-  tfoot { display: table-footer-group; }
+  /* The totals once, at the end: repeated on each page they would read as page totals. */
+  tfoot { display: table-row-group; }
+  td.name { min-width: 10em; }
+  td.reason { min-width: 18em; font-size: 9pt; }
   tr { break-inside: avoid; page-break-inside: avoid; }
   tr.note td { background: none; }
   th { background: none; }
@@ -619,7 +625,8 @@ fn change_cell(change: Option<i128>) -> String {
     let class = match change {
         Some(c) if c > 0 => "n up",
         Some(c) if c < 0 => "n down",
-        _ => "n",
+        Some(_) => "n same",
+        None => "n",
     };
     // A minus sign, not a hyphen, reads better; the text is ours so it needs no escaping.
     let text = signed(change).replacen('-', "\u{2212}", 1);
@@ -687,7 +694,7 @@ pub fn report_html(report: &RunReport, comparison: Option<&RunComparison>) -> St
         let reasons = r.reasons();
         let _ = writeln!(
             out,
-            "<tr{}><td class=\"n\">{}</td><td>{}</td>{}{}{}{}{}{}<td>{}</td><td class=\"reason\">{}</td></tr>",
+            "<tr{}><td class=\"n\">{}</td><td class=\"name\"><bdi>{}</bdi></td>{}{}{}{}{}{}<td class=\"status\">{}</td><td class=\"reason\">{}</td></tr>",
             if reasons.is_empty() {
                 ""
             } else {
@@ -748,7 +755,7 @@ pub fn report_html(report: &RunReport, comparison: Option<&RunComparison>) -> St
         for r in &c.rows {
             let _ = writeln!(
                 out,
-                "<tr><td class=\"n\">{}</td><td>{}</td>{}{}{}{}<td class=\"reason\">{}</td></tr>",
+                "<tr><td class=\"n\">{}</td><td class=\"name\"><bdi>{}</bdi></td>{}{}{}{}<td class=\"reason\">{}</td></tr>",
                 r.company_id,
                 e(&r.company_name),
                 num_cell(r.shared_before),

@@ -118,7 +118,7 @@ fn the_page_has_no_script_no_outside_resource_and_escapes_a_hostile_name() {
     // raw `<`, so everything between `<` and `>` is a real tag.
     const TAGS: &[&str] = &[
         "!doctype", "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "ul", "li",
-        "b", "table", "thead", "tbody", "tfoot", "tr", "th", "td", "br",
+        "b", "bdi", "table", "thead", "tbody", "tfoot", "tr", "th", "td", "br",
     ];
     const ATTRIBUTES: &[&str] = &["lang", "charset", "class", "rowspan", "colspan"];
     for tag in lower.split('<').skip(1) {

@@ -463,3 +463,172 @@ fn reports_are_written_private_per_run_and_the_page_is_self_contained() {
         std::fs::write(out, &html).unwrap();
     }
 }
+
+/// Names like the demo's: ones that break naive CSV, spreadsheets and trimming, other scripts,
+/// and ordinary ones.
+const DEMO_NAMES: &[&str] = &[
+    "Acme, Inc.",
+    "Contoso Ltd",
+    "\"Quoted\" Widgets",
+    "Line\nBreak Services",
+    "Semi;Colon Partners",
+    "=SUM(A1:A2) Holdings",
+    "+Plus Networks",
+    "-Minus Consulting",
+    "@At Systems",
+    "  Padded Name  ",
+    "株式会社サンプル",
+    "Ελληνική Εταιρεία",
+    "شركة المثال",
+    "\tTabbed, \"Everything\"; Co",
+];
+
+#[test]
+fn a_demo_sized_report_adds_up_and_renders() {
+    let root = tempfile::tempdir().unwrap();
+    let journal = Journal::at_path(root.path().join("j.jsonl"));
+    let words_a = ["Blue", "Northern", "Summit", "Harbor", "Granite", "Silver"];
+    let words_b = [
+        "Dental",
+        "Logistics",
+        "Legal",
+        "Bakery",
+        "Clinic",
+        "Foundry",
+    ];
+    let mut names: Vec<String> = DEMO_NAMES.iter().map(|s| (*s).to_owned()).collect();
+    for a in words_a {
+        for b in words_b {
+            names.push(format!("{a} {b} LLC"));
+        }
+    }
+    let company = |i: usize| (19300 + i as i64, names[i].clone());
+    put(&journal, 5, 0, "20260105T100000Z-jan001", started(false));
+    for i in 0..names.len() {
+        let (id, name) = company(i);
+        put(
+            &journal,
+            5,
+            1,
+            "20260105T100000Z-jan001",
+            result(id, &name, Shared, (i % 4) as u64, CountOutcome::Sent),
+        );
+        put(
+            &journal,
+            5,
+            1,
+            "20260105T100000Z-jan001",
+            result(id, &name, NotShared, (i % 7) as u64 + 1, CountOutcome::Sent),
+        );
+    }
+    put(&journal, 5, 2, "20260105T100000Z-jan001", finished());
+    let feb = "20260128T100000Z-feb001";
+    put(&journal, 28, 0, feb, started(false));
+    put(
+        &journal,
+        28,
+        0,
+        feb,
+        JournalEvent::CompanyExcluded {
+            company_id: 19300,
+            company_name: names[0].clone(),
+            reason: "the MSP's own company".into(),
+        },
+    );
+    put(
+        &journal,
+        28,
+        0,
+        feb,
+        JournalEvent::CompanyHeld {
+            company_id: 19303,
+            reason:
+                "1 configuration record could not be read (ids 9001); held so it is not billed low"
+                    .into(),
+        },
+    );
+    put(
+        &journal,
+        28,
+        0,
+        feb,
+        JournalEvent::CountAdjusted {
+            adjusted: AdjustedCount {
+                company_id: 19301,
+                company_name: names[1].clone(),
+                service: Shared,
+                computed: 1,
+                applied: Override {
+                    company_id: 19301,
+                    service: Shared,
+                    kind: OverrideKind::Adjust(-3),
+                    reason: "three kiosks billed separately".into(),
+                    until: NaiveDate::from_ymd_opt(2026, 3, 31),
+                },
+                final_count: 0,
+                clamped: true,
+            },
+        },
+    );
+    for i in 1..names.len() {
+        let (id, name) = company(i);
+        if id == 19303 {
+            continue;
+        }
+        let shared = if id == 19301 {
+            0
+        } else {
+            (i % 4) as u64 + u64::from(i % 5 == 0)
+        };
+        let outcome = match i {
+            7 => CountOutcome::Unmapped {
+                message: "No account map found".into(),
+            },
+            11 => CountOutcome::Failed {
+                reason: "Synthesize answered 503 Service Unavailable".into(),
+            },
+            _ => CountOutcome::Sent,
+        };
+        put(
+            &journal,
+            28,
+            1,
+            feb,
+            result(id, &name, Shared, shared, outcome),
+        );
+        put(
+            &journal,
+            28,
+            1,
+            feb,
+            result(id, &name, NotShared, (i % 7) as u64 + 1, CountOutcome::Sent),
+        );
+    }
+    put(&journal, 28, 2, feb, finished());
+
+    let readout = journal.read().unwrap();
+    let report = run_report(&readout, feb).unwrap();
+    let comparison = compare_runs(&readout, "20260105T100000Z-jan001", feb).unwrap();
+    assert_eq!(report.rows.len(), names.len());
+    let posted: u64 = readout.run_counts(feb).iter().map(|c| c.unit_count).sum();
+    assert_eq!(
+        report.totals.shared_sent + report.totals.not_shared_sent,
+        posted
+    );
+    // Changed: every fifth company's shared count (index 5, 10, …) plus the override, the
+    // exclusion and the hold (no count now).
+    let expected: usize = (1..names.len()).filter(|i| i % 5 == 0 && *i != 3).count() + 3;
+    assert_eq!(comparison.rows.len(), expected);
+    let files = write_run_report(
+        &reports_dir(&AppDirs::at(root.path()), "t"),
+        &report,
+        Some(&comparison),
+    )
+    .unwrap();
+    let html = std::fs::read_to_string(files.html).unwrap();
+    assert!(!html.to_lowercase().contains("<script"));
+    // For a look in a browser: CW_REPORT_DEMO_OUT=/tmp/demo-report.html cargo test --lib reports
+    if let Ok(out) = std::env::var("CW_REPORT_DEMO_OUT") {
+        std::fs::write(out, &html).unwrap();
+    }
+}
