@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -1535,4 +1535,219 @@ async fn the_product_clients_agree_with_a_direct_count_of_the_tenant() {
         .unwrap();
     assert!(matches!(unmapped, CountPostOutcome::Unmapped { .. }));
     assert_eq!(h.last_count(&service, "250"), Some(3));
+}
+
+// ---------------------------------------------------------------- knobs for billing safety
+
+/// The first `n` configurations that have a company.
+fn with_company(sb: &Sandbox, n: usize) -> Vec<SandboxConfiguration> {
+    sb.handle()
+        .configurations()
+        .into_iter()
+        .filter(|c| c.company.is_some())
+        .take(n)
+        .collect()
+}
+
+async fn count_of(sb: &Sandbox, c: &reqwest::Client) -> i64 {
+    let (status, body) = get_json(cw(c, api(sb, "company/configurations/count"))).await;
+    assert_eq!(status, 200, "{body}");
+    body["count"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn chosen_records_are_served_unreadable_and_still_counted() {
+    let sb = start(40).await;
+    let h = sb.handle();
+    let chosen = with_company(&sb, 3);
+    let (bad_id, bad_company_id, company_text) = (&chosen[0], &chosen[1], &chosen[2]);
+    h.set_connectwise_behaviour(ConnectWiseBehaviour {
+        unreadable_records: BTreeMap::from([
+            (bad_id.id, UnreadableRecord::IdNotANumber),
+            (bad_company_id.id, UnreadableRecord::CompanyIdNotANumber),
+            (company_text.id, UnreadableRecord::CompanyNotAnObject),
+        ]),
+        ..ConnectWiseBehaviour::default()
+    });
+    let c = client();
+    let bytes = cw(&c, api(&sb, "company/configurations?pageSize=1000"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+
+    // The product's page parser sets exactly those three aside.
+    let page = ConfigurationPage::parse(&bytes).unwrap();
+    assert_eq!(page.records.len(), 37);
+    let set_aside: BTreeSet<Option<i64>> = page.unparseable.iter().map(|u| u.id).collect();
+    assert_eq!(
+        set_aside,
+        BTreeSet::from([None, Some(bad_company_id.id), Some(company_text.id)])
+    );
+
+    // Each is the full record with one field broken: the id's record keeps a readable company,
+    // the other two do not.
+    let raw: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+    let full = |id: i64| {
+        h.configurations_json()
+            .into_iter()
+            .find(|r| r["id"] == json!(id))
+            .unwrap()
+    };
+    let served = |id: &Value| raw.iter().find(|r| &r["id"] == id).unwrap().clone();
+    let mut want = full(bad_id.id);
+    want["id"] = json!(format!("cfg-{}", bad_id.id));
+    assert_eq!(served(&want["id"]), want);
+    assert_eq!(
+        want["company"]["id"].as_i64(),
+        Some(bad_id.company.as_ref().unwrap().id)
+    );
+    let mut want = full(bad_company_id.id);
+    let company_id = bad_company_id.company.as_ref().unwrap().id;
+    want["company"]["id"] = json!(format!("company-{company_id}"));
+    assert_eq!(served(&json!(bad_company_id.id)), want);
+    let mut want = full(company_text.id);
+    want["company"] = json!(company_text.company.as_ref().unwrap().name);
+    assert_eq!(served(&json!(company_text.id)), want);
+
+    // With `fields=` the broken field is broken too; `/count` still counts all 40.
+    let (_, body) = get_json(cw(
+        &c,
+        api(
+            &sb,
+            "company/configurations?pageSize=1000&fields=id,company/id",
+        ),
+    ))
+    .await;
+    let projected = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == json!(format!("cfg-{}", bad_id.id)))
+        .unwrap();
+    assert_eq!(
+        projected,
+        &json!({"id": format!("cfg-{}", bad_id.id), "company": {"id": bad_id.company.as_ref().unwrap().id}})
+    );
+    assert_eq!(count_of(&sb, &c).await, 40);
+
+    // Types are never broken; without the knob every record reads again.
+    let (status, _) = get_json(cw(&c, api(&sb, "company/configurations/types"))).await;
+    assert_eq!(status, 200);
+    h.set_connectwise_behaviour(ConnectWiseBehaviour::default());
+    let bytes = cw(&c, api(&sb, "company/configurations?pageSize=1000"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        ConfigurationPage::parse(&bytes)
+            .unwrap()
+            .unparseable
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_count_grows_by_the_records_added_after_the_first_page() {
+    let sb = start(60).await;
+    let h = sb.handle();
+    let c = client();
+    let before: Vec<i64> = h.configurations().iter().map(|c| c.id).collect();
+    h.set_connectwise_behaviour(ConnectWiseBehaviour {
+        configurations_added_after_first_page: 5,
+        ..ConnectWiseBehaviour::default()
+    });
+    assert_eq!(count_of(&sb, &c).await, 60);
+    // A page that is refused does not spend the change.
+    let (status, _) = get_json(cw(&c, api(&sb, "company/configurations?pageSize=0"))).await;
+    assert_eq!(status, 400);
+    assert_eq!(count_of(&sb, &c).await, 60);
+
+    // The first page is served as the tenant was; then the count says 5 more.
+    let (_, first) = get_json(cw(&c, api(&sb, "company/configurations?pageSize=25"))).await;
+    assert_eq!(ids(&first), before[..25]);
+    assert_eq!(count_of(&sb, &c).await, 65);
+    assert_eq!(
+        h.connectwise_behaviour()
+            .configurations_added_after_first_page,
+        0
+    );
+    // The new records are above the highest id, so the last page has them.
+    let (_, last) = get_json(cw(
+        &c,
+        api(&sb, "company/configurations?pageSize=25&page=3"),
+    ))
+    .await;
+    let last = ids(&last);
+    assert_eq!(last.len(), 15);
+    assert_eq!(last[..10], before[50..]);
+    let highest = *before.last().unwrap();
+    assert!(last[10..].iter().all(|id| *id > highest), "{last:?}");
+    // Spent: more pages add nothing.
+    let (_, _) = get_json(cw(&c, api(&sb, "company/configurations?pageSize=25"))).await;
+    assert_eq!(count_of(&sb, &c).await, 65);
+}
+
+#[tokio::test]
+async fn a_capped_page_size_serves_fewer_records_while_link_still_says_next() {
+    let sb = start(100).await;
+    let h = sb.handle();
+    let all_ids: Vec<i64> = h.configurations().iter().map(|c| c.id).collect();
+    h.set_connectwise_behaviour(ConnectWiseBehaviour {
+        max_records_per_page: Some(10),
+        ..ConnectWiseBehaviour::default()
+    });
+    let c = client();
+
+    // Numbered: 10 records for pageSize=50, and `next` keeps asking for 50.
+    let mut url = api(&sb, "company/configurations?pageSize=50");
+    let mut read = Vec::new();
+    let mut pages = 0;
+    loop {
+        let response = cw(&c, url.clone()).send().await.unwrap();
+        let l = links(&response);
+        let body: Value = response.json().await.unwrap();
+        let page = ids(&body);
+        pages += 1;
+        if pages == 1 {
+            assert_eq!(page, all_ids[..10]);
+            assert_eq!(query_param(&l["next"], "pageSize").as_deref(), Some("50"));
+        }
+        assert!(page.len() <= 10);
+        read.extend(page);
+        match l.get("next") {
+            Some(next) => url = next.clone(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 10);
+    assert_eq!(read, all_ids);
+
+    // Forward-only: the same cap, `next` carrying the last id served.
+    let response = cw(&c, api(&sb, "company/configurations?pageSize=50"))
+        .header("pagination-type", "forward-only")
+        .send()
+        .await
+        .unwrap();
+    let l = links(&response);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(ids(&body), all_ids[..10]);
+    assert_eq!(
+        query_param(&l["next"], "pageId"),
+        Some(all_ids[9].to_string())
+    );
+    assert_eq!(query_param(&l["next"], "pageSize").as_deref(), Some("50"));
+
+    // What the requests recorded is what was asked, not what was served.
+    assert!(
+        h.connectwise_requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/company/configurations"))
+            .all(|r| r.page_size == Some(50))
+    );
 }

@@ -1,7 +1,7 @@
 //! The emulated ConnectWise PSA: `login/companyinfo`, and under `/v4_6_release/apis/3.0` the
 //! configurations list, count and types, and `system/info`, with its auth, paging and filters.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -56,6 +56,55 @@ struct SelectionCache {
     entries: HashMap<SelectionKey, Arc<Vec<u32>>>,
 }
 
+/// How a configuration is written so that it does not parse as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnreadableRecord {
+    /// `id` is a string that is not a number (`"cfg-1234"`); its company can still be read.
+    IdNotANumber,
+    /// `company.id` is a string that is not a number (`"company-17"`): its company cannot be
+    /// read.
+    CompanyIdNotANumber,
+    /// `company` is a string (the company's name) rather than an object: its company cannot be
+    /// read.
+    CompanyNotAnObject,
+}
+
+impl UnreadableRecord {
+    /// `record` (one written object) with the field this case breaks broken; a field the
+    /// projection left out stays out.
+    fn break_record(self, record: &str) -> String {
+        let Ok(mut value) = serde_json::from_str::<serde_json::Value>(record) else {
+            return record.to_owned();
+        };
+        let Some(object) = value.as_object_mut() else {
+            return record.to_owned();
+        };
+        match self {
+            UnreadableRecord::IdNotANumber => {
+                if let Some(id) = object.get_mut("id") {
+                    *id = serde_json::Value::from(format!("cfg-{id}"));
+                }
+            }
+            UnreadableRecord::CompanyIdNotANumber => {
+                if let Some(id) = object
+                    .get_mut("company")
+                    .and_then(|c| c.as_object_mut())
+                    .and_then(|c| c.get_mut("id"))
+                {
+                    *id = serde_json::Value::from(format!("company-{id}"));
+                }
+            }
+            UnreadableRecord::CompanyNotAnObject => {
+                if let Some(company) = object.get_mut("company") {
+                    let name = company["name"].as_str().unwrap_or("unknown").to_owned();
+                    *company = serde_json::Value::from(name);
+                }
+            }
+        }
+        value.to_string()
+    }
+}
+
 /// How the emulated ConnectWise pages and which API versions it accepts. The default is what the
 /// public record describes; the rest are behaviours real servers have been seen to have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +117,14 @@ pub struct ConnectWiseBehaviour {
     /// Before each page of configurations is served, add this many new configurations above
     /// the highest id: a server that keeps issuing new ids.
     pub new_configurations_per_page: usize,
+    /// Once, right after the next page of configurations is served, add this many new
+    /// configurations above the highest id (records created in ConnectWise during a fetch):
+    /// `/company/configurations/count` answers that many more from then on. Set back to 0 when
+    /// spent.
+    pub configurations_added_after_first_page: usize,
+    /// Configurations (by id) written so that they cannot be read as configurations, the rest
+    /// of each record as usual; `/count` still counts them.
+    pub unreadable_records: BTreeMap<i64, UnreadableRecord>,
     /// The API versions `Accept: application/vnd.connectwise.com+json; version=YYYY.N` may pin,
     /// inclusive, as (year, release); others are refused as ConnectWise refuses them.
     pub oldest_api_version: (u32, u32),
@@ -80,6 +137,8 @@ impl Default for ConnectWiseBehaviour {
             max_records_per_page: None,
             omit_link_header: false,
             new_configurations_per_page: 0,
+            configurations_added_after_first_page: 0,
+            unreadable_records: BTreeMap::new(),
             oldest_api_version: (2019, 1),
             newest_api_version: (2025, 1),
         }
@@ -480,26 +539,49 @@ async fn list_configurations(State(cw): State<CwState>, request: Request) -> Res
     let grow = cw.behaviour().new_configurations_per_page;
     if grow > 0 {
         // New ids appear before each page is served, so every page sees more beyond it.
-        let mut store = cw.write();
-        let template = store.configurations.first().cloned();
-        for _ in 0..grow {
-            let id = store.configurations.last().map_or(1, |c| c.id + 1);
-            let mut added = SandboxConfiguration::new(id, format!("License {id}"));
-            if let Some(template) = &template {
-                added.config_type = template.config_type.clone();
-                added.company = template.company.clone();
-            }
-            store.configurations.push(added);
-        }
+        add_configurations(&mut cw.write(), grow);
     }
-    let store = cw.read();
-    list(
-        &cw,
-        &request,
-        Resource::Configurations,
-        store.version,
-        &store.configurations,
-    )
+    let response = {
+        let store = cw.read();
+        list(
+            &cw,
+            &request,
+            Resource::Configurations,
+            store.version,
+            &store.configurations,
+        )
+    };
+    let added = std::mem::take(
+        &mut cw
+            .behaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .configurations_added_after_first_page,
+    );
+    if added > 0 && response.status() == StatusCode::OK {
+        add_configurations(&mut cw.write(), added);
+    } else if added > 0 {
+        // Not served: the change waits for a page that is.
+        cw.behaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .configurations_added_after_first_page = added;
+    }
+    response
+}
+
+/// Adds `n` configurations above the highest id, with the type and company of the first one.
+fn add_configurations(store: &mut Store, n: usize) {
+    let template = store.configurations.first().cloned();
+    for _ in 0..n {
+        let id = store.configurations.last().map_or(1, |c| c.id + 1);
+        let mut added = SandboxConfiguration::new(id, format!("License {id}"));
+        if let Some(template) = &template {
+            added.config_type = template.config_type.clone();
+            added.company = template.company.clone();
+        }
+        store.configurations.push(added);
+    }
 }
 
 async fn list_types(State(cw): State<CwState>, request: Request) -> Response {
@@ -681,10 +763,15 @@ fn list<R: WriteRecord>(
     served.extend_from_slice(&selected[start..end]);
     let malformed_at = (fault == Some(PageFault::MalformedRecord) && !served.is_empty())
         .then_some(served.len() / 2);
+    let none_unreadable = BTreeMap::new();
+    let unreadable = match resource {
+        Resource::Configurations => &behaviour.unreadable_records,
+        Resource::Types => &none_unreadable,
+    };
     let body = page_body(
         records,
         &served,
-        malformed_at,
+        (malformed_at, unreadable),
         projection.as_ref(),
         &cw.api_base(),
     );
@@ -705,11 +792,11 @@ fn list<R: WriteRecord>(
 }
 
 /// The JSON array of the `served` records; the one at `malformed_at` is written so that it
-/// does not parse (its company is a string).
+/// does not parse (its company is a string), and so are the `unreadable` ones (by id).
 fn page_body<R: WriteRecord>(
     records: &[R],
     served: &[u32],
-    malformed_at: Option<usize>,
+    (malformed_at, unreadable): (Option<usize>, &BTreeMap<i64, UnreadableRecord>),
     projection: Option<&Projection>,
     api_base: &str,
 ) -> String {
@@ -725,6 +812,10 @@ fn page_body<R: WriteRecord>(
                 "{{\"id\":{},\"company\":\"x\"}}",
                 record.record_id()
             ));
+        } else if let Some(how) = unreadable.get(&record.record_id()) {
+            let mut plain = String::new();
+            record.write(&mut plain, projection, api_base);
+            body.push_str(&how.break_record(&plain));
         } else {
             record.write(&mut body, projection, api_base);
         }

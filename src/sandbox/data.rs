@@ -1,5 +1,6 @@
 //! The sandbox tenant's data: typed configurations, the seeded generator covering every tricky
-//! case of `counting.md`, and the JSON ConnectWise would write for each record.
+//! case of the counting rule (each contact case, near-miss type names, a licence without a
+//! company), and the JSON ConnectWise would write for each record.
 
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone as _, Utc};
 use rand::{Rng as _, SeedableRng as _};

@@ -45,9 +45,26 @@
 //!   value is SQL UNKNOWN (so `contact/name != "x"` leaves out records without a contact name).
 //!   The sandbox is stricter than the real server on types: a text field needs a string, a
 //!   number field a number, a boolean `true`/`false`.
-//! - [`ConnectWiseBehaviour`]: pages shorter than `pageSize` while `Link` still names the next
-//!   one (as public client issues report), no `Link` header at all, new ids issued before every
-//!   page (a server that would be read forever), the API versions served.
+//! - [`ConnectWiseBehaviour`] (set with [`SandboxHandle::set_connectwise_behaviour`]; each
+//!   field below is off by default):
+//!   - `max_records_per_page: Some(N)`: a page size the server caps silently — at most N
+//!     records a page whatever `pageSize` asks, numbered and forward-only alike, while `Link`
+//!     still names the next page (with the `pageSize` that was asked), as public client issues
+//!     report;
+//!   - `omit_link_header`: no `Link` header at all;
+//!   - `new_configurations_per_page: N`: N new ids issued before every page (a server that
+//!     would be read forever);
+//!   - `configurations_added_after_first_page: N`: a `/count` that changes during the fetch —
+//!     once, right after the next page of configurations is served (a refused request does not
+//!     count), N configurations are added above the highest id (type and company of the first
+//!     one), so `/count` answers N more from then on and later pages serve them; the field is
+//!     set back to 0 when spent;
+//!   - `unreadable_records`: configurations (by id) that fail to parse, each the full record
+//!     with one field broken as its [`UnreadableRecord`] says — `id` a string that is not a
+//!     number (the company can still be read), `company.id` a string that is not a number, or
+//!     `company` a string (the company cannot be read); also under `fields=`, still counted by
+//!     `/count`, never applied to the types list;
+//!   - `oldest_api_version`/`newest_api_version`: the API versions served.
 //!
 //! # Synthesize side (`synthesize_url()`)
 //!
@@ -119,7 +136,7 @@ pub use synthesize::{
     SandboxService, SynthesizeShape,
 };
 
-pub use connectwise::ConnectWiseBehaviour;
+pub use connectwise::{ConnectWiseBehaviour, UnreadableRecord};
 use connectwise::{ConnectWiseState, Store};
 use synthesize::SynthesizeState;
 pub use tls::SandboxTls;
@@ -254,7 +271,8 @@ impl SandboxHandle {
     }
 
     /// Every configuration as the full JSON the API returns (no `fields=`), in id order; parse
-    /// them with `ConfigurationRecord` to count without HTTP.
+    /// them with `ConfigurationRecord` to count without HTTP. Records the behaviour serves
+    /// unreadable are here whole, as stored.
     pub fn configurations_json(&self) -> Vec<serde_json::Value> {
         let base = self.shared.cw.api_base();
         self.shared
