@@ -245,7 +245,9 @@ impl SyncPlan {
 
     /// Excludes these companies: drops their counts (zeros included), accounts, held entries and
     /// counts awaiting accounts from the plan and lists them in [`SyncPlan::excluded`], with the
-    /// company name the plan knew where the exclusion has none. Call after [`plan_sync`].
+    /// company name the plan knew where the exclusion has none. Call after [`plan_sync`],
+    /// [`SyncPlan::record_adjustments`] and [`SyncPlan::hold`], so an excluded company that is
+    /// also held is listed once, as excluded.
     pub fn exclude(&mut self, excluded: &[ExcludedCompany]) {
         let ids: BTreeSet<i64> = excluded.iter().map(|e| e.company_id).collect();
         let mut names: BTreeMap<i64, String> = BTreeMap::new();
