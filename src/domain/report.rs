@@ -666,7 +666,17 @@ pub fn report_html(report: &RunReport, comparison: Option<&RunComparison>) -> St
             ""
         }
     );
-    let t = &report.totals;
+    summary_html(&mut out, &report.totals);
+    table_html(&mut out, report);
+    if let Some(c) = comparison {
+        comparison_html(&mut out, c);
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The line of totals above the table.
+fn summary_html(out: &mut String, t: &ReportTotals) {
     let _ = writeln!(
         out,
         "<ul class=\"summary\"><li>Companies <b>{}</b></li><li>Changed <b>{}</b></li>\
@@ -682,6 +692,12 @@ pub fn report_html(report: &RunReport, comparison: Option<&RunComparison>) -> St
         t.shared_sent,
         t.not_shared_sent
     );
+}
+
+/// The table of companies with its totals row.
+fn table_html(out: &mut String, report: &RunReport) {
+    let e = html_escape;
+    let t = &report.totals;
     out.push_str(
         "<table>\n<thead>\n<tr><th rowspan=\"2\" class=\"n\">Company id</th><th rowspan=\"2\">Company</th>\
          <th colspan=\"3\">Shared devices</th><th colspan=\"3\">Not shared devices</th>\
@@ -733,46 +749,47 @@ pub fn report_html(report: &RunReport, comparison: Option<&RunComparison>) -> St
         e(&totals_sentence(t))
     );
     out.push_str("</tfoot>\n</table>\n");
-    if let Some(c) = comparison {
+}
+
+/// The companies that changed since an earlier run, as a second table.
+fn comparison_html(out: &mut String, c: &RunComparison) {
+    let e = html_escape;
+    let _ = writeln!(
+        out,
+        "<h2>Changed since run {} ({} UTC): {} {}</h2>",
+        e(&c.before.run_id),
+        c.before.started.format("%Y-%m-%d %H:%M"),
+        c.rows.len(),
+        if c.rows.len() == 1 {
+            "company"
+        } else {
+            "companies"
+        }
+    );
+    out.push_str(
+        "<table>\n<thead>\n<tr><th class=\"n\">Company id</th><th>Company</th>\
+         <th class=\"n\">Shared before</th><th class=\"n\">Shared now</th>\
+         <th class=\"n\">Not shared before</th><th class=\"n\">Not shared now</th><th>Reason</th></tr>\n\
+         </thead>\n<tbody>\n",
+    );
+    for r in &c.rows {
         let _ = writeln!(
             out,
-            "<h2>Changed since run {} ({} UTC): {} {}</h2>",
-            e(&c.before.run_id),
-            c.before.started.format("%Y-%m-%d %H:%M"),
-            c.rows.len(),
-            if c.rows.len() == 1 {
-                "company"
-            } else {
-                "companies"
-            }
+            "<tr><td class=\"n\">{}</td><td class=\"name\"><bdi>{}</bdi></td>{}{}{}{}<td class=\"reason\">{}</td></tr>",
+            r.company_id,
+            e(&r.company_name),
+            num_cell(r.shared_before),
+            num_cell(r.shared_after),
+            num_cell(r.not_shared_before),
+            num_cell(r.not_shared_after),
+            r.reasons
+                .iter()
+                .map(|s| e(s))
+                .collect::<Vec<_>>()
+                .join("<br>")
         );
-        out.push_str(
-            "<table>\n<thead>\n<tr><th class=\"n\">Company id</th><th>Company</th>\
-             <th class=\"n\">Shared before</th><th class=\"n\">Shared now</th>\
-             <th class=\"n\">Not shared before</th><th class=\"n\">Not shared now</th><th>Reason</th></tr>\n\
-             </thead>\n<tbody>\n",
-        );
-        for r in &c.rows {
-            let _ = writeln!(
-                out,
-                "<tr><td class=\"n\">{}</td><td class=\"name\"><bdi>{}</bdi></td>{}{}{}{}<td class=\"reason\">{}</td></tr>",
-                r.company_id,
-                e(&r.company_name),
-                num_cell(r.shared_before),
-                num_cell(r.shared_after),
-                num_cell(r.not_shared_before),
-                num_cell(r.not_shared_after),
-                r.reasons
-                    .iter()
-                    .map(|s| e(s))
-                    .collect::<Vec<_>>()
-                    .join("<br>")
-            );
-        }
-        out.push_str("</tbody>\n</table>\n");
     }
-    out.push_str("</body>\n</html>\n");
-    out
+    out.push_str("</tbody>\n</table>\n");
 }
 
 #[cfg(test)]

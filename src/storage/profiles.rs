@@ -521,12 +521,12 @@ impl ProfileStore {
     pub fn set_override(
         &self,
         name: &str,
-        new: Override,
+        new: &Override,
         by: &ChangeAuthor,
     ) -> Result<AdjustmentChange, ProfileError> {
         let new = Override {
             reason: adjustments::parse_reason(&new.reason)?,
-            ..new
+            ..new.clone()
         };
         let mut profile = self.load(name)?;
         let replaced = adjustments::set_override(&mut profile.overrides, new.clone());

@@ -47,6 +47,19 @@ pub fn previous_run_id(readout: &JournalReadout, run_id: &str) -> Option<String>
     runs.get(at + 1).map(|r| r.run_id.clone())
 }
 
+/// A count's result as the report words it.
+fn count_status(outcome: &CountOutcome) -> CountStatus {
+    match outcome {
+        CountOutcome::Sent => CountStatus::Sent,
+        CountOutcome::Unmapped { message } => CountStatus::Unmapped {
+            message: message.clone(),
+        },
+        CountOutcome::Failed { reason } => CountStatus::Failed {
+            reason: reason.clone(),
+        },
+    }
+}
+
 /// What a run recorded, from its journal lines; `None` when the journal has no such run.
 /// "Last sent" is what had been sent (by runs that were not dry) before the run's first line.
 pub fn run_facts(readout: &JournalReadout, run_id: &str) -> Option<RunFacts> {
@@ -89,15 +102,7 @@ pub fn run_facts(readout: &JournalReadout, run_id: &str) -> Option<RunFacts> {
                 unit_count,
                 outcome,
             } => {
-                let status = match outcome {
-                    CountOutcome::Sent => CountStatus::Sent,
-                    CountOutcome::Unmapped { message } => CountStatus::Unmapped {
-                        message: message.clone(),
-                    },
-                    CountOutcome::Failed { reason } => CountStatus::Failed {
-                        reason: reason.clone(),
-                    },
-                };
+                let status = count_status(outcome);
                 counts.insert(
                     (*company_id, *service),
                     CountFact {

@@ -451,7 +451,7 @@ fn overrides_are_saved_replaced_and_cleared_with_change_records() {
         reason: "kiosks billed separately".into(),
         until: chrono::NaiveDate::from_ymd_opt(2026, 3, 31),
     };
-    let set = store.set_override("Acme", o.clone(), &author()).unwrap();
+    let set = store.set_override("Acme", &o, &author()).unwrap();
     assert_eq!(
         set.describe(),
         "anna set the Shared Devices override of company 5 to -3 until 2026-03-31: kiosks billed separately"
@@ -461,9 +461,7 @@ fn overrides_are_saved_replaced_and_cleared_with_change_records() {
         until: None,
         ..o.clone()
     };
-    let replaced = store
-        .set_override("Acme", fixed.clone(), &author())
-        .unwrap();
+    let replaced = store.set_override("Acme", &fixed, &author()).unwrap();
     assert!(
         replaced.describe().contains("(was -3 until 2026-03-31"),
         "{}",
@@ -473,7 +471,7 @@ fn overrides_are_saved_replaced_and_cleared_with_change_records() {
     assert!(matches!(
         store.set_override(
             "Acme",
-            Override {
+            &Override {
                 reason: String::new(),
                 ..o
             },
