@@ -14,7 +14,7 @@ use cw_shared_devices::ui::connection::TestState;
 use cw_shared_devices::ui::sync_view::SyncPhase;
 use cw_shared_devices::ui::table::RowStatus;
 use cw_shared_devices::ui::{App, FixedPathSaveDialog};
-use cw_shared_devices::worker::JobKind;
+use cw_shared_devices::worker::{Job, PreviewJob};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -341,7 +341,7 @@ fn cancel_mid_preview_stops_within_a_second_and_says_so() {
         &mut h,
         Duration::from_secs(10),
         "the preview to start",
-        |h| h.state().is_running(JobKind::Preview),
+        |h| h.state().is_running(PreviewJob::KIND),
     );
     h.run_steps(1);
     assert!(
@@ -811,14 +811,14 @@ fn a_late_preview_of_the_previous_profile_never_lands_in_the_new_one() {
         &mut h,
         Duration::from_secs(10),
         "the preview to start",
-        |h| h.state().is_running(JobKind::Preview),
+        |h| h.state().is_running(PreviewJob::KIND),
     );
     create_profile(&mut h, "New profile", "Fresh");
     step_until(
         &mut h,
         Duration::from_secs(10),
         "the old preview to stop",
-        |h| !h.state().is_running(JobKind::Preview),
+        |h| !h.state().is_running(PreviewJob::KIND),
     );
     h.run_steps(3);
     assert_eq!(h.state().profile_name(), "Fresh");
