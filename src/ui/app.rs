@@ -12,8 +12,8 @@ use crate::engine::PreviewRequest;
 use crate::engine::{ConnectionReport, FetchProgress, IntegrationData, PreviewOutcome};
 use crate::storage::{AppDirs, Profile, ProfileStore, SecretStore};
 use crate::worker::{
-    Handles, Job, JobError, JobKind, PreviewJob, SYNC, TestConnectWiseJob, TestSynthesizeJob,
-    Worker, WorkerEvent,
+    Handles, Job, JobError, JobKind, LoadTypesJob, PreviewJob, SYNC, TestConnectWiseJob,
+    TestSynthesizeJob, Worker, WorkerEvent,
 };
 
 use super::UiError;
@@ -21,7 +21,7 @@ use super::connection::{
     ConnectionAction, ConnectionForm, ConnectionView, TestState, connectwise_test_state,
     show_connection, synthesize_test_state,
 };
-use super::counting_form::{CountingForm, OptionsAction, show_options};
+use super::counting_form::{CountingForm, OptionsAction, TypeList, show_options};
 use super::export::SaveDialog;
 use super::log::{LogBuffer, LogLevel, show_log};
 use super::profiles::{
@@ -154,6 +154,8 @@ pub struct App {
     pub sync: SyncState,
     pub counting_form: CountingForm,
     pub counting_error: Option<String>,
+    /// The tenant's configuration type names for the "Type names" pick list.
+    pub type_list: TypeList,
 }
 
 impl std::fmt::Debug for App {
@@ -205,6 +207,7 @@ impl App {
             sync: SyncState::default(),
             counting_form: CountingForm::default(),
             counting_error: None,
+            type_list: TypeList::default(),
         };
         app.refresh_profiles();
         #[cfg(feature = "sandbox")]
@@ -498,6 +501,7 @@ impl App {
                 for action in show_options(
                     ui,
                     &mut self.counting_form,
+                    &self.type_list,
                     zero_policy,
                     self.counting_error.as_deref(),
                 ) {
@@ -530,6 +534,8 @@ impl App {
     /// answers are ignored, so a late answer for the previous profile never lands in the new one.
     pub(crate) fn new_epoch(&mut self) {
         self.worker.new_epoch();
+        // The list was the previous tenant's.
+        self.type_list = TypeList::default();
     }
 
     fn on_event(&mut self, event: WorkerEvent<App>) {
@@ -624,6 +630,14 @@ impl App {
                     Err(e) => self.counting_error = Some(e),
                 }
             }
+            Action::Options(OptionsAction::LoadTypes) => match self.form.connectwise_settings() {
+                Ok(settings) => {
+                    self.type_list.loading = true;
+                    self.type_list.error = None;
+                    self.start_job(LoadTypesJob(settings));
+                }
+                Err(e) => self.type_list.error = Some(e),
+            },
             Action::Options(OptionsAction::SetZeroPolicy(policy)) => {
                 if let Some(profile) = self.profile.as_mut() {
                     profile.sync.zero_policy = policy;
@@ -708,6 +722,26 @@ impl Handles<TestConnectWiseJob> for App {
             self.connectwise_report = Some(report);
         }
         self.log_test("ConnectWise", &self.connectwise_test.clone());
+    }
+}
+
+impl Handles<LoadTypesJob> for App {
+    fn on_outcome(&mut self, result: Result<Vec<String>, JobError>) {
+        self.type_list.loading = false;
+        match result {
+            Ok(names) => {
+                self.log.push(
+                    LogLevel::Info,
+                    format!("ConnectWise has {} configuration types", names.len()),
+                );
+                self.type_list.names = names;
+            }
+            Err(e) => {
+                let text = format!("The configuration types could not be loaded: {e}");
+                self.log.push(LogLevel::Error, &text);
+                self.type_list.error = Some(text);
+            }
+        }
     }
 }
 

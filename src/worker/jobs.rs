@@ -44,6 +44,20 @@ impl Job for TestConnectWiseJob {
     }
 }
 
+/// Lists the tenant's configuration type names for the counting options' pick list.
+#[derive(Debug)]
+pub struct LoadTypesJob(pub ConnectWiseSettings);
+
+impl Job for LoadTypesJob {
+    const KIND: JobKind = JobKind::new("Loading the configuration types");
+    type Progress = Infallible;
+    type Outcome = Result<Vec<String>, JobError>;
+
+    async fn run(self, context: JobContext<Infallible>) -> Self::Outcome {
+        engine::connection::configuration_types(&self.0, context.cancel()).await
+    }
+}
+
 /// Synthesize's "Test connection".
 #[derive(Debug)]
 pub struct TestSynthesizeJob(pub SynthesizeSettings);

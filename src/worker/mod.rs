@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::engine::EngineError as JobError;
 pub use jobs::{
-    ExecuteSyncJob, PlanSyncJob, PreviewJob, SYNC, SetStatusJob, TestConnectWiseJob,
+    ExecuteSyncJob, LoadTypesJob, PlanSyncJob, PreviewJob, SYNC, SetStatusJob, TestConnectWiseJob,
     TestSynthesizeJob,
 };
 pub use runner::{Answer, Worker, WorkerError, WorkerEvent};
