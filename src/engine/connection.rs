@@ -48,7 +48,7 @@ pub async fn test_both(
     let report = cw.test_connection(cancel).await;
     if matches!(
         report.failed,
-        Some((_, crate::api::connectwise::ConnectWiseError::Cancelled))
+        Some((_, crate::api::error::TransportError::Cancelled))
     ) {
         return Err(EngineError::Cancelled);
     }
