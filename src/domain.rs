@@ -1,10 +1,12 @@
 //! Pure product logic: the counting rule, CSV export, sync planning, billing safety. No I/O.
 
+pub mod adjustments;
 pub mod columns;
 pub mod configuration;
 pub mod counting;
 pub mod csv_export;
 pub mod printable;
+pub mod report;
 pub mod safety;
 pub mod settings;
 pub mod sync_plan;

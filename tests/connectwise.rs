@@ -185,7 +185,7 @@ async fn every_fault_kind_and_the_rate_limit_leave_the_counts_unchanged() {
                 FaultKind::Status(503),
                 FaultKind::Status(504),
                 FaultKind::CutBody,
-                FaultKind::Slow(Duration::from_millis(1_500)),
+                FaultKind::Slow(Duration::from_millis(3_000)),
                 FaultKind::MoveRecord,
             ],
             cadence: FaultCadence::EveryNth(2),
@@ -196,6 +196,9 @@ async fn every_fault_kind_and_the_rate_limit_leave_the_counts_unchanged() {
         s.page_size = 200;
         // Four slices share a 20/s bucket while every other request faults: allow many retries.
         s.http.max_retries = 30;
+        // Slow answers (3 s) must time out, plain ones must not even on a loaded machine: a
+        // 1 s deadline made this test fail when a busy CI box delayed a plain page past it.
+        s.http.timeout_secs = 2.0;
         let client = ConnectWiseClient::new(s).unwrap();
         let before = knobs.injected_faults();
         let outcome = fetch_counts(&client, &rule, &no_progress(), &CancellationToken::new())

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::adjustments::{AdjustedCount, ExcludedCompany};
 use super::counting::CompanyCounts;
 use super::safety::HeldCompany;
 use super::settings::{SyncOptions, ZeroPolicy};
@@ -205,6 +206,14 @@ pub struct SyncPlan {
     /// read, so a drop to zero may be missed; listed for the user.
     #[serde(default)]
     pub last_count_unknown: Vec<i64>,
+    /// Companies excluded by the profile (see [`SyncPlan::exclude`]): never posted, never
+    /// zeroed, listed with the reason.
+    #[serde(default)]
+    pub excluded: Vec<ExcludedCompany>,
+    /// The counts an override changed: computed, override and final (the final count is the
+    /// one in [`SyncPlan::counts`]); see [`SyncPlan::record_adjustments`].
+    #[serde(default)]
+    pub adjusted: Vec<AdjustedCount>,
 }
 
 /// What the plan says of a count whose company has no Synthesize account yet.
@@ -232,6 +241,62 @@ impl SyncPlan {
             }
         }
         self.held.sort_by_key(|h| h.company_id);
+    }
+
+    /// Excludes these companies: drops their counts (zeros included), accounts, held entries and
+    /// counts awaiting accounts from the plan and lists them in [`SyncPlan::excluded`], with the
+    /// company name the plan knew where the exclusion has none. Call after [`plan_sync`],
+    /// [`SyncPlan::record_adjustments`] and [`SyncPlan::hold`], so an excluded company that is
+    /// also held is listed once, as excluded.
+    pub fn exclude(&mut self, excluded: &[ExcludedCompany]) {
+        let ids: BTreeSet<i64> = excluded.iter().map(|e| e.company_id).collect();
+        let mut names: BTreeMap<i64, String> = BTreeMap::new();
+        for c in self.counts.iter().chain(&self.awaiting_accounts) {
+            names
+                .entry(c.company_id)
+                .or_insert_with(|| c.company_name.clone());
+        }
+        self.counts.retain(|c| !ids.contains(&c.company_id));
+        self.awaiting_accounts
+            .retain(|c| !ids.contains(&c.company_id));
+        self.held.retain(|h| !ids.contains(&h.company_id));
+        self.adjusted.retain(|a| !ids.contains(&a.company_id));
+        self.accounts_to_create
+            .retain(|a| a.id.parse::<i64>().map_or(true, |id| !ids.contains(&id)));
+        for company in excluded {
+            if self
+                .excluded
+                .iter()
+                .any(|e| e.company_id == company.company_id)
+            {
+                continue;
+            }
+            let mut company = company.clone();
+            if company.company_name.is_empty()
+                && let Some(name) = names.get(&company.company_id)
+            {
+                company.company_name = name.clone();
+            }
+            self.excluded.push(company);
+        }
+        self.excluded.sort_by_key(|e| e.company_id);
+    }
+
+    /// Keeps the overrides that made this plan's counts (from
+    /// [`super::adjustments::apply_overrides`], whose final counts the plan was made from), for
+    /// the journal and the run report. Adjustments of companies not in the plan are dropped.
+    pub fn record_adjustments(&mut self, adjusted: &[AdjustedCount]) {
+        let planned: BTreeSet<(i64, ServiceKind)> = self
+            .counts
+            .iter()
+            .chain(&self.awaiting_accounts)
+            .map(|c| (c.company_id, c.service))
+            .collect();
+        self.adjusted = adjusted
+            .iter()
+            .filter(|a| planned.contains(&(a.company_id, a.service)))
+            .cloned()
+            .collect();
     }
 
     /// For a run that posts counts but does not create accounts: the counts of companies with
@@ -322,6 +387,18 @@ impl SyncPlan {
                 "; {} not sent, {NO_ACCOUNT_YET} ({})",
                 quantity(self.awaiting_accounts.len(), "count", "counts"),
                 quantity(awaiting.len(), "company", "companies")
+            ));
+        }
+        if !self.excluded.is_empty() {
+            out.push_str(&format!(
+                "; {} excluded (never posted nor zeroed)",
+                quantity(self.excluded.len(), "company", "companies")
+            ));
+        }
+        if !self.adjusted.is_empty() {
+            out.push_str(&format!(
+                "; {} set by an override",
+                quantity(self.adjusted.len(), "count", "counts")
             ));
         }
         if !self.last_count_unknown.is_empty() {

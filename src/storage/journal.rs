@@ -22,9 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use super::names::{self, NameError, file_stem};
 use super::paths::AppDirs;
+use crate::domain::adjustments::{AdjustedCount, AdjustmentChange};
+use crate::domain::report::NotSentReason;
 use crate::domain::safety::TenantIdentity;
 use crate::domain::settings::SyncOptions;
-use crate::domain::sync_plan::{LastSent, LastSentCount, PlannedCount, ServiceKind};
+use crate::domain::sync_plan::{LastSent, LastSentCount, PlannedCount, ServiceKind, SyncPlan};
 
 const JOURNAL_EXTENSION: &str = "jsonl";
 /// The file beside a tenant's journal that says which tenant it is.
@@ -124,6 +126,81 @@ pub enum JournalEvent {
         failed: u64,
         cancelled: bool,
     },
+    /// A company the run left out because the profile excludes it (see [`plan_events`]).
+    CompanyExcluded {
+        company_id: i64,
+        #[serde(default)]
+        company_name: String,
+        reason: String,
+    },
+    /// A company the run held (records that could not be read); the reason in words.
+    CompanyHeld {
+        company_id: i64,
+        reason: String,
+    },
+    /// A count an override set: computed, override, final (the final count is the one posted).
+    CountAdjusted {
+        adjusted: AdjustedCount,
+    },
+    /// A count the run planned and did not send (a dry run, or no account yet).
+    CountNotSent {
+        company_id: i64,
+        company_name: String,
+        service: ServiceKind,
+        unit_count: u64,
+        reason: NotSentReason,
+    },
+    /// An exclusion or override changed (not part of a run; its `run_id` is its own).
+    AdjustmentChanged {
+        change: AdjustmentChange,
+    },
+}
+
+impl JournalEvent {
+    /// Whether the event belongs to a run (every event but an adjustment change).
+    pub fn is_run_event(&self) -> bool {
+        !matches!(self, JournalEvent::AdjustmentChanged { .. })
+    }
+}
+
+/// What a run journals about its plan right after `RunStarted`, before anything is sent: the
+/// excluded and held companies, the counts overrides set, the counts awaiting an account, and
+/// for a dry run every planned count as not sent. The run report is built from these and the
+/// count results.
+pub fn plan_events(plan: &SyncPlan, dry_run: bool) -> Vec<JournalEvent> {
+    let mut out: Vec<JournalEvent> = Vec::new();
+    out.extend(plan.excluded.iter().map(|e| JournalEvent::CompanyExcluded {
+        company_id: e.company_id,
+        company_name: e.company_name.clone(),
+        reason: e.reason.clone(),
+    }));
+    out.extend(plan.held.iter().map(|h| JournalEvent::CompanyHeld {
+        company_id: h.company_id,
+        reason: h.reason(),
+    }));
+    out.extend(plan.adjusted.iter().map(|a| JournalEvent::CountAdjusted {
+        adjusted: a.clone(),
+    }));
+    let not_sent = |c: &PlannedCount, reason: NotSentReason| JournalEvent::CountNotSent {
+        company_id: c.company_id,
+        company_name: c.company_name.clone(),
+        service: c.service,
+        unit_count: c.unit_count,
+        reason,
+    };
+    out.extend(
+        plan.awaiting_accounts
+            .iter()
+            .map(|c| not_sent(c, NotSentReason::NoAccount)),
+    );
+    if dry_run {
+        out.extend(
+            plan.counts
+                .iter()
+                .map(|c| not_sent(c, NotSentReason::DryRun)),
+        );
+    }
+    out
 }
 
 /// One line of the journal: when, which run, what.
@@ -319,6 +396,24 @@ impl Journal {
         Ok(self.read()?.runs())
     }
 
+    /// Journals a change of an exclusion or override (see
+    /// [`crate::storage::ProfileStore::exclude_company`] and its siblings), stamped with the
+    /// change's own time.
+    pub fn append_adjustment_change(&self, change: &AdjustmentChange) -> Result<(), JournalError> {
+        self.append_entry(&JournalEntry {
+            at: change.at,
+            run_id: format!("change-{}", new_run_id()),
+            event: JournalEvent::AdjustmentChanged {
+                change: change.clone(),
+            },
+        })
+    }
+
+    /// The exclusion and override changes, newest first, for History.
+    pub fn adjustment_changes(&self) -> Result<Vec<AdjustmentChange>, JournalError> {
+        Ok(self.read()?.adjustment_changes())
+    }
+
     /// The counts a run sent (see [`JournalReadout::run_counts`]).
     pub fn run_counts(&self, run_id: &str) -> Result<Vec<PlannedCount>, JournalError> {
         Ok(self.read()?.run_counts(run_id))
@@ -365,6 +460,27 @@ pub fn tenant_journals(dirs: &AppDirs) -> Result<Vec<TenantJournal>, JournalErro
     }
     out.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     Ok(out)
+}
+
+/// The tenants' journals whose ConnectWise site and company and Synthesize URL are these
+/// (normalized as [`TenantIdentity::new`] does), whatever the organization: where a change made
+/// without reaching Synthesize (a profile edited offline) belongs. Usually one; none before the
+/// first run; several when the organization behind the URL changed.
+pub fn tenant_journals_matching(
+    dirs: &AppDirs,
+    connectwise_site: &str,
+    connectwise_company_id: &str,
+    synthesize_url: &str,
+) -> Result<Vec<TenantJournal>, JournalError> {
+    let wanted = TenantIdentity::new(connectwise_site, connectwise_company_id, synthesize_url, "");
+    Ok(tenant_journals(dirs)?
+        .into_iter()
+        .filter(|j| {
+            j.tenant.connectwise_host == wanted.connectwise_host
+                && j.tenant.connectwise_company_id == wanted.connectwise_company_id
+                && j.tenant.synthesize_url == wanted.synthesize_url
+        })
+        .collect())
 }
 
 /// Everything read from a journal.
@@ -513,6 +629,21 @@ impl JournalReadout {
         out
     }
 
+    /// The exclusion and override changes, newest first.
+    pub fn adjustment_changes(&self) -> Vec<AdjustmentChange> {
+        let mut out: Vec<AdjustmentChange> = self
+            .events
+            .iter()
+            .filter_map(|e| match &e.event {
+                JournalEvent::AdjustmentChanged { change } => Some(change.clone()),
+                _ => None,
+            })
+            .collect();
+        out.reverse();
+        out.sort_by_key(|c| std::cmp::Reverse(c.at));
+        out
+    }
+
     /// Past runs, newest first.
     pub fn runs(&self) -> Vec<RunSummary> {
         struct Acc {
@@ -521,7 +652,7 @@ impl JournalReadout {
         }
         let mut order: Vec<String> = Vec::new();
         let mut runs: std::collections::HashMap<&str, Acc> = std::collections::HashMap::new();
-        for entry in &self.events {
+        for entry in self.events.iter().filter(|e| e.event.is_run_event()) {
             let acc = runs.entry(entry.run_id.as_str()).or_insert_with(|| {
                 order.push(entry.run_id.clone());
                 Acc {
@@ -564,6 +695,11 @@ impl JournalReadout {
                         cancelled: *cancelled,
                     };
                 }
+                JournalEvent::CompanyExcluded { .. }
+                | JournalEvent::CompanyHeld { .. }
+                | JournalEvent::CountAdjusted { .. }
+                | JournalEvent::CountNotSent { .. }
+                | JournalEvent::AdjustmentChanged { .. } => {}
             }
         }
         let mut out: Vec<RunSummary> = order

@@ -1,6 +1,7 @@
-//! What the product keeps between runs: profiles (config dir), secrets (OS keychain) and the
-//! append-only sync journal (data dir), all readable by the user alone; the lock that keeps one
-//! run at a time per tenant (data dir); and the exports it writes where the user names them.
+//! What the product keeps between runs: profiles (config dir), secrets (OS keychain), the
+//! append-only sync journal and the run reports (data dir), all readable by the user alone;
+//! the lock that keeps one run at a time per tenant (data dir); and the exports it writes where
+//! the user names them.
 
 pub mod export_file;
 pub mod journal;
@@ -8,13 +9,15 @@ pub mod names;
 pub mod paths;
 pub mod private;
 pub mod profiles;
+pub mod reports;
 pub mod run_lock;
 pub mod secrets;
 
 pub use journal::{Journal, JournalError};
 pub use names::NameError;
 pub use paths::{AppDirs, PathsError};
-pub use profiles::{Profile, ProfileError, ProfileStore};
+pub use profiles::{ChangeAuthor, Profile, ProfileError, ProfileStore};
+pub use reports::ReportError;
 pub use run_lock::{RunLock, RunLockError};
 pub use secrets::{Secret, SecretError, SecretName, SecretStore};
 
@@ -31,4 +34,6 @@ pub enum StorageError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     RunLock(#[from] RunLockError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
 }

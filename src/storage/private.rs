@@ -51,6 +51,26 @@ pub fn open_private_append(path: &Path) -> io::Result<File> {
     }
 }
 
+/// Writes `bytes` to `path` readable by the user alone, replacing any file there atomically
+/// (a temporary file in the same folder, created 0600, then renamed over it). The folder is
+/// created private if missing.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    ensure_private_dir(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".write-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 #[cfg(all(test, unix))]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -79,5 +99,22 @@ mod tests {
         drop(open_private_append(&file).unwrap());
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&file), 0o600);
+    }
+
+    #[test]
+    fn written_files_are_private_and_replaced_whole() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("reports/r.html");
+        write_private_file(&file, b"one").unwrap();
+        write_private_file(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&root.path().join("reports")), 0o700);
+        assert_eq!(
+            std::fs::read_dir(root.path().join("reports"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 }

@@ -4,11 +4,14 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::names::{self, NameError, file_stem, name_from_file_stem, same_profile_name};
 use super::paths::AppDirs;
+use crate::domain::adjustments::{
+    self, AdjustmentChange, AdjustmentChangeKind, Exclusion, ExclusionSettings, Override,
+};
 use crate::domain::counting::CountingOptions;
 use crate::domain::csv_export::CsvDelimiter;
 use crate::domain::safety::DropGuardThresholds;
@@ -47,6 +50,10 @@ pub struct Profile {
     /// on-premise server's internal CA); `CW_SHARED_DEVICES_CA_FILE` overrides it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_ca_file: Option<String>,
+    /// Companies never billed by this profile, with the reasons.
+    pub exclusions: ExclusionSettings,
+    /// Documented count overrides, one per company and service.
+    pub overrides: Vec<Override>,
 }
 
 impl Default for Profile {
@@ -60,6 +67,8 @@ impl Default for Profile {
             csv_delimiter: CsvDelimiter::default(),
             drop_guard: DropGuardThresholds::default(),
             extra_ca_file: None,
+            exclusions: ExclusionSettings::default(),
+            overrides: Vec::new(),
         }
     }
 }
@@ -134,6 +143,20 @@ pub enum ProfileError {
         "Profile \"{name}\": its history file {path} is in the way; move that file elsewhere and try again"
     )]
     JournalInTheWay { name: String, path: PathBuf },
+    #[error(
+        "Profile \"{name}\": company {company_id} is not excluded, so there is nothing to include; `profile show` lists the exclusions"
+    )]
+    NotExcluded { name: String, company_id: i64 },
+    #[error(
+        "Profile \"{name}\": company {company_id} has no {service} override to clear; `profile show` lists the overrides"
+    )]
+    NoOverride {
+        name: String,
+        company_id: i64,
+        service: &'static str,
+    },
+    #[error(transparent)]
+    Adjustment(#[from] adjustments::AdjustmentParseError),
     #[error(
         "Profiles folder: could not {action} {path} ({source}); check the folder's permissions and free space"
     )]
@@ -416,6 +439,131 @@ impl ProfileStore {
         Ok(())
     }
 
+    /// Excludes a company from billing (or changes the reason of its exclusion) and saves the
+    /// profile. Returns the change, for the tenant's history ([`super::journal::Journal::append_adjustment_change`]).
+    pub fn exclude_company(
+        &self,
+        name: &str,
+        company_id: i64,
+        reason: &str,
+        by: &ChangeAuthor,
+    ) -> Result<AdjustmentChange, ProfileError> {
+        let reason = adjustments::parse_reason(reason)?;
+        let mut profile = self.load(name)?;
+        let replaced = profile.exclusions.insert(Exclusion {
+            company_id,
+            reason: reason.clone(),
+            since: by.at,
+        });
+        self.save(&profile)?;
+        Ok(by.change(
+            &profile.name,
+            AdjustmentChangeKind::Excluded {
+                company_id,
+                replaced_reason: replaced.map(|e| e.reason),
+            },
+            reason,
+        ))
+    }
+
+    /// Includes an excluded company again and saves the profile; `reason` may be empty.
+    pub fn include_company(
+        &self,
+        name: &str,
+        company_id: i64,
+        reason: &str,
+        by: &ChangeAuthor,
+    ) -> Result<AdjustmentChange, ProfileError> {
+        let mut profile = self.load(name)?;
+        let removed =
+            profile
+                .exclusions
+                .remove(company_id)
+                .ok_or_else(|| ProfileError::NotExcluded {
+                    name: profile.name.clone(),
+                    company_id,
+                })?;
+        self.save(&profile)?;
+        Ok(by.change(
+            &profile.name,
+            AdjustmentChangeKind::Included {
+                company_id,
+                excluded_reason: removed.reason,
+            },
+            reason.trim().to_owned(),
+        ))
+    }
+
+    /// Turns "exclude companies whose ConnectWise status is not Active" on or off and saves
+    /// the profile; `None` when it already was so.
+    pub fn set_exclude_inactive_companies(
+        &self,
+        name: &str,
+        on: bool,
+        reason: &str,
+        by: &ChangeAuthor,
+    ) -> Result<Option<AdjustmentChange>, ProfileError> {
+        let mut profile = self.load(name)?;
+        if profile.exclusions.exclude_inactive_companies == on {
+            return Ok(None);
+        }
+        profile.exclusions.exclude_inactive_companies = on;
+        self.save(&profile)?;
+        Ok(Some(by.change(
+            &profile.name,
+            AdjustmentChangeKind::InactiveCompaniesExcluded { on },
+            reason.trim().to_owned(),
+        )))
+    }
+
+    /// Sets (or replaces) the override of a company and service and saves the profile. Its
+    /// reason must not be empty.
+    pub fn set_override(
+        &self,
+        name: &str,
+        new: &Override,
+        by: &ChangeAuthor,
+    ) -> Result<AdjustmentChange, ProfileError> {
+        let new = Override {
+            reason: adjustments::parse_reason(&new.reason)?,
+            ..new.clone()
+        };
+        let mut profile = self.load(name)?;
+        let replaced = adjustments::set_override(&mut profile.overrides, new.clone());
+        self.save(&profile)?;
+        let reason = new.reason.clone();
+        Ok(by.change(
+            &profile.name,
+            AdjustmentChangeKind::OverrideSet { set: new, replaced },
+            reason,
+        ))
+    }
+
+    /// Clears the override of a company and service and saves the profile; `reason` may be
+    /// empty.
+    pub fn clear_override(
+        &self,
+        name: &str,
+        company_id: i64,
+        service: crate::domain::sync_plan::ServiceKind,
+        reason: &str,
+        by: &ChangeAuthor,
+    ) -> Result<AdjustmentChange, ProfileError> {
+        let mut profile = self.load(name)?;
+        let cleared = adjustments::clear_override(&mut profile.overrides, company_id, service)
+            .ok_or_else(|| ProfileError::NoOverride {
+                name: profile.name.clone(),
+                company_id,
+                service: service.service_name(),
+            })?;
+        self.save(&profile)?;
+        Ok(by.change(
+            &profile.name,
+            AdjustmentChangeKind::OverrideCleared { cleared },
+            reason.trim().to_owned(),
+        ))
+    }
+
     fn write(&self, profile: &Profile, mode: WriteMode) -> Result<(), ProfileError> {
         refuse_credentials_in_urls(profile)?;
         super::private::ensure_private_dir(&self.dir).map_err(io_error("create", &self.dir))?;
@@ -445,6 +593,39 @@ impl ProfileStore {
                 io_error("write", &path)(e.error)
             }
         })
+    }
+}
+
+/// Who makes a change to a profile's exclusions or overrides, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeAuthor {
+    /// The OS user name.
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+impl ChangeAuthor {
+    /// The user running this program, now.
+    pub fn current() -> Self {
+        Self {
+            by: adjustments::os_user_name(|name| std::env::var(name).ok()),
+            at: Utc::now(),
+        }
+    }
+
+    fn change(
+        &self,
+        profile: &str,
+        change: AdjustmentChangeKind,
+        reason: String,
+    ) -> AdjustmentChange {
+        AdjustmentChange {
+            at: self.at,
+            by: self.by.clone(),
+            profile: profile.to_owned(),
+            change,
+            reason,
+        }
     }
 }
 

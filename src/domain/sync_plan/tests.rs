@@ -538,3 +538,41 @@ fn companies_with_unknown_last_counts_are_listed() {
             .ends_with("; last counts unknown for 2 companies (history lines could not be read)")
     );
 }
+
+#[test]
+fn excluded_companies_leave_the_plan_with_their_name_and_reason_and_are_never_zeroed() {
+    use crate::domain::adjustments::ExcludedCompany;
+    let counts = [row(1, "Acme", 2, 1), row(2, "Own MSP", 4, 0)];
+    // Company 3 dropped to zero since the last run, and is excluded: no zero is planned.
+    let last_sent = last(&[(3, Shared, 5, "Test Co")]);
+    let options = SyncOptions {
+        zero_policy: ZeroPolicy::EveryZero,
+        ..SyncOptions::default()
+    };
+    let mut plan = plan_sync(&PlanInput {
+        counts: &counts,
+        services: &[],
+        accounts: &[],
+        last_sent: &last_sent,
+        options: &options,
+        selection: None,
+    });
+    let exclude = |id: i64| ExcludedCompany {
+        company_id: id,
+        company_name: String::new(),
+        reason: "internal".into(),
+    };
+    plan.exclude(&[exclude(3), exclude(2)]);
+    assert!(plan.counts.iter().all(|c| c.company_id == 1));
+    assert_eq!(plan.accounts_to_create.len(), 1);
+    let names: Vec<(i64, &str)> = plan
+        .excluded
+        .iter()
+        .map(|e| (e.company_id, e.company_name.as_str()))
+        .collect();
+    assert_eq!(names, [(2, "Own MSP"), (3, "Test Co")]);
+    assert!(
+        plan.summary()
+            .ends_with("; 2 companies excluded (never posted nor zeroed)")
+    );
+}

@@ -594,3 +594,139 @@ fn company_ids_are_read_only_when_whole() {
     assert_eq!(company_id_in(br#"{"company_id":"5","#), None);
     assert_eq!(company_id_in(br#"{"run_id":"r1","#), None);
 }
+
+// --- exclusions, overrides and what a run's plan left out ---------------------------------------
+
+#[test]
+fn a_change_made_offline_finds_its_tenant_by_site_company_and_url() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = AppDirs::at(root.path());
+    for t in [tenant("acme", "org-1"), tenant("beta", "org-1")] {
+        Journal::for_tenant(&dirs, &t).open_for_run().unwrap();
+    }
+    let found = tenant_journals_matching(
+        &dirs,
+        "https://API-NA.myconnectwise.net/",
+        " Acme",
+        "https://app.usegradient.com/",
+    )
+    .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].tenant, tenant("acme", "org-1"));
+    assert!(
+        tenant_journals_matching(
+            &dirs,
+            "api-eu.myconnectwise.net",
+            "acme",
+            "https://app.usegradient.com"
+        )
+        .unwrap()
+        .is_empty()
+    );
+}
+
+#[test]
+fn adjustment_changes_are_kept_newest_first_and_are_not_runs() {
+    use crate::domain::adjustments::{AdjustmentChange, AdjustmentChangeKind};
+    let (_root, journal) = journal();
+    journal
+        .append_entry(&entry(0, "r1", started(RunKind::Sync, false)))
+        .unwrap();
+    journal
+        .append_entry(&entry(1, "r1", sent(1, Shared, 3)))
+        .unwrap();
+    for (minute, company_id) in [(2, 19300), (3, 19301)] {
+        journal
+            .append_adjustment_change(&AdjustmentChange {
+                at: at(minute),
+                by: "anna".into(),
+                profile: "Acme EU".into(),
+                change: AdjustmentChangeKind::Excluded {
+                    company_id,
+                    replaced_reason: None,
+                },
+                reason: "internal".into(),
+            })
+            .unwrap();
+    }
+    let changes = journal.adjustment_changes().unwrap();
+    assert_eq!(changes.len(), 2);
+    assert_eq!(
+        changes[0].describe(),
+        "anna excluded company 19301: internal"
+    );
+    let runs = journal.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].run_id, "r1");
+    // A change is not a count: the last counts sent are untouched.
+    assert_eq!(journal.last_sent().unwrap().len(), 1);
+    assert_eq!(journal.read().unwrap().torn_lines, 0);
+}
+
+#[test]
+fn plan_events_record_what_the_plan_left_out_and_a_dry_run_records_its_counts() {
+    use crate::domain::adjustments::ExcludedCompany;
+    use crate::domain::safety::HeldCompany;
+    use crate::domain::sync_plan::SyncPlan;
+    let planned = |company_id: i64, unit_count: u64| PlannedCount {
+        company_id,
+        company_name: format!("Company {company_id}"),
+        service: Shared,
+        unit_count,
+        previous: None,
+    };
+    let plan = SyncPlan {
+        counts: vec![planned(1, 3)],
+        awaiting_accounts: vec![planned(2, 1)],
+        held: vec![HeldCompany {
+            company_id: 4,
+            unreadable_records: 1,
+            record_ids: vec![77],
+        }],
+        excluded: vec![ExcludedCompany {
+            company_id: 3,
+            company_name: "Own".into(),
+            reason: "ours".into(),
+        }],
+        ..SyncPlan::default()
+    };
+    let sync = plan_events(&plan, false);
+    assert_eq!(sync.len(), 3);
+    assert!(
+        matches!(&sync[0], JournalEvent::CompanyExcluded { company_id: 3, reason, .. } if reason == "ours")
+    );
+    assert!(
+        matches!(&sync[1], JournalEvent::CompanyHeld { company_id: 4, reason } if reason.contains("ids 77"))
+    );
+    assert!(matches!(
+        &sync[2],
+        JournalEvent::CountNotSent {
+            company_id: 2,
+            reason: NotSentReason::NoAccount,
+            ..
+        }
+    ));
+    let dry = plan_events(&plan, true);
+    assert!(matches!(
+        &dry[3],
+        JournalEvent::CountNotSent {
+            company_id: 1,
+            unit_count: 3,
+            reason: NotSentReason::DryRun,
+            ..
+        }
+    ));
+
+    // They round-trip through the file, and older programs' lines still read.
+    let (_root, journal) = journal();
+    for event in dry {
+        journal.append("r1", event).unwrap();
+    }
+    let readout = journal.read().unwrap();
+    assert_eq!(readout.torn_lines, 0);
+    assert_eq!(readout.events.len(), 4);
+    assert!(
+        readout.last_sent().is_empty(),
+        "a count not sent is not a count last sent"
+    );
+}

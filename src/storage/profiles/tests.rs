@@ -349,3 +349,165 @@ fn hand_made_file_names_are_reported_not_moved() {
     assert_eq!(list.problems[0].moved_to, None);
     assert!(store.dir().join("50%off.json").exists());
 }
+
+fn author() -> ChangeAuthor {
+    ChangeAuthor {
+        by: "anna".into(),
+        at: chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 2, 1, 9, 0, 0).unwrap(),
+    }
+}
+
+#[test]
+fn older_profile_files_load_with_no_exclusions_or_overrides() {
+    let (_root, _dirs, store) = store();
+    std::fs::create_dir_all(store.dir()).unwrap();
+    std::fs::write(
+        store.dir().join("Old.json"),
+        r#"{"synthesize_url":"https://x.example"}"#,
+    )
+    .unwrap();
+    let p = store.load("Old").unwrap();
+    assert!(p.exclusions.companies.is_empty());
+    assert!(!p.exclusions.exclude_inactive_companies);
+    assert!(p.overrides.is_empty());
+}
+
+#[test]
+fn exclusions_are_saved_and_each_change_is_recorded_with_who_when_and_why() {
+    use crate::domain::adjustments::AdjustmentChangeKind;
+    let (_root, _dirs, store) = store();
+    store.create(&sample("Acme")).unwrap();
+    let change = store
+        .exclude_company("acme", 19300, " our own company ", &author())
+        .unwrap();
+    assert_eq!(change.by, "anna");
+    assert_eq!(change.profile, "Acme");
+    assert_eq!(change.reason, "our own company");
+    assert_eq!(change.at, author().at);
+    assert_eq!(
+        change.change,
+        AdjustmentChangeKind::Excluded {
+            company_id: 19300,
+            replaced_reason: None
+        }
+    );
+    assert_eq!(
+        change.describe(),
+        "anna excluded company 19300: our own company"
+    );
+    let p = store.load("Acme").unwrap();
+    assert_eq!(p.exclusions.get(19300).unwrap().reason, "our own company");
+
+    let again = store
+        .exclude_company("Acme", 19300, "MSP itself", &author())
+        .unwrap();
+    assert!(
+        again.describe().contains("was: our own company"),
+        "{}",
+        again.describe()
+    );
+    assert!(matches!(
+        store.exclude_company("Acme", 1, "  ", &author()),
+        Err(ProfileError::Adjustment(_))
+    ));
+
+    let included = store.include_company("Acme", 19300, "", &author()).unwrap();
+    assert!(included.describe().contains("included company 19300 again"));
+    assert!(store.load("Acme").unwrap().exclusions.companies.is_empty());
+    let err = store
+        .include_company("Acme", 19300, "", &author())
+        .unwrap_err();
+    assert!(err.to_string().contains("is not excluded"), "{err}");
+
+    let on = store
+        .set_exclude_inactive_companies("Acme", true, "", &author())
+        .unwrap();
+    assert!(on.is_some());
+    assert!(
+        store
+            .set_exclude_inactive_companies("Acme", true, "", &author())
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .load("Acme")
+            .unwrap()
+            .exclusions
+            .exclude_inactive_companies
+    );
+}
+
+#[test]
+fn overrides_are_saved_replaced_and_cleared_with_change_records() {
+    use crate::domain::adjustments::{Override, OverrideKind};
+    use crate::domain::sync_plan::ServiceKind;
+    let (_root, _dirs, store) = store();
+    store.create(&sample("Acme")).unwrap();
+    let o = Override {
+        company_id: 5,
+        service: ServiceKind::Shared,
+        kind: OverrideKind::Adjust(-3),
+        reason: "kiosks billed separately".into(),
+        until: chrono::NaiveDate::from_ymd_opt(2026, 3, 31),
+    };
+    let set = store.set_override("Acme", &o, &author()).unwrap();
+    assert_eq!(
+        set.describe(),
+        "anna set the Shared Devices override of company 5 to -3 until 2026-03-31: kiosks billed separately"
+    );
+    let fixed = Override {
+        kind: OverrideKind::Fixed(2),
+        until: None,
+        ..o.clone()
+    };
+    let replaced = store.set_override("Acme", &fixed, &author()).unwrap();
+    assert!(
+        replaced.describe().contains("(was -3 until 2026-03-31"),
+        "{}",
+        replaced.describe()
+    );
+    assert_eq!(store.load("Acme").unwrap().overrides, vec![fixed]);
+    assert!(matches!(
+        store.set_override(
+            "Acme",
+            &Override {
+                reason: String::new(),
+                ..o
+            },
+            &author()
+        ),
+        Err(ProfileError::Adjustment(_))
+    ));
+    let cleared = store
+        .clear_override("Acme", 5, ServiceKind::Shared, "contract ended", &author())
+        .unwrap();
+    assert!(cleared.describe().ends_with(": contract ended"));
+    assert!(store.load("Acme").unwrap().overrides.is_empty());
+    let err = store
+        .clear_override("Acme", 5, ServiceKind::Shared, "", &author())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no Shared Devices override"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_os_user_name_comes_from_the_environment() {
+    use crate::domain::adjustments::os_user_name;
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    assert_eq!(os_user_name(env(&[("USER", "anna")])), "anna");
+    assert_eq!(
+        os_user_name(env(&[("USER", " "), ("USERNAME", "ANNA")])),
+        "ANNA"
+    );
+    assert_eq!(os_user_name(env(&[])), "unknown user");
+}
