@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cw_shared_devices::api::connectwise::{
-    ConnectWiseClient, ConnectWiseError, ConnectWiseSettings, ConnectWiseTarget, ConnectionStep,
-    FetchProgress, PagingStrategy,
+    ConnectWiseClient, ConnectWiseSettings, ConnectWiseTarget, ConnectionStep, FetchProgress,
+    PagingStrategy,
 };
+use cw_shared_devices::api::error::{Service, TransportError};
 use cw_shared_devices::api::http::HttpSettings;
 use cw_shared_devices::domain::configuration::ConfigurationRecord;
 use cw_shared_devices::domain::counting::{CountingOptions, CountingRule, count_records};
@@ -262,7 +263,13 @@ async fn wrong_keys_give_the_credentials_message_on_premise_and_cloud() {
         let (step, err) = report.failed.expect("should fail");
         assert_eq!(step, ConnectionStep::Authenticate);
         let status = if cloud { 404 } else { 401 };
-        assert_eq!(err, ConnectWiseError::BadCredentials { status });
+        assert!(
+            matches!(
+                err,
+                TransportError::BadCredentials { service: Service::ConnectWise, status: s, .. } if s == status
+            ),
+            "{err:?}"
+        );
         let text = err.to_string();
         assert!(text.contains("public and private keys"), "{text}");
         assert!(!text.contains("wrong-private-key"));
@@ -304,7 +311,7 @@ async fn no_rights_unknown_company_and_transport_failures_in_words() {
     let err = fetch_counts(&client, &rule, &no_progress(), &cancel)
         .await
         .unwrap_err();
-    assert_eq!(err, ConnectWiseError::NoRights);
+    assert_eq!(err, TransportError::NoRights);
     assert!(
         err.to_string()
             .contains("Company › Configurations at Inquire level")
@@ -320,7 +327,7 @@ async fn no_rights_unknown_company_and_transport_failures_in_words() {
     let (step, err) = report.failed.unwrap();
     assert_eq!(step, ConnectionStep::CompanyInfo);
     assert!(
-        matches!(err, ConnectWiseError::UnknownCompany { .. }),
+        matches!(err, TransportError::UnknownCompany { .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("nosuchco"));
@@ -333,7 +340,16 @@ async fn no_rights_unknown_company_and_transport_failures_in_words() {
         .test_connection(&cancel)
         .await;
     let (_, err) = report.failed.unwrap();
-    assert!(matches!(err, ConnectWiseError::Dns { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            TransportError::Dns {
+                service: Service::ConnectWise,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("DNS"));
 
     // TLS: https to a server that speaks plain http.
@@ -346,7 +362,16 @@ async fn no_rights_unknown_company_and_transport_failures_in_words() {
         .test_connection(&cancel)
         .await;
     let (_, err) = report.failed.unwrap();
-    assert!(matches!(err, ConnectWiseError::Tls { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            TransportError::Tls {
+                service: Service::ConnectWise,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     // Nothing listening.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -361,7 +386,13 @@ async fn no_rights_unknown_company_and_transport_failures_in_words() {
         .await;
     let (_, err) = report.failed.unwrap();
     assert!(
-        matches!(err, ConnectWiseError::Unreachable { .. }),
+        matches!(
+            err,
+            TransportError::Unreachable {
+                service: Service::ConnectWise,
+                ..
+            }
+        ),
         "{err:?}"
     );
 
@@ -393,7 +424,7 @@ async fn cancel_mid_fetch_returns_promptly() {
     };
     let started = Instant::now();
     let result = fetch_counts(&client, &rule, &progress, &cancel).await;
-    assert_eq!(result.unwrap_err(), ConnectWiseError::Cancelled);
+    assert_eq!(result.unwrap_err(), TransportError::Cancelled);
     assert_eq!(pages.load(Ordering::SeqCst), 1);
     // One page at 400 ms latency, then the cancel: well under the remaining pages' time.
     assert!(

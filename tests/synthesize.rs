@@ -8,9 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use cw_shared_devices::api::error::{Service, TransportError};
 use cw_shared_devices::api::synthesize::{
     AccountRequest, CountPostOutcome, IntegrationStatus, ServiceRequest, SynthesizeClient,
-    SynthesizeCredentials, SynthesizeError, SynthesizeSettings,
+    SynthesizeCredentials, SynthesizeSettings,
 };
 use cw_shared_devices::sandbox::{
     FaultKind, SANDBOX_PARTNER_API_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxAccount,
@@ -103,7 +104,14 @@ async fn a_wrong_key_is_the_credentials_message_without_any_key_in_it() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, SynthesizeError::BadCredentials { status: 401, .. }),
+        matches!(
+            err,
+            TransportError::BadCredentials {
+                service: Service::Synthesize,
+                status: 401,
+                ..
+            }
+        ),
         "{err:?}"
     );
     let text = err.to_string();
@@ -251,7 +259,13 @@ async fn account_creation_is_never_sent_twice_unless_the_server_refused_it_unrea
         .await
         .unwrap_err();
     assert!(
-        matches!(err, SynthesizeError::Unreachable { .. }),
+        matches!(
+            err,
+            TransportError::Unreachable {
+                service: Service::Synthesize,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_eq!(account_posts_reaching_the_route(&sandbox), 1);
@@ -307,7 +321,7 @@ async fn cancel_stops_a_slow_request_at_once() {
     });
     let started = Instant::now();
     let err = client.services(&cancel).await.unwrap_err();
-    assert_eq!(err, SynthesizeError::Cancelled);
+    assert_eq!(err, TransportError::Cancelled);
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",

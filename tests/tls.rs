@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use cw_shared_devices::api::connectwise::{
-    ConnectWiseClient, ConnectWiseError, ConnectWiseSettings, ConnectWiseTarget,
+    ConnectWiseClient, ConnectWiseSettings, ConnectWiseTarget,
 };
-use cw_shared_devices::api::synthesize::{SynthesizeClient, SynthesizeError, SynthesizeSettings};
+use cw_shared_devices::api::error::{Service, TransportError};
+use cw_shared_devices::api::synthesize::{SynthesizeClient, SynthesizeSettings};
 use cw_shared_devices::domain::counting::{CountingOptions, CountingRule};
 use cw_shared_devices::engine::preview::fetch_counts;
 use cw_shared_devices::sandbox::{Sandbox, SandboxConfig, SandboxTls};
@@ -263,11 +264,29 @@ async fn the_clients_trust_the_extra_root_and_name_tls_failures() {
 
     let untrusted = ConnectWiseClient::new(cw_settings(None)).unwrap();
     let err = untrusted.discover(&cancel).await.unwrap_err();
-    assert!(matches!(err, ConnectWiseError::Tls { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            TransportError::Tls {
+                service: Service::ConnectWise,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let err = SynthesizeClient::new(syn_settings(None))
         .unwrap()
         .authenticate(&cancel)
         .await
         .unwrap_err();
-    assert!(matches!(err, SynthesizeError::Tls { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            TransportError::Tls {
+                service: Service::Synthesize,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

@@ -14,9 +14,9 @@ use cw_shared_devices::ui::connection::TestState;
 use cw_shared_devices::ui::sync_view::SyncPhase;
 use cw_shared_devices::ui::table::RowStatus;
 use cw_shared_devices::ui::{App, FixedPathSaveDialog};
-use cw_shared_devices::worker::JobKind;
+use cw_shared_devices::worker::{Job, PreviewJob};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 use common::window::{build_with, demo_harness, harness, step_until};
 
@@ -341,7 +341,7 @@ fn cancel_mid_preview_stops_within_a_second_and_says_so() {
         &mut h,
         Duration::from_secs(10),
         "the preview to start",
-        |h| h.state().is_running(JobKind::Preview),
+        |h| h.state().is_running(PreviewJob::KIND),
     );
     h.run_steps(1);
     assert!(
@@ -812,14 +812,14 @@ fn a_late_preview_of_the_previous_profile_never_lands_in_the_new_one() {
         &mut h,
         Duration::from_secs(10),
         "the preview to start",
-        |h| h.state().is_running(JobKind::Preview),
+        |h| h.state().is_running(PreviewJob::KIND),
     );
     create_profile(&mut h, "New profile", "Fresh");
     step_until(
         &mut h,
         Duration::from_secs(10),
         "the old preview to stop",
-        |h| !h.state().is_running(JobKind::Preview),
+        |h| !h.state().is_running(PreviewJob::KIND),
     );
     h.run_steps(3);
     assert_eq!(h.state().profile_name(), "Fresh");
@@ -856,4 +856,76 @@ fn without_a_save_dialog_the_csv_goes_to_a_typed_path() {
         text.starts_with("company_id,company_name,shared_devices,not_shared_devices,total_devices")
     );
     assert!(h.query_by_label("Save CSV to").is_none());
+}
+
+/// Clicks a widget after scrolling it into view (the options sit low in the side panel).
+fn click_in_view(h: &mut Harness<'_, App>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    // Scrolling is animated: let it settle before pointing at the widget.
+    h.run_steps(20);
+    h.get_by_label(label).click();
+    h.run_steps(2);
+}
+
+fn ticked(h: &Harness<'_, App>, label: &str) -> bool {
+    h.get_by_label(label).accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
+}
+
+#[test]
+fn load_types_lists_the_tenant_s_type_names_and_ticking_one_changes_the_rule() {
+    let (mut h, _env) = demo_harness();
+    h.get_by_label("Counting and sync options").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("Laptop").is_none(),
+        "listed before loading"
+    );
+    click_in_view(&mut h, "Load types");
+    step_until(&mut h, Duration::from_secs(30), "the type names", |h| {
+        !h.state().type_list.loading && h.query_by_label("Laptop").is_some()
+    });
+    let mut expected: Vec<String> = h
+        .state()
+        .demo_sandbox()
+        .unwrap()
+        .handle()
+        .configuration_types()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    expected.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(h.state().type_list.names, expected);
+    assert_eq!(h.state().type_list.error, None);
+    // The typed rule counts "License": its box is ticked, the near misses' are not.
+    assert!(ticked(&h, "License"));
+    assert!(!ticked(&h, "Laptop"));
+    assert!(!ticked(&h, "license"));
+
+    click_in_view(&mut h, "Laptop");
+    assert!(ticked(&h, "Laptop"));
+    let counting = &h.state().profile.as_ref().unwrap().counting;
+    assert_eq!(counting.type_names, ["License", "Laptop"]);
+    // The text field shows the same lines.
+    assert_eq!(h.state().counting_form.type_names, "License\nLaptop");
+
+    click_in_view(&mut h, "License");
+    assert!(!ticked(&h, "License"));
+    let counting = &h.state().profile.as_ref().unwrap().counting;
+    assert_eq!(counting.type_names, ["Laptop"]);
+
+    // A tenant that cannot be reached says so next to the button, and the list stays.
+    set_field(&mut h, "Site URL", "http://127.0.0.1:9");
+    click_in_view(&mut h, "Reload types");
+    step_until(&mut h, Duration::from_secs(30), "the failed load", |h| {
+        h.state().type_list.error.is_some()
+    });
+    let error = h.state().type_list.error.clone().unwrap();
+    assert!(
+        error.starts_with("The configuration types could not be loaded: ")
+            && error.contains("cannot reach"),
+        "{error}"
+    );
+    h.run_steps(2);
+    assert!(h.query_by_label(&error).is_some());
+    assert!(h.query_by_label("Laptop").is_some());
 }

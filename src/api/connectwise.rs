@@ -17,10 +17,14 @@ use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+pub use super::error::{Service, TransportError};
 use super::http::{
-    AttemptError, HttpFailure, HttpSettings, Refusal, TransportFailure, UrlProblem,
-    build_http_client, check_transport, join_path, with_retries,
+    AttemptError, HttpFailure, HttpSettings, TransportFailure, UrlProblem, build_http_client,
+    check_transport, join_path, with_retries,
 };
+
+/// The service this client's errors name.
+const SERVICE: Service = Service::ConnectWise;
 use crate::domain::configuration::ConfigurationPage;
 use crate::domain::counting::ServerFilter;
 
@@ -42,14 +46,14 @@ fn paging_cap(counted: u64) -> u64 {
 }
 
 /// The `Accept` header for an API version; the version must look like one (`2022.1`, `3.0.0`).
-pub fn accept_header_for(version: &str) -> Result<String, ConnectWiseError> {
+pub fn accept_header_for(version: &str) -> Result<String, TransportError> {
     let version = version.trim();
     let looks_like_a_version = !version.is_empty()
         && version.len() <= 16
         && version.chars().all(|c| c.is_ascii_digit() || c == '.')
         && version.chars().next().is_some_and(|c| c.is_ascii_digit());
     if !looks_like_a_version {
-        return Err(ConnectWiseError::Setup(format!(
+        return Err(TransportError::Setup(format!(
             "ConnectWise API version \"{version}\": write it as year.release, for example {DEFAULT_API_VERSION}, or leave it empty for the default"
         )));
     }
@@ -187,86 +191,6 @@ struct CompanyInfo {
     site_url: Option<String>,
 }
 
-/// A ConnectWise call that failed, in the technician's words, each with the likely fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConnectWiseError {
-    #[error(transparent)]
-    Url(#[from] UrlProblem),
-    #[error("{0}")]
-    Setup(String),
-    #[error(
-        "ConnectWise does not know the company id \"{company_id}\" at {site}: check the Company ID (the one you type on the ConnectWise login screen) and the site"
-    )]
-    UnknownCompany { company_id: String, site: String },
-    #[error(
-        "ConnectWise refused the API keys (HTTP {status}): check the company id, the public and private keys, and that the API member is active; cloud sites answer 404 for wrong keys"
-    )]
-    BadCredentials { status: u16 },
-    #[error(
-        "ConnectWise refused the clientId (HTTP {status}: {message}): enter the Client ID issued for this integration on the ConnectWise developer portal"
-    )]
-    BadClientId { status: u16, message: String },
-    #[error(
-        "ConnectWise says the API member has no rights to read configurations (HTTP 403): give its security role Company › Configurations at Inquire level or higher"
-    )]
-    NoRights,
-    #[error(
-        "cannot find the ConnectWise site {host} (DNS lookup failed): check the site URL and this machine's network"
-    )]
-    Dns { host: String },
-    #[error(
-        "the secure connection to {host} failed (TLS: {detail}): check the site URL; an on-premise server needs a certificate this machine trusts"
-    )]
-    Tls { host: String, detail: String },
-    #[error(
-        "cannot reach the ConnectWise site {host} ({detail}): check the site URL, the network, and any proxy or firewall"
-    )]
-    Unreachable { host: String, detail: String },
-    #[error("ConnectWise did not answer in time after {attempts} attempts: try again later")]
-    Timeout { attempts: usize },
-    #[error(
-        "ConnectWise kept answering \"too many requests\" (HTTP 429) after {attempts} attempts: wait a few minutes and try again, or run it at a quieter time"
-    )]
-    RateLimited { attempts: usize },
-    #[error(
-        "ConnectWise does not accept the API version {version} (HTTP {status}: {message}): set another ConnectWise API version in the profile (for example {DEFAULT_API_VERSION}, or the site's own version), or clear it for the default"
-    )]
-    ApiVersionRejected {
-        version: String,
-        status: u16,
-        message: String,
-    },
-    #[error(
-        "ConnectWise kept sending configurations past the {counted} it counted at the start ({read} read so far); the tenant may be changing very fast, or the server is not paging as it should: try again later"
-    )]
-    PagingRunaway { counted: u64, read: u64 },
-    #[error("ConnectWise answered HTTP {status}: {message}")]
-    Http { status: u16, message: String },
-    #[error(
-        "ConnectWise sent a response the product cannot read ({detail}): check the site URL points at ConnectWise PSA"
-    )]
-    Malformed { detail: String },
-    /// Refused by the HTTP layer's rules (another origin, a redirect loop, an oversized
-    /// answer, a request that cannot be built).
-    #[error("ConnectWise: {0}")]
-    Refused(Refusal),
-    #[error("cancelled")]
-    Cancelled,
-}
-
-impl ConnectWiseError {
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ConnectWiseError::BadCredentials { status }
-            | ConnectWiseError::Http { status, .. }
-            | ConnectWiseError::ApiVersionRejected { status, .. } => Some(*status),
-            ConnectWiseError::NoRights => Some(403),
-            ConnectWiseError::RateLimited { .. } => Some(429),
-            _ => None,
-        }
-    }
-}
-
 /// Progress of a fetch, sent as it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchProgress {
@@ -309,7 +233,7 @@ pub enum ConnectionStep {
 pub struct ConnectionReport {
     pub discovery: Option<Discovery>,
     pub version: Option<String>,
-    pub failed: Option<(ConnectionStep, ConnectWiseError)>,
+    pub failed: Option<(ConnectionStep, TransportError)>,
 }
 
 /// A ConnectWise PSA client for one tenant.
@@ -343,7 +267,7 @@ fn host_of(url: &Url) -> String {
 
 /// The API base for a site and a codebase: cloud sites (any codebase but the router) need the
 /// `api-` host prefix; IP addresses and `localhost` never get it.
-pub fn api_base_for(site: &Url, codebase: &str, is_cloud: bool) -> Result<Url, ConnectWiseError> {
+pub fn api_base_for(site: &Url, codebase: &str, is_cloud: bool) -> Result<Url, TransportError> {
     let codebase = if codebase.trim().is_empty() {
         DEFAULT_CODEBASE.to_owned()
     } else {
@@ -359,7 +283,8 @@ pub fn api_base_for(site: &Url, codebase: &str, is_cloud: bool) -> Result<Url, C
     {
         let prefixed = format!("api-{host}");
         url.set_host(Some(&prefixed))
-            .map_err(|e| ConnectWiseError::Malformed {
+            .map_err(|e| TransportError::Malformed {
+                service: SERVICE,
                 detail: format!("cannot form the API host {prefixed}: {e}"),
             })?;
     }
@@ -433,7 +358,7 @@ struct RawPage {
 }
 
 impl ConnectWiseClient {
-    pub fn new(settings: ConnectWiseSettings) -> Result<Self, ConnectWiseError> {
+    pub fn new(settings: ConnectWiseSettings) -> Result<Self, TransportError> {
         match &settings.target {
             ConnectWiseTarget::Site(url) => check_transport("ConnectWise site URL", url)?,
             ConnectWiseTarget::ApiBase(url) => check_transport("ConnectWise API URL", url)?,
@@ -447,14 +372,14 @@ impl ConnectWiseClient {
         ];
         for (field, value) in required {
             if value.trim().is_empty() {
-                return Err(ConnectWiseError::Setup(format!(
+                return Err(TransportError::Setup(format!(
                     "{field}: it is empty; enter the ConnectWise {}",
                     field.to_lowercase()
                 )));
             }
         }
-        let http = build_http_client(&settings.http)
-            .map_err(|e| ConnectWiseError::Setup(e.to_string()))?;
+        let http =
+            build_http_client(&settings.http).map_err(|e| TransportError::Setup(e.to_string()))?;
         let token = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}+{}:{}",
             c.company_id.trim(),
@@ -463,7 +388,7 @@ impl ConnectWiseClient {
         ));
         let mut auth_headers = HeaderMap::new();
         let mut auth = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
-            ConnectWiseError::Setup(
+            TransportError::Setup(
                 "Public key / Private key: they hold characters that cannot be sent; paste them again"
                     .into(),
             )
@@ -471,14 +396,14 @@ impl ConnectWiseClient {
         auth.set_sensitive(true);
         auth_headers.insert(AUTHORIZATION, auth);
         let client_id = HeaderValue::from_str(c.client_id.trim()).map_err(|_| {
-            ConnectWiseError::Setup(
+            TransportError::Setup(
                 "Client ID: it holds characters that cannot be sent; paste the GUID again".into(),
             )
         })?;
         auth_headers.insert("clientId", client_id);
         let accept =
             HeaderValue::from_str(&accept_header_for(settings.api_version())?).map_err(|_| {
-                ConnectWiseError::Setup(
+                TransportError::Setup(
                     "ConnectWise API version: it holds characters that cannot be sent".into(),
                 )
             })?;
@@ -514,17 +439,25 @@ impl ConnectWiseClient {
         kind: &TransportFailure,
         detail: &str,
         attempts: usize,
-    ) -> ConnectWiseError {
+    ) -> TransportError {
         let host = super::http::host_port(url);
         match kind {
-            TransportFailure::Dns => ConnectWiseError::Dns { host },
-            TransportFailure::Tls => ConnectWiseError::Tls {
+            TransportFailure::Dns => TransportError::Dns {
+                service: SERVICE,
+                host,
+            },
+            TransportFailure::Tls => TransportError::Tls {
+                service: SERVICE,
                 host,
                 detail: detail.to_owned(),
             },
-            TransportFailure::Timeout => ConnectWiseError::Timeout { attempts },
+            TransportFailure::Timeout => TransportError::Timeout {
+                service: SERVICE,
+                attempts,
+            },
             TransportFailure::Connect | TransportFailure::Interrupted => {
-                ConnectWiseError::Unreachable {
+                TransportError::Unreachable {
+                    service: SERVICE,
                     host,
                     detail: detail.to_owned(),
                 }
@@ -533,16 +466,19 @@ impl ConnectWiseClient {
     }
 
     /// Maps an API call's failure; `first_call` turns a 404 into the credentials message.
-    fn api_error(&self, url: &Url, err: AttemptError, attempts: usize) -> ConnectWiseError {
+    fn api_error(&self, url: &Url, err: AttemptError, attempts: usize) -> TransportError {
         match err {
             AttemptError::Transport(kind, detail) => {
                 Self::transport_error(url, &kind, &detail, attempts)
             }
-            AttemptError::Malformed(detail) => ConnectWiseError::Malformed { detail },
-            AttemptError::Refused(refusal) => ConnectWiseError::Refused(refusal),
+            AttemptError::Malformed(detail) => TransportError::Malformed {
+                service: SERVICE,
+                detail,
+            },
+            AttemptError::Refused(refusal) => TransportError::Refused(SERVICE, refusal),
             AttemptError::Status(HttpFailure {
                 status, message, ..
-            }) if rejects_the_api_version(&message) => ConnectWiseError::ApiVersionRejected {
+            }) if rejects_the_api_version(&message) => TransportError::ApiVersionRejected {
                 version: self.inner.settings.api_version().to_owned(),
                 status: status.as_u16(),
                 message,
@@ -550,18 +486,31 @@ impl ConnectWiseClient {
             AttemptError::Status(HttpFailure {
                 status, message, ..
             }) => match status.as_u16() {
-                401 => ConnectWiseError::BadCredentials { status: 401 },
+                401 => TransportError::BadCredentials {
+                    service: SERVICE,
+                    status: 401,
+                    message,
+                },
                 // Cloud sites answer 404 for bad keys on every API path the product calls.
-                404 => ConnectWiseError::BadCredentials { status: 404 },
-                400 if message.to_lowercase().contains("clientid") => {
-                    ConnectWiseError::BadClientId {
-                        status: 400,
-                        message,
-                    }
-                }
-                403 => ConnectWiseError::NoRights,
-                429 => ConnectWiseError::RateLimited { attempts },
-                s => ConnectWiseError::Http { status: s, message },
+                404 => TransportError::BadCredentials {
+                    service: SERVICE,
+                    status: 404,
+                    message,
+                },
+                400 if message.to_lowercase().contains("clientid") => TransportError::BadClientId {
+                    status: 400,
+                    message,
+                },
+                403 => TransportError::NoRights,
+                429 => TransportError::RateLimited {
+                    service: SERVICE,
+                    attempts,
+                },
+                s => TransportError::Http {
+                    service: SERVICE,
+                    status: s,
+                    message,
+                },
             },
         }
     }
@@ -608,10 +557,7 @@ impl ConnectWiseClient {
     }
 
     /// Discovers the API base through `login/companyinfo` (once; later calls reuse it).
-    pub async fn discover(
-        &self,
-        cancel: &CancellationToken,
-    ) -> Result<Discovery, ConnectWiseError> {
+    pub async fn discover(&self, cancel: &CancellationToken) -> Result<Discovery, TransportError> {
         let result = self
             .inner
             .discovery
@@ -623,7 +569,7 @@ impl ConnectWiseClient {
     async fn discover_uncached(
         &self,
         cancel: &CancellationToken,
-    ) -> Result<Discovery, ConnectWiseError> {
+    ) -> Result<Discovery, TransportError> {
         let site = match &self.inner.settings.target {
             ConnectWiseTarget::ApiBase(url) => {
                 return Ok(Discovery {
@@ -640,7 +586,8 @@ impl ConnectWiseClient {
         let company_id = self.inner.settings.credentials.company_id.trim().to_owned();
         let mut url = site.clone();
         url.path_segments_mut()
-            .map_err(|()| ConnectWiseError::Malformed {
+            .map_err(|()| TransportError::Malformed {
+                service: SERVICE,
                 detail: "the site URL cannot hold a path".into(),
             })?
             .pop_if_empty()
@@ -648,16 +595,17 @@ impl ConnectWiseClient {
         let fetched = self.get_with_retries(&url, &[], false, cancel).await;
         let (_, body) = match fetched {
             Ok(Some(ok)) => ok,
-            Ok(None) => return Err(ConnectWiseError::Cancelled),
+            Ok(None) => return Err(TransportError::Cancelled),
             Err((AttemptError::Status(f), _)) if f.status == StatusCode::NOT_FOUND => {
-                return Err(ConnectWiseError::UnknownCompany {
+                return Err(TransportError::UnknownCompany {
                     company_id,
                     site: site.to_string(),
                 });
             }
             Err((err, attempts)) => {
                 return Err(match err {
-                    AttemptError::Status(f) => ConnectWiseError::Http {
+                    AttemptError::Status(f) => TransportError::Http {
+                        service: SERVICE,
                         status: f.status.as_u16(),
                         message: f.message,
                     },
@@ -667,11 +615,12 @@ impl ConnectWiseClient {
         };
         // Some servers answer `null` or an empty object for an unknown company.
         let info: Option<CompanyInfo> =
-            serde_json::from_slice(&body).map_err(|e| ConnectWiseError::Malformed {
+            serde_json::from_slice(&body).map_err(|e| TransportError::Malformed {
+                service: SERVICE,
                 detail: format!("login/companyinfo: {e}"),
             })?;
         let Some(info) = info.filter(|i| i.codebase.is_some() || i.company_name.is_some()) else {
-            return Err(ConnectWiseError::UnknownCompany {
+            return Err(TransportError::UnknownCompany {
                 company_id,
                 site: site.to_string(),
             });
@@ -690,11 +639,7 @@ impl ConnectWiseClient {
         })
     }
 
-    async fn api_url(
-        &self,
-        path: &str,
-        cancel: &CancellationToken,
-    ) -> Result<Url, ConnectWiseError> {
+    async fn api_url(&self, path: &str, cancel: &CancellationToken) -> Result<Url, TransportError> {
         let discovery = self.discover(cancel).await?;
         Ok(join_path(&discovery.api_base, path))
     }
@@ -703,23 +648,21 @@ impl ConnectWiseClient {
         &self,
         url: Url,
         cancel: &CancellationToken,
-    ) -> Result<T, ConnectWiseError> {
+    ) -> Result<T, TransportError> {
         match self.get_with_retries(&url, &[], true, cancel).await {
             Ok(Some((_, body))) => {
-                serde_json::from_slice(&body).map_err(|e| ConnectWiseError::Malformed {
+                serde_json::from_slice(&body).map_err(|e| TransportError::Malformed {
+                    service: SERVICE,
                     detail: format!("{}: {e}", url.path()),
                 })
             }
-            Ok(None) => Err(ConnectWiseError::Cancelled),
+            Ok(None) => Err(TransportError::Cancelled),
             Err((err, attempts)) => Err(self.api_error(&url, err, attempts)),
         }
     }
 
     /// `system/info`: the cheap authenticated call; returns the server's version.
-    pub async fn system_info(
-        &self,
-        cancel: &CancellationToken,
-    ) -> Result<String, ConnectWiseError> {
+    pub async fn system_info(&self, cancel: &CancellationToken) -> Result<String, TransportError> {
         let url = self.api_url("system/info", cancel).await?;
         let info: serde_json::Value = self.get_json(url, cancel).await?;
         Ok(info
@@ -759,7 +702,7 @@ impl ConnectWiseClient {
     pub async fn configuration_types(
         &self,
         cancel: &CancellationToken,
-    ) -> Result<Vec<String>, ConnectWiseError> {
+    ) -> Result<Vec<String>, TransportError> {
         let mut url = self.api_url("company/configurations/types", cancel).await?;
         url.query_pairs_mut()
             .append_pair("pageSize", &MAX_PAGE_SIZE.to_string())
@@ -770,7 +713,8 @@ impl ConnectWiseClient {
         while let Some(url) = next.take() {
             pages += 1;
             if pages > MAX_TYPE_PAGES {
-                return Err(ConnectWiseError::Malformed {
+                return Err(TransportError::Malformed {
+                    service: SERVICE,
                     detail: format!(
                         "configuration types: still a next page after {MAX_TYPE_PAGES} pages"
                     ),
@@ -778,11 +722,12 @@ impl ConnectWiseClient {
             }
             let (headers, body) = match self.get_with_retries(&url, &[], true, cancel).await {
                 Ok(Some(ok)) => ok,
-                Ok(None) => return Err(ConnectWiseError::Cancelled),
+                Ok(None) => return Err(TransportError::Cancelled),
                 Err((err, attempts)) => return Err(self.api_error(&url, err, attempts)),
             };
             let page: Vec<crate::domain::configuration::NamedRef> =
-                serde_json::from_slice(&body).map_err(|e| ConnectWiseError::Malformed {
+                serde_json::from_slice(&body).map_err(|e| TransportError::Malformed {
+                    service: SERVICE,
                     detail: format!("configuration types: {e}"),
                 })?;
             names.extend(page.into_iter().filter_map(|t| t.name));
@@ -806,7 +751,7 @@ impl ConnectWiseClient {
         &self,
         filter: &ServerFilter,
         cancel: &CancellationToken,
-    ) -> Result<u64, ConnectWiseError> {
+    ) -> Result<u64, TransportError> {
         let mut url = self.api_url("company/configurations/count", cancel).await?;
         if let Some(conditions) = self.conditions(filter) {
             url.query_pairs_mut().append_pair("conditions", &conditions);
@@ -858,7 +803,7 @@ impl ConnectWiseClient {
         url: &Url,
         forward_only: bool,
         cancel: &CancellationToken,
-    ) -> Result<RawPage, ConnectWiseError> {
+    ) -> Result<RawPage, TransportError> {
         let extra: &[(&'static str, HeaderValue)] = if forward_only {
             &[("pagination-type", HeaderValue::from_static("forward-only"))]
         } else {
@@ -878,7 +823,7 @@ impl ConnectWiseClient {
             .await
         {
             Ok(Some(page)) => Ok(page),
-            Ok(None) => Err(ConnectWiseError::Cancelled),
+            Ok(None) => Err(TransportError::Cancelled),
             Err((err, attempts)) => Err(self.api_error(url, err, attempts)),
         }
     }
@@ -918,7 +863,7 @@ impl ConnectWiseClient {
         sink: &dyn PageSink,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
-    ) -> Result<FetchStats, ConnectWiseError> {
+    ) -> Result<FetchStats, TransportError> {
         let before = self.stats();
         let discovery = self.discover(cancel).await?;
         let base = self.configurations_url(&discovery.api_base, filter, None);
@@ -966,7 +911,7 @@ impl ConnectWiseClient {
         sink: &dyn PageSink,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
-    ) -> Result<(), ConnectWiseError> {
+    ) -> Result<(), TransportError> {
         let counted = self.count_configurations(filter, cancel).await?;
         let tally = Tally::new(counted);
         self.fetch_chain(base, None, sink, &tally, None, progress, cancel)
@@ -990,7 +935,7 @@ impl ConnectWiseClient {
         expected: Option<u64>,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
-    ) -> Result<(), ConnectWiseError> {
+    ) -> Result<(), TransportError> {
         let page_size = self.inner.settings.page_size.clamp(1, MAX_PAGE_SIZE) as usize;
         let mut last_id = after;
         loop {
@@ -1018,7 +963,7 @@ impl ConnectWiseClient {
                 configurations_read: read,
             });
             if read > tally.cap {
-                return Err(ConnectWiseError::PagingRunaway {
+                return Err(TransportError::PagingRunaway {
                     counted: tally.counted,
                     read,
                 });
@@ -1029,7 +974,8 @@ impl ConnectWiseClient {
                 // The server says there is more, yet this page brought no new id: following
                 // it would ask for the same page again.
                 Some(_) if more => {
-                    return Err(ConnectWiseError::Malformed {
+                    return Err(TransportError::Malformed {
+                        service: SERVICE,
                         detail: format!(
                             "company/configurations: a page after id {} named a next page but held no later id",
                             last_id.unwrap_or_default()
@@ -1048,7 +994,7 @@ impl ConnectWiseClient {
         filter: &ServerFilter,
         descending: bool,
         cancel: &CancellationToken,
-    ) -> Result<Option<i64>, ConnectWiseError> {
+    ) -> Result<Option<i64>, TransportError> {
         let mut url = join_path(api_base, "company/configurations");
         {
             let mut q = url.query_pairs_mut();
@@ -1070,7 +1016,7 @@ impl ConnectWiseClient {
         sink: &dyn PageSink,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
-    ) -> Result<(), ConnectWiseError> {
+    ) -> Result<(), TransportError> {
         let (total, low, high) = futures_util::try_join!(
             self.count_configurations(filter, cancel),
             self.edge_id(api_base, filter, false, cancel),
@@ -1130,7 +1076,7 @@ impl ConnectWiseClient {
         sink: &dyn PageSink,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
         cancel: &CancellationToken,
-    ) -> Result<(), ConnectWiseError> {
+    ) -> Result<(), TransportError> {
         let total = self.count_configurations(filter, cancel).await?;
         let page_size = u64::from(self.inner.settings.page_size.clamp(1, MAX_PAGE_SIZE));
         let expected = total.div_ceil(page_size).max(1);
@@ -1175,7 +1121,7 @@ impl ConnectWiseClient {
         let mut page = expected;
         while last_has_next {
             if read > cap {
-                return Err(ConnectWiseError::PagingRunaway {
+                return Err(TransportError::PagingRunaway {
                     counted: total,
                     read,
                 });

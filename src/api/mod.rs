@@ -1,5 +1,6 @@
 //! HTTP clients for ConnectWise PSA and Synthesize, speaking the APIs as `apis.md` describes.
 
 pub mod connectwise;
+pub mod error;
 pub mod http;
 pub mod synthesize;

@@ -13,10 +13,14 @@ use url::Url;
 
 use crate::domain::sync_plan::ServiceKind;
 
+pub use super::error::{Service, TransportError};
 use super::http::{
-    AttemptError, HttpFailure, HttpSettings, Refusal, TransportFailure, UrlProblem,
-    build_http_client, check_transport, join_path, with_retries,
+    AttemptError, HttpFailure, HttpSettings, TransportFailure, build_http_client, check_transport,
+    join_path, with_retries,
 };
+
+/// The service this client's errors name.
+const SERVICE: Service = Service::Synthesize;
 
 pub use crate::domain::settings::DEFAULT_SYNTHESIZE_URL;
 
@@ -326,59 +330,6 @@ fn refused_unread(e: &AttemptError) -> bool {
     matches!(e, AttemptError::Status(f) if f.status == StatusCode::TOO_MANY_REQUESTS)
 }
 
-/// A Synthesize call that failed, keeping the HTTP status and the body's message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SynthesizeError {
-    #[error(transparent)]
-    Url(#[from] UrlProblem),
-    #[error("{0}")]
-    Setup(String),
-    #[error(
-        "Synthesize refused the API keys (HTTP {status}: {message}): check the vendor and partner API keys under Integrations › Custom in Synthesize"
-    )]
-    BadCredentials { status: u16, message: String },
-    #[error(
-        "Synthesize refused the request (HTTP 403: {message}): it may have flagged the usage pattern; wait and try again, or contact Gradient support"
-    )]
-    Forbidden { message: String },
-    #[error(
-        "Synthesize kept answering \"too many requests\" (HTTP 429) after {attempts} attempts: try again in a few minutes"
-    )]
-    RateLimited { attempts: usize },
-    #[error("cannot find {host} (DNS lookup failed): check the Synthesize URL and the network")]
-    Dns { host: String },
-    #[error("the secure connection to {host} failed (TLS: {detail}): check the Synthesize URL")]
-    Tls { host: String, detail: String },
-    #[error(
-        "cannot reach Synthesize at {host} ({detail}): check the URL, the network, and any proxy"
-    )]
-    Unreachable { host: String, detail: String },
-    #[error("Synthesize did not answer in time after {attempts} attempts: try again later")]
-    Timeout { attempts: usize },
-    #[error("Synthesize answered HTTP {status}: {message}")]
-    Http { status: u16, message: String },
-    #[error("Synthesize sent a response the product cannot read ({detail})")]
-    Malformed { detail: String },
-    /// Refused by the HTTP layer's rules (another origin, a redirect loop, an oversized
-    /// answer, a request that cannot be built).
-    #[error("Synthesize: {0}")]
-    Refused(Refusal),
-    #[error("cancelled")]
-    Cancelled,
-}
-
-impl SynthesizeError {
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            SynthesizeError::BadCredentials { status, .. }
-            | SynthesizeError::Http { status, .. } => Some(*status),
-            SynthesizeError::Forbidden { .. } => Some(403),
-            SynthesizeError::RateLimited { .. } => Some(429),
-            _ => None,
-        }
-    }
-}
-
 /// Settings for the Synthesize client.
 #[derive(Debug, Clone)]
 pub struct SynthesizeSettings {
@@ -388,10 +339,7 @@ pub struct SynthesizeSettings {
 }
 
 impl SynthesizeSettings {
-    pub fn new(
-        base_url: &str,
-        credentials: SynthesizeCredentials,
-    ) -> Result<Self, SynthesizeError> {
+    pub fn new(base_url: &str, credentials: SynthesizeCredentials) -> Result<Self, TransportError> {
         Ok(Self {
             base_url: super::http::parse_service_url("Synthesize URL", base_url)?,
             credentials,
@@ -432,7 +380,7 @@ impl std::fmt::Debug for Inner {
 }
 
 impl SynthesizeClient {
-    pub fn new(settings: SynthesizeSettings) -> Result<Self, SynthesizeError> {
+    pub fn new(settings: SynthesizeSettings) -> Result<Self, TransportError> {
         check_transport("Synthesize URL", &settings.base_url)?;
         let c = &settings.credentials;
         for (field, value) in [
@@ -440,7 +388,7 @@ impl SynthesizeClient {
             ("Synthesize partner API key", &c.partner_api_key),
         ] {
             if value.trim().is_empty() {
-                return Err(SynthesizeError::Setup(format!(
+                return Err(TransportError::Setup(format!(
                     "{field}: it is empty; paste it from Synthesize › Integrations › Custom"
                 )));
             }
@@ -452,12 +400,12 @@ impl SynthesizeClient {
         ));
         let mut headers = HeaderMap::new();
         let mut value = HeaderValue::from_str(&token)
-            .map_err(|_| SynthesizeError::Setup("Synthesize API keys: paste them again".into()))?;
+            .map_err(|_| TransportError::Setup("Synthesize API keys: paste them again".into()))?;
         value.set_sensitive(true);
         headers.insert("GRADIENT-TOKEN", value);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let http =
-            build_http_client(&settings.http).map_err(|e| SynthesizeError::Setup(e.to_string()))?;
+            build_http_client(&settings.http).map_err(|e| TransportError::Setup(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -520,7 +468,7 @@ impl SynthesizeClient {
         body: Option<serde_json::Value>,
         retryable: bool,
         cancel: &CancellationToken,
-    ) -> Result<bytes::Bytes, SynthesizeError> {
+    ) -> Result<bytes::Bytes, TransportError> {
         let url = self.url(path);
         let attempts = AtomicU64::new(0);
         let result = with_retries(
@@ -543,7 +491,7 @@ impl SynthesizeClient {
         .await;
         match result {
             Ok(Some(bytes)) => Ok(bytes),
-            Ok(None) => Err(SynthesizeError::Cancelled),
+            Ok(None) => Err(TransportError::Cancelled),
             Err(err) => Err(Self::error(
                 &url,
                 err,
@@ -552,35 +500,61 @@ impl SynthesizeClient {
         }
     }
 
-    fn error(url: &Url, err: AttemptError, attempts: usize) -> SynthesizeError {
+    fn error(url: &Url, err: AttemptError, attempts: usize) -> TransportError {
         let host = super::http::host_port(url);
         match err {
             AttemptError::Transport(kind, detail) => match kind {
-                TransportFailure::Dns => SynthesizeError::Dns { host },
-                TransportFailure::Tls => SynthesizeError::Tls { host, detail },
-                TransportFailure::Timeout => SynthesizeError::Timeout { attempts },
+                TransportFailure::Dns => TransportError::Dns {
+                    service: SERVICE,
+                    host,
+                },
+                TransportFailure::Tls => TransportError::Tls {
+                    service: SERVICE,
+                    host,
+                    detail,
+                },
+                TransportFailure::Timeout => TransportError::Timeout {
+                    service: SERVICE,
+                    attempts,
+                },
                 TransportFailure::Connect | TransportFailure::Interrupted => {
-                    SynthesizeError::Unreachable { host, detail }
+                    TransportError::Unreachable {
+                        service: SERVICE,
+                        host,
+                        detail,
+                    }
                 }
             },
-            AttemptError::Malformed(detail) => SynthesizeError::Malformed { detail },
-            AttemptError::Refused(refusal) => SynthesizeError::Refused(refusal),
+            AttemptError::Malformed(detail) => TransportError::Malformed {
+                service: SERVICE,
+                detail,
+            },
+            AttemptError::Refused(refusal) => TransportError::Refused(SERVICE, refusal),
             AttemptError::Status(HttpFailure {
                 status, message, ..
             }) => match status.as_u16() {
-                401 => SynthesizeError::BadCredentials {
+                401 => TransportError::BadCredentials {
+                    service: SERVICE,
                     status: 401,
                     message,
                 },
-                403 => SynthesizeError::Forbidden { message },
-                429 => SynthesizeError::RateLimited { attempts },
-                s => SynthesizeError::Http { status: s, message },
+                403 => TransportError::Forbidden { message },
+                429 => TransportError::RateLimited {
+                    service: SERVICE,
+                    attempts,
+                },
+                s => TransportError::Http {
+                    service: SERVICE,
+                    status: s,
+                    message,
+                },
             },
         }
     }
 
-    fn parse_json(path: &str, body: &[u8]) -> Result<serde_json::Value, SynthesizeError> {
-        serde_json::from_slice(body).map_err(|e| SynthesizeError::Malformed {
+    fn parse_json(path: &str, body: &[u8]) -> Result<serde_json::Value, TransportError> {
+        serde_json::from_slice(body).map_err(|e| TransportError::Malformed {
+            service: SERVICE,
             detail: format!("{path}: {e}"),
         })
     }
@@ -590,7 +564,7 @@ impl SynthesizeClient {
     pub async fn authenticate(
         &self,
         cancel: &CancellationToken,
-    ) -> Result<IntegrationData, SynthesizeError> {
+    ) -> Result<IntegrationData, TransportError> {
         let path = "api/vendor-api/organization";
         let body = self.call(Method::GET, path, None, true, cancel).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
@@ -606,7 +580,7 @@ impl SynthesizeClient {
     pub async fn list_services(
         &self,
         cancel: &CancellationToken,
-    ) -> Result<Listing<Sku>, SynthesizeError> {
+    ) -> Result<Listing<Sku>, TransportError> {
         let path = "api/vendor-api";
         let body = self.call(Method::GET, path, None, true, cancel).await?;
         let value = Self::parse_json(path, &body)?;
@@ -619,7 +593,8 @@ impl SynthesizeClient {
             Some(serde_json::Value::Array(items)) => items.as_slice(),
             Some(serde_json::Value::Null) => &[],
             _ => {
-                return Err(SynthesizeError::Malformed {
+                return Err(TransportError::Malformed {
+                    service: SERVICE,
                     detail: format!("{path}: the vendor data has no list of services (skus)"),
                 });
             }
@@ -637,7 +612,8 @@ impl SynthesizeClient {
                         .into_iter()
                         .find(|k| k.matches_service_name(name))
                     {
-                        return Err(SynthesizeError::Malformed {
+                        return Err(TransportError::Malformed {
+                            service: SERVICE,
                             detail: format!(
                                 "{path}: the service \"{}\" cannot be read: {reason}",
                                 kind.service_name()
@@ -656,7 +632,7 @@ impl SynthesizeClient {
     }
 
     /// The services (skus) the vendor has; unreadable ones are logged and left out.
-    pub async fn services(&self, cancel: &CancellationToken) -> Result<Vec<Sku>, SynthesizeError> {
+    pub async fn services(&self, cancel: &CancellationToken) -> Result<Vec<Sku>, TransportError> {
         let listing = self.list_services(cancel).await?;
         for skipped in &listing.skipped {
             tracing::warn!(%skipped, "skipped a Synthesize service that could not be read");
@@ -670,8 +646,9 @@ impl SynthesizeClient {
         &self,
         service: &ServiceRequest,
         cancel: &CancellationToken,
-    ) -> Result<(), SynthesizeError> {
-        let body = serde_json::to_value(service).map_err(|e| SynthesizeError::Malformed {
+    ) -> Result<(), TransportError> {
+        let body = serde_json::to_value(service).map_err(|e| TransportError::Malformed {
+            service: SERVICE,
             detail: e.to_string(),
         })?;
         self.call(
@@ -690,7 +667,7 @@ impl SynthesizeClient {
     pub async fn list_accounts(
         &self,
         cancel: &CancellationToken,
-    ) -> Result<Listing<Account>, SynthesizeError> {
+    ) -> Result<Listing<Account>, TransportError> {
         let path = "api/vendor-api/organization/accounts";
         let body = self.call(Method::GET, path, None, true, cancel).await?;
         let value = Self::parse_json(path, &body)?;
@@ -700,13 +677,15 @@ impl SynthesizeClient {
                 Some(serde_json::Value::Array(items)) => items.as_slice(),
                 Some(serde_json::Value::Null) => &[],
                 _ => {
-                    return Err(SynthesizeError::Malformed {
+                    return Err(TransportError::Malformed {
+                        service: SERVICE,
                         detail: format!("{path}: the answer holds no list of accounts"),
                     });
                 }
             },
             other => {
-                return Err(SynthesizeError::Malformed {
+                return Err(TransportError::Malformed {
+                    service: SERVICE,
                     detail: format!(
                         "{path}: the answer is {} rather than a list of accounts",
                         json_kind(other)
@@ -735,7 +714,7 @@ impl SynthesizeClient {
     pub async fn accounts(
         &self,
         cancel: &CancellationToken,
-    ) -> Result<Vec<Account>, SynthesizeError> {
+    ) -> Result<Vec<Account>, TransportError> {
         let listing = self.list_accounts(cancel).await?;
         for skipped in &listing.skipped {
             tracing::warn!(%skipped, "skipped a Synthesize account that could not be read");
@@ -749,8 +728,9 @@ impl SynthesizeClient {
         &self,
         accounts: &[AccountRequest],
         cancel: &CancellationToken,
-    ) -> Result<(), SynthesizeError> {
-        let body = serde_json::to_value(accounts).map_err(|e| SynthesizeError::Malformed {
+    ) -> Result<(), TransportError> {
+        let body = serde_json::to_value(accounts).map_err(|e| TransportError::Malformed {
+            service: SERVICE,
             detail: e.to_string(),
         })?;
         self.call(
@@ -772,7 +752,7 @@ impl SynthesizeClient {
         account_id: &str,
         unit_count: u64,
         cancel: &CancellationToken,
-    ) -> Result<CountPostOutcome, SynthesizeError> {
+    ) -> Result<CountPostOutcome, TransportError> {
         let path = format!(
             "api/vendor-api/service/{}/count",
             url::form_urlencoded::byte_serialize(service_id.as_bytes()).collect::<String>()
@@ -783,7 +763,8 @@ impl SynthesizeClient {
             .await
         {
             Ok(_) => Ok(CountPostOutcome::Sent),
-            Err(SynthesizeError::Http {
+            Err(TransportError::Http {
+                service: SERVICE,
                 status: 404,
                 message,
             }) if message.to_lowercase().contains("no account map") => {
@@ -798,7 +779,7 @@ impl SynthesizeClient {
         &self,
         status: IntegrationStatus,
         cancel: &CancellationToken,
-    ) -> Result<(), SynthesizeError> {
+    ) -> Result<(), TransportError> {
         let path = format!("api/vendor-api/organization/status/{}", status.as_str());
         self.call(Method::PATCH, &path, None, true, cancel)
             .await
@@ -893,7 +874,7 @@ mod tests {
         };
         assert!(matches!(
             SynthesizeSettings::new("http://app.usegradient.com", creds),
-            Err(SynthesizeError::Url(_))
+            Err(TransportError::Url(_))
         ));
     }
 }

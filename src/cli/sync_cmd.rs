@@ -13,7 +13,7 @@ use crate::engine::settings::RunSettings as Resolved;
 use crate::engine::sync::{
     PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSession, SyncSteps, SyncUpdate,
 };
-use crate::engine::{self, ConnectWiseError, ConnectionStep, IntegrationStatus, PreviewRequest};
+use crate::engine::{self, ConnectionStep, IntegrationStatus, PreviewRequest, TransportError};
 use crate::storage::journal::CountOutcome;
 use crate::storage::run_lock::{DEFAULT_RUN_LOCK_WAIT, RunLock, RunLockError};
 
@@ -61,7 +61,7 @@ pub async fn authenticate(
             let version = report.version.clone().unwrap_or_default();
             print_stdout(&format!("ConnectWise: OK ({api}, version {version})\n"))?;
         }
-        Some((_, ConnectWiseError::Cancelled)) => {
+        Some((_, TransportError::Cancelled)) => {
             return Err(CliError::Cancelled);
         }
         Some((step, e)) => {

@@ -1,5 +1,6 @@
 //! Connection tests: each service's "Test connection", and the command's `authenticate`, which
-//! tests both.
+//! tests both; and what the tenant's configuration types are called (the counting options'
+//! pick list).
 
 use tokio_util::sync::CancellationToken;
 
@@ -14,6 +15,15 @@ pub async fn test_connectwise(
 ) -> Result<ConnectionReport, EngineError> {
     let client = ConnectWiseClient::new(settings.clone())?;
     Ok(client.test_connection(cancel).await)
+}
+
+/// The tenant's configuration type names, sorted, for the "Type names" pick list.
+pub async fn configuration_types(
+    settings: &ConnectWiseSettings,
+    cancel: &CancellationToken,
+) -> Result<Vec<String>, EngineError> {
+    let client = ConnectWiseClient::new(settings.clone())?;
+    Ok(client.configuration_types(cancel).await?)
 }
 
 /// "Test connection" for Synthesize: the documented `GET /organization`, which also tells the
@@ -38,7 +48,7 @@ pub async fn test_both(
     let report = cw.test_connection(cancel).await;
     if matches!(
         report.failed,
-        Some((_, crate::api::connectwise::ConnectWiseError::Cancelled))
+        Some((_, crate::api::error::TransportError::Cancelled))
     ) {
         return Err(EngineError::Cancelled);
     }

@@ -15,13 +15,13 @@ pub mod status;
 pub mod sync;
 
 pub use crate::api::connectwise::{
-    ConnectWiseError, ConnectWiseSettings, ConnectionReport, ConnectionStep, DEFAULT_API_VERSION,
-    FetchProgress, FetchStats,
+    ConnectWiseSettings, ConnectionReport, ConnectionStep, DEFAULT_API_VERSION, FetchProgress,
+    FetchStats,
 };
 pub use crate::api::synthesize::{IntegrationData, IntegrationStatus, SynthesizeSettings};
 pub use preview::{PreviewOutcome, PreviewRequest, run_preview};
 
-use crate::api::synthesize::SynthesizeError;
+pub use crate::api::error::{Service, TransportError};
 use crate::domain::counting::RuleError;
 
 /// Why a use case did not complete.
@@ -31,10 +31,9 @@ pub enum EngineError {
     Cancelled,
     #[error("{0}")]
     Rule(#[from] RuleError),
+    /// A call to ConnectWise or Synthesize failed (the error names which).
     #[error("{0}")]
-    ConnectWise(ConnectWiseError),
-    #[error("{0}")]
-    Synthesize(SynthesizeError),
+    Transport(TransportError),
     #[error("{0}")]
     Other(String),
 }
@@ -45,35 +44,17 @@ impl EngineError {
     pub fn is_configuration(&self) -> bool {
         match self {
             EngineError::Rule(_) => true,
-            EngineError::ConnectWise(e) => match e {
-                ConnectWiseError::Url(_) | ConnectWiseError::Setup(_) => true,
-                ConnectWiseError::Refused(r) => r.is_configuration(),
-                _ => false,
-            },
-            EngineError::Synthesize(e) => match e {
-                SynthesizeError::Url(_) | SynthesizeError::Setup(_) => true,
-                SynthesizeError::Refused(r) => r.is_configuration(),
-                _ => false,
-            },
+            EngineError::Transport(e) => e.is_configuration(),
             EngineError::Cancelled | EngineError::Other(_) => false,
         }
     }
 }
 
-impl From<ConnectWiseError> for EngineError {
-    fn from(e: ConnectWiseError) -> Self {
+impl From<TransportError> for EngineError {
+    fn from(e: TransportError) -> Self {
         match e {
-            ConnectWiseError::Cancelled => EngineError::Cancelled,
-            e => EngineError::ConnectWise(e),
-        }
-    }
-}
-
-impl From<SynthesizeError> for EngineError {
-    fn from(e: SynthesizeError) -> Self {
-        match e {
-            SynthesizeError::Cancelled => EngineError::Cancelled,
-            e => EngineError::Synthesize(e),
+            TransportError::Cancelled => EngineError::Cancelled,
+            e => EngineError::Transport(e),
         }
     }
 }

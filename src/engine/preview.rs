@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::EngineError;
 use crate::api::connectwise::{
-    ConnectWiseClient, ConnectWiseError, ConnectWiseSettings, FetchProgress, FetchStats, PageSink,
+    ConnectWiseClient, ConnectWiseSettings, FetchProgress, FetchStats, PageSink, TransportError,
 };
 use crate::domain::configuration::{ConfigurationPage, UnparseableRecord};
 use crate::domain::counting::{CountingEngine, CountingOptions, CountingResult, CountingRule};
@@ -60,7 +60,7 @@ pub async fn fetch_counts(
     rule: &CountingRule,
     progress: &(dyn Fn(FetchProgress) + Send + Sync),
     cancel: &CancellationToken,
-) -> Result<FetchOutcome, ConnectWiseError> {
+) -> Result<FetchOutcome, TransportError> {
     let counter = Counter(Mutex::new((CountingEngine::new(rule.clone()), Vec::new())));
     let stats = client
         .fetch_configurations(&rule.server_filter(), &counter, progress, cancel)

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::EngineError;
 use crate::api::synthesize::{
-    AccountRequest, CountPostOutcome, ServiceRequest, Sku, SynthesizeClient, SynthesizeError,
-    SynthesizeSettings,
+    AccountRequest, CountPostOutcome, ServiceRequest, Sku, SynthesizeClient, SynthesizeSettings,
+    TransportError,
 };
 use crate::domain::counting::CompanyCounts;
 use crate::domain::safety::{
@@ -583,7 +583,7 @@ async fn create_services(
             }
             // Someone created it since the plan was made: it is there, which is what counts.
             Ok(false) => {}
-            Err(SynthesizeError::Cancelled) => break,
+            Err(TransportError::Cancelled) => break,
             Err(e) => ctx.fail_step(
                 report,
                 "services",
@@ -603,7 +603,7 @@ async fn create_services(
                     }
                 }
             }
-            Err(SynthesizeError::Cancelled) => {}
+            Err(TransportError::Cancelled) => {}
             Err(e) => ctx.fail_step(report, "services", format!("reading the services: {e}")),
         }
     }
@@ -648,7 +648,7 @@ async fn create_accounts(ctx: &RunContext<'_>, report: &mut SyncReport) -> BTree
                     ids: batch.iter().map(|a| a.id.clone()).collect(),
                 });
             }
-            Err(SynthesizeError::Cancelled) => break,
+            Err(TransportError::Cancelled) => break,
             Err(e) => {
                 accounts_not_created.extend(batch.iter().map(|a| a.id.clone()));
                 ctx.fail_step(
@@ -709,7 +709,7 @@ async fn post_counts(
                         {
                             Ok(CountPostOutcome::Sent) => CountOutcome::Sent,
                             Ok(CountPostOutcome::Unmapped { message }) => CountOutcome::Unmapped { message },
-                            Err(SynthesizeError::Cancelled) => return None,
+                            Err(TransportError::Cancelled) => return None,
                             Err(e) => CountOutcome::Failed {
                                 reason: e.to_string(),
                             },
@@ -770,7 +770,7 @@ async fn create_service_once(
     client: &SynthesizeClient,
     new: &NewService,
     cancel: &CancellationToken,
-) -> Result<bool, SynthesizeError> {
+) -> Result<bool, TransportError> {
     let body = ServiceRequest {
         name: new.name.clone(),
         description: new.description.clone(),
@@ -804,7 +804,7 @@ async fn create_accounts_once(
     client: &SynthesizeClient,
     mut missing: Vec<AccountRequest>,
     cancel: &CancellationToken,
-) -> Result<(), SynthesizeError> {
+) -> Result<(), TransportError> {
     let mut attempt = 1;
     loop {
         let err = match client.create_accounts(&missing, cancel).await {
@@ -827,12 +827,12 @@ async fn create_accounts_once(
     }
 }
 
-fn is_transient(e: &SynthesizeError) -> bool {
+fn is_transient(e: &TransportError) -> bool {
     matches!(
         e,
-        SynthesizeError::Timeout { .. }
-            | SynthesizeError::Unreachable { .. }
-            | SynthesizeError::RateLimited { .. }
+        TransportError::Timeout { .. }
+            | TransportError::Unreachable { .. }
+            | TransportError::RateLimited { .. }
     ) || e.status().is_some_and(|s| s >= 500)
 }
 

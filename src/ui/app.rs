@@ -9,16 +9,19 @@ use std::sync::Arc;
 
 use crate::domain::csv_export::CsvDelimiter;
 use crate::engine::PreviewRequest;
-use crate::engine::{ConnectionReport, FetchProgress};
+use crate::engine::{ConnectionReport, FetchProgress, IntegrationData, PreviewOutcome};
 use crate::storage::{AppDirs, Profile, ProfileStore, SecretStore};
-use crate::worker::{Job, JobKind, Worker, WorkerCommand, WorkerEvent};
+use crate::worker::{
+    Handles, Job, JobError, JobKind, LoadTypesJob, PreviewJob, SYNC, TestConnectWiseJob,
+    TestSynthesizeJob, Worker, WorkerEvent,
+};
 
 use super::UiError;
 use super::connection::{
     ConnectionAction, ConnectionForm, ConnectionView, TestState, connectwise_test_state,
     show_connection, synthesize_test_state,
 };
-use super::counting_form::{CountingForm, OptionsAction, show_options};
+use super::counting_form::{CountingForm, OptionsAction, TypeList, show_options};
 use super::export::SaveDialog;
 use super::log::{LogBuffer, LogLevel, show_log};
 use super::profiles::{
@@ -120,7 +123,7 @@ pub enum Action {
 /// The window.
 pub struct App {
     ctx: egui::Context,
-    worker: Worker,
+    worker: Worker<App>,
     save_dialog: Box<dyn SaveDialog>,
     dirs: AppDirs,
     store: ProfileStore,
@@ -157,10 +160,8 @@ pub struct App {
     pub sync: SyncState,
     pub counting_form: CountingForm,
     pub counting_error: Option<String>,
-    /// Bumped when the profile changes; a job's events count only if it started in this epoch,
-    /// so a late answer for the previous profile never lands in the new one.
-    epoch: u64,
-    job_epochs: std::collections::HashMap<JobKind, u64>,
+    /// The tenant's configuration type names for the "Type names" pick list.
+    pub type_list: TypeList,
 }
 
 impl std::fmt::Debug for App {
@@ -212,8 +213,7 @@ impl App {
             sync: SyncState::default(),
             counting_form: CountingForm::default(),
             counting_error: None,
-            epoch: 0,
-            job_epochs: std::collections::HashMap::new(),
+            type_list: TypeList::default(),
         };
         app.refresh_profiles();
         #[cfg(feature = "sandbox")]
@@ -341,7 +341,7 @@ impl App {
         self.save_dialog = dialog;
     }
 
-    pub fn worker(&self) -> &Worker {
+    pub fn worker(&self) -> &Worker<App> {
         &self.worker
     }
 
@@ -488,8 +488,8 @@ impl App {
             connectwise_test: Some(&self.connectwise_test),
             synthesize_test: Some(&self.synthesize_test),
             discovery: self.connectwise_report.as_ref(),
-            connectwise_busy: self.worker.is_running(JobKind::TestConnectWise),
-            synthesize_busy: self.worker.is_running(JobKind::TestSynthesize),
+            connectwise_busy: self.worker.is_running(TestConnectWiseJob::KIND),
+            synthesize_busy: self.worker.is_running(TestSynthesizeJob::KIND),
             read_only: false,
         };
         for action in show_connection(ui, &mut self.form, &view) {
@@ -507,6 +507,7 @@ impl App {
                 for action in show_options(
                     ui,
                     &mut self.counting_form,
+                    &self.type_list,
                     zero_policy,
                     self.counting_error.as_deref(),
                 ) {
@@ -527,46 +528,23 @@ impl App {
         }
     }
 
-    /// Starts a job on the worker, remembering which profile epoch it belongs to.
-    pub(crate) fn start_job(&mut self, job: Job) {
-        self.job_epochs.insert(job.kind(), self.epoch);
-        self.worker.send(WorkerCommand::Start(job));
+    /// Starts a job on the worker; its answers come back through `Handles`.
+    pub(crate) fn start_job<J: Job>(&mut self, job: J)
+    where
+        App: Handles<J>,
+    {
+        self.worker.start(job);
     }
 
-    /// Leaves the current profile's jobs behind: their answers will be ignored.
+    /// Leaves the current profile's jobs behind: they are cancelled (a sync excepted) and their
+    /// answers are ignored, so a late answer for the previous profile never lands in the new one.
     pub(crate) fn new_epoch(&mut self) {
-        self.epoch += 1;
-        for kind in [
-            JobKind::Preview,
-            JobKind::TestConnectWise,
-            JobKind::TestSynthesize,
-            JobKind::Status,
-        ] {
-            if self.worker.is_running(kind) {
-                self.worker.send(WorkerCommand::Cancel(kind));
-            }
-        }
+        self.worker.new_epoch();
+        // The list was the previous tenant's.
+        self.type_list = TypeList::default();
     }
 
-    fn event_kind(event: &WorkerEvent) -> Option<JobKind> {
-        Some(match event {
-            WorkerEvent::Started(_) | WorkerEvent::Busy(_) => return None,
-            WorkerEvent::PreviewProgress(_) | WorkerEvent::PreviewFinished(_) => JobKind::Preview,
-            WorkerEvent::ConnectWiseTested(_) => JobKind::TestConnectWise,
-            WorkerEvent::SynthesizeTested(_) => JobKind::TestSynthesize,
-            WorkerEvent::SyncPlanned(_)
-            | WorkerEvent::SyncUpdate(_)
-            | WorkerEvent::SyncFinished(_) => JobKind::Sync,
-            WorkerEvent::StatusSet(_) => JobKind::Status,
-        })
-    }
-
-    fn on_event(&mut self, event: WorkerEvent) {
-        if let Some(kind) = Self::event_kind(&event)
-            && self.job_epochs.get(&kind) != Some(&self.epoch)
-        {
-            return;
-        }
+    fn on_event(&mut self, event: WorkerEvent<App>) {
         match event {
             WorkerEvent::Started(kind) => self
                 .log
@@ -579,66 +557,11 @@ impl App {
                         kind.label()
                     ),
                 );
-                if kind == JobKind::Sync && self.sync.phase == SyncPhase::Planning {
+                if kind == SYNC && self.sync.phase == SyncPhase::Planning {
                     self.sync.phase = SyncPhase::Idle;
                 }
             }
-            WorkerEvent::PreviewProgress(p) => self.preview.progress = Some(p),
-            WorkerEvent::PreviewFinished(result) => {
-                self.preview.running = false;
-                match result {
-                    Ok(outcome) => {
-                        self.preview.binding = self.preview.started_context.take().map(|context| {
-                            crate::domain::safety::PlanBinding::new(context, chrono::Utc::now())
-                        });
-                        self.preview.completeness = Some(outcome.completeness.clone());
-                        let table = PreviewTable::new(&outcome.counts, outcome.rule_text);
-                        self.log.push(
-                            LogLevel::Info,
-                            format!(
-                                "Preview done: {} companies from {} configurations in {:.1} s",
-                                table.rows().len(),
-                                outcome.counts.configurations_read,
-                                outcome.elapsed_ms as f64 / 1000.0
-                            ),
-                        );
-                        self.preview.elapsed_ms = Some(outcome.elapsed_ms);
-                        let mut table = table;
-                        self.merge_last_sent(&mut table);
-                        self.preview.table = Some(table);
-                        self.preview.error = None;
-                    }
-                    Err(crate::worker::JobError::Cancelled) => {
-                        self.log.push(LogLevel::Info, "Preview cancelled");
-                        self.preview.error = Some("Preview cancelled.".to_owned());
-                    }
-                    Err(e) => {
-                        let text = format!("Preview failed: {e}");
-                        self.log.push(LogLevel::Error, &text);
-                        self.preview.error = Some(text);
-                    }
-                }
-            }
-            WorkerEvent::ConnectWiseTested(result) => {
-                self.connectwise_test = connectwise_test_state(&result);
-                if let Ok(report) = result {
-                    self.connectwise_report = Some(report);
-                }
-                self.log_test("ConnectWise", &self.connectwise_test.clone());
-            }
-            WorkerEvent::SyncPlanned(result) => self.on_sync_planned(result),
-            WorkerEvent::SyncUpdate(update) => self.on_sync_update(update),
-            WorkerEvent::SyncFinished(result) => self.on_sync_finished(result),
-            WorkerEvent::StatusSet(result) => self.on_status_set(result),
-            WorkerEvent::SynthesizeTested(result) => {
-                self.synthesize_test = synthesize_test_state(&result);
-                self.log_test("Synthesize", &self.synthesize_test.clone());
-                if let Ok(integration) = result {
-                    // Show the status Synthesize reports, not a default.
-                    self.sync.status_choice = integration.known_status();
-                    self.sync.integration = Some(integration);
-                }
-            }
+            WorkerEvent::Answer(answer) => answer.apply(self),
         }
     }
 
@@ -658,14 +581,14 @@ impl App {
             Action::Cancel(kind) => {
                 self.log
                     .push(LogLevel::Info, format!("Cancelling {}", kind.label()));
-                self.worker.send(WorkerCommand::Cancel(kind));
+                self.worker.cancel(kind);
             }
             Action::Connection(ConnectionAction::Save) => self.save_profile(),
             Action::Connection(ConnectionAction::TestConnectWise) => {
                 match self.form.connectwise_settings() {
                     Ok(settings) => {
                         self.connectwise_test = TestState::Running;
-                        self.start_job(Job::TestConnectWise(settings));
+                        self.start_job(TestConnectWiseJob(settings));
                     }
                     Err(e) => self.connectwise_test = TestState::Failed(e),
                 }
@@ -674,7 +597,7 @@ impl App {
                 match self.form.synthesize_settings() {
                     Ok(settings) => {
                         self.synthesize_test = TestState::Running;
-                        self.start_job(Job::TestSynthesize(settings));
+                        self.start_job(TestSynthesizeJob(settings));
                     }
                     Err(e) => self.synthesize_test = TestState::Failed(e),
                 }
@@ -713,6 +636,14 @@ impl App {
                     Err(e) => self.counting_error = Some(e),
                 }
             }
+            Action::Options(OptionsAction::LoadTypes) => match self.form.connectwise_settings() {
+                Ok(settings) => {
+                    self.type_list.loading = true;
+                    self.type_list.error = None;
+                    self.start_job(LoadTypesJob(settings));
+                }
+                Err(e) => self.type_list.error = Some(e),
+            },
             Action::Options(OptionsAction::SetZeroPolicy(policy)) => {
                 if let Some(profile) = self.profile.as_mut() {
                     profile.sync.zero_policy = policy;
@@ -742,7 +673,7 @@ impl App {
         self.preview.progress = None;
         self.preview.error = None;
         self.preview.started_context = self.current_plan_context();
-        self.start_job(Job::Preview(PreviewRequest {
+        self.start_job(PreviewJob(PreviewRequest {
             connectwise,
             counting: self
                 .profile
@@ -750,6 +681,90 @@ impl App {
                 .map(|p| p.counting.clone())
                 .unwrap_or_default(),
         }));
+    }
+}
+
+impl Handles<PreviewJob> for App {
+    fn on_progress(&mut self, progress: FetchProgress) {
+        self.preview.progress = Some(progress);
+    }
+
+    fn on_outcome(&mut self, result: Result<PreviewOutcome, JobError>) {
+        self.preview.running = false;
+        match result {
+            Ok(outcome) => {
+                self.preview.binding = self.preview.started_context.take().map(|context| {
+                    crate::domain::safety::PlanBinding::new(context, chrono::Utc::now())
+                });
+                self.preview.completeness = Some(outcome.completeness.clone());
+                let table = PreviewTable::new(&outcome.counts, outcome.rule_text);
+                self.log.push(
+                    LogLevel::Info,
+                    format!(
+                        "Preview done: {} companies from {} configurations in {:.1} s",
+                        table.rows().len(),
+                        outcome.counts.configurations_read,
+                        outcome.elapsed_ms as f64 / 1000.0
+                    ),
+                );
+                self.preview.elapsed_ms = Some(outcome.elapsed_ms);
+                let mut table = table;
+                self.merge_last_sent(&mut table);
+                self.preview.table = Some(table);
+                self.preview.error = None;
+            }
+            Err(JobError::Cancelled) => {
+                self.log.push(LogLevel::Info, "Preview cancelled");
+                self.preview.error = Some("Preview cancelled.".to_owned());
+            }
+            Err(e) => {
+                let text = format!("Preview failed: {e}");
+                self.log.push(LogLevel::Error, &text);
+                self.preview.error = Some(text);
+            }
+        }
+    }
+}
+
+impl Handles<TestConnectWiseJob> for App {
+    fn on_outcome(&mut self, result: Result<ConnectionReport, JobError>) {
+        self.connectwise_test = connectwise_test_state(&result);
+        if let Ok(report) = result {
+            self.connectwise_report = Some(report);
+        }
+        self.log_test("ConnectWise", &self.connectwise_test.clone());
+    }
+}
+
+impl Handles<LoadTypesJob> for App {
+    fn on_outcome(&mut self, result: Result<Vec<String>, JobError>) {
+        self.type_list.loading = false;
+        match result {
+            Ok(names) => {
+                self.log.push(
+                    LogLevel::Info,
+                    format!("ConnectWise has {} configuration types", names.len()),
+                );
+                self.type_list.names = names;
+            }
+            Err(e) => {
+                let text = format!("The configuration types could not be loaded: {e}");
+                self.log.push(LogLevel::Error, &text);
+                self.type_list.error = Some(text);
+            }
+        }
+    }
+}
+
+impl Handles<TestSynthesizeJob> for App {
+    fn on_outcome(&mut self, result: Result<IntegrationData, JobError>) {
+        self.synthesize_test = synthesize_test_state(&result);
+        self.log_test("Synthesize", &self.synthesize_test.clone());
+        if let Ok(integration) = result {
+            // Show the status Synthesize reports, not a default.
+            self.sync.status_choice = integration.known_status();
+            self.sync.integration = Some(integration);
+        }
     }
 }
 

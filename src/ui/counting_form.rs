@@ -1,5 +1,7 @@
 //! The profile's counting options as the window edits them (type names, shared pattern, whole
 //! word, assignment field, active only); applied to the profile only when the rule is valid.
+//! Type names are typed one per line, or ticked in the list of the tenant's own type names
+//! that "Load types" fetches; both edit the same lines.
 
 use crate::domain::counting::{AssignmentField, AssignmentSource, CountingOptions, CountingRule};
 use crate::domain::settings::ZeroPolicy;
@@ -35,16 +37,35 @@ impl CountingForm {
         }
     }
 
+    /// The typed type names, one per line, as the rule reads them.
+    fn type_name_lines(&self) -> impl Iterator<Item = &str> {
+        self.type_names
+            .split('\n')
+            .map(|l| l.trim_end_matches('\r'))
+            .filter(|l| !l.is_empty())
+    }
+
+    /// Whether `name` is one of the typed type names (exactly, as ConnectWise spells it).
+    pub fn has_type_name(&self, name: &str) -> bool {
+        self.type_name_lines().any(|l| l == name)
+    }
+
+    /// Adds `name` as a line of its own, or removes every line that is exactly `name`.
+    pub fn set_type_name(&mut self, name: &str, counted: bool) {
+        if counted == self.has_type_name(name) {
+            return;
+        }
+        let mut lines: Vec<&str> = self.type_name_lines().filter(|l| *l != name).collect();
+        if counted {
+            lines.push(name);
+        }
+        self.type_names = lines.join("\n");
+    }
+
     /// The options, or the rule's own words for what to fix.
     pub fn to_options(&self) -> Result<CountingOptions, String> {
         let options = CountingOptions {
-            type_names: self
-                .type_names
-                .split('\n')
-                .map(|l| l.trim_end_matches('\r'))
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            type_names: self.type_name_lines().map(str::to_owned).collect(),
             shared_pattern: self.shared_pattern.clone(),
             shared_whole_word: self.whole_word,
             assignment_field: self.assignment_source.map(|source| AssignmentField {
@@ -58,11 +79,23 @@ impl CountingForm {
     }
 }
 
+/// The tenant's configuration type names as "Load types" found them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TypeList {
+    pub loading: bool,
+    /// Empty until loaded.
+    pub names: Vec<String>,
+    /// Why the last load failed, in words.
+    pub error: Option<String>,
+}
+
 /// What the options panel asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OptionsAction {
     /// The counting options changed: check and save them.
     ApplyCounting,
+    /// Fetch the tenant's configuration type names for the pick list.
+    LoadTypes,
     SetZeroPolicy(ZeroPolicy),
 }
 
@@ -70,6 +103,7 @@ pub enum OptionsAction {
 pub fn show_options(
     ui: &mut egui::Ui,
     form: &mut CountingForm,
+    types: &TypeList,
     zero_policy: ZeroPolicy,
     error: Option<&str>,
 ) -> Vec<OptionsAction> {
@@ -89,6 +123,15 @@ pub fn show_options(
                 )
                 .labelled_by(label.id);
             changed |= r.lost_focus();
+            ui.end_row();
+            ui.label("");
+            ui.vertical(|ui| {
+                let (ticked, load) = type_pick_ui(ui, form, types);
+                changed |= ticked;
+                if load {
+                    actions.push(OptionsAction::LoadTypes);
+                }
+            });
             ui.end_row();
             let label = ui.label("Shared pattern");
             let r = ui
@@ -153,6 +196,14 @@ pub fn show_options(
         actions.push(OptionsAction::ApplyCounting);
     }
     ui.add_space(6.0);
+    if let Some(policy) = zero_policy_ui(ui, zero_policy) {
+        actions.push(OptionsAction::SetZeroPolicy(policy));
+    }
+    actions
+}
+
+/// The "Zeros" choice; answers the new policy when it changed.
+fn zero_policy_ui(ui: &mut egui::Ui, zero_policy: ZeroPolicy) -> Option<ZeroPolicy> {
     let label = ui.label("Zeros");
     let mut policy = zero_policy;
     egui::ComboBox::from_id_salt("zero_policy")
@@ -165,10 +216,50 @@ pub fn show_options(
         })
         .response
         .labelled_by(label.id);
-    if policy != zero_policy {
-        actions.push(OptionsAction::SetZeroPolicy(policy));
+    (policy != zero_policy).then_some(policy)
+}
+
+/// "Load types" and, once loaded, a checkbox per type name ticked when it is one of the typed
+/// lines. Answers whether a box changed the lines, and whether "Load types" was pressed.
+fn type_pick_ui(ui: &mut egui::Ui, form: &mut CountingForm, types: &TypeList) -> (bool, bool) {
+    let mut changed = false;
+    let mut load = false;
+    ui.horizontal(|ui| {
+        let text = if types.names.is_empty() {
+            "Load types"
+        } else {
+            "Reload types"
+        };
+        if ui
+            .add_enabled(!types.loading, egui::Button::new(text))
+            .on_hover_text("List the configuration types your ConnectWise tenant has")
+            .clicked()
+        {
+            load = true;
+        }
+        if types.loading {
+            ui.spinner();
+        }
+    });
+    if let Some(error) = &types.error {
+        ui.colored_label(ui.visuals().error_fg_color, error);
     }
-    actions
+    if types.names.is_empty() {
+        return (false, load);
+    }
+    egui::ScrollArea::vertical()
+        .id_salt("type_pick")
+        .max_height(160.0)
+        .show(ui, |ui| {
+            for name in &types.names {
+                let mut counted = form.has_type_name(name);
+                if ui.checkbox(&mut counted, name.as_str()).changed() {
+                    form.set_type_name(name, counted);
+                    changed = true;
+                }
+            }
+        });
+    (changed, load)
 }
 
 #[cfg(test)]
@@ -185,6 +276,23 @@ mod tests {
         };
         let form = CountingForm::from_options(&options);
         assert_eq!(form.to_options().unwrap(), options);
+    }
+
+    #[test]
+    fn ticking_a_type_adds_its_line_and_unticking_removes_only_it() {
+        let mut form = CountingForm {
+            type_names: "License\r\nSeat ".into(),
+            ..CountingForm::from_options(&CountingOptions::default())
+        };
+        form.set_type_name("Software", true);
+        assert_eq!(form.type_names, "License\nSeat \nSoftware");
+        form.set_type_name("Software", true);
+        assert_eq!(form.type_names, "License\nSeat \nSoftware");
+        // "Seat" is not "Seat ": names are matched exactly, never trimmed.
+        assert!(!form.has_type_name("Seat"));
+        form.set_type_name("License", false);
+        assert_eq!(form.type_names, "Seat \nSoftware");
+        assert_eq!(form.to_options().unwrap().type_names, ["Seat ", "Software"]);
     }
 
     #[test]

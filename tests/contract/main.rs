@@ -14,13 +14,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use cw_shared_devices::api::connectwise::{
-    ConnectWiseClient, ConnectWiseCredentials, ConnectWiseError, ConnectWiseSettings,
-    ConnectWiseTarget, PagingStrategy,
+    ConnectWiseClient, ConnectWiseCredentials, ConnectWiseSettings, ConnectWiseTarget,
+    PagingStrategy,
 };
+use cw_shared_devices::api::error::{Service, TransportError};
 use cw_shared_devices::api::http::HttpSettings;
 use cw_shared_devices::api::synthesize::{
     AccountRequest, CountPostOutcome, IntegrationStatus, ServiceRequest, SynthesizeClient,
-    SynthesizeCredentials, SynthesizeError, SynthesizeSettings,
+    SynthesizeCredentials, SynthesizeSettings,
 };
 use cw_shared_devices::domain::counting::{CountingOptions, CountingRule};
 use cw_shared_devices::engine::preview::fetch_counts;
@@ -337,7 +338,7 @@ async fn one_of_our_services_without_an_id_is_fatal_not_skipped() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, SynthesizeError::Malformed { detail } if detail.contains("\"Shared Devices\"")),
+        matches!(&err, TransportError::Malformed { service: Service::Synthesize, detail } if detail.contains("\"Shared Devices\"")),
         "{err:?}"
     );
 }
@@ -467,7 +468,8 @@ async fn the_documented_errors_are_told_apart() {
         .unwrap_err();
     assert_eq!(
         err,
-        SynthesizeError::Http {
+        TransportError::Http {
+            service: Service::Synthesize,
             status: 400,
             message: "unitCount must be a number".into()
         }
@@ -483,13 +485,20 @@ async fn the_documented_errors_are_told_apart() {
     let server = serve(&["synthesize_error_bad_token_401"]).await;
     let err = synthesize(&server).authenticate(&cancel).await.unwrap_err();
     assert!(
-        matches!(err, SynthesizeError::BadCredentials { status: 401, .. }),
+        matches!(
+            err,
+            TransportError::BadCredentials {
+                service: Service::Synthesize,
+                status: 401,
+                ..
+            }
+        ),
         "{err:?}"
     );
 
     let server = serve(&["synthesize_error_anomaly_403"]).await;
     let err = synthesize(&server).accounts(&cancel).await.unwrap_err();
-    assert!(matches!(err, SynthesizeError::Forbidden { .. }), "{err:?}");
+    assert!(matches!(err, TransportError::Forbidden { .. }), "{err:?}");
 
     let server = serve(&["synthesize_error_vendor_profile_404"]).await;
     let err = synthesize(&server).services(&cancel).await.unwrap_err();
@@ -595,7 +604,7 @@ async fn a_rejected_api_version_and_a_missing_client_id_are_told_in_those_words(
     let server = serve(&["connectwise_companyinfo", "connectwise_error_api_version"]).await;
     let err = connectwise(&server).system_info(&cancel).await.unwrap_err();
     assert!(
-        matches!(&err, ConnectWiseError::ApiVersionRejected { version, status: 400, .. } if version == "2022.1"),
+        matches!(&err, TransportError::ApiVersionRejected { version, status: 400, .. } if version == "2022.1"),
         "{err:?}"
     );
     let text = err.to_string();
@@ -608,7 +617,7 @@ async fn a_rejected_api_version_and_a_missing_client_id_are_told_in_those_words(
     let server = serve(&["connectwise_companyinfo", "connectwise_error_client_id"]).await;
     let err = connectwise(&server).system_info(&cancel).await.unwrap_err();
     assert!(
-        matches!(err, ConnectWiseError::BadClientId { status: 400, .. }),
+        matches!(err, TransportError::BadClientId { status: 400, .. }),
         "{err:?}"
     );
     assert!(err.to_string().contains("refused the clientId"), "{err}");
@@ -617,7 +626,8 @@ async fn a_rejected_api_version_and_a_missing_client_id_are_told_in_those_words(
     let err = connectwise(&server).system_info(&cancel).await.unwrap_err();
     assert_eq!(
         err,
-        ConnectWiseError::Http {
+        TransportError::Http {
+            service: Service::ConnectWise,
             status: 400,
             message: "pageSize object is invalid".into()
         }
@@ -629,5 +639,15 @@ async fn a_rejected_api_version_and_a_missing_client_id_are_told_in_those_words(
     ])
     .await;
     let err = connectwise(&server).system_info(&cancel).await.unwrap_err();
-    assert_eq!(err, ConnectWiseError::BadCredentials { status: 401 });
+    assert!(
+        matches!(
+            err,
+            TransportError::BadCredentials {
+                service: Service::ConnectWise,
+                status: 401,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

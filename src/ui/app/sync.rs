@@ -10,7 +10,7 @@ use crate::engine::sync::{
     PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
 };
 use crate::storage::journal::CountOutcome;
-use crate::worker::{ExecuteSyncJob, Job, JobError, JobKind, PlanSyncJob, WorkerCommand};
+use crate::worker::{ExecuteSyncJob, Handles, JobError, PlanSyncJob, SYNC, SetStatusJob};
 
 use super::super::log::LogLevel;
 use super::super::sync_view::{SyncAction, SyncPhase, outcome_words};
@@ -34,7 +34,7 @@ impl App {
             }
             SyncAction::Cancel => {
                 self.log.push(LogLevel::Info, "Cancelling the sync");
-                self.worker.send(WorkerCommand::Cancel(JobKind::Sync));
+                self.worker.cancel(SYNC);
             }
             SyncAction::RetryFailed => self.retry_failed(),
             SyncAction::SetStatus(status) => self.set_status(status),
@@ -155,10 +155,10 @@ impl App {
         self.sync.drop_confirmed = false;
         self.sync.revert_counts = revert;
         self.sync.request = Some(request.clone());
-        self.start_job(Job::PlanSync(Box::new(PlanSyncJob { request, last_sent })));
+        self.start_job(PlanSyncJob { request, last_sent });
     }
 
-    pub(super) fn on_sync_planned(&mut self, result: Result<Box<PlannedSync>, JobError>) {
+    fn on_sync_planned(&mut self, result: Result<Box<PlannedSync>, JobError>) {
         match result {
             Ok(planned) => {
                 let mut planned = *planned;
@@ -285,14 +285,14 @@ impl App {
         let journal = self.journal().map(Arc::new);
         self.sync.request = Some(request.clone());
         self.sync.planned = Some(planned.clone());
-        self.start_job(Job::ExecuteSync(Box::new(ExecuteSyncJob {
+        self.start_job(ExecuteSyncJob {
             request,
             planned,
             journal,
-        })));
+        });
     }
 
-    pub(super) fn on_sync_update(&mut self, update: SyncUpdate) {
+    fn on_sync_update(&mut self, update: SyncUpdate) {
         match update {
             SyncUpdate::Progress(p) => self.sync.progress = Some(p),
             SyncUpdate::StepFailed { step, reason } => {
@@ -340,7 +340,7 @@ impl App {
         }
     }
 
-    pub(super) fn on_sync_finished(&mut self, result: Result<Box<SyncReport>, JobError>) {
+    fn on_sync_finished(&mut self, result: Result<Box<SyncReport>, JobError>) {
         self.sync.phase = SyncPhase::Idle;
         self.history = None;
         match result {
@@ -438,13 +438,13 @@ impl App {
         match self.form.synthesize_settings() {
             Ok(settings) => {
                 self.sync.status_message = None;
-                self.start_job(Job::SetStatus(settings, status));
+                self.start_job(SetStatusJob { settings, status });
             }
             Err(e) => self.sync.status_message = Some(Err(e)),
         }
     }
 
-    pub(super) fn on_status_set(&mut self, result: Result<IntegrationStatus, JobError>) {
+    fn on_status_set(&mut self, result: Result<IntegrationStatus, JobError>) {
         self.sync.status_message = Some(match result {
             Ok(status) => {
                 let text = format!("Integration status set to {status}");
@@ -461,5 +461,27 @@ impl App {
                 Err(text)
             }
         });
+    }
+}
+
+impl Handles<PlanSyncJob> for App {
+    fn on_outcome(&mut self, result: Result<Box<PlannedSync>, JobError>) {
+        self.on_sync_planned(result);
+    }
+}
+
+impl Handles<ExecuteSyncJob> for App {
+    fn on_progress(&mut self, update: SyncUpdate) {
+        self.on_sync_update(update);
+    }
+
+    fn on_outcome(&mut self, result: Result<Box<SyncReport>, JobError>) {
+        self.on_sync_finished(result);
+    }
+}
+
+impl Handles<SetStatusJob> for App {
+    fn on_outcome(&mut self, result: Result<IntegrationStatus, JobError>) {
+        self.on_status_set(result);
     }
 }

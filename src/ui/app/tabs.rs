@@ -2,7 +2,7 @@
 //! export) and the history of sync runs; and the CSV export and "last sent" merge they use.
 
 use crate::domain::csv_export::CsvDelimiter;
-use crate::worker::JobKind;
+use crate::worker::{Job, PreviewJob, SYNC, SetStatusJob};
 
 use super::super::export::{export_csv, suggested_file_name};
 use super::super::log::LogLevel;
@@ -44,7 +44,7 @@ impl App {
             ui.label("No sync has run for this profile yet.");
             return;
         }
-        let busy = self.worker.is_running(JobKind::Sync);
+        let busy = self.worker.is_running(SYNC);
         egui::ScrollArea::vertical()
             .id_salt("history_scroll")
             .show(ui, |ui| {
@@ -93,7 +93,7 @@ impl App {
             if self.preview.running {
                 ui.add_enabled(false, egui::Button::new("Preview"));
                 if ui.button("Cancel preview").clicked() {
-                    actions.push(Action::Cancel(JobKind::Preview));
+                    actions.push(Action::Cancel(PreviewJob::KIND));
                 }
             } else if ui
                 .button("Preview")
@@ -145,7 +145,7 @@ impl App {
         self.export_messages(ui, actions);
         let has_counts = self.preview.table.is_some() && !self.preview.running;
         self.sync.send_blocked = self.send_blocked();
-        let status_busy = self.worker.is_running(JobKind::Status);
+        let status_busy = self.worker.is_running(SetStatusJob::KIND);
         for action in show_sync_controls(ui, &mut self.sync, has_counts, status_busy) {
             actions.push(Action::Sync(action));
         }
