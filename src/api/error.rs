@@ -192,7 +192,13 @@ impl fmt::Display for TransportError {
                 f,
                 "Synthesize refused the request (HTTP 403: {message}): it may have flagged the usage pattern; wait and try again, or contact Gradient support"
             ),
-            _ => self.fmt_per_service(f),
+            // Listed, not `_`: a new variant must be worded before this compiles.
+            TransportError::BadCredentials { .. }
+            | TransportError::RateLimited { .. }
+            | TransportError::Dns { .. }
+            | TransportError::Tls { .. }
+            | TransportError::Unreachable { .. }
+            | TransportError::Malformed { .. } => self.fmt_per_service(f),
         }
     }
 }
@@ -292,8 +298,10 @@ impl TransportError {
                 f,
                 "Synthesize sent a response the product cannot read ({detail})"
             ),
-            // Display::fmt sends only the failures above here: it words every other one itself.
-            _ => unreachable!("every other failure is worded by Display::fmt"),
+            // Display::fmt sends only the failures above here (it lists them by name) and words
+            // every other one itself, so this arm is never taken; it words the failure plainly
+            // rather than stopping the program.
+            _ => f.write_str("the request failed"),
         }
     }
 }
