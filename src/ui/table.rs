@@ -337,61 +337,72 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
     let visible_len = table.visible_len();
     let PreviewTable { rows, view, .. } = table;
 
-    TableBuilder::new(ui)
-        .id_salt("preview_table")
-        .striped(true)
-        .resizable(true)
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .columns(Column::auto().at_least(90.0), 1)
-        .column(Column::initial(240.0).at_least(120.0).clip(true))
-        .columns(Column::auto().at_least(70.0), COUNT_COLUMNS.len() - 2)
-        .column(Column::auto().at_least(110.0))
-        .column(Column::auto().at_least(80.0))
-        .column(Column::remainder().at_least(120.0).clip(true))
-        .min_scrolled_height(0.0)
-        .header(ROW_HEIGHT + 4.0, |mut header| {
-            for (index, count_column) in COUNT_COLUMNS.iter().enumerate() {
-                let (column, title) = (SortColumn(index), count_column.heading);
-                header.col(|ui| {
-                    if ui
-                        .button(egui::RichText::new(format!("{title}{}", arrow(column))).strong())
-                        .on_hover_text("Sort by this column; click again to reverse")
-                        .clicked()
-                    {
-                        clicked = Some(column);
-                    }
-                });
-            }
-            header.col(|ui| {
-                ui.strong("Last sent");
-            });
-            header.col(|ui| {
-                ui.strong("Account");
-            });
-            header.col(|ui| {
-                ui.strong("Status");
-            });
-        })
-        .body(|body| {
-            body.rows(ROW_HEIGHT, visible_len + 1, |mut row| {
-                let index = row.index();
-                if index == visible_len {
-                    for (column, total) in COUNT_COLUMNS.iter().zip(totals) {
-                        row.col(|ui| {
-                            ui.strong(match column.kind {
-                                ColumnKind::CompanyId => "Total".to_owned(),
-                                ColumnKind::CompanyName => format!("{visible_len} companies"),
-                                ColumnKind::Count => total.unwrap_or_default().to_string(),
-                            });
+    // The columns' least widths add up to more than a narrow window has: scroll sideways rather
+    // than leave Last sent, Account and Status out of reach.
+    egui::ScrollArea::horizontal()
+        .id_salt("preview_table_sideways")
+        .show(ui, |ui| {
+            TableBuilder::new(ui)
+                .id_salt("preview_table")
+                .striped(true)
+                .resizable(true)
+                .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+                .columns(Column::auto().at_least(90.0), 1)
+                .column(Column::initial(240.0).at_least(120.0).clip(true))
+                .columns(Column::auto().at_least(70.0), COUNT_COLUMNS.len() - 2)
+                .column(Column::auto().at_least(110.0))
+                .column(Column::auto().at_least(80.0))
+                .column(Column::remainder().at_least(120.0).clip(true))
+                .min_scrolled_height(0.0)
+                .header(ROW_HEIGHT + 4.0, |mut header| {
+                    for (index, count_column) in COUNT_COLUMNS.iter().enumerate() {
+                        let (column, title) = (SortColumn(index), count_column.heading);
+                        header.col(|ui| {
+                            if ui
+                                .button(
+                                    egui::RichText::new(format!("{title}{}", arrow(column)))
+                                        .strong(),
+                                )
+                                .on_hover_text("Sort by this column; click again to reverse")
+                                .clicked()
+                            {
+                                clicked = Some(column);
+                            }
                         });
                     }
-                    return;
-                }
-                let Some(data) = view.get(index).and_then(|&i| rows.get_mut(i)) else {
-                    return;
-                };
-                company_row_ui(&mut row, data, changed_color, error_color);
-            });
+                    header.col(|ui| {
+                        ui.strong("Last sent");
+                    });
+                    header.col(|ui| {
+                        ui.strong("Account");
+                    });
+                    header.col(|ui| {
+                        ui.strong("Status");
+                    });
+                })
+                .body(|body| {
+                    body.rows(ROW_HEIGHT, visible_len + 1, |mut row| {
+                        let index = row.index();
+                        if index == visible_len {
+                            for (column, total) in COUNT_COLUMNS.iter().zip(totals) {
+                                row.col(|ui| {
+                                    ui.strong(match column.kind {
+                                        ColumnKind::CompanyId => "Total".to_owned(),
+                                        ColumnKind::CompanyName => {
+                                            format!("{visible_len} companies")
+                                        }
+                                        ColumnKind::Count => total.unwrap_or_default().to_string(),
+                                    });
+                                });
+                            }
+                            return;
+                        }
+                        let Some(data) = view.get(index).and_then(|&i| rows.get_mut(i)) else {
+                            return;
+                        };
+                        company_row_ui(&mut row, data, changed_color, error_color);
+                    });
+                });
         });
     if let Some(column) = clicked {
         table.sort_by(column);
