@@ -35,8 +35,6 @@ pub struct SyncState {
     /// What Synthesize last said about the integration (status and last sync), when read.
     pub integration: Option<IntegrationData>,
     pub status_message: Option<Result<String, String>>,
-    /// Why sending from the table is off (a stale or incomplete preview), set each frame.
-    pub send_blocked: Option<String>,
     /// The user ticked "send the drop" for the plan on screen (the drop guard).
     pub drop_confirmed: bool,
 }
@@ -68,6 +66,7 @@ fn sync_buttons(
     ui: &mut egui::Ui,
     state: &SyncState,
     has_counts: bool,
+    send_blocked: Option<&str>,
     actions: &mut Vec<SyncAction>,
 ) {
     let idle = state.phase == SyncPhase::Idle;
@@ -78,10 +77,10 @@ fn sync_buttons(
         SyncSteps::ALL,
     ] {
         let needs_counts = steps.accounts || steps.usage;
-        let sendable = has_counts && state.send_blocked.is_none();
+        let sendable = has_counts && send_blocked.is_none();
         let enabled = idle && (sendable || !needs_counts);
-        let why = match &state.send_blocked {
-            Some(reason) if has_counts => reason.as_str(),
+        let why = match send_blocked {
+            Some(reason) if has_counts => reason,
             _ => "Run a preview first",
         };
         let button = ui
@@ -93,17 +92,19 @@ fn sync_buttons(
     }
 }
 
-/// The sync buttons, progress and results; `has_counts` says whether a preview is loaded.
+/// The sync buttons, progress and results; `has_counts` says whether a preview is loaded and
+/// `send_blocked` why its counts may not be sent now (a stale or incomplete preview).
 pub fn show_sync_controls(
     ui: &mut egui::Ui,
     state: &mut SyncState,
     has_counts: bool,
+    send_blocked: Option<&str>,
     status_busy: bool,
 ) -> Vec<SyncAction> {
     let mut actions = Vec::new();
     let idle = state.phase == SyncPhase::Idle;
     ui.horizontal_wrapped(|ui| {
-        sync_buttons(ui, state, has_counts, &mut actions);
+        sync_buttons(ui, state, has_counts, send_blocked, &mut actions);
         ui.add_enabled(idle, egui::Checkbox::new(&mut state.dry_run, "Dry run"))
             .on_hover_text("Show exactly what would be sent, and send nothing");
         if state.phase == SyncPhase::Running && ui.button("Cancel sync").clicked() {

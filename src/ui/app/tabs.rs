@@ -144,9 +144,15 @@ impl App {
         self.preview_toolbar(ui, actions);
         self.export_messages(ui, actions);
         let has_counts = self.preview.table.is_some() && !self.preview.running;
-        self.sync.send_blocked = self.send_blocked();
+        let send_blocked = self.send_blocked();
         let status_busy = self.worker.is_running(SetStatusJob::KIND);
-        for action in show_sync_controls(ui, &mut self.sync, has_counts, status_busy) {
+        for action in show_sync_controls(
+            ui,
+            &mut self.sync,
+            has_counts,
+            send_blocked.as_deref(),
+            status_busy,
+        ) {
             actions.push(Action::Sync(action));
         }
 
@@ -163,7 +169,7 @@ impl App {
             }
             return;
         };
-        if let Some(blocked) = &self.sync.send_blocked {
+        if let Some(blocked) = &send_blocked {
             ui.label(
                 egui::RichText::new(blocked)
                     .strong()
