@@ -18,7 +18,7 @@ use cw_shared_devices::worker::{Job, PreviewJob};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use common::window::{build_with, demo_harness, harness, step_until};
+use common::window::{build_with, click_send, demo_harness, harness, step_until};
 
 /// Creates a profile the way a user does from the welcome screen or the bar.
 fn create_profile(h: &mut Harness<'_, App>, button: &str, name: &str) {
@@ -505,8 +505,6 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
 
     // A dry run shows the plan and sends nothing.
     h.get_by_label("Dry run").click();
-    h.run_steps(1);
-    h.get_by_label("Sync all").click();
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
         h.state().sync.phase == SyncPhase::Confirm
     });
@@ -522,14 +520,12 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
         table
             .rows()
             .iter()
-            .all(|r| r.status == RowStatus::WouldSend)
+            .all(|r| r.would_send.is_some() && r.status == RowStatus::None)
     );
     assert!(sandbox.accounts().is_empty(), "a dry run created accounts");
 
     // The real thing: plan, confirm, progress to 100 %, a status on every row.
-    h.get_by_label("Dry run").click();
-    h.run_steps(1);
-    h.get_by_label("Sync all").click();
+    click_send(&mut h);
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
         h.state().sync.phase == SyncPhase::Confirm
     });
@@ -568,11 +564,25 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
             .any(|r| r.last_sent.is_some() && !r.changed())
     );
 
-    // History lists the run.
+    // Send again, so the first run is not the one whose counts Synthesize holds now.
+    click_send(&mut h);
+    step_until(&mut h, Duration::from_secs(30), "the second confirmation", |h| {
+        h.query_by_label("Confirm and send").is_some()
+    });
+    h.get_by_label("Confirm and send").click();
+    step_until(&mut h, Duration::from_secs(60), "the second sync", |h| {
+        sync_idle(h) && h.state().sync.report.is_some()
+    });
+
+    // History lists the runs in the product's words.
     h.get_by_label("History").click();
     h.run_steps(3);
-    assert!(h.query_all_by_label("sync").next().is_some());
-    assert!(h.query_all_by_label("finished").next().is_some());
+    assert!(
+        h.query_all_by_label("Send (services, accounts, counts)")
+            .next()
+            .is_some()
+    );
+    assert!(h.query_all_by_label_contains("finished").next().is_some());
     assert!(
         h.query_all_by_label("Revert to these counts")
             .next()
@@ -616,7 +626,7 @@ fn failed_and_unmapped_rows_are_shown_and_retry_failed_sends_only_those() {
         }),
     );
 
-    h.get_by_label("Sync all").click();
+    click_send(&mut h);
     step_until(&mut h, Duration::from_secs(30), "the confirmation", |h| {
         h.query_by_label("Confirm and send").is_some()
     });
@@ -782,10 +792,9 @@ fn an_unticked_row_is_left_out_of_the_plan() {
         .company_id;
     h.get_by_label(&left_out.to_string()).click();
     h.run_steps(1);
+    // A dry run of everything: the demo has no accounts yet, and Sync usage holds counts back
+    // until they exist.
     h.get_by_label("Dry run").click();
-    h.run_steps(1);
-    // Sync all: the demo has no accounts yet, and Sync usage holds counts back until they exist.
-    h.get_by_label("Sync all").click();
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
         h.state().sync.phase == SyncPhase::Confirm
     });
@@ -844,7 +853,15 @@ fn without_a_save_dialog_the_csv_goes_to_a_typed_path() {
             .next()
             .is_some()
     );
+    // The field offers an absolute default path; the user replaces it.
+    let offered = h.get_by_label("Save CSV to").value().unwrap_or_default();
+    assert!(
+        std::path::Path::new(&offered).is_absolute() && offered.ends_with(".csv"),
+        "{offered}"
+    );
     h.get_by_label("Save CSV to").focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     h.run_steps(1);
     h.get_by_label("Save CSV to")
         .type_text(target.to_str().unwrap());

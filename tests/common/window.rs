@@ -84,6 +84,11 @@ pub fn build_with(
     )
 }
 
+/// Clicks the primary "Send … companies…" button, whatever its count.
+pub fn click_send(h: &mut Harness<'_, App>) {
+    h.get_by_label_contains("companies…").click();
+}
+
 /// Steps frames until `done` holds, or fails after `limit`.
 pub fn step_until(
     h: &mut Harness<'_, App>,

@@ -1,0 +1,423 @@
+//! The window as a guided, honest workflow, on the demo's sandbox: the step bar and one
+//! primary action, messages in a status bar that never moves the buttons, a table whose state
+//! stays true after every action, the table's polish, History in words with a detail view,
+//! export of what the table shows, a status change that asks first, and keyboard use.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::too_many_lines)]
+
+mod common;
+
+use std::time::Duration;
+
+use cw_shared_devices::sandbox::{FaultKind, ScheduledFault};
+use cw_shared_devices::ui::App;
+use cw_shared_devices::ui::sync_view::SyncPhase;
+use cw_shared_devices::ui::table::{AccountState, RowStatus};
+use cw_shared_devices::ui::{FixedPathSaveDialog, Tab};
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+
+use common::window::{click_send, demo_harness, step_until};
+
+fn preview(h: &mut Harness<'_, App>) {
+    h.get_by_label("Preview").click();
+    step_until(h, Duration::from_secs(30), "the preview", |h| {
+        !h.state().preview.running
+            && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
+    });
+    assert_eq!(h.state().preview.error, None);
+    h.run_steps(2);
+}
+
+fn wait_for_plan(h: &mut Harness<'_, App>) {
+    step_until(h, Duration::from_secs(30), "the plan", |h| {
+        h.state().sync.phase == SyncPhase::Confirm
+    });
+    // The dialog fades in over a few frames.
+    h.run_steps(10);
+}
+
+/// Send all ticked companies, confirmed, and wait for the run to end.
+fn send(h: &mut Harness<'_, App>) {
+    click_send(h);
+    wait_for_plan(h);
+    h.get_by_label("Confirm and send").click();
+    step_until(h, Duration::from_secs(60), "the sync", |h| {
+        h.state().sync.phase == SyncPhase::Idle && h.state().sync.report.is_some()
+    });
+    h.run_steps(2);
+}
+
+fn dry_run(h: &mut Harness<'_, App>) {
+    h.get_by_label("Dry run").click();
+    wait_for_plan(h);
+    h.get_by_label("Close").click();
+    h.run_steps(3);
+}
+
+fn disabled(h: &Harness<'_, App>, label: &str) -> bool {
+    h.get_by_label(label).accesskit_node().is_disabled()
+}
+
+#[test]
+fn the_step_bar_shows_the_path_and_sending_waits_for_a_current_preview() {
+    let (mut h, _env) = demo_harness();
+    h.run_steps(2);
+    assert!(h.query_by_label("1 Connect: test both connections").is_some());
+    assert!(h.query_by_label("2 Preview").is_some());
+    // Before any preview every sync action is off, the partial steps included.
+    let send = h.get_by_label_contains("companies…");
+    assert!(send.accesskit_node().is_disabled());
+    for label in ["Dry run", "Sync services", "Sync accounts", "Sync usage"] {
+        assert!(disabled(&h, label), "{label} is on before a preview");
+    }
+
+    preview(&mut h);
+    let companies = h.state().preview.table.as_ref().unwrap().rows().len();
+    let step = h.get_by_label_contains("2 Preview ✓: ");
+    assert!(
+        format!("{step:?}").contains(&format!("{companies} companies")),
+        "{step:?}"
+    );
+    let review = h.get_by_label_contains("3 Review: ");
+    assert!(
+        format!("{review:?}").contains(&format!("{companies} changes, 0 held")),
+        "{review:?}"
+    );
+    let label = format!("Send all {companies} companies…");
+    assert!(!disabled(&h, &label));
+    assert!(h.query_by_label(&format!("{companies} selected")).is_some());
+
+    // Unticking a row: the count and the primary action say so.
+    let first = h.state().preview.table.as_ref().unwrap().visible().next().unwrap().counts.company_id;
+    h.get_by_label(&first.to_string()).click();
+    h.run_steps(2);
+    let selected = companies - 1;
+    assert!(h.query_by_label(&format!("{selected} selected")).is_some());
+    assert!(
+        h.query_by_label(&format!("Send {selected} selected companies…"))
+            .is_some()
+    );
+    assert!(h.query_by_label(&format!("4 Send: {selected} selected")).is_some());
+}
+
+#[test]
+fn messages_go_to_the_status_bar_and_never_move_the_buttons() {
+    let (mut h, env) = demo_harness();
+    preview(&mut h);
+    let before = (
+        h.get_by_label("Sync usage").rect(),
+        h.get_by_label("Preview").rect(),
+        h.get_by_label("Filter").rect(),
+    );
+    h.get_by_label("Export CSV...").click();
+    h.run_steps(3);
+    assert!(env.csv_path.exists());
+    let message = h.get_by_label_contains("Exported ");
+    assert!(message.rect().min.y > before.2.max.y, "the message is not below the table");
+    dry_run(&mut h);
+    assert!(h.query_by_label_contains("Dry run: nothing was sent").is_some());
+    let after = (
+        h.get_by_label("Sync usage").rect(),
+        h.get_by_label("Preview").rect(),
+        h.get_by_label("Filter").rect(),
+    );
+    assert_eq!(before, after, "a message moved the toolbar");
+    // The saved file's folder can be opened from the message.
+    assert!(h.query_by_label("Open folder").is_some());
+}
+
+#[test]
+fn the_table_stays_true_after_sending_a_dry_run_and_preview_again() {
+    let (mut h, _env) = demo_harness();
+    preview(&mut h);
+    // A sort and an unticked row, to survive Preview again.
+    h.get_by_label_contains("Total").click();
+    h.run_steps(2);
+    let (sort_before, order_before) = {
+        let t = h.state().preview.table.as_ref().unwrap();
+        (t.sort(), t.visible().map(|r| r.counts.company_id).collect::<Vec<_>>())
+    };
+    let unticked = order_before[0];
+    h.get_by_label(&unticked.to_string()).click();
+    h.run_steps(2);
+
+    send(&mut h);
+    let app = h.state();
+    let table = app.preview.table.as_ref().unwrap();
+    // Accounts the run created show as existing, not "to create".
+    assert!(
+        table.rows().iter().all(|r| r.account != AccountState::Missing),
+        "an Account cell still says to create"
+    );
+    // A zero the zero policy did not send is not shown as a zero sent.
+    let zero = table
+        .rows()
+        .iter()
+        .find(|r| r.counts.shared_devices == 0 && r.counts.not_shared_devices > 0 && r.selected)
+        .expect("the demo has a company with no shared devices");
+    assert_eq!(zero.last_sent.unwrap().shared_devices, None);
+    let shown = format!("— / {}", zero.counts.not_shared_devices);
+    h.run_steps(1);
+    assert!(h.query_all_by_label(&shown).next().is_some(), "no {shown}");
+
+    // A dry run after the send: the sent rows still say sent, the dry run beside it.
+    dry_run(&mut h);
+    let table = h.state().preview.table.as_ref().unwrap();
+    let sent: Vec<_> = table
+        .rows()
+        .iter()
+        .filter(|r| r.status == RowStatus::Sent)
+        .collect();
+    assert!(!sent.is_empty(), "the dry run overwrote what was sent");
+    h.run_steps(1);
+    assert!(
+        h.query_all_by_label_contains("sent · dry run: would send ")
+            .next()
+            .is_some()
+    );
+
+    // Preview again keeps the unticked row and the sort.
+    preview(&mut h);
+    let t = h.state().preview.table.as_ref().unwrap();
+    assert_eq!(t.sort(), sort_before);
+    assert!(!t.selected_ids().contains(&unticked));
+    assert_eq!(t.visible().map(|r| r.counts.company_id).collect::<Vec<_>>(), order_before);
+}
+
+#[test]
+fn after_a_revert_the_rows_say_what_was_sent() {
+    let (mut h, _env) = demo_harness();
+    preview(&mut h);
+    send(&mut h);
+    // The tenant changes: one company loses a configuration, and is sent again.
+    let sandbox = h.state().demo_sandbox().unwrap().handle();
+    let mut configurations = sandbox.configurations();
+    let gone = configurations
+        .iter()
+        .position(|c| c.company.is_some())
+        .unwrap();
+    let company = configurations[gone].company.as_ref().unwrap().id;
+    configurations.remove(gone);
+    sandbox.replace_configurations(configurations);
+    preview(&mut h);
+    send(&mut h);
+
+    h.get_by_label("History").click();
+    h.run_steps(4);
+    // Only the older run can be reverted to: the newer one's counts are what Synthesize holds.
+    let reverts: Vec<_> = h.get_all_by_label("Revert to these counts").collect();
+    assert_eq!(reverts.len(), 1);
+    reverts[0].click();
+    wait_for_plan(&mut h);
+    h.get_by_label("Confirm and send").click();
+    step_until(&mut h, Duration::from_secs(60), "the revert", |h| {
+        h.state().sync.phase == SyncPhase::Idle && h.state().sync.report.is_some()
+    });
+    h.run_steps(2);
+    let table = h.state().preview.table.as_ref().unwrap();
+    let row = table.rows().iter().find(|r| r.counts.company_id == company).unwrap();
+    let text = row.status_text();
+    assert!(text.ends_with("(revert)"), "{text}");
+    let sent = row.sent_now.unwrap();
+    assert_ne!(
+        (sent.shared_devices.unwrap_or(0), sent.not_shared_devices.unwrap_or(0)),
+        (row.counts.shared_devices, row.counts.not_shared_devices),
+        "the revert sent the table's counts"
+    );
+}
+
+#[test]
+fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
+    let (mut h, _env) = demo_harness();
+    preview(&mut h);
+    let sandbox = h.state().demo_sandbox().unwrap().handle();
+    // Both counts of the first company fail.
+    sandbox.synthesize_knobs().push_faults(
+        (0..2).map(|_| {
+            ScheduledFault::path_prefix(FaultKind::Status(400), "/api/vendor-api/service/")
+        }),
+    );
+    send(&mut h);
+    let table = h.state().preview.table.as_ref().unwrap();
+    let failed: Vec<_> = table
+        .rows()
+        .iter()
+        .filter(|r| matches!(r.status, RowStatus::Failed(_)))
+        .collect();
+    assert_eq!(failed.len(), 1, "the two failures were not one company's");
+    let text = failed[0].status_text();
+    assert!(
+        text.contains("Shared Devices: ") && text.contains("Not Shared Devices: "),
+        "{text}"
+    );
+    // "Failed only" keeps just that row.
+    h.get_by_label("Failed only").click();
+    h.run_steps(2);
+    assert_eq!(h.state().preview.table.as_ref().unwrap().visible_len(), 1);
+    h.get_by_label("Failed only").click();
+    h.run_steps(2);
+
+    h.get_by_label("Retry failed").click();
+    step_until(&mut h, Duration::from_secs(60), "the retry", |h| {
+        h.state().sync.phase == SyncPhase::Idle
+            && h.state().sync.report.as_ref().is_some_and(|r| r.progress.counts_total == 2)
+    });
+    dry_run(&mut h);
+
+    h.get_by_label("History").click();
+    h.run_steps(4);
+    let first = h.get_by_label("finished with 2 failed");
+    let retry = h.get_by_label("Send (services, accounts, counts) — retry of failed counts");
+    let dry = h.get_by_label("Send (services, accounts, counts) — dry run");
+    // Newest first: the dry run, then the retry, then the run that failed.
+    assert!(dry.rect().min.y < retry.rect().min.y);
+    assert!(retry.rect().min.y < first.rect().min.y);
+    assert!(h.query_all_by_label_contains("sync").next().is_none(), "internal names shown");
+    // The retry holds the current counts of only two posts; the first run can be reverted to.
+    assert_eq!(h.get_all_by_label("Revert to these counts").count(), 1);
+
+    // A run's detail: its companies and each result.
+    h.get_all_by_label("Details").last().unwrap().click();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("Run of ").is_some());
+    assert!(h.query_all_by_label("sent").next().is_some());
+    assert!(h.query_all_by_label_contains("failed: ").next().is_some());
+    h.get_by_label("Close details").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Run of ").is_none());
+}
+
+#[test]
+fn numbers_are_right_aligned_and_sort_biggest_first_with_a_marker() {
+    let (mut h, _env) = demo_harness();
+    preview(&mut h);
+    h.get_by_label("Total devices").click();
+    h.run_steps(2);
+    let header = h.get_by_label("Total devices ▼");
+    let column = header.rect();
+    let t = h.state().preview.table.as_ref().unwrap();
+    let totals: Vec<u64> = t.visible().map(|r| r.counts.total_devices).collect();
+    assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{totals:?}");
+    // Every number drawn under the header ends at the same x.
+    let rights: Vec<f32> = h
+        .get_all_by_role(egui::accesskit::Role::Label)
+        .filter(|n| {
+            let r = n.rect();
+            r.center().x > column.min.x
+                && r.center().x < column.max.x
+                && r.min.y > column.max.y
+                && n.accesskit_node().label().is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
+        })
+        .map(|n| n.rect().max.x)
+        .collect();
+    assert!(rights.len() >= 3, "{rights:?}");
+    assert!(
+        rights.iter().all(|x| (x - rights[0]).abs() < 1.0),
+        "numbers are not right-aligned: {rights:?}"
+    );
+    h.get_by_label("Total devices ▼").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Total devices ▲").is_some());
+}
+
+#[test]
+fn export_writes_the_ticked_rows_in_the_table_s_order_to_an_absolute_path() {
+    let (mut h, env) = demo_harness();
+    preview(&mut h);
+    h.get_by_label("Total devices").click();
+    h.run_steps(2);
+    let order: Vec<i64> = h
+        .state()
+        .preview
+        .table
+        .as_ref()
+        .unwrap()
+        .visible()
+        .map(|r| r.counts.company_id)
+        .collect();
+    h.get_by_label(&order[1].to_string()).click();
+    h.get_by_label("Selected rows only").click();
+    h.run_steps(2);
+    h.get_by_label("Export CSV...").click();
+    h.run_steps(3);
+    let text = std::fs::read_to_string(&env.csv_path).unwrap();
+    let ids: Vec<i64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<i64> = order.iter().copied().filter(|&id| id != order[1]).collect();
+    assert_eq!(ids, expected);
+    let message = h.get_by_label_contains("Exported ");
+    assert!(
+        format!("{message:?}").contains(env.csv_path.to_str().unwrap()),
+        "{message:?}"
+    );
+
+    // With no dialog, a typed bare name lands in the offered folder, shown in full.
+    h.state_mut()
+        .set_save_dialog(Box::new(FixedPathSaveDialog(None)));
+    h.get_by_label("Export CSV...").click();
+    h.run_steps(3);
+    let offered = h.get_by_label("Save CSV to").value().unwrap();
+    assert!(std::path::Path::new(&offered).is_absolute(), "{offered}");
+}
+
+#[test]
+fn a_status_change_shows_what_synthesize_says_and_asks_first() {
+    let (mut h, _env) = demo_harness();
+    h.get_by_label("Test Synthesize connection").click();
+    step_until(&mut h, Duration::from_secs(30), "the Synthesize test", |h| {
+        h.state().sync.integration.is_some()
+    });
+    h.get_by_label("Synthesize integration status").click();
+    h.run_steps(3);
+    let read = h.state().sync.integration.as_ref().unwrap().status.clone().unwrap();
+    assert_eq!(
+        h.state().sync.status_choice.map(|s| s.as_str().to_owned()),
+        Some(read.clone())
+    );
+    // The status already read cannot be "set" again.
+    assert!(disabled(&h, "Set status…"));
+    h.get_by_label("Integration status").click();
+    h.run_steps(2);
+    h.get_by_label("pending").click();
+    h.run_steps(2);
+    h.get_by_label("Set status…").click();
+    h.run_steps(5);
+    assert!(
+        h.query_by_label("Set the integration status to pending?")
+            .is_some()
+    );
+    let sandbox = h.state().demo_sandbox().unwrap().handle();
+    assert_eq!(sandbox.integration_status(), read, "changed before the confirmation");
+    h.get_by_label("Set to pending").click();
+    step_until(&mut h, Duration::from_secs(30), "the status", |h| {
+        h.state().sync.status_message.is_some()
+    });
+    assert_eq!(sandbox.integration_status(), "pending");
+}
+
+#[test]
+fn f5_previews_and_the_connection_folds_away_once_both_tests_pass() {
+    let (mut h, _env) = demo_harness();
+    h.key_press(egui::Key::F5);
+    step_until(&mut h, Duration::from_secs(30), "the preview", |h| {
+        h.state().preview.table.is_some()
+    });
+    assert_eq!(h.state().tab, Tab::Preview);
+    assert!(h.query_by_label("Company ID").is_some());
+    h.get_by_label("Test ConnectWise connection").click();
+    h.get_by_label("Test Synthesize connection").click();
+    step_until(&mut h, Duration::from_secs(30), "both tests", |h| {
+        h.state().sync.integration.is_some()
+            && matches!(
+                h.state().connectwise_test,
+                cw_shared_devices::ui::connection::TestState::Passed(_)
+            )
+    });
+    h.run_steps(10);
+    assert!(h.query_by_label("Company ID").is_none(), "the connection did not fold");
+    assert!(h.query_by_label("1 Connect ✓").is_some());
+}
