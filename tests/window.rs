@@ -252,8 +252,15 @@ fn preview_done(h: &Harness<'_, App>) -> bool {
         && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
 }
 
-/// Replaces a text field's content the way a user does: focus, select all, type.
+/// Replaces a text field's content the way a user does: focus, select all, type (opening the
+/// connection section first when it folded away after both tests passed).
 fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    if h.query_by_label(label).is_none()
+        && let Some(folded) = h.query_by_label("Connection (both tests passed)")
+    {
+        folded.click();
+        h.run_steps(3);
+    }
     h.get_by_label(label).focus();
     h.run_steps(1);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
@@ -325,7 +332,37 @@ fn demo_preview_shows_exactly_the_rows_of_a_direct_preview_and_exports_them() {
         cw_shared_devices::domain::csv_export::CsvDelimiter::Semicolon,
     )
     .unwrap();
-    assert_eq!(text, expected_csv);
+    // The same rows, in the table's order (the CSV records are compared as a set).
+    let records = |text: &str| {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(text.as_bytes());
+        let mut rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(text.lines().next(), expected_csv.lines().next());
+    assert_eq!(records(&text), records(&expected_csv));
+    let table_order: Vec<i64> = h
+        .state()
+        .preview
+        .table
+        .as_ref()
+        .unwrap()
+        .companies_in_table_order(false)
+        .iter()
+        .map(|c| c.company_id)
+        .collect();
+    let written: Vec<i64> = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap()[0].parse().unwrap())
+        .collect();
+    assert_eq!(written, table_order);
     assert!(h.query_all_by_label_contains("Exported").next().is_some());
 }
 
@@ -566,9 +603,12 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
 
     // Send again, so the first run is not the one whose counts Synthesize holds now.
     click_send(&mut h);
-    step_until(&mut h, Duration::from_secs(30), "the second confirmation", |h| {
-        h.query_by_label("Confirm and send").is_some()
-    });
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the second confirmation",
+        |h| h.query_by_label("Confirm and send").is_some(),
+    );
     h.get_by_label("Confirm and send").click();
     step_until(&mut h, Duration::from_secs(60), "the second sync", |h| {
         sync_idle(h) && h.state().sync.report.is_some()
@@ -847,7 +887,8 @@ fn without_a_save_dialog_the_csv_goes_to_a_typed_path() {
     h.state_mut()
         .set_save_dialog(Box::new(FixedPathSaveDialog(None)));
     h.get_by_label("Export CSV...").click();
-    h.run_steps(2);
+    // The path window fades in over a few frames.
+    h.run_steps(5);
     assert!(
         h.query_all_by_label_contains("no save dialog could open")
             .next()

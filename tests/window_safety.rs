@@ -32,7 +32,7 @@ fn preview(h: &mut Harness<'_, App>) {
 const SEND: &str = "Send all companies…";
 
 /// Finds a button by its label; [`SEND`] stands for the send button whatever its count.
-fn button<'h>(h: &'h Harness<'_, App>, label: &str) -> egui_kittest::Node<'h> {
+fn button<'h>(h: &'h Harness<'_, App>, label: &'h str) -> egui_kittest::Node<'h> {
     if label == SEND {
         h.get_by_label_contains("companies…")
     } else {
@@ -98,7 +98,10 @@ fn a_changed_shared_pattern_marks_the_table_stale_and_turns_sending_off_until_a_
             "{button} stayed on with a stale table"
         );
     }
-    assert!(disabled(&h, SEND), "the send button stayed on with a stale table");
+    assert!(
+        disabled(&h, SEND),
+        "the send button stayed on with a stale table"
+    );
 
     preview(&mut h);
     assert!(

@@ -55,6 +55,14 @@ fn dry_run(h: &mut Harness<'_, App>) {
     h.run_steps(3);
 }
 
+/// The export's message as the status bar shows it.
+fn status_message(h: &Harness<'_, App>) -> String {
+    match &h.state().export.message {
+        Some(Ok(text) | Err(text)) => text.clone(),
+        None => panic!("no export message"),
+    }
+}
+
 fn disabled(h: &Harness<'_, App>, label: &str) -> bool {
     h.get_by_label(label).accesskit_node().is_disabled()
 }
@@ -63,7 +71,10 @@ fn disabled(h: &Harness<'_, App>, label: &str) -> bool {
 fn the_step_bar_shows_the_path_and_sending_waits_for_a_current_preview() {
     let (mut h, _env) = demo_harness();
     h.run_steps(2);
-    assert!(h.query_by_label("1 Connect: test both connections").is_some());
+    assert!(
+        h.query_by_label("1 Connect: test both connections")
+            .is_some()
+    );
     assert!(h.query_by_label("2 Preview").is_some());
     // Before any preview every sync action is off, the partial steps included.
     let send = h.get_by_label_contains("companies…");
@@ -74,7 +85,7 @@ fn the_step_bar_shows_the_path_and_sending_waits_for_a_current_preview() {
 
     preview(&mut h);
     let companies = h.state().preview.table.as_ref().unwrap().rows().len();
-    let step = h.get_by_label_contains("2 Preview ✓: ");
+    let step = h.get_by_label_contains("2 Preview done: ");
     assert!(
         format!("{step:?}").contains(&format!("{companies} companies")),
         "{step:?}"
@@ -89,7 +100,17 @@ fn the_step_bar_shows_the_path_and_sending_waits_for_a_current_preview() {
     assert!(h.query_by_label(&format!("{companies} selected")).is_some());
 
     // Unticking a row: the count and the primary action say so.
-    let first = h.state().preview.table.as_ref().unwrap().visible().next().unwrap().counts.company_id;
+    let first = h
+        .state()
+        .preview
+        .table
+        .as_ref()
+        .unwrap()
+        .visible()
+        .next()
+        .unwrap()
+        .counts
+        .company_id;
     h.get_by_label(&first.to_string()).click();
     h.run_steps(2);
     let selected = companies - 1;
@@ -98,7 +119,10 @@ fn the_step_bar_shows_the_path_and_sending_waits_for_a_current_preview() {
         h.query_by_label(&format!("Send {selected} selected companies…"))
             .is_some()
     );
-    assert!(h.query_by_label(&format!("4 Send: {selected} selected")).is_some());
+    assert!(
+        h.query_by_label(&format!("4 Send: {selected} selected"))
+            .is_some()
+    );
 }
 
 #[test]
@@ -113,10 +137,21 @@ fn messages_go_to_the_status_bar_and_never_move_the_buttons() {
     h.get_by_label("Export CSV...").click();
     h.run_steps(3);
     assert!(env.csv_path.exists());
-    let message = h.get_by_label_contains("Exported ");
-    assert!(message.rect().min.y > before.2.max.y, "the message is not below the table");
+    let message = status_message(&h);
+    assert!(message.starts_with("Exported "), "{message}");
+    assert!(
+        h.get_by_label(&message).rect().min.y > before.2.max.y,
+        "the message is not below the table"
+    );
     dry_run(&mut h);
-    assert!(h.query_by_label_contains("Dry run: nothing was sent").is_some());
+    let Some(Ok(message)) = h.state().sync.message.clone() else {
+        panic!("no dry run message")
+    };
+    assert!(
+        message.starts_with("Dry run: nothing was sent"),
+        "{message}"
+    );
+    assert!(h.query_by_label(&message).is_some());
     let after = (
         h.get_by_label("Sync usage").rect(),
         h.get_by_label("Preview").rect(),
@@ -132,11 +167,14 @@ fn the_table_stays_true_after_sending_a_dry_run_and_preview_again() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
     // A sort and an unticked row, to survive Preview again.
-    h.get_by_label_contains("Total").click();
+    h.get_by_label("Total").click();
     h.run_steps(2);
     let (sort_before, order_before) = {
         let t = h.state().preview.table.as_ref().unwrap();
-        (t.sort(), t.visible().map(|r| r.counts.company_id).collect::<Vec<_>>())
+        (
+            t.sort(),
+            t.visible().map(|r| r.counts.company_id).collect::<Vec<_>>(),
+        )
     };
     let unticked = order_before[0];
     h.get_by_label(&unticked.to_string()).click();
@@ -147,7 +185,11 @@ fn the_table_stays_true_after_sending_a_dry_run_and_preview_again() {
     let table = app.preview.table.as_ref().unwrap();
     // Accounts the run created show as existing, not "to create".
     assert!(
-        table.rows().iter().all(|r| r.account != AccountState::Missing),
+        table
+            .rows()
+            .iter()
+            .filter(|r| r.selected)
+            .all(|r| r.account == AccountState::Exists),
         "an Account cell still says to create"
     );
     // A zero the zero policy did not send is not shown as a zero sent.
@@ -158,8 +200,18 @@ fn the_table_stays_true_after_sending_a_dry_run_and_preview_again() {
         .expect("the demo has a company with no shared devices");
     assert_eq!(zero.last_sent.unwrap().shared_devices, None);
     let shown = format!("— / {}", zero.counts.not_shared_devices);
+    let id = zero.counts.company_id.to_string();
+    // Only the rows in view are drawn: filter to that company.
+    h.get_by_label("Filter").focus();
     h.run_steps(1);
+    h.get_by_label("Filter").type_text(&id);
+    h.run_steps(3);
     assert!(h.query_all_by_label(&shown).next().is_some(), "no {shown}");
+    h.get_by_label("Filter").focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.key_press(egui::Key::Backspace);
+    h.run_steps(3);
 
     // A dry run after the send: the sent rows still say sent, the dry run beside it.
     dry_run(&mut h);
@@ -182,7 +234,10 @@ fn the_table_stays_true_after_sending_a_dry_run_and_preview_again() {
     let t = h.state().preview.table.as_ref().unwrap();
     assert_eq!(t.sort(), sort_before);
     assert!(!t.selected_ids().contains(&unticked));
-    assert_eq!(t.visible().map(|r| r.counts.company_id).collect::<Vec<_>>(), order_before);
+    assert_eq!(
+        t.visible().map(|r| r.counts.company_id).collect::<Vec<_>>(),
+        order_before
+    );
 }
 
 #[test]
@@ -216,12 +271,19 @@ fn after_a_revert_the_rows_say_what_was_sent() {
     });
     h.run_steps(2);
     let table = h.state().preview.table.as_ref().unwrap();
-    let row = table.rows().iter().find(|r| r.counts.company_id == company).unwrap();
+    let row = table
+        .rows()
+        .iter()
+        .find(|r| r.counts.company_id == company)
+        .unwrap();
     let text = row.status_text();
     assert!(text.ends_with("(revert)"), "{text}");
     let sent = row.sent_now.unwrap();
     assert_ne!(
-        (sent.shared_devices.unwrap_or(0), sent.not_shared_devices.unwrap_or(0)),
+        (
+            sent.shared_devices.unwrap_or(0),
+            sent.not_shared_devices.unwrap_or(0)
+        ),
         (row.counts.shared_devices, row.counts.not_shared_devices),
         "the revert sent the table's counts"
     );
@@ -232,54 +294,94 @@ fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
     let sandbox = h.state().demo_sandbox().unwrap().handle();
-    // Both counts of the first company fail.
+    // One post at a time, so the faults meet the posts in the plan's order.
+    h.state_mut()
+        .profile
+        .as_mut()
+        .unwrap()
+        .sync
+        .count_concurrency = 1;
+    click_send(&mut h);
+    wait_for_plan(&mut h);
+    // Both counts of the first company with two counts fail (and any single one before it).
+    let counts = &h.state().sync.planned.as_ref().unwrap().plan.counts;
+    let second = counts
+        .windows(2)
+        .position(|w| w[0].company_id == w[1].company_id)
+        .unwrap()
+        + 1;
+    let company = counts[second].company_id;
     sandbox.synthesize_knobs().push_faults(
-        (0..2).map(|_| {
+        (0..=second).map(|_| {
             ScheduledFault::path_prefix(FaultKind::Status(400), "/api/vendor-api/service/")
         }),
     );
-    send(&mut h);
+    let faults = second + 1;
+    h.get_by_label("Confirm and send").click();
+    step_until(&mut h, Duration::from_secs(60), "the sync", |h| {
+        h.state().sync.phase == SyncPhase::Idle && h.state().sync.report.is_some()
+    });
+    h.run_steps(2);
     let table = h.state().preview.table.as_ref().unwrap();
     let failed: Vec<_> = table
         .rows()
         .iter()
         .filter(|r| matches!(r.status, RowStatus::Failed(_)))
         .collect();
-    assert_eq!(failed.len(), 1, "the two failures were not one company's");
-    let text = failed[0].status_text();
+    let failed_rows = failed.len();
+    let row = failed
+        .iter()
+        .find(|r| r.counts.company_id == company)
+        .unwrap();
+    let text = row.status_text();
     assert!(
         text.contains("Shared Devices: ") && text.contains("Not Shared Devices: "),
         "{text}"
     );
-    // "Failed only" keeps just that row.
+    // "Failed only" keeps just the failed rows.
     h.get_by_label("Failed only").click();
     h.run_steps(2);
-    assert_eq!(h.state().preview.table.as_ref().unwrap().visible_len(), 1);
+    assert_eq!(
+        h.state().preview.table.as_ref().unwrap().visible_len(),
+        failed_rows
+    );
     h.get_by_label("Failed only").click();
     h.run_steps(2);
 
     h.get_by_label("Retry failed").click();
     step_until(&mut h, Duration::from_secs(60), "the retry", |h| {
         h.state().sync.phase == SyncPhase::Idle
-            && h.state().sync.report.as_ref().is_some_and(|r| r.progress.counts_total == 2)
+            && h.state()
+                .sync
+                .report
+                .as_ref()
+                .is_some_and(|r| r.progress.counts_total == faults)
     });
     dry_run(&mut h);
 
     h.get_by_label("History").click();
     h.run_steps(4);
-    let first = h.get_by_label("finished with 2 failed");
+    let outcome = format!("finished with {faults} failed");
+    let first = h.get_by_label(&outcome);
     let retry = h.get_by_label("Send (services, accounts, counts) — retry of failed counts");
     let dry = h.get_by_label("Send (services, accounts, counts) — dry run");
     // Newest first: the dry run, then the retry, then the run that failed.
     assert!(dry.rect().min.y < retry.rect().min.y);
     assert!(retry.rect().min.y < first.rect().min.y);
-    assert!(h.query_all_by_label_contains("sync").next().is_none(), "internal names shown");
+    for internal in ["sync", "sync-usage", "sync-accounts", "sync-services"] {
+        assert!(h.query_by_label(internal).is_none(), "{internal} shown");
+    }
     // The retry holds the current counts of only two posts; the first run can be reverted to.
     assert_eq!(h.get_all_by_label("Revert to these counts").count(), 1);
 
     // A run's detail: its companies and each result.
+    // The oldest run's detail.
     h.get_all_by_label("Details").last().unwrap().click();
     h.run_steps(3);
+    assert!(
+        h.state().history_open_run.is_some(),
+        "Details did not open a run"
+    );
     assert!(h.query_by_label_contains("Run of ").is_some());
     assert!(h.query_all_by_label("sent").next().is_some());
     assert!(h.query_all_by_label_contains("failed: ").next().is_some());
@@ -292,9 +394,9 @@ fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
 fn numbers_are_right_aligned_and_sort_biggest_first_with_a_marker() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
-    h.get_by_label("Total devices").click();
+    h.get_by_label("Total").click();
     h.run_steps(2);
-    let header = h.get_by_label("Total devices ▼");
+    let header = h.get_by_label("Total ▼");
     let column = header.rect();
     let t = h.state().preview.table.as_ref().unwrap();
     let totals: Vec<u64> = t.visible().map(|r| r.counts.total_devices).collect();
@@ -307,7 +409,8 @@ fn numbers_are_right_aligned_and_sort_biggest_first_with_a_marker() {
             r.center().x > column.min.x
                 && r.center().x < column.max.x
                 && r.min.y > column.max.y
-                && n.accesskit_node().label().is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
+                && n.value()
+                    .is_some_and(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
         })
         .map(|n| n.rect().max.x)
         .collect();
@@ -316,16 +419,16 @@ fn numbers_are_right_aligned_and_sort_biggest_first_with_a_marker() {
         rights.iter().all(|x| (x - rights[0]).abs() < 1.0),
         "numbers are not right-aligned: {rights:?}"
     );
-    h.get_by_label("Total devices ▼").click();
+    h.get_by_label("Total ▼").click();
     h.run_steps(2);
-    assert!(h.query_by_label("Total devices ▲").is_some());
+    assert!(h.query_by_label("Total ▲").is_some());
 }
 
 #[test]
 fn export_writes_the_ticked_rows_in_the_table_s_order_to_an_absolute_path() {
     let (mut h, env) = demo_harness();
     preview(&mut h);
-    h.get_by_label("Total devices").click();
+    h.get_by_label("Total").click();
     h.run_steps(2);
     let order: Vec<i64> = h
         .state()
@@ -337,22 +440,23 @@ fn export_writes_the_ticked_rows_in_the_table_s_order_to_an_absolute_path() {
         .map(|r| r.counts.company_id)
         .collect();
     h.get_by_label(&order[1].to_string()).click();
+    h.run_steps(2);
     h.get_by_label("Selected rows only").click();
     h.run_steps(2);
     h.get_by_label("Export CSV...").click();
     h.run_steps(3);
     let text = std::fs::read_to_string(&env.csv_path).unwrap();
-    let ids: Vec<i64> = text
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+    let ids: Vec<i64> = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap()[0].trim_start_matches('\'').parse().unwrap())
         .collect();
     let expected: Vec<i64> = order.iter().copied().filter(|&id| id != order[1]).collect();
     assert_eq!(ids, expected);
-    let message = h.get_by_label_contains("Exported ");
+    let message = status_message(&h);
+    assert!(h.query_by_label(&message).is_some());
     assert!(
-        format!("{message:?}").contains(env.csv_path.to_str().unwrap()),
-        "{message:?}"
+        message.contains(env.csv_path.to_str().unwrap()),
+        "{message}"
     );
 
     // With no dialog, a typed bare name lands in the offered folder, shown in full.
@@ -368,35 +472,61 @@ fn export_writes_the_ticked_rows_in_the_table_s_order_to_an_absolute_path() {
 fn a_status_change_shows_what_synthesize_says_and_asks_first() {
     let (mut h, _env) = demo_harness();
     h.get_by_label("Test Synthesize connection").click();
-    step_until(&mut h, Duration::from_secs(30), "the Synthesize test", |h| {
-        h.state().sync.integration.is_some()
-    });
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the Synthesize test",
+        |h| h.state().sync.integration.is_some(),
+    );
     h.get_by_label("Synthesize integration status").click();
     h.run_steps(3);
-    let read = h.state().sync.integration.as_ref().unwrap().status.clone().unwrap();
+    let read = h
+        .state()
+        .sync
+        .integration
+        .as_ref()
+        .unwrap()
+        .status
+        .clone()
+        .unwrap();
     assert_eq!(
         h.state().sync.status_choice.map(|s| s.as_str().to_owned()),
         Some(read.clone())
     );
     // The status already read cannot be "set" again.
     assert!(disabled(&h, "Set status…"));
+    let other = if read == "pending" {
+        "inactive"
+    } else {
+        "pending"
+    };
     h.get_by_label("Integration status").click();
     h.run_steps(2);
-    h.get_by_label("pending").click();
+    h.get_by_label(other).click();
     h.run_steps(2);
     h.get_by_label("Set status…").click();
     h.run_steps(5);
+    assert_eq!(
+        h.state().sync.status_to_confirm.map(|s| s.as_str()),
+        Some(other),
+        "{:?}",
+        h.state().sync.status_choice
+    );
     assert!(
-        h.query_by_label("Set the integration status to pending?")
+        h.query_by_label(&format!("Set the integration status to {other}?"))
             .is_some()
     );
     let sandbox = h.state().demo_sandbox().unwrap().handle();
-    assert_eq!(sandbox.integration_status(), read, "changed before the confirmation");
-    h.get_by_label("Set to pending").click();
+    assert_eq!(
+        sandbox.integration_status(),
+        read,
+        "changed before the confirmation"
+    );
+    h.get_by_label(&format!("Set to {other}")).click();
     step_until(&mut h, Duration::from_secs(30), "the status", |h| {
         h.state().sync.status_message.is_some()
     });
-    assert_eq!(sandbox.integration_status(), "pending");
+    assert_eq!(sandbox.integration_status(), other);
 }
 
 #[test]
@@ -409,6 +539,18 @@ fn f5_previews_and_the_connection_folds_away_once_both_tests_pass() {
     assert_eq!(h.state().tab, Tab::Preview);
     assert!(h.query_by_label("Company ID").is_some());
     h.get_by_label("Test ConnectWise connection").click();
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the ConnectWise test",
+        |h| {
+            matches!(
+                h.state().connectwise_test,
+                cw_shared_devices::ui::connection::TestState::Passed(_)
+            )
+        },
+    );
+    h.run_steps(3);
     h.get_by_label("Test Synthesize connection").click();
     step_until(&mut h, Duration::from_secs(30), "both tests", |h| {
         h.state().sync.integration.is_some()
@@ -418,6 +560,9 @@ fn f5_previews_and_the_connection_folds_away_once_both_tests_pass() {
             )
     });
     h.run_steps(10);
-    assert!(h.query_by_label("Company ID").is_none(), "the connection did not fold");
-    assert!(h.query_by_label("1 Connect ✓").is_some());
+    assert!(
+        h.query_by_label("Company ID").is_none(),
+        "the connection did not fold"
+    );
+    assert!(h.query_by_label("1 Connect done").is_some());
 }

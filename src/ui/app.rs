@@ -199,6 +199,7 @@ impl App {
         let repaint = ctx.clone();
         let worker = Worker::spawn(move || repaint.request_repaint())
             .map_err(|e| UiError::Start(e.to_string()))?;
+        add_symbol_font(ctx);
         let mut app = Self {
             ctx: ctx.clone(),
             worker,
@@ -450,8 +451,7 @@ impl App {
         // F5 or Ctrl+R: Preview (it only reads, so a key for it is always safe).
         let refresh = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::R);
         let preview = ui.input_mut(|i| {
-            i.consume_shortcut(&refresh)
-                || i.consume_key(egui::Modifiers::NONE, egui::Key::F5)
+            i.consume_shortcut(&refresh) || i.consume_key(egui::Modifiers::NONE, egui::Key::F5)
         });
         if preview && self.profile.is_some() && !self.preview.running && self.dialog.is_none() {
             self.tab = Tab::Preview;
@@ -554,7 +554,7 @@ impl App {
         let fold = both_passed && !self.connection_folded;
         self.connection_folded = both_passed;
         let mut header = egui::CollapsingHeader::new(if both_passed {
-            "Connection ✓ (both tests passed)"
+            "Connection (both tests passed)"
         } else {
             "Connection"
         })
@@ -889,6 +889,22 @@ impl Handles<TestSynthesizeJob> for App {
             self.sync.status_choice = integration.known_status();
             self.sync.integration = Some(integration);
         }
+    }
+}
+
+/// Adds egui's bundled monospace font as the last fallback of the proportional text, so the
+/// arrows and sort markers (→ ▲ ▼) draw even where no system font has them.
+fn add_symbol_font(ctx: &egui::Context) {
+    use egui::epaint::text::{FontInsert, FontPriority, InsertFontFamily};
+    if let Some(hack) = egui::FontDefinitions::default().font_data.get("Hack") {
+        ctx.add_font(FontInsert::new(
+            "Hack (symbols)",
+            (**hack).clone(),
+            vec![InsertFontFamily {
+                family: egui::FontFamily::Proportional,
+                priority: FontPriority::Lowest,
+            }],
+        ));
     }
 }
 

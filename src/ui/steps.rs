@@ -22,11 +22,12 @@ pub struct Step {
 }
 
 impl Step {
-    /// The step as one line: "2 Preview ✓ 40 companies, 10:32".
+    /// The step as one line: "2 Preview done: 40 companies, 10:32" (in words, not only in
+    /// colour).
     pub fn text(&self, number: usize) -> String {
         let mark = match self.state {
-            StepState::Done => " ✓",
-            StepState::Problem => " !",
+            StepState::Done => " done",
+            StepState::Problem => " (!)",
             StepState::Waiting | StepState::Current => "",
         };
         if self.detail.is_empty() {
@@ -202,8 +203,8 @@ mod tests {
             ..StepFacts::default()
         };
         let s = steps(&facts);
-        assert_eq!(s[0].text(1), "1 Connect ✓");
-        assert_eq!(s[1].text(2), "2 Preview ✓: 40 companies, 10:32");
+        assert_eq!(s[0].text(1), "1 Connect done");
+        assert_eq!(s[1].text(2), "2 Preview done: 40 companies, 10:32");
         assert_eq!(
             s[2].text(3),
             "3 Review: 12 changes, 1 held, 5 without account"

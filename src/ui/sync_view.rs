@@ -101,7 +101,9 @@ fn why_off(state: &SyncState, view: &SendView<'_>) -> Option<String> {
         return Some("A sync is being planned or sent; wait for it to finish".to_owned());
     }
     if !view.has_counts {
-        return Some("Run a preview first: nothing can be sent before a current preview".to_owned());
+        return Some(
+            "Run a preview first: nothing can be sent before a current preview".to_owned(),
+        );
     }
     if let Some(reason) = view.send_blocked {
         return Some(reason.to_owned());
@@ -200,46 +202,8 @@ pub fn show_integration_status(
     busy: bool,
 ) -> Vec<SyncAction> {
     let mut actions = Vec::new();
-    ui.horizontal_wrapped(|ui| {
-        let label = ui.label("Integration status");
-        // No default: until Synthesize has been read (Test connection) or the user picks one,
-        // the drop-down says so rather than showing a status nobody read.
-        let mut picked = state.status_choice;
-        egui::ComboBox::from_id_salt("integration_status")
-            .selected_text(picked.map_or("(not read yet)", IntegrationStatus::as_str))
-            .show_ui(ui, |ui| {
-                for status in IntegrationStatus::ALL {
-                    ui.selectable_value(&mut picked, Some(status), status.as_str());
-                }
-            })
-            .response
-            .labelled_by(label.id);
-        state.status_choice = picked;
-        let read = state
-            .integration
-            .as_ref()
-            .and_then(|i| i.status.clone());
-        let changed = picked.is_some_and(|p| read.as_deref() != Some(p.as_str()));
-        if ui
-            .add_enabled(!busy && changed, egui::Button::new("Set status…"))
-            .on_disabled_hover_text("Pick a status other than the one Synthesize reports")
-            .clicked()
-            && let Some(picked) = picked
-        {
-            state.status_to_confirm = Some(picked);
-        }
-    });
-    match &state.integration {
-        Some(integration) => {
-            ui.label(format!(
-                "Synthesize says: {}",
-                printable(&integration.describe())
-            ));
-        }
-        None => {
-            ui.weak("Test the Synthesize connection to read the status.");
-        }
-    }
+    // Drawn before the button that opens it, so it first shows the frame after the click
+    // (the click that opened it must not count as a click outside it).
     if let Some(status) = state.status_to_confirm {
         let modal = egui::Modal::new(egui::Id::unique("confirm_status")).show(ui.ctx(), |ui| {
             ui.set_width(420.0);
@@ -264,6 +228,43 @@ pub fn show_integration_status(
             state.status_to_confirm = None;
         }
     }
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("Integration status");
+        // No default: until Synthesize has been read (Test connection) or the user picks one,
+        // the drop-down says so rather than showing a status nobody read.
+        let mut picked = state.status_choice;
+        egui::ComboBox::from_id_salt("integration_status")
+            .selected_text(picked.map_or("(not read yet)", IntegrationStatus::as_str))
+            .show_ui(ui, |ui| {
+                for status in IntegrationStatus::ALL {
+                    ui.selectable_value(&mut picked, Some(status), status.as_str());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        state.status_choice = picked;
+        let read = state.integration.as_ref().and_then(|i| i.status.clone());
+        let changed = picked.is_some_and(|p| read.as_deref() != Some(p.as_str()));
+        if ui
+            .add_enabled(!busy && changed, egui::Button::new("Set status…"))
+            .on_disabled_hover_text("Pick a status other than the one Synthesize reports")
+            .clicked()
+            && let Some(picked) = picked
+        {
+            state.status_to_confirm = Some(picked);
+        }
+    });
+    match &state.integration {
+        Some(integration) => {
+            ui.label(format!(
+                "Synthesize says: {}",
+                printable(&integration.describe())
+            ));
+        }
+        None => {
+            ui.weak("Test the Synthesize connection to read the status.");
+        }
+    }
     actions
 }
 
@@ -276,7 +277,9 @@ fn status_consequence(status: IntegrationStatus) -> &'static str {
         IntegrationStatus::Inactive => {
             "\"inactive\" is how Synthesize marks an integration that is not connected."
         }
-        IntegrationStatus::Pending => "\"pending\" tells Synthesize the integration is ready to map.",
+        IntegrationStatus::Pending => {
+            "\"pending\" tells Synthesize the integration is ready to map."
+        }
         IntegrationStatus::Disabled | IntegrationStatus::Error => {
             "An older status value: Synthesize's public documentation does not list it, so check with the partner first."
         }

@@ -40,7 +40,11 @@ impl LastSent {
     /// "3 / 5", with "—" for a count not sent.
     pub fn text(self) -> String {
         let one = |c: Option<u64>| c.map_or_else(|| "—".to_owned(), |c| c.to_string());
-        format!("{} / {}", one(self.shared_devices), one(self.not_shared_devices))
+        format!(
+            "{} / {}",
+            one(self.shared_devices),
+            one(self.not_shared_devices)
+        )
     }
 
     /// Whether these are exactly the counts of `counts`.
@@ -342,13 +346,19 @@ impl PreviewTable {
         self.rows.iter().map(|r| r.counts.clone()).collect()
     }
 
-    /// The companies as the table shows them: ticked ones only when `selected_only`, in the
-    /// table's order (sort and filter).
-    pub fn companies_shown(&self, selected_only: bool) -> Vec<CompanyCounts> {
-        self.visible()
+    /// Every company in the table's sort order (the filter only narrows the view), ticked
+    /// ones only when `selected_only`: what an export writes.
+    pub fn companies_in_table_order(&self, selected_only: bool) -> Vec<CompanyCounts> {
+        let mut rows: Vec<&PreviewRow> = self
+            .rows
+            .iter()
             .filter(|r| !selected_only || r.selected)
-            .map(|r| r.counts.clone())
-            .collect()
+            .collect();
+        rows.sort_by(|a, b| {
+            let ord = self.sort.compare(a, b);
+            if self.ascending { ord } else { ord.reverse() }
+        });
+        rows.into_iter().map(|r| r.counts.clone()).collect()
     }
 
     /// Takes over what the user set on the table before this one: unticked companies stay
@@ -590,8 +600,7 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
                     })
                     .body(|body| {
                         body.rows(ROW_HEIGHT, visible_len, |mut row| {
-                            let Some(data) =
-                                view.get(row.index()).and_then(|&i| rows.get_mut(i))
+                            let Some(data) = view.get(row.index()).and_then(|&i| rows.get_mut(i))
                             else {
                                 return;
                             };

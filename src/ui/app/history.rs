@@ -62,7 +62,10 @@ pub fn outcome_words(run: &RunSummary) -> String {
 
 /// The runs that re-posted only counts the previous run failed on: the window's
 /// "Retry failed" (the journal has no mark for it, so it is told from what the runs did).
-fn find_retries(readout: &JournalReadout, runs: &[RunSummary]) -> std::collections::BTreeSet<String> {
+fn find_retries(
+    readout: &JournalReadout,
+    runs: &[RunSummary],
+) -> std::collections::BTreeSet<String> {
     use crate::storage::journal::{CountOutcome, JournalEvent};
     use std::collections::{BTreeMap, BTreeSet};
     let mut results: BTreeMap<&str, Vec<(i64, String, bool)>> = BTreeMap::new();
@@ -186,15 +189,25 @@ impl App {
             run_detail_ui(ui, report, actions);
             ui.separator();
         }
+        // Filling the space, so the sideways scroll bar sits at the bottom of the tab rather
+        // than over the last run's buttons.
         egui::ScrollArea::both()
             .id_salt("history_scroll")
+            .auto_shrink([false, false])
             .show(ui, |ui| {
                 egui::Grid::new("history_grid")
                     .striped(true)
-                    .num_columns(6)
+                    .num_columns(7)
                     .show(ui, |ui| {
-                        for title in ["When", "What", "Outcome", "Sent", "Unmapped / failed", ""]
-                        {
+                        for title in [
+                            "",
+                            "When",
+                            "What",
+                            "Outcome",
+                            "Sent",
+                            "Unmapped / failed",
+                            "",
+                        ] {
                             ui.strong(title);
                         }
                         ui.end_row();
@@ -215,11 +228,22 @@ fn run_row_ui(
     busy: bool,
     actions: &mut Vec<Action>,
 ) {
+    let open = view
+        .detail
+        .as_ref()
+        .is_some_and(|d| d.header.run_id == run.run_id);
     let when = run
         .started
         .with_timezone(&chrono::Local)
         .format("%Y-%m-%d %H:%M:%S")
         .to_string();
+    // First in the row, so it is never scrolled out of reach.
+    let details = ui
+        .selectable_label(open, if open { "Hide details" } else { "Details" })
+        .on_hover_text("Show this run's companies and results");
+    if details.clicked() {
+        actions.push(Action::OpenRun((!open).then(|| run.run_id.clone())));
+    }
     ui.label(when);
     let mut what = kind_words(run.kind).to_owned();
     if view.retries.contains(&run.run_id) {
@@ -238,9 +262,6 @@ fn run_row_ui(
     ui.label(run.sent.to_string());
     ui.label(format!("{} / {}", run.unmapped, run.failed));
     ui.horizontal(|ui| {
-        if ui.button("Details").clicked() {
-            actions.push(Action::OpenRun(Some(run.run_id.clone())));
-        }
         let current = view.latest_sent.as_deref() == Some(run.run_id.as_str());
         if !run.dry_run && run.sent > 0 && !current {
             let revert = ui

@@ -9,9 +9,7 @@ use crate::engine::IntegrationStatus;
 use crate::engine::sync::{
     PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
 };
-use crate::storage::journal::{
-    CountOutcome, JournalEvent, RunOptions, new_run_id, plan_events,
-};
+use crate::storage::journal::{CountOutcome, JournalEvent, RunOptions, new_run_id, plan_events};
 use crate::worker::{ExecuteSyncJob, Handles, JobError, PlanSyncJob, SYNC, SetStatusJob};
 
 use super::super::log::LogLevel;
@@ -459,7 +457,10 @@ impl App {
     /// After a run: rows still pending were skipped; accounts the run created exist; a ticked
     /// company with nothing but zeros, which the zero policy does not send, says so.
     fn settle_rows(&mut self, report: &SyncReport) {
-        let accounts_failed = report.step_failures.iter().any(|(step, _)| step == "accounts");
+        let accounts_failed = report
+            .step_failures
+            .iter()
+            .any(|(step, _)| step == "accounts");
         let created: BTreeSet<i64> = match (&self.sync.planned, accounts_failed) {
             (Some(planned), false) => planned
                 .plan

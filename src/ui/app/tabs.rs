@@ -4,9 +4,9 @@
 use crate::domain::csv_export::CsvDelimiter;
 use crate::worker::{Job, PreviewJob};
 
+use super::super::connection::TestState;
 use super::super::export::{export_csv, suggested_file_name};
 use super::super::log::LogLevel;
-use super::super::connection::TestState;
 use super::super::steps::{StepFacts, show_step_bar};
 use super::super::sync_view::{SendView, SyncPhase, show_sync_controls, show_sync_progress};
 use super::super::table::{AccountState, PreviewTable, show_table};
@@ -58,7 +58,10 @@ impl App {
             sent: self.sync.report.as_ref().map(|r| {
                 let p = r.progress;
                 (
-                    format!("{} sent, {} unmapped, {} failed", p.sent, p.unmapped, p.failed),
+                    format!(
+                        "{} sent, {} unmapped, {} failed",
+                        p.sent, p.unmapped, p.failed
+                    ),
                     !r.has_failures(),
                 )
             }),
@@ -213,10 +216,26 @@ impl App {
             table.set_filter(&self.filter_text);
             let mut only = table.only();
             for (flag, text, hover) in [
-                (&mut only.changed, "Changed only", "Rows whose counts differ from those last sent"),
-                (&mut only.failed, "Failed only", "Rows whose last send failed"),
-                (&mut only.unmapped, "Unmapped only", "Rows Synthesize has no account map for"),
-                (&mut only.held, "Held only", "Rows held because a record could not be read"),
+                (
+                    &mut only.changed,
+                    "Changed only",
+                    "Rows whose counts differ from those last sent",
+                ),
+                (
+                    &mut only.failed,
+                    "Failed only",
+                    "Rows whose last send failed",
+                ),
+                (
+                    &mut only.unmapped,
+                    "Unmapped only",
+                    "Rows Synthesize has no account map for",
+                ),
+                (
+                    &mut only.held,
+                    "Held only",
+                    "Rows held because a record could not be read",
+                ),
             ] {
                 ui.checkbox(flag, text).on_hover_text(hover);
             }
@@ -262,7 +281,11 @@ impl App {
     pub(super) fn status_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let mut any = false;
         let error = ui.visuals().error_fg_color;
-        let preview_error = self.preview.error.as_ref().map(|e| Err::<String, _>(e.clone()));
+        let preview_error = self
+            .preview
+            .error
+            .as_ref()
+            .map(|e| Err::<String, _>(e.clone()));
         for message in [
             &preview_error,
             &self.sync.message,
@@ -391,7 +414,7 @@ impl App {
             return;
         };
         let path = absolute_export_path(path);
-        let companies = table.companies_shown(self.export.selected_only);
+        let companies = table.companies_in_table_order(self.export.selected_only);
         let delimiter = self
             .profile
             .as_ref()
