@@ -16,7 +16,7 @@ use cw_shared_devices::ui::sync_view::SyncPhase;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
-use common::window::{demo_harness, step_until};
+use common::window::{PARTIAL_STEPS, demo_harness, enabled_by, reveal, step_until};
 
 fn preview(h: &mut Harness<'_, App>) {
     h.get_by_label("Preview").click();
@@ -36,7 +36,7 @@ fn button<'h>(h: &'h Harness<'_, App>, label: &'h str) -> egui_kittest::Node<'h>
     if label == SEND {
         h.get_by_label_contains("companies…")
     } else {
-        h.get_by_label(label)
+        h.get_by_label(enabled_by(label))
     }
 }
 
@@ -58,7 +58,12 @@ fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
 
 /// Presses a sync button and waits for its plan on screen.
 fn plan(h: &mut Harness<'_, App>, label: &str) {
-    button(h, label).click();
+    reveal(h, label);
+    if PARTIAL_STEPS.contains(&label) {
+        h.get_by_label(label).click();
+    } else {
+        button(h, label).click();
+    }
     step_until(h, Duration::from_secs(30), "the plan", |h| {
         h.state().sync.phase == SyncPhase::Confirm
     });

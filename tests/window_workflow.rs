@@ -17,7 +17,7 @@ use cw_shared_devices::ui::{FixedPathSaveDialog, Tab};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
-use common::window::{click_send, demo_harness, step_until};
+use common::window::{click_send, demo_harness, enabled_by, step_until};
 
 fn preview(h: &mut Harness<'_, App>) {
     h.get_by_label("Preview").click();
@@ -64,7 +64,9 @@ fn status_message(h: &Harness<'_, App>) -> String {
 }
 
 fn disabled(h: &Harness<'_, App>, label: &str) -> bool {
-    h.get_by_label(label).accesskit_node().is_disabled()
+    h.get_by_label(enabled_by(label))
+        .accesskit_node()
+        .is_disabled()
 }
 
 #[test]
@@ -130,7 +132,7 @@ fn messages_go_to_the_status_bar_and_never_move_the_buttons() {
     let (mut h, env) = demo_harness();
     preview(&mut h);
     let before = (
-        h.get_by_label("Sync usage").rect(),
+        h.get_by_label("Other steps").rect(),
         h.get_by_label("Preview").rect(),
         h.get_by_label("Filter").rect(),
     );
@@ -153,7 +155,7 @@ fn messages_go_to_the_status_bar_and_never_move_the_buttons() {
     );
     assert!(h.query_by_label(&message).is_some());
     let after = (
-        h.get_by_label("Sync usage").rect(),
+        h.get_by_label("Other steps").rect(),
         h.get_by_label("Preview").rect(),
         h.get_by_label("Filter").rect(),
     );

@@ -385,14 +385,19 @@ impl App {
         let mut actions = Vec::new();
         self.shortcuts(ui, &mut actions);
 
-        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar(ui, &mut actions));
+        egui::Panel::top("top_bar").show(ui, |ui| {
+            self.top_bar(ui, &mut actions);
+            if self.profile.is_some() {
+                self.step_bar(ui);
+            }
+        });
         if self.profile.is_some() {
             egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui, &mut actions));
         }
         let mut log_open = self.persisted.log_open;
         egui::Panel::bottom("log_panel")
             .resizable(true)
-            .default_size(100.0_f32.min(ui.available_height() * 0.18))
+            .default_size(100.0_f32.min(ui.available_height() * 0.15))
             .show_collapsible(ui, &mut log_open, |ui| {
                 ui.strong("Log");
                 show_log(ui, &self.log);
@@ -426,7 +431,7 @@ impl App {
             let max_width = (ui.available_width() * 0.45).max(200.0);
             egui::Panel::left("connection_panel")
                 .resizable(true)
-                .default_size(330.0_f32.min(max_width))
+                .default_size(330.0_f32.min(ui.available_width() * 0.38).max(220.0))
                 .min_size(220.0)
                 .max_size(max_width)
                 .show(ui, |ui| {

@@ -159,7 +159,7 @@ pub fn steps(facts: &StepFacts) -> [Step; 4] {
 pub fn show_step_bar(ui: &mut egui::Ui, facts: &StepFacts) {
     let steps = steps(facts);
     let ok = egui::Color32::from_rgb(0x2e, 0x9e, 0x4f);
-    ui.horizontal_wrapped(|ui| {
+    ui.horizontal(|ui| {
         for (index, step) in steps.iter().enumerate() {
             if index > 0 {
                 ui.weak("→");

@@ -143,16 +143,23 @@ pub fn show_sync_controls(
     if dry.clicked() {
         actions.push(SyncAction::DryRun);
     }
-    // The partial steps: secondary, in small type after the primary action.
-    for steps in [SyncSteps::SERVICES, SyncSteps::ACCOUNTS, SyncSteps::USAGE] {
-        let button = ui
-            .add_enabled(enabled, egui::Button::new(steps_label(steps)).small())
-            .on_hover_text(step_hover(steps))
-            .on_disabled_hover_text(&why);
-        if button.clicked() {
-            actions.push(SyncAction::Plan(steps));
-        }
-    }
+    // The partial steps: secondary, in a menu after the primary action.
+    ui.add_enabled_ui(enabled, |ui| {
+        ui.menu_button("Other steps", |ui| {
+            for steps in [SyncSteps::SERVICES, SyncSteps::ACCOUNTS, SyncSteps::USAGE] {
+                if ui
+                    .button(steps_label(steps))
+                    .on_hover_text(step_hover(steps))
+                    .clicked()
+                {
+                    actions.push(SyncAction::Plan(steps));
+                }
+            }
+        })
+        .response
+        .on_hover_text("Services only, accounts only, or counts only")
+        .on_disabled_hover_text(&why);
+    });
     if state.phase == SyncPhase::Running && ui.button("Cancel sync").clicked() {
         actions.push(SyncAction::Cancel);
     }

@@ -518,8 +518,9 @@ fn number_cell(ui: &mut egui::Ui, text: egui::RichText) {
     });
 }
 
-/// Draws the table, the totals row pinned under it; edits (sort, selection) are local view state.
-pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
+/// Draws the table, the totals row pinned under it, leaving `below` points free under that;
+/// edits (sort, selection) are local view state.
+pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable, below: f32) {
     let (sort, ascending) = table.sort();
     let arrow = |column: SortColumn| {
         if column == sort {
@@ -535,7 +536,8 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
     let visible_len = table.visible_len();
     let PreviewTable { rows, view, .. } = table;
     // The totals row stays under the table, outside its scrolling.
-    let table_height = (ui.available_height() - ROW_HEIGHT - 16.0).max(ROW_HEIGHT * 3.0);
+    let table_height =
+        (ui.available_height() - ROW_HEIGHT * 2.0 - 24.0 - below).max(ROW_HEIGHT * 3.0);
 
     // The columns' least widths add up to more than a narrow window has: scroll sideways rather
     // than leave Last sent, Account and Status out of reach.

@@ -84,6 +84,26 @@ pub fn build_with(
     )
 }
 
+/// The partial sync steps, in the "Other steps" menu beside the send button.
+pub const PARTIAL_STEPS: [&str; 3] = ["Sync services", "Sync accounts", "Sync usage"];
+
+/// The label to look at for whether `label` is on: a partial step is on when its menu is.
+pub fn enabled_by(label: &str) -> &str {
+    if PARTIAL_STEPS.contains(&label) {
+        "Other steps"
+    } else {
+        label
+    }
+}
+
+/// Opens the "Other steps" menu when `label` is in it, so it can be clicked.
+pub fn reveal(h: &mut Harness<'_, App>, label: &str) {
+    if PARTIAL_STEPS.contains(&label) && h.query_by_label(label).is_none() {
+        h.get_by_label("Other steps").click();
+        h.run_steps(3);
+    }
+}
+
 /// Clicks the primary "Send … companies…" button, whatever its count.
 pub fn click_send(h: &mut Harness<'_, App>) {
     h.get_by_label_contains("companies…").click();

@@ -9,11 +9,21 @@ use super::super::export::{export_csv, suggested_file_name};
 use super::super::log::LogLevel;
 use super::super::steps::{StepFacts, show_step_bar};
 use super::super::sync_view::{SendView, SyncPhase, show_sync_controls, show_sync_progress};
-use super::super::table::{AccountState, PreviewTable, show_table};
+use super::super::table::{AccountState, PreviewTable, ROW_HEIGHT, show_table};
 use super::super::widgets::{primary_button, submitted};
 use super::{Action, App};
 
 impl App {
+    /// The step bar, across the whole window under the profile bar: one line always (it
+    /// scrolls sideways rather than wraps), so nothing below moves when its words change.
+    pub(super) fn step_bar(&self, ui: &mut egui::Ui) {
+        let send_blocked = self.send_blocked();
+        let facts = self.step_facts(send_blocked.as_deref());
+        egui::ScrollArea::horizontal()
+            .id_salt("step_bar_scroll")
+            .show(ui, |ui| show_step_bar(ui, &facts));
+    }
+
     /// The step bar's facts, from the window's state.
     fn step_facts(&self, send_blocked: Option<&str>) -> StepFacts {
         let passed = |t: &TestState| match t {
@@ -114,8 +124,6 @@ impl App {
             for action in show_sync_controls(ui, &self.sync, &view) {
                 actions.push(Action::Sync(action));
             }
-            ui.separator();
-            self.export_controls(ui, actions);
         });
     }
 
@@ -159,12 +167,6 @@ impl App {
 
     pub(super) fn preview_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let send_blocked = self.send_blocked();
-        let facts = self.step_facts(send_blocked.as_deref());
-        // One line always: the steps scroll sideways rather than wrap, so the toolbar below
-        // never moves when their words change.
-        egui::ScrollArea::horizontal()
-            .id_salt("step_bar_scroll")
-            .show(ui, |ui| show_step_bar(ui, &facts));
         self.preview_toolbar(ui, send_blocked.as_deref(), actions);
 
         if self.preview.running {
@@ -185,7 +187,9 @@ impl App {
                     .color(ui.visuals().error_fg_color),
             );
         }
-        ui.label(egui::RichText::new(&table.rule_text).italics());
+        // The counting rule in words: one line, the whole of it on hover.
+        ui.add(egui::Label::new(egui::RichText::new(&table.rule_text).italics()).truncate())
+            .on_hover_text(&table.rule_text);
         for held in self
             .preview
             .completeness
@@ -246,34 +250,26 @@ impl App {
             if ui.button("Select none").clicked() {
                 table.select_visible(false);
             }
-        });
-        ui.horizontal_wrapped(|ui| {
-            let (shared, not_shared, total) = table.visible_totals();
+            ui.separator();
             let selected = table.selected_ids().len();
-            for text in [
-                format!("{selected} selected"),
-                format!(
-                    "{} of {} companies shown",
-                    table.visible_len(),
-                    table.rows().len()
-                ),
-                format!("{} configurations read", table.configurations_read),
-            ] {
-                ui.add(egui::Label::new(text).wrap_mode(egui::TextWrapMode::Extend));
-                ui.separator();
-            }
             ui.add(
-                egui::Label::new(
-                    egui::RichText::new(format!(
-                        "Totals shown: {shared} shared, {not_shared} not shared, {total} devices"
-                    ))
-                    .strong(),
-                )
+                egui::Label::new(egui::RichText::new(format!("{selected} selected")).strong())
+                    .wrap_mode(egui::TextWrapMode::Extend),
+            );
+            ui.add(
+                egui::Label::new(format!(
+                    "{} of {} companies shown, {} configurations read",
+                    table.visible_len(),
+                    table.rows().len(),
+                    table.configurations_read
+                ))
                 .wrap_mode(egui::TextWrapMode::Extend),
             );
         });
         ui.separator();
-        show_table(ui, table);
+        // The export row sits under the table (and its totals), so it is kept free.
+        show_table(ui, table, ROW_HEIGHT + 12.0);
+        ui.horizontal_wrapped(|ui| self.export_controls(ui, actions));
     }
 
     /// The status bar: the latest outcome of each kind of action, at the bottom of the window
