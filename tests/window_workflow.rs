@@ -568,3 +568,76 @@ fn f5_previews_and_the_connection_folds_away_once_both_tests_pass() {
     );
     assert!(h.query_by_label("1 Connect done").is_some());
 }
+
+/// A preview at `size`, then every control and column is within reach: visible in the window,
+/// or scrolled into it.
+fn check_layout(size: egui::Vec2) -> usize {
+    let (mut h, _env) = common::window::build(size, true);
+    h.run_steps(2);
+    h.get_by_label("Try the demo").click();
+    h.run_steps(3);
+    preview(&mut h);
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, size);
+    for label in [
+        "Preview",
+        "Dry run",
+        "Other steps",
+        "Export CSV...",
+        "Delete",
+        "Hide log",
+        "Filter",
+    ] {
+        let rect = h.get_by_label(label).rect();
+        assert!(
+            window.contains_rect(rect),
+            "{label} at {rect:?} is outside {size:?}"
+        );
+    }
+    let send = h.get_by_label_contains("companies…").rect();
+    assert!(
+        window.contains_rect(send),
+        "the send button is outside {size:?}"
+    );
+    // Rows in view: the company checkboxes drawn inside the window.
+    let ids: Vec<String> = h
+        .state()
+        .preview
+        .table
+        .as_ref()
+        .unwrap()
+        .rows()
+        .iter()
+        .map(|r| r.counts.company_id.to_string())
+        .collect();
+    let in_view = ids
+        .iter()
+        .filter(|id| {
+            h.query_by_label(id.as_str())
+                .is_some_and(|n| window.contains_rect(n.rect()))
+        })
+        .count();
+    // The last columns scroll into view.
+    for column in ["Account", "Status"] {
+        h.get_by_label(column).scroll_to_me();
+        h.run_steps(20);
+        let rect = h.get_by_label(column).rect();
+        assert!(
+            window.contains_rect(rect),
+            "{column} unreachable at {size:?}: {rect:?}"
+        );
+    }
+    in_view
+}
+
+#[test]
+fn every_control_and_column_is_reachable_at_1280_1024_and_800_wide() {
+    let rows_1280 = check_layout(egui::vec2(1280.0, 800.0));
+    let rows_1024 = check_layout(egui::vec2(1024.0, 640.0));
+    let rows_800 = check_layout(egui::vec2(800.0, 560.0));
+    eprintln!(
+        "rows in view: {rows_1280} at 1280×800, {rows_1024} at 1024×640, {rows_800} at 800×560"
+    );
+    assert!(rows_1280 >= 15, "{rows_1280} rows in view at 1280×800");
+    assert!(rows_1024 >= 9, "{rows_1024} rows in view at 1024×640");
+    assert!(rows_800 >= 6, "{rows_800} rows in view at 800×560");
+}

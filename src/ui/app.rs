@@ -508,17 +508,6 @@ impl App {
         for problem in &self.profile_problems {
             ui.colored_label(ui.visuals().warn_fg_color, problem);
         }
-        if self.is_demo() {
-            ui.add(
-                egui::Label::new(
-                    egui::RichText::new(
-                        "Demo: generated data on a built-in sandbox. Its history and keys are temporary and go when the window closes; pick a profile above to leave it.",
-                    )
-                    .color(ui.visuals().warn_fg_color),
-                )
-                .truncate(),
-            );
-        }
     }
 
     fn welcome(ui: &mut egui::Ui, actions: &mut Vec<Action>) {

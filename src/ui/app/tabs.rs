@@ -302,7 +302,18 @@ impl App {
         {
             actions.push(Action::OpenFolder(folder.clone()));
         }
-        if !any {
+        if self.is_demo() {
+            // Said where it is always in sight, without taking a line from the table.
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(
+                        "Demo: generated data on a built-in sandbox. Its history and keys are temporary and go when the window closes; pick a profile above to leave it.",
+                    )
+                    .color(ui.visuals().warn_fg_color),
+                )
+                .truncate(),
+            );
+        } else if !any {
             ui.weak("Ready.");
         }
     }
