@@ -641,3 +641,73 @@ fn every_control_and_column_is_reachable_at_1280_1024_and_800_wide() {
     assert!(rows_1024 >= 9, "{rows_1024} rows in view at 1024×640");
     assert!(rows_800 >= 6, "{rows_800} rows in view at 800×560");
 }
+
+#[test]
+fn the_demo_keeps_a_way_back_after_switching_to_a_profile() {
+    let (mut h, _env) = demo_harness();
+    h.get_by_label("New profile").click();
+    h.run_steps(3);
+    h.get_by_label("Profile name").type_text("Acme");
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    assert_eq!(h.state().profile_name(), "Acme");
+    assert!(!h.state().is_demo());
+    h.get_by_label("Profile").click();
+    h.run_steps(2);
+    h.get_by_label("Demo (sandbox)").click();
+    h.run_steps(3);
+    assert!(h.state().is_demo(), "the demo could not be reopened");
+    // What is temporary is said in words.
+    assert!(
+        h.query_by_label_contains("Its history and keys are temporary")
+            .is_some()
+    );
+}
+
+#[test]
+fn without_a_keychain_the_words_are_plain_and_the_log_says_where_keys_went_once() {
+    let (mut h, _env) = common::window::build_with(
+        egui::vec2(1280.0, 800.0),
+        false,
+        cw_shared_devices::storage::secrets::MemoryStore::unavailable(),
+        None,
+    );
+    h.run_steps(2);
+    h.get_by_label("Create a profile").click();
+    h.run_steps(3);
+    h.get_by_label("Profile name").type_text("No keychain");
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(3);
+    for key in ["one", "two"] {
+        h.get_by_label("Private key").focus();
+        h.run_steps(1);
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.get_by_label("Private key").type_text(key);
+        h.run_steps(1);
+        h.key_press(egui::Key::Tab);
+        h.run_steps(2);
+    }
+    // One plain line, the system's own message only on hover.
+    let banner = h.get_by_label(
+        "The system keychain is not available: keys typed now are kept for this session only.",
+    );
+    assert!(banner.rect().height() < 24.0, "{:?}", banner.rect());
+    let lines: Vec<String> = h.state().log.lines().map(|l| l.text.clone()).collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains("saved in the system keychain")),
+        "{lines:?}"
+    );
+    let kept: Vec<_> = h
+        .state()
+        .log
+        .lines()
+        .filter(|l| l.text.contains("kept for this session only (no keychain)"))
+        .collect();
+    // The same line twice is one line counted twice.
+    assert_eq!(kept.len(), 1, "{lines:?}");
+    assert_eq!(kept[0].repeated, 2);
+}
