@@ -711,3 +711,47 @@ fn without_a_keychain_the_words_are_plain_and_the_log_says_where_keys_went_once(
     assert_eq!(kept.len(), 1, "{lines:?}");
     assert_eq!(kept[0].repeated, 2);
 }
+
+/// Replaces a text field's content: focus, select all, type, Tab away.
+fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_label(label).type_text(text);
+    h.run_steps(1);
+    h.key_press(egui::Key::Tab);
+    h.run_steps(2);
+}
+
+#[test]
+fn a_connection_test_can_be_cancelled_and_an_edit_clears_its_old_result() {
+    use cw_shared_devices::ui::connection::TestState;
+    let (mut h, _env) = demo_harness();
+    // A server that takes the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    set_field(&mut h, "Site URL", &url);
+    h.get_by_label("Test ConnectWise connection").click();
+    step_until(&mut h, Duration::from_secs(10), "the test to start", |h| {
+        h.query_by_label("Cancel test").is_some()
+    });
+    h.get_by_label("Cancel test").click();
+    step_until(&mut h, Duration::from_secs(5), "the cancel", |h| {
+        !matches!(h.state().connectwise_test, TestState::Running)
+    });
+    assert!(h.query_by_label("Cancel test").is_none());
+
+    // An old failure does not stay beside an edited field.
+    set_field(&mut h, "Site URL", "http://127.0.0.1:9");
+    h.get_by_label("Test ConnectWise connection").click();
+    step_until(&mut h, Duration::from_secs(30), "the failed test", |h| {
+        matches!(h.state().connectwise_test, TestState::Failed(_))
+    });
+    set_field(&mut h, "Company ID", "other");
+    assert_eq!(h.state().connectwise_test, TestState::NotRun);
+
+    // A client id that is not a GUID is pointed out.
+    set_field(&mut h, "Client ID", "my-client");
+    assert!(h.query_by_label_contains("Client ID: not a GUID").is_some());
+}
