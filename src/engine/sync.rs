@@ -857,6 +857,7 @@ pub async fn plan_and_execute(
 #[derive(Debug)]
 pub struct SyncSession {
     client: SynthesizeClient,
+    synthesize_url: url::Url,
 }
 
 impl SyncSession {
@@ -864,6 +865,7 @@ impl SyncSession {
     pub fn new(settings: &SynthesizeSettings) -> Result<Self, EngineError> {
         Ok(Self {
             client: SynthesizeClient::new(settings.clone())?,
+            synthesize_url: settings.base_url.clone(),
         })
     }
 
@@ -879,6 +881,23 @@ impl SyncSession {
                     "Synthesize did not say which organization these keys belong to (no organizationId from GET /organization), so the run's history cannot be told apart from another tenant's; nothing was sent".into(),
                 )
             })
+    }
+
+    /// The Synthesize URL the session talks to (half of the tenant's identity).
+    pub fn synthesize_url(&self) -> &url::Url {
+        &self.synthesize_url
+    }
+
+    /// Plans from a tenant's history: its last counts drive the zeros and the drop check, and
+    /// the companies whose history lines could not be read are held.
+    pub async fn plan_for_tenant(
+        &self,
+        request: &mut SyncRequest,
+        history: &super::tenant::TenantHistory,
+        cancel: &CancellationToken,
+    ) -> Result<PlannedSync, EngineError> {
+        request.guard.last_counts_unknown = history.readout.last_counts_unknown();
+        self.plan(request, &history.last_sent(), cancel).await
     }
 
     /// Reads the Synthesize state and makes the plan (see [`plan`]).
