@@ -3,4 +3,5 @@
 pub mod connectwise;
 pub mod error;
 pub mod http;
+pub mod retry;
 pub mod synthesize;

@@ -19,8 +19,8 @@ use crate::domain::safety::{
 };
 use crate::domain::settings::SyncOptions;
 use crate::domain::sync_plan::{
-    LastSent, NewService, PlanInput, PlannedCount, ServiceKind, SyncPlan, SynthesizeAccount,
-    SynthesizeService, find_service, plan_sync,
+    LastSent, PlanInput, PlannedCount, ServiceKind, SyncPlan, SynthesizeAccount, SynthesizeService,
+    find_service, plan_sync,
 };
 use crate::storage::journal::{
     CountOutcome, Journal, JournalEvent, RunKind, RunOptions, new_run_id,
@@ -576,7 +576,15 @@ async fn create_services(
         if cancel.is_cancelled() {
             break;
         }
-        match create_service_once(client, new, cancel).await {
+        let body = ServiceRequest {
+            name: new.name.clone(),
+            description: new.description.clone(),
+            category: new.category.clone(),
+            subcategory: new.subcategory.clone(),
+        };
+        let listed =
+            |skus: &[Sku]| find_service(new.kind, &synthesize_services(skus.to_vec())).is_some();
+        match client.create_service_once(&body, listed, cancel).await {
             Ok(true) => {
                 report.progress.services_created += 1;
                 created_services.push(new.kind);
@@ -641,7 +649,7 @@ async fn create_accounts(ctx: &RunContext<'_>, report: &mut SyncReport) -> BTree
                 id: a.id.clone(),
             })
             .collect();
-        match create_accounts_once(client, body, cancel).await {
+        match client.create_accounts_once(body, cancel).await {
             Ok(()) => {
                 report.progress.accounts_created += batch.len();
                 ctx.journal_write(JournalEvent::AccountsCreated {
@@ -750,10 +758,6 @@ async fn post_counts(
     }
 }
 
-/// How many times a create whose outcome is unknown (the answer was lost, or the server
-/// failed) is checked against the list and sent again.
-const CREATE_ATTEMPTS: usize = 3;
-
 fn synthesize_services(skus: Vec<Sku>) -> Vec<SynthesizeService> {
     skus.into_iter()
         .map(|s| SynthesizeService {
@@ -761,79 +765,6 @@ fn synthesize_services(skus: Vec<Sku>) -> Vec<SynthesizeService> {
             name: s.name,
         })
         .collect()
-}
-
-/// Creates a service, never twice: after a failure that may have created it anyway, or a 409
-/// ("already exists"), the service list is read before anything is sent again. Returns whether
-/// this run created it (`false`: it was there already).
-async fn create_service_once(
-    client: &SynthesizeClient,
-    new: &NewService,
-    cancel: &CancellationToken,
-) -> Result<bool, TransportError> {
-    let body = ServiceRequest {
-        name: new.name.clone(),
-        description: new.description.clone(),
-        category: new.category.clone(),
-        subcategory: new.subcategory.clone(),
-    };
-    let mut attempt = 1;
-    loop {
-        let err = match client.create_service(&body, cancel).await {
-            Ok(()) => return Ok(true),
-            Err(e) => e,
-        };
-        let exists_already = err.status() == Some(409);
-        if !exists_already && !is_transient(&err) {
-            return Err(err);
-        }
-        let listed = synthesize_services(client.services(cancel).await?);
-        if find_service(new.kind, &listed).is_some() {
-            return Ok(!exists_already);
-        }
-        if exists_already || attempt >= CREATE_ATTEMPTS {
-            return Err(err);
-        }
-        attempt += 1;
-    }
-}
-
-/// Creates a batch of accounts, each at most once: after a failure that may have stored some
-/// of them anyway, the account list is read and only the missing ones are sent again.
-async fn create_accounts_once(
-    client: &SynthesizeClient,
-    mut missing: Vec<AccountRequest>,
-    cancel: &CancellationToken,
-) -> Result<(), TransportError> {
-    let mut attempt = 1;
-    loop {
-        let err = match client.create_accounts(&missing, cancel).await {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
-        };
-        if !is_transient(&err) {
-            return Err(err);
-        }
-        let existing = client.accounts(cancel).await?;
-        let known: BTreeSet<&str> = existing.iter().map(|a| a.id.trim()).collect();
-        missing.retain(|a| !known.contains(a.id.as_str()));
-        if missing.is_empty() {
-            return Ok(());
-        }
-        if attempt >= CREATE_ATTEMPTS {
-            return Err(err);
-        }
-        attempt += 1;
-    }
-}
-
-fn is_transient(e: &TransportError) -> bool {
-    matches!(
-        e,
-        TransportError::Timeout { .. }
-            | TransportError::Unreachable { .. }
-            | TransportError::RateLimited { .. }
-    ) || e.status().is_some_and(|s| s >= 500)
 }
 
 /// Plans and executes in one go, without a confirmation in between.
