@@ -17,25 +17,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
 use common::command::{Home, run, url_args};
-use common::window::{demo_harness, step_until};
-
-fn preview(h: &mut Harness<'_, App>) {
-    h.get_by_label("Preview").click();
-    step_until(h, Duration::from_secs(30), "the preview", |h| {
-        !h.state().preview.running
-            && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
-    });
-    assert_eq!(h.state().preview.error, None);
-    h.run_steps(2);
-}
-
-fn plan(h: &mut Harness<'_, App>, button: &str) {
-    h.get_by_label(button).click();
-    step_until(h, Duration::from_secs(30), "the plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
-    });
-    h.run_steps(10);
-}
+use common::window::{demo_harness, plan, preview, step_until};
 
 /// Confirms the plan on screen and waits until the sync is over, whichever way it ended.
 fn confirm_and_wait_idle(h: &mut Harness<'_, App>) {
