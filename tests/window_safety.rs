@@ -16,20 +16,7 @@ use cw_shared_devices::ui::sync_view::SyncPhase;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
-use common::window::{PARTIAL_STEPS, demo_harness, enabled_by, reveal, step_until};
-
-fn preview(h: &mut Harness<'_, App>) {
-    h.get_by_label("Preview").click();
-    step_until(h, Duration::from_secs(30), "the preview", |h| {
-        !h.state().preview.running
-            && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
-    });
-    assert_eq!(h.state().preview.error, None);
-    h.run_steps(2);
-}
-
-/// The primary send button's words for the demo with every company ticked.
-const SEND: &str = "Send all companies…";
+use common::window::{SEND, demo_harness, enabled_by, plan, preview, set_field, step_until};
 
 /// Finds a button by its label; [`SEND`] stands for the send button whatever its count.
 fn button<'h>(h: &'h Harness<'_, App>, label: &'h str) -> egui_kittest::Node<'h> {
@@ -42,33 +29,6 @@ fn button<'h>(h: &'h Harness<'_, App>, label: &'h str) -> egui_kittest::Node<'h>
 
 fn disabled(h: &Harness<'_, App>, label: &str) -> bool {
     button(h, label).accesskit_node().is_disabled()
-}
-
-/// Replaces a text field's content the way a user does: focus, select all, type, Tab away.
-fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.run_steps(1);
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.run_steps(1);
-    h.get_by_label(label).type_text(text);
-    h.run_steps(1);
-    h.key_press(egui::Key::Tab);
-    h.run_steps(2);
-}
-
-/// Presses a sync button and waits for its plan on screen.
-fn plan(h: &mut Harness<'_, App>, label: &str) {
-    reveal(h, label);
-    if PARTIAL_STEPS.contains(&label) {
-        h.get_by_label(label).click();
-    } else {
-        button(h, label).click();
-    }
-    step_until(h, Duration::from_secs(30), "the plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
-    });
-    // The dialog fades in over a few frames.
-    h.run_steps(10);
 }
 
 fn confirm_and_wait(h: &mut Harness<'_, App>) {

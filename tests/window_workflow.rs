@@ -366,7 +366,7 @@ fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
     let outcome = format!("finished with {faults} failed");
     let first = h.get_by_label(&outcome);
     let retry = h.get_by_label("Send (services, accounts, counts) — retry of failed counts");
-    let dry = h.get_by_label("Send (services, accounts, counts) — dry run");
+    let dry = h.get_by_label("Send (services, accounts, counts) — dry run (this session)");
     // Newest first: the dry run, then the retry, then the run that failed.
     assert!(dry.rect().min.y < retry.rect().min.y);
     assert!(retry.rect().min.y < first.rect().min.y);

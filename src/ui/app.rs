@@ -177,6 +177,8 @@ pub struct App {
     pub history: Option<Result<history::HistoryView, String>>,
     /// The run whose detail History shows.
     pub history_open_run: Option<String>,
+    /// This session's dry runs, for History: kept in memory, never in the tenant's history.
+    session_dry_runs: Vec<crate::storage::journal::JournalEntry>,
     pub sync: SyncState,
     pub counting_form: CountingForm,
     pub counting_error: Option<String>,
@@ -233,6 +235,7 @@ impl App {
             demo_secrets: Arc::new(crate::storage::secrets::SessionStore::new()),
             history: None,
             history_open_run: None,
+            session_dry_runs: Vec::new(),
             sync: SyncState::default(),
             counting_form: CountingForm::default(),
             counting_error: None,

@@ -121,7 +121,9 @@ impl App {
             Some(journal) => journal.read().map_err(|e| e.to_string()),
             None => Ok(JournalReadout::default()),
         };
-        self.history = Some(read.map(|readout| {
+        self.history = Some(read.map(|mut readout| {
+            readout.events.extend(self.session_dry_runs.iter().cloned());
+            readout.events.sort_by_key(|e| e.at);
             let runs = readout.runs();
             let retries = find_retries(&readout, &runs);
             let latest_sent = runs
@@ -250,7 +252,7 @@ fn run_row_ui(
         what.push_str(" — retry of failed counts");
     }
     if run.dry_run {
-        what.push_str(" — dry run");
+        what.push_str(" — dry run (this session)");
     }
     ui.label(what);
     let outcome = outcome_words(run);
