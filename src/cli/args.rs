@@ -61,6 +61,8 @@ pub enum Command {
     /// Manage profiles without the window.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Print a run's report (a table), or write it as CSV or HTML; --compare diffs two runs.
+    Report(ReportArgs),
     /// Serve the embedded sandbox of both services on loopback until stopped (for trying the
     /// command, benchmarks and packaging checks); prints the URLs and the environment to use.
     #[cfg(feature = "sandbox")]
@@ -151,6 +153,91 @@ pub enum ProfileCommand {
     },
     /// Delete a profile and its keychain entries.
     Delete { name: String },
+    /// Exclude a company from billing: it is never posted nor zeroed.
+    Exclude(ProfileExcludeArgs),
+    /// Include an excluded company again.
+    Include(ProfileIncludeArgs),
+    /// Set a company's count for one service: =N fixed, +N or -N on the computed count.
+    Override(ProfileOverrideArgs),
+    /// Clear a company's override for one service.
+    ClearOverride(ProfileClearOverrideArgs),
+}
+
+/// `profile exclude PROFILE COMPANY_ID --reason TEXT`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileExcludeArgs {
+    pub name: String,
+    /// The ConnectWise company's numeric id.
+    #[arg(value_name = "COMPANY_ID")]
+    pub company_id: String,
+    /// Why it is not billed (kept in the history and the run report).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+/// `profile include PROFILE COMPANY_ID [--reason TEXT]`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileIncludeArgs {
+    pub name: String,
+    #[arg(value_name = "COMPANY_ID")]
+    pub company_id: String,
+    /// Why it is billed again (optional; kept in the history).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
+}
+
+/// `profile override PROFILE COMPANY_ID shared|not-shared (=N|+N|-N) --reason TEXT [--until DAY]`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileOverrideArgs {
+    pub name: String,
+    #[arg(value_name = "COMPANY_ID")]
+    pub company_id: String,
+    /// shared or not-shared
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+    /// =N for a fixed count, +N to add, -N to subtract (never below 0).
+    #[arg(value_name = "COUNT", allow_hyphen_values = true)]
+    pub count: String,
+    /// Why (kept in the history and the run report).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The last day it applies, YYYY-MM-DD; after it the computed count applies again.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub until: Option<String>,
+}
+
+/// `profile clear-override PROFILE COMPANY_ID shared|not-shared [--reason TEXT]`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileClearOverrideArgs {
+    pub name: String,
+    #[arg(value_name = "COMPANY_ID")]
+    pub company_id: String,
+    /// shared or not-shared
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+    /// Why (optional; kept in the history).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
+}
+
+/// `report [--run ID|--last] [--compare ID] [--csv FILE] [--html FILE]`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportArgs {
+    /// The run to report on (`history` in the window lists them); default the newest.
+    #[arg(long, value_name = "ID", conflicts_with = "last")]
+    pub run: Option<String>,
+    /// The newest run, dry runs included (the default).
+    #[arg(long)]
+    pub last: bool,
+    /// Compare with this other run: the companies whose counts differ between the two.
+    #[arg(long, value_name = "ID")]
+    pub compare: Option<String>,
+    /// Write the report (or the comparison) as CSV to FILE instead of printing the table.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -186,12 +186,20 @@ pub async fn sync(
             drop_thresholds: resolved.drop_guard(),
             last_counts_unknown: history.last_counts_unknown(),
         },
+        adjustments: resolved.adjustments.clone(),
     };
     let planned = session.plan(&request, &history.last_sent(), cancel).await?;
     print_plan(&planned);
     if flags.dry_run {
         if let Some(refusal) = planned.refusal(&request.guard) {
             eprintln!("warning: {}", printable(&refusal));
+        }
+        match engine::sync::journal_dry_run(&planned, &request, &journal) {
+            Ok(run_id) => print_report_path(resolved, &journal, &run_id),
+            Err(e) => eprintln!(
+                "warning: the dry run could not be recorded in the history, so it has no run report: {}",
+                printable(&e.to_string())
+            ),
         }
         print_dry_run(&planned, flags.json)?;
         return Ok(Outcome::Done);
@@ -214,6 +222,7 @@ pub async fn sync(
         .execute(&planned, &request, Some(&journal), &on_update, cancel)
         .await;
     bar.finish();
+    print_report_path(resolved, &journal, &report.run_id);
     print_report(&report, flags.json)?;
     let journal_failed = report
         .step_failures
@@ -230,6 +239,22 @@ pub async fn sync(
     } else {
         Outcome::Done
     })
+}
+
+/// Writes the run's report (CSV and HTML) and says where on stderr; a report that cannot be
+/// written is a warning (the run itself is in the history, and `report` can write it again).
+fn print_report_path(resolved: &Resolved, journal: &crate::storage::Journal, run_id: &str) {
+    match engine::report::write_report(&resolved.dirs, journal, run_id) {
+        Ok(files) => eprintln!(
+            "Run report: {} (CSV: {})",
+            files.html.display(),
+            files.csv.display()
+        ),
+        Err(e) => eprintln!(
+            "warning: the run report could not be written: {}",
+            printable(&e.to_string())
+        ),
+    }
 }
 
 /// Takes the tenant's run lock on a blocking thread (it waits a few seconds for a run that
@@ -277,6 +302,23 @@ fn print_plan(planned: &PlannedSync) {
     for count in &planned.plan.awaiting_accounts {
         eprintln!("not sent: {}: {NO_ACCOUNT_YET}", count_line(count));
     }
+    for excluded in &planned.plan.excluded {
+        eprintln!(
+            "excluded: company {} {}: {} (never posted nor zeroed)",
+            excluded.company_id,
+            printable(&excluded.company_name),
+            printable(&excluded.reason)
+        );
+    }
+    for adjusted in &planned.plan.adjusted {
+        eprintln!(
+            "override: company {} {} — {}: {}",
+            adjusted.company_id,
+            printable(&adjusted.company_name),
+            adjusted.service.service_name(),
+            printable(&adjusted.describe())
+        );
+    }
     if !planned.plan.last_count_unknown.is_empty() {
         let ids: Vec<String> = planned
             .plan
@@ -312,6 +354,15 @@ fn print_dry_run(planned: &PlannedSync, json: bool) -> Result<(), CliError> {
                 "company_id": c.company_id, "company_name": c.company_name,
                 "service": c.service.service_name(), "unit_count": c.unit_count,
                 "reason": NO_ACCOUNT_YET,
+            })).collect::<Vec<_>>(),
+            "excluded": planned.plan.excluded.iter().map(|e| serde_json::json!({
+                "company_id": e.company_id, "company_name": e.company_name, "reason": e.reason,
+            })).collect::<Vec<_>>(),
+            "overridden": planned.plan.adjusted.iter().map(|a| serde_json::json!({
+                "company_id": a.company_id, "company_name": a.company_name,
+                "service": a.service.service_name(), "computed": a.computed,
+                "override": a.applied.kind.to_string(), "until": a.applied.until,
+                "reason": a.applied.reason, "final": a.final_count, "clamped": a.clamped,
             })).collect::<Vec<_>>(),
             "incomplete": planned.incomplete,
             "large_drop": planned.drop_check.message(),

@@ -56,6 +56,18 @@ pub struct Profile {
     pub overrides: Vec<Override>,
 }
 
+impl Profile {
+    /// The exclusions and overrides a run of this profile applies (the companies' statuses
+    /// are read by the run when the profile asks for them).
+    pub fn run_adjustments(&self) -> adjustments::RunAdjustments {
+        adjustments::RunAdjustments {
+            exclusions: self.exclusions.clone(),
+            overrides: self.overrides.clone(),
+            ..adjustments::RunAdjustments::default()
+        }
+    }
+}
+
 impl Default for Profile {
     fn default() -> Self {
         Self {
