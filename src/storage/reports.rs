@@ -14,7 +14,9 @@ use crate::domain::sync_plan::ServiceKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("Run report: there is no run {0} in this tenant's history; `history` lists the runs")]
+    #[error(
+        "Run report: there is no run {0} in this tenant's history; the window's History lists the runs, and `report --last` shows the newest"
+    )]
     NoSuchRun(String),
     #[error("Run report: this tenant's history has no run yet; run a sync or a dry run first")]
     NoRuns,
