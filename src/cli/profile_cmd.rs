@@ -123,10 +123,26 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
             println!("Deleted profile \"{}\".", profile.name);
             Ok(Outcome::Done)
         }
+        command @ (ProfileCommand::Exclude(_)
+        | ProfileCommand::Include(_)
+        | ProfileCommand::Override(_)
+        | ProfileCommand::ClearOverride(_)) => adjust(command, &dirs, &store, global),
+    }
+}
+
+/// `profile exclude|include|override|clear-override`: the change saved in the profile, then
+/// recorded in the history.
+fn adjust(
+    command: ProfileCommand,
+    dirs: &AppDirs,
+    store: &ProfileStore,
+    global: &GlobalArgs,
+) -> Result<Outcome, CliError> {
+    match command {
         ProfileCommand::Exclude(args) => {
             let company_id = parse_company_id(&args.company_id).map_err(config)?;
             let reason = parse_reason(&args.reason).map_err(config)?;
-            let profile = load_profile(&dirs, &args.name)?;
+            let profile = load_profile(dirs, &args.name)?;
             let change = store
                 .exclude_company(&profile.name, company_id, &reason, &ChangeAuthor::current())
                 .map_err(profile_error)?;
@@ -134,11 +150,11 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
                 "Excluded company {company_id} from \"{}\": it is never posted nor zeroed ({reason}).",
                 profile.name
             );
-            record_change(&dirs, &profile, global, &change)
+            record_change(dirs, &profile, global, &change)
         }
         ProfileCommand::Include(args) => {
             let company_id = parse_company_id(&args.company_id).map_err(config)?;
-            let profile = load_profile(&dirs, &args.name)?;
+            let profile = load_profile(dirs, &args.name)?;
             let change = store
                 .include_company(
                     &profile.name,
@@ -151,11 +167,11 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
                 "Included company {company_id} in \"{}\" again: its counts are posted from the next run.",
                 profile.name
             );
-            record_change(&dirs, &profile, global, &change)
+            record_change(dirs, &profile, global, &change)
         }
         ProfileCommand::Override(args) => {
             let new = parse_override(&args)?;
-            let profile = load_profile(&dirs, &args.name)?;
+            let profile = load_profile(dirs, &args.name)?;
             let change = store
                 .set_override(&profile.name, &new, &ChangeAuthor::current())
                 .map_err(profile_error)?;
@@ -166,11 +182,11 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
                 profile.name,
                 new.describe()
             );
-            record_change(&dirs, &profile, global, &change)
+            record_change(dirs, &profile, global, &change)
         }
         ProfileCommand::ClearOverride(args) => {
             let (company_id, service) = parse_clear(&args)?;
-            let profile = load_profile(&dirs, &args.name)?;
+            let profile = load_profile(dirs, &args.name)?;
             let change = store
                 .clear_override(
                     &profile.name,
@@ -185,8 +201,9 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
                 service.service_name(),
                 profile.name
             );
-            record_change(&dirs, &profile, global, &change)
+            record_change(dirs, &profile, global, &change)
         }
+        _ => Ok(Outcome::Usage),
     }
 }
 
