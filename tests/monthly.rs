@@ -694,3 +694,64 @@ fn hostile_input_is_refused_with_exit_2_naming_the_field_and_changes_nothing() {
         out.stderr
     );
 }
+
+#[test]
+fn the_preview_shows_and_exports_the_final_counts_without_the_excluded_companies() {
+    let env = Env::new();
+    let companies = counted(&env.sandbox);
+    env.ok(&[
+        "profile",
+        "exclude",
+        PROFILE,
+        &companies[0].company_id.to_string(),
+        "--reason",
+        "internal",
+    ]);
+    env.ok(&[
+        "profile",
+        "override",
+        PROFILE,
+        &companies[1].company_id.to_string(),
+        "shared",
+        "=9",
+        "--reason",
+        "contract",
+    ]);
+    let csv_path = env.home.path().join("preview.csv");
+    let out = env.ok(&["preview", "--csv", csv_path.to_str().unwrap()]);
+    assert!(
+        out.stderr
+            .contains(&format!("excluded: company {} ", companies[0].company_id)),
+        "{}",
+        out.stderr
+    );
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(
+        headers.len(),
+        5,
+        "the CSV keeps its five columns: {headers:?}"
+    );
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (id, shared, total) = (
+        col("company_id"),
+        col("shared_devices"),
+        col("total_devices"),
+    );
+    let rows: BTreeMap<i64, (u64, u64)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[id].parse().unwrap(),
+                (r[shared].parse().unwrap(), r[total].parse().unwrap()),
+            )
+        })
+        .collect();
+    assert!(!rows.contains_key(&companies[0].company_id));
+    assert_eq!(
+        rows[&companies[1].company_id],
+        (9, 9 + companies[1].not_shared_devices)
+    );
+    assert_eq!(rows.len(), companies.len() - 1);
+}

@@ -320,7 +320,34 @@ async fn preview(
     let outcome = engine::run_preview(&request, &report, cancel).await;
     bar.finish(outcome.is_ok());
     let outcome = outcome?;
-    let counts = &outcome.counts;
+    // The final counts are what is shown and exported: overrides applied, excluded companies out.
+    let shown = crate::domain::adjustments::shown_counts(
+        &outcome.counts.companies,
+        &resolved.adjustments,
+        chrono::Local::now().date_naive(),
+    );
+    for e in &shown.excluded {
+        eprintln!(
+            "excluded: company {} {}: {} (not in the table or the CSV; never posted nor zeroed)",
+            e.company_id,
+            printable(&e.company_name),
+            printable(&e.reason)
+        );
+    }
+    for a in &shown.adjusted {
+        eprintln!(
+            "override: company {} {} — {}: {}",
+            a.company_id,
+            printable(&a.company_name),
+            a.service.service_name(),
+            printable(&a.describe())
+        );
+    }
+    let final_counts = crate::domain::counting::CountingResult {
+        companies: shown.counts,
+        ..outcome.counts.clone()
+    };
+    let counts = &final_counts;
     let mut stdout = std::io::stdout().lock();
     if let Some(target) = &csv_target {
         let delimiter = if args.semicolon {

@@ -313,6 +313,39 @@ impl RunAdjustments {
     }
 }
 
+/// The counts as a preview shows and exports them: overrides applied (the final counts), the
+/// companies excluded left out and listed with their reasons.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShownCounts {
+    pub counts: Vec<CompanyCounts>,
+    pub adjusted: Vec<AdjustedCount>,
+    pub excluded: Vec<ExcludedCompany>,
+}
+
+/// [`ShownCounts`] of computed counts, judged on `day`.
+pub fn shown_counts(
+    computed: &[CompanyCounts],
+    adjustments: &RunAdjustments,
+    day: NaiveDate,
+) -> ShownCounts {
+    let known: BTreeSet<i64> = computed.iter().map(|c| c.company_id).collect();
+    let mut excluded = adjustments.excluded_companies(&known);
+    let ids: BTreeSet<i64> = excluded.iter().map(|e| e.company_id).collect();
+    for e in &mut excluded {
+        if let Some(row) = computed.iter().find(|c| c.company_id == e.company_id) {
+            e.company_name.clone_from(&row.company_name);
+        }
+    }
+    let mut applied = apply_overrides(computed, &adjustments.overrides, day);
+    applied.counts.retain(|c| !ids.contains(&c.company_id));
+    applied.adjusted.retain(|a| !ids.contains(&a.company_id));
+    ShownCounts {
+        counts: applied.counts,
+        adjusted: applied.adjusted,
+        excluded,
+    }
+}
+
 /// Sets or replaces the override of a company and service in a list; returns the one replaced.
 pub fn set_override(overrides: &mut Vec<Override>, new: Override) -> Option<Override> {
     let old = clear_override(overrides, new.company_id, new.service);
