@@ -35,7 +35,7 @@ pub fn write_report(
 
 /// A tenant's history found without reaching Synthesize: the journal and what it holds.
 #[derive(Debug)]
-pub struct TenantHistory {
+pub struct FoundHistory {
     pub journal: Journal,
     pub readout: JournalReadout,
 }
@@ -47,27 +47,27 @@ pub fn find_tenant_history(
     dirs: &AppDirs,
     tenant: &TenantIdentity,
     run_id: Option<&str>,
-) -> Result<TenantHistory, ReportError> {
+) -> Result<FoundHistory, ReportError> {
     let found = journal::tenant_journals_matching(
         dirs,
         &tenant.connectwise_host,
         &tenant.connectwise_company_id,
         &tenant.synthesize_url,
     )?;
-    let mut best: Option<(TenantHistory, Option<chrono::DateTime<chrono::Utc>>)> = None;
+    let mut best: Option<(FoundHistory, Option<chrono::DateTime<chrono::Utc>>)> = None;
     for found in found {
         let journal = Journal::for_tenant(dirs, &found.tenant);
         let readout = journal.read()?;
         let runs = readout.runs();
         if let Some(id) = run_id {
             if runs.iter().any(|r| r.run_id == id) {
-                return Ok(TenantHistory { journal, readout });
+                return Ok(FoundHistory { journal, readout });
             }
             continue;
         }
         let newest = runs.first().map(|r| r.started);
         if best.as_ref().is_none_or(|(_, at)| newest > *at) {
-            best = Some((TenantHistory { journal, readout }, newest));
+            best = Some((FoundHistory { journal, readout }, newest));
         }
     }
     match (best, run_id) {
@@ -83,7 +83,7 @@ pub fn find_tenant_history(
 /// The report of a run (`None`: the newest), and with `compare` its comparison with that other
 /// run, the one that started first taken as "before" whichever was named first.
 pub fn report_of(
-    history: &TenantHistory,
+    history: &FoundHistory,
     run_id: Option<&str>,
     compare: Option<&str>,
 ) -> Result<(RunReport, Option<RunComparison>), ReportError> {
