@@ -755,3 +755,27 @@ fn the_preview_shows_and_exports_the_final_counts_without_the_excluded_companies
     );
     assert_eq!(rows.len(), companies.len() - 1);
 }
+
+#[test]
+fn a_profile_excluding_inactive_companies_is_told_the_statuses_are_not_read() {
+    let env = Env::new();
+    let path = env.profile_file();
+    let mut profile: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    profile["exclusions"]["exclude_inactive_companies"] = true.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&profile).unwrap()).unwrap();
+    let out = env.ok(&["sync", "--dry-run"]);
+    assert!(
+        out.stderr.contains(
+            "warning: the profile excludes companies whose ConnectWise status is not Active, but no company statuses were read"
+        ),
+        "{}",
+        out.stderr
+    );
+    let show = env.ok(&["profile", "show", PROFILE]);
+    assert!(
+        show.stdout.contains("so exclude them by id"),
+        "{}",
+        show.stdout
+    );
+}

@@ -317,7 +317,7 @@ fn describe_adjustments(p: &Profile) -> String {
         "{:<28} {}\n",
         "Exclude inactive companies:",
         if p.exclusions.exclude_inactive_companies {
-            "yes (companies whose ConnectWise status is not Active)"
+            "yes (companies whose ConnectWise status is not Active; this version does not read the statuses yet, so exclude them by id)"
         } else {
             "no"
         }

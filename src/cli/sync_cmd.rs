@@ -314,7 +314,13 @@ fn print_plan(planned: &PlannedSync) {
             ids.join(", ")
         );
     }
-    for warning in planned.warnings() {
+    for warning in planned
+        .plan
+        .warnings
+        .iter()
+        .cloned()
+        .chain(planned.warnings())
+    {
         eprintln!("warning: {}", printable(&warning));
     }
 }

@@ -302,6 +302,10 @@ pub async fn plan(
     for clamped in adjusted.clamped() {
         plan.warnings.push(clamped.describe());
     }
+    if adjustments.exclusions.exclude_inactive_companies && adjustments.company_statuses.is_empty()
+    {
+        plan.warnings.push(INACTIVE_NOT_READ.to_owned());
+    }
     plan.last_count_unknown
         .clone_from(&guard.last_counts_unknown);
     if !request.steps.services {
@@ -336,6 +340,10 @@ pub async fn plan(
         drop_check,
     })
 }
+
+/// Said when the profile asks to exclude companies whose ConnectWise status is not Active and
+/// the run has no statuses to judge by: only the companies excluded by id are left out.
+pub const INACTIVE_NOT_READ: &str = "the profile excludes companies whose ConnectWise status is not Active, but no company statuses were read for this run, so only the companies excluded by id are left out; exclude the others by id (`profile exclude`)";
 
 /// A held company in words: "company 12: 2 configuration records could not be read …".
 pub fn held_line(held: &HeldCompany) -> String {
