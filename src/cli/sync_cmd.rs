@@ -243,6 +243,8 @@ pub async fn sync(
 /// written is a warning (the run itself is in the history, and `report` can write it again).
 fn print_report_path(resolved: &Resolved, journal: &crate::storage::Journal, run_id: &str) {
     match engine::report::write_report(&resolved.dirs, journal, run_id) {
+        // A run stopped before its first line (its safety checks) recorded nothing to report.
+        Err(crate::storage::ReportError::NoSuchRun(_)) => {}
         Ok(files) => eprintln!(
             "Run report: {} (CSV: {})",
             files.html.display(),
