@@ -8,5 +8,6 @@ pub mod csv_export;
 pub mod printable;
 pub mod report;
 pub mod safety;
+pub mod schedule;
 pub mod settings;
 pub mod sync_plan;

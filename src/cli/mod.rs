@@ -5,6 +5,7 @@ mod args;
 mod output;
 mod profile_cmd;
 mod progress;
+mod schedule_cmd;
 #[cfg(feature = "sandbox")]
 mod serve_sandbox;
 mod settings;
@@ -125,6 +126,12 @@ pub fn run(command: Command, global: &GlobalArgs) -> Outcome {
                 e.outcome()
             });
         }
+        Command::Schedule(command) => {
+            return schedule_cmd::run(command, global).unwrap_or_else(|e| {
+                print_error(&e);
+                e.outcome()
+            });
+        }
         #[cfg(feature = "sandbox")]
         Command::ServeSandbox(args) => return serve_sandbox::run(&args),
         Command::Demo => return Outcome::Usage,
@@ -224,6 +231,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::UpdateStatus { .. } => "update-status",
         Command::Demo => "demo",
         Command::Profile(_) => "profile",
+        Command::Schedule(_) => "schedule",
         #[cfg(feature = "sandbox")]
         Command::ServeSandbox(_) => "serve-sandbox",
     }
@@ -251,7 +259,7 @@ async fn dispatch(
         Command::UpdateStatus { status } => {
             sync_cmd::update_status(&resolved, &status, cancel).await
         }
-        Command::Demo | Command::Profile(_) => Ok(Outcome::Usage),
+        Command::Demo | Command::Profile(_) | Command::Schedule(_) => Ok(Outcome::Usage),
         #[cfg(feature = "sandbox")]
         Command::ServeSandbox(_) => Ok(Outcome::Usage),
     }
