@@ -242,6 +242,11 @@ async fn dispatch(
     global: &GlobalArgs,
     cancel: &CancellationToken,
 ) -> Result<Outcome, CliError> {
+    if global.tenants.all_profiles || !global.tenants.profiles.is_empty() {
+        return Err(CliError::Config(
+            "--all-profiles and --profiles: not available for this subcommand yet".into(),
+        ));
+    }
     let resolved = engine::settings::resolve(&settings::sources(global))?;
     match command {
         Command::Preview(args) => preview(&resolved, &args, cancel).await,

@@ -101,13 +101,13 @@ fn scheduled_run(
             ));
         }
     };
-    let program = std::env::current_exe()
-        .and_then(|p| p.canonicalize())
-        .map_err(|e| {
-            CliError::Failed(format!(
-                "schedule install: could not find this program's own path ({e})"
-            ))
-        })?;
+    // Absolute already (Linux resolves /proc/self/exe; Windows' module path is absolute). Not
+    // canonicalised: on Windows that gives a `\\?\` path Task Scheduler may not start.
+    let program = std::env::current_exe().map_err(|e| {
+        CliError::Failed(format!(
+            "schedule install: could not find this program's own path ({e})"
+        ))
+    })?;
     Ok(ScheduledRun {
         target,
         time,
