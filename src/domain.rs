@@ -5,6 +5,7 @@ pub mod columns;
 pub mod configuration;
 pub mod counting;
 pub mod csv_export;
+pub mod notify;
 pub mod printable;
 pub mod report;
 pub mod safety;

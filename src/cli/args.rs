@@ -158,12 +158,16 @@ pub enum ProfileCommand {
     List,
     /// Show a profile (secrets only as set or unset).
     Show { name: String },
+    /// Set how a profile's notification webhook is called after headless runs (its URL is a
+    /// secret: `profile set-secret NAME notify-webhook`).
+    Notify(ProfileNotifyArgs),
     /// Create a profile.
     Create(ProfileCreateArgs),
     /// Store a secret in the keychain, reading its value from stdin.
     SetSecret {
         name: String,
-        /// cw-public-key, cw-private-key, synthesize-vendor-key or synthesize-partner-key
+        /// cw-public-key, cw-private-key, synthesize-vendor-key, synthesize-partner-key or
+        /// notify-webhook (the notification webhook's URL)
         #[arg(value_name = "SECRET-NAME")]
         secret: String,
     },
@@ -229,4 +233,24 @@ pub struct ScheduleInstallArgs {
     /// Every month on DAY (1-31) at HH:MM (24-hour, local time).
     #[arg(long, num_args = 2, value_names = ["DAY", "HH:MM"], group = "when")]
     pub monthly: Vec<String>,
+}
+
+/// Settings of `profile notify`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProfileNotifyArgs {
+    pub name: String,
+    /// The webhook's kind: teams (a Teams Workflows webhook), slack (a Slack incoming webhook)
+    /// or json (the product's own payload, see the README).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Notify after every successful run too (by default only after a run that failed, was
+    /// partly done or was stopped by a safety check).
+    #[arg(long, conflicts_with = "failures_only")]
+    pub on_success: bool,
+    /// Notify only after a run that failed, was partly done or was stopped by a safety check.
+    #[arg(long)]
+    pub failures_only: bool,
+    /// Send a test notification now.
+    #[arg(long)]
+    pub test: bool,
 }

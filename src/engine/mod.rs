@@ -9,6 +9,7 @@
 
 pub mod connection;
 pub mod export;
+pub mod notify;
 pub mod preview;
 pub mod settings;
 pub mod status;
