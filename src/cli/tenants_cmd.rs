@@ -6,6 +6,7 @@
 //! done or was stopped by a safety check (after a success only when the profile asks); a
 //! notification that fails is logged and changes nothing.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -23,7 +24,9 @@ use crate::engine::notify::send_notice;
 use crate::engine::settings::{self, RunSettings};
 use crate::engine::sync::SyncSteps;
 use crate::logging;
-use crate::storage::journal::{Journal, JournalEvent, tenant_journals};
+use crate::storage::journal::{
+    Journal, JournalEvent, JournalReadout, TenantJournal, tenant_journals,
+};
 use crate::storage::reports::{reports_dir, run_report, write_run_report};
 use crate::storage::secrets::{KeychainStore, SecretSlot};
 use crate::storage::{ProfileStore, Secret, SecretStore};
@@ -213,13 +216,16 @@ async fn sync_tenant(
     flags: SyncFlags,
     cancel: &CancellationToken,
 ) -> TenantRun {
-    let started = Utc::now();
-    let (result, resolved) = match resolve(global, profile) {
-        Ok(resolved) => (
-            sync_cmd::sync(&resolved, steps, flags, cancel).await,
-            Some(resolved),
-        ),
-        Err(e) => (Err(e), None),
+    let (result, resolved, before) = match resolve(global, profile) {
+        Ok(resolved) => {
+            let before = journaled_runs(&resolved);
+            (
+                sync_cmd::sync(&resolved, steps, flags, cancel).await,
+                Some(resolved),
+                before,
+            )
+        }
+        Err(e) => (Err(e), None, BTreeSet::new()),
     };
     let (outcome, message, safety_stop) = match &result {
         Ok(outcome) => (*outcome, None, false),
@@ -233,7 +239,7 @@ async fn sync_tenant(
         }
     };
     let notice = notice_outcome(outcome, safety_stop);
-    let ran = resolved.as_ref().and_then(|r| run_in_journal(r, started));
+    let ran = resolved.as_ref().and_then(|r| run_in_journal(r, &before));
     let figures = ran.as_ref().map(|r| r.figures);
     let name = profile.map_or_else(|| "(environment)".to_owned(), str::to_owned);
     if !flags.dry_run {
@@ -262,24 +268,42 @@ struct JournalRun {
     report: Option<String>,
 }
 
-/// The newest run this process journaled for the tenant since `started`, with its figures and
-/// its report written (so the notification can point at it).
-fn run_in_journal(resolved: &RunSettings, started: DateTime<Utc>) -> Option<JournalRun> {
+/// The journals of the tenant these settings name (whatever its Synthesize organization).
+fn tenant_readouts(resolved: &RunSettings) -> Vec<(TenantJournal, JournalReadout)> {
     let wanted = resolved.tenant("");
-    let journals = tenant_journals(&resolved.dirs).ok()?;
+    tenant_journals(&resolved.dirs)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|j| {
+            j.tenant.connectwise_host == wanted.connectwise_host
+                && j.tenant.connectwise_company_id == wanted.connectwise_company_id
+                && j.tenant.synthesize_url == wanted.synthesize_url
+        })
+        .filter_map(|j| {
+            let readout = Journal::at_path(&j.path).read().ok()?;
+            Some((j, readout))
+        })
+        .collect()
+}
+
+/// The ids of the runs the tenant's journals hold now.
+fn journaled_runs(resolved: &RunSettings) -> BTreeSet<String> {
+    tenant_readouts(resolved)
+        .iter()
+        .flat_map(|(_, readout)| readout.runs().into_iter().map(|r| r.run_id))
+        .collect()
+}
+
+/// The newest run journaled for the tenant that is not in `before` (the one this process just
+/// made, if it got that far), with its figures and its report written so the notification can
+/// point at it.
+fn run_in_journal(resolved: &RunSettings, before: &BTreeSet<String>) -> Option<JournalRun> {
     let mut best: Option<(DateTime<Utc>, JournalRun)> = None;
-    for journal in journals.into_iter().filter(|j| {
-        j.tenant.connectwise_host == wanted.connectwise_host
-            && j.tenant.connectwise_company_id == wanted.connectwise_company_id
-            && j.tenant.synthesize_url == wanted.synthesize_url
-    }) {
-        let Ok(readout) = Journal::at_path(&journal.path).read() else {
-            continue;
-        };
+    for (journal, readout) in tenant_readouts(resolved) {
         let Some(summary) = readout
             .runs()
             .into_iter()
-            .find(|r| r.started >= started - chrono::Duration::seconds(1))
+            .find(|r| !before.contains(&r.run_id))
         else {
             continue;
         };
