@@ -18,7 +18,7 @@ use cw_shared_devices::worker::{Job, PreviewJob};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use common::window::{build_with, demo_harness, harness, step_until};
+use common::window::{build_with, demo_harness, harness, set_field, step_until};
 
 /// Creates a profile the way a user does from the welcome screen or the bar.
 fn create_profile(h: &mut Harness<'_, App>, button: &str, name: &str) {
@@ -250,22 +250,6 @@ fn wait_for_dialog(h: &mut Harness<'_, App>) {
 fn preview_done(h: &Harness<'_, App>) -> bool {
     !h.state().preview.running
         && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
-}
-
-/// Replaces a text field's content the way a user does: focus, select all, type.
-fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.run_steps(1);
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.run_steps(1);
-    if text.is_empty() {
-        h.key_press(egui::Key::Backspace);
-    } else {
-        h.get_by_label(label).type_text(text);
-    }
-    h.run_steps(1);
-    h.key_press(egui::Key::Tab);
-    h.run_steps(1);
 }
 
 fn direct_preview(app: &App) -> Vec<cw_shared_devices::domain::counting::CompanyCounts> {

@@ -16,42 +16,10 @@ use cw_shared_devices::ui::sync_view::SyncPhase;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
-use common::window::{demo_harness, step_until};
-
-fn preview(h: &mut Harness<'_, App>) {
-    h.get_by_label("Preview").click();
-    step_until(h, Duration::from_secs(30), "the preview", |h| {
-        !h.state().preview.running
-            && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
-    });
-    assert_eq!(h.state().preview.error, None);
-    h.run_steps(2);
-}
+use common::window::{demo_harness, plan, preview, set_field, step_until};
 
 fn disabled(h: &Harness<'_, App>, label: &str) -> bool {
     h.get_by_label(label).accesskit_node().is_disabled()
-}
-
-/// Replaces a text field's content the way a user does: focus, select all, type, Tab away.
-fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.run_steps(1);
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.run_steps(1);
-    h.get_by_label(label).type_text(text);
-    h.run_steps(1);
-    h.key_press(egui::Key::Tab);
-    h.run_steps(2);
-}
-
-/// Presses a sync button and waits for its plan on screen.
-fn plan(h: &mut Harness<'_, App>, button: &str) {
-    h.get_by_label(button).click();
-    step_until(h, Duration::from_secs(30), "the plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
-    });
-    // The dialog fades in over a few frames.
-    h.run_steps(10);
 }
 
 fn confirm_and_wait(h: &mut Harness<'_, App>) {

@@ -20,8 +20,9 @@ use url::Url;
 pub use super::error::{Service, TransportError};
 use super::http::{
     AttemptError, HttpFailure, HttpSettings, TransportFailure, UrlProblem, build_http_client,
-    check_transport, join_path, with_retries,
+    check_transport, join_path,
 };
+use super::retry::{Idempotency, with_retries};
 
 /// The service this client's errors name.
 const SERVICE: Service = Service::ConnectWise;
@@ -541,7 +542,7 @@ impl ConnectWiseClient {
         let result = with_retries(
             &self.inner.settings.http,
             cancel,
-            AttemptError::is_retryable,
+            |e| Idempotency::Read.may_retry(e),
             |err, delay| {
                 self.inner.retries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(url = %redacted_url(url), ?delay, error = ?err, "retrying ConnectWise request");

@@ -14,9 +14,7 @@
 //! - **Time.** A connect timeout of 5 s and a total per-attempt deadline (connect, answer and
 //!   body together); an attempt that got no answer is retried once, a refused connection
 //!   twice, so a server that accepts and never answers costs two deadlines, not seven.
-//! - **Retries.** Exponential backoff with jitter; `Retry-After` honoured in seconds or as an
-//!   HTTP date (capped); a 429 without one waits a second and more on its own. Local mistakes
-//!   (a request that cannot be built), refused redirects and oversized bodies are never retried.
+//! - **Retries** live beside it, in [`super::retry`]: one policy for both clients.
 //! - **Words.** A failure becomes a message naming `host:port`; an error page in HTML (a proxy's
 //!   502 or 429) becomes its title on one line, never the markup.
 
@@ -27,7 +25,6 @@ use std::time::{Duration, SystemTime};
 use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use tokio_util::sync::CancellationToken;
 use url::{Host, Url};
 
 use crate::domain::printable::printable;
@@ -48,18 +45,6 @@ pub const MAX_URL_CHARS: usize = u16::MAX as usize - 1;
 
 /// Same-origin redirects followed in a row before the chain counts as a loop.
 pub const MAX_REDIRECTS: usize = 5;
-
-/// Retries of an attempt that got no answer in time (a hung server must not cost seven
-/// deadlines, but one slow answer from a busy tenant deserves a second chance).
-pub const TIMEOUT_RETRIES: usize = 1;
-
-/// Retries of a connection that was refused or reset while connecting (nothing listening:
-/// asking again for seconds does not help, but a server restarting gets a moment).
-pub const CONNECT_RETRIES: usize = 2;
-
-/// The first wait after a 429 that names no `Retry-After` (Synthesize documents none). Its
-/// limit is per second, so a wait shorter than a second would most likely meet a 429 again.
-pub const RATE_LIMIT_PAUSE_MS: u64 = 1_000;
 
 /// The host a URL denotes, with IPv4-mapped IPv6 (`::ffff:a.b.c.d`) read as the IPv4 address
 /// it is, so the transport rule and the origin rule judge the same thing.
@@ -211,7 +196,7 @@ pub struct HttpSettings {
     pub timeout_secs: f64,
     pub connect_timeout_secs: f64,
     /// Retries after the first attempt (fewer for timeouts and refused connections, see
-    /// [`TIMEOUT_RETRIES`] and [`CONNECT_RETRIES`]).
+    /// [`super::retry::TIMEOUT_RETRIES`] and [`super::retry::CONNECT_RETRIES`]).
     pub max_retries: usize,
     pub min_backoff_ms: u64,
     pub max_backoff_ms: u64,
@@ -239,7 +224,7 @@ impl Default for HttpSettings {
 impl HttpSettings {
     /// The wait before retry number `retry` (0-based): exponential, capped, with up to 50%
     /// jitter so parallel requests do not retry in step.
-    fn backoff(&self, retry: usize) -> Duration {
+    pub(super) fn backoff(&self, retry: usize) -> Duration {
         let factor = 1u64 << retry.min(20);
         let base_ms = self
             .min_backoff_ms
@@ -640,98 +625,6 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<Answer, AttemptErr
     }
 }
 
-/// How long to wait before the next attempt after `err`.
-fn retry_delay(
-    settings: &HttpSettings,
-    err: &AttemptError,
-    retry: usize,
-    rate_limited_in_a_row: u32,
-) -> Duration {
-    let cap = Duration::from_secs(settings.retry_after_cap_secs);
-    let backoff = settings.backoff(retry);
-    match err {
-        AttemptError::Status(f) => match f.retry_after_secs {
-            Some(secs) => Duration::from_secs(secs).min(cap).max(backoff.min(cap)),
-            None if f.status == StatusCode::TOO_MANY_REQUESTS => {
-                // No Retry-After: a second, doubling while the 429s go on, with jitter.
-                let pause_ms = RATE_LIMIT_PAUSE_MS
-                    .saturating_mul(1u64 << (rate_limited_in_a_row.clamp(1, 16) - 1));
-                let jitter_ms = rand::random_range(0..=pause_ms / 4);
-                Duration::from_millis(pause_ms + jitter_ms)
-                    .min(cap)
-                    .max(backoff.min(cap))
-            }
-            None => backoff,
-        },
-        _ => backoff,
-    }
-}
-
-/// Retries `attempt` while the error is retryable and the limits allow (`max_retries`, at most
-/// [`TIMEOUT_RETRIES`] after timeouts and [`CONNECT_RETRIES`] after refused connections),
-/// waiting as [`retry_delay`] says, and stopping at once when `cancel` fires.
-///
-/// Returns `Ok(None)` when cancelled.
-pub async fn with_retries<T, F, Fut>(
-    settings: &HttpSettings,
-    cancel: &CancellationToken,
-    retryable: impl Fn(&AttemptError) -> bool,
-    mut on_retry: impl FnMut(&AttemptError, Duration),
-    mut attempt: F,
-) -> Result<Option<T>, AttemptError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AttemptError>>,
-{
-    let mut retries = 0;
-    let mut timeouts = 0;
-    let mut failed_connects = 0;
-    let mut rate_limited_in_a_row = 0;
-    loop {
-        let result = tokio::select! {
-            biased;
-            () = cancel.cancelled() => return Ok(None),
-            result = attempt() => result,
-        };
-        let err = match result {
-            Ok(value) => return Ok(Some(value)),
-            Err(err) => err,
-        };
-        if !retryable(&err) || retries >= settings.max_retries {
-            return Err(err);
-        }
-        match &err {
-            AttemptError::Transport(TransportFailure::Timeout, _) => {
-                if timeouts >= TIMEOUT_RETRIES {
-                    return Err(err);
-                }
-                timeouts += 1;
-            }
-            AttemptError::Transport(TransportFailure::Connect, _) => {
-                if failed_connects >= CONNECT_RETRIES {
-                    return Err(err);
-                }
-                failed_connects += 1;
-            }
-            _ => {}
-        }
-        rate_limited_in_a_row = match &err {
-            AttemptError::Status(f) if f.status == StatusCode::TOO_MANY_REQUESTS => {
-                rate_limited_in_a_row + 1
-            }
-            _ => 0,
-        };
-        let delay = retry_delay(settings, &err, retries, rate_limited_in_a_row);
-        on_retry(&err, delay);
-        retries += 1;
-        tokio::select! {
-            biased;
-            () = cancel.cancelled() => return Ok(None),
-            () = tokio::time::sleep(delay) => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -880,21 +773,5 @@ mod tests {
         let secs = retry_after_secs(&httpdate::fmt_http_date(soon)).unwrap();
         assert!((28..=31).contains(&secs), "{secs}");
         assert_eq!(retry_after_secs("soon"), None);
-    }
-
-    #[test]
-    fn a_429_without_retry_after_waits_a_second_and_more() {
-        let settings = HttpSettings::default();
-        let err = AttemptError::Status(HttpFailure {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            message: String::new(),
-            retry_after_secs: None,
-        });
-        let first = retry_delay(&settings, &err, 0, 1);
-        let third = retry_delay(&settings, &err, 2, 3);
-        assert!(first >= Duration::from_millis(1_000), "{first:?}");
-        assert!(third >= Duration::from_millis(4_000), "{third:?}");
-        let capped = retry_delay(&settings, &err, 5, 12);
-        assert!(capped <= Duration::from_secs(settings.retry_after_cap_secs));
     }
 }

@@ -3,4 +3,6 @@
 pub mod connectwise;
 pub mod error;
 pub mod http;
+pub mod pace;
+pub mod retry;
 pub mod synthesize;

@@ -16,8 +16,9 @@ use crate::domain::sync_plan::ServiceKind;
 pub use super::error::{Service, TransportError};
 use super::http::{
     AttemptError, HttpFailure, HttpSettings, TransportFailure, build_http_client, check_transport,
-    join_path, with_retries,
+    join_path,
 };
+use super::retry::{Checked, Created, Idempotency, at_most_once, with_retries};
 
 /// The service this client's errors name.
 const SERVICE: Service = Service::Synthesize;
@@ -324,12 +325,6 @@ pub enum CountPostOutcome {
     },
 }
 
-/// A 429: the server turned the request away without carrying it out, so even a write that
-/// must never be repeated blindly can be sent again.
-fn refused_unread(e: &AttemptError) -> bool {
-    matches!(e, AttemptError::Status(f) if f.status == StatusCode::TOO_MANY_REQUESTS)
-}
-
 /// Settings for the Synthesize client.
 #[derive(Debug, Clone)]
 pub struct SynthesizeSettings {
@@ -457,16 +452,15 @@ impl SynthesizeClient {
         }
     }
 
-    /// Sends a request; `retryable` says whether it may be repeated after an answer that leaves
-    /// unknown whether it was carried out (count posts set a value, so they may; creating
-    /// accounts or services may not). A 429 is repeated either way: Synthesize refused the
-    /// request before carrying it out.
+    /// Sends a request, repeating it as far as `idempotency` allows (count posts set a value, so
+    /// they may be repeated; creating accounts or services only after a 429, when Synthesize
+    /// refused the request before carrying it out).
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<serde_json::Value>,
-        retryable: bool,
+        idempotency: Idempotency,
         cancel: &CancellationToken,
     ) -> Result<bytes::Bytes, TransportError> {
         let url = self.url(path);
@@ -474,11 +468,7 @@ impl SynthesizeClient {
         let result = with_retries(
             &self.inner.settings.http,
             cancel,
-            |e| {
-                e.is_retryable()
-                    && !matches!(e, AttemptError::Malformed(_))
-                    && (retryable || refused_unread(e))
-            },
+            |e| idempotency.may_retry(e),
             |err, delay| {
                 self.inner.retries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(url = %super::http::display_url(&url), ?delay, error = ?err, "retrying Synthesize request");
@@ -566,7 +556,9 @@ impl SynthesizeClient {
         cancel: &CancellationToken,
     ) -> Result<IntegrationData, TransportError> {
         let path = "api/vendor-api/organization";
-        let body = self.call(Method::GET, path, None, true, cancel).await?;
+        let body = self
+            .call(Method::GET, path, None, Idempotency::Read, cancel)
+            .await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(IntegrationData::default());
         }
@@ -582,7 +574,9 @@ impl SynthesizeClient {
         cancel: &CancellationToken,
     ) -> Result<Listing<Sku>, TransportError> {
         let path = "api/vendor-api";
-        let body = self.call(Method::GET, path, None, true, cancel).await?;
+        let body = self
+            .call(Method::GET, path, None, Idempotency::Read, cancel)
+            .await?;
         let value = Self::parse_json(path, &body)?;
         let skus = value
             .get("data")
@@ -640,8 +634,8 @@ impl SynthesizeClient {
         Ok(listing.items)
     }
 
-    /// Creates a service. Not retried (but for a 429): a retry could create it twice; the caller
-    /// re-reads the service list instead.
+    /// Creates a service. Not retried (but for a 429): a retry could create it twice (see
+    /// [`Self::create_service_once`]).
     pub async fn create_service(
         &self,
         service: &ServiceRequest,
@@ -655,11 +649,43 @@ impl SynthesizeClient {
             Method::POST,
             "api/vendor-api/service",
             Some(body),
-            false,
+            Idempotency::Creates,
             cancel,
         )
         .await
         .map(|_| ())
+    }
+
+    /// Creates a service at most once: after a failure that may have created it anyway, or a
+    /// 409 ("already exists"), the service list is read (`listed` says whether it is there)
+    /// before anything is sent again. Returns whether this call created it (`false`: it was
+    /// there already).
+    pub async fn create_service_once(
+        &self,
+        service: &ServiceRequest,
+        listed: impl Fn(&[Sku]) -> bool,
+        cancel: &CancellationToken,
+    ) -> Result<bool, TransportError> {
+        let already_there = |e: &TransportError| e.status() == Some(409);
+        let listed = &listed;
+        let created = at_most_once(
+            (),
+            already_there,
+            |()| self.create_service(service, cancel),
+            |(), _| async move {
+                let found = listed(&self.services(cancel).await?);
+                Ok((
+                    if found {
+                        Checked::Done
+                    } else {
+                        Checked::SendAgain
+                    },
+                    (),
+                ))
+            },
+        )
+        .await?;
+        Ok(!matches!(created, Created::FoundAfter(e) if already_there(&e)))
     }
 
     /// The accounts already known, bare `[…]` or wrapped `{data: […]}`, with the ones that could
@@ -669,7 +695,9 @@ impl SynthesizeClient {
         cancel: &CancellationToken,
     ) -> Result<Listing<Account>, TransportError> {
         let path = "api/vendor-api/organization/accounts";
-        let body = self.call(Method::GET, path, None, true, cancel).await?;
+        let body = self
+            .call(Method::GET, path, None, Idempotency::Read, cancel)
+            .await?;
         let value = Self::parse_json(path, &body)?;
         let items = match &value {
             serde_json::Value::Array(items) => items.as_slice(),
@@ -722,8 +750,8 @@ impl SynthesizeClient {
         Ok(listing.items)
     }
 
-    /// Creates accounts in one request (the body is an array). Not retried here (but for a 429):
-    /// the caller checks the account list before sending again.
+    /// Creates accounts in one request (the body is an array). Not retried (but for a 429; see
+    /// [`Self::create_accounts_once`]).
     pub async fn create_accounts(
         &self,
         accounts: &[AccountRequest],
@@ -737,8 +765,38 @@ impl SynthesizeClient {
             Method::POST,
             "api/vendor-api/organization/accounts",
             Some(body),
-            false,
+            Idempotency::Creates,
             cancel,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Creates a batch of accounts, each at most once: after a failure that may have stored
+    /// some of them anyway, the account list is read and only the missing ones are sent again.
+    pub async fn create_accounts_once(
+        &self,
+        accounts: Vec<AccountRequest>,
+        cancel: &CancellationToken,
+    ) -> Result<(), TransportError> {
+        at_most_once(
+            accounts,
+            |_| false,
+            |missing: Vec<AccountRequest>| async move {
+                self.create_accounts(&missing, cancel).await
+            },
+            |mut missing: Vec<AccountRequest>, _| async move {
+                let existing = self.accounts(cancel).await?;
+                let known: std::collections::BTreeSet<&str> =
+                    existing.iter().map(|a| a.id.trim()).collect();
+                missing.retain(|a| !known.contains(a.id.as_str()));
+                let checked = if missing.is_empty() {
+                    Checked::Done
+                } else {
+                    Checked::SendAgain
+                };
+                Ok((checked, missing))
+            },
         )
         .await
         .map(|_| ())
@@ -759,7 +817,13 @@ impl SynthesizeClient {
         );
         let body = serde_json::json!({ "accountId": account_id, "unitCount": unit_count });
         match self
-            .call(Method::POST, &path, Some(body), true, cancel)
+            .call(
+                Method::POST,
+                &path,
+                Some(body),
+                Idempotency::SetsValue,
+                cancel,
+            )
             .await
         {
             Ok(_) => Ok(CountPostOutcome::Sent),
@@ -781,7 +845,7 @@ impl SynthesizeClient {
         cancel: &CancellationToken,
     ) -> Result<(), TransportError> {
         let path = format!("api/vendor-api/organization/status/{}", status.as_str());
-        self.call(Method::PATCH, &path, None, true, cancel)
+        self.call(Method::PATCH, &path, None, Idempotency::SetsValue, cancel)
             .await
             .map(|_| ())
     }

@@ -88,6 +88,7 @@ impl From<EngineError> for CliError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Cancelled => CliError::Cancelled,
+            EngineError::Busy(text) => CliError::Busy(text),
             e if e.is_configuration() => CliError::Config(e.to_string()),
             other => CliError::Failed(other.to_string()),
         }

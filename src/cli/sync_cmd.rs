@@ -7,7 +7,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Outcome, progress};
 use crate::domain::printable::printable;
-use crate::domain::safety::TenantIdentity;
 use crate::domain::sync_plan::{NO_ACCOUNT_YET, PlannedCount};
 use crate::engine::settings::RunSettings as Resolved;
 use crate::engine::sync::{
@@ -15,7 +14,6 @@ use crate::engine::sync::{
 };
 use crate::engine::{self, ConnectionStep, IntegrationStatus, PreviewRequest, TransportError};
 use crate::storage::journal::CountOutcome;
-use crate::storage::run_lock::{DEFAULT_RUN_LOCK_WAIT, RunLock, RunLockError};
 
 /// Prints lines of text on stdout, each cleaned of anything a terminal would act on: they
 /// quote company names and server messages.
@@ -148,8 +146,11 @@ pub async fn sync(
 ) -> Result<Outcome, CliError> {
     let synthesize = resolved.synthesize_settings()?;
     let session = SyncSession::new(&synthesize)?;
-    let tenant = resolved.tenant(&session.organization_id(cancel).await?);
-    let _lock = lock_tenant(resolved, &tenant).await?;
+    let tenant = session
+        .name_tenant(&resolved.tenant_place(), cancel)
+        .await?;
+    let _lock = engine::tenant::lock_tenant(&resolved.dirs, &tenant).await?;
+    let history = engine::tenant::TenantHistory::read(&resolved.dirs, tenant)?;
     // Services need no counts; accounts and usage need the preview first.
     let (counts, rule_text, completeness) = if steps.accounts || steps.usage {
         let preview = preview_for_sync(resolved, cancel).await?;
@@ -161,16 +162,10 @@ pub async fn sync(
     } else {
         (Vec::new(), String::new(), None)
     };
-    let journal = resolved.tenant_journal(&tenant);
-    let history = journal.read().map_err(|e| {
-        CliError::Failed(format!(
-            "could not read the sync history: {e}; nothing was sent"
-        ))
-    })?;
-    if let Some(report) = history.unreadable_report() {
+    if let Some(report) = history.readout.unreadable_report() {
         eprintln!("warning: {}", printable(&report));
     }
-    let request = SyncRequest {
+    let mut request = SyncRequest {
         synthesize,
         counts,
         selection: None,
@@ -184,10 +179,12 @@ pub async fn sync(
             accept_incomplete: flags.accept_incomplete,
             allow_large_drop: flags.allow_large_drop,
             drop_thresholds: resolved.drop_guard(),
-            last_counts_unknown: history.last_counts_unknown(),
+            last_counts_unknown: Vec::new(),
         },
     };
-    let planned = session.plan(&request, &history.last_sent(), cancel).await?;
+    let planned = session
+        .plan_for_tenant(&mut request, &history, cancel)
+        .await?;
     print_plan(&planned);
     if flags.dry_run {
         if let Some(refusal) = planned.refusal(&request.guard) {
@@ -199,6 +196,7 @@ pub async fn sync(
     if let Some(refusal) = planned.refusal(&request.guard) {
         return Err(CliError::SafetyStop(refusal));
     }
+    let journal = &history.journal;
     journal
         .open_for_run()
         .map_err(|e| CliError::Failed(format!("{e}; nothing was sent")))?;
@@ -211,7 +209,7 @@ pub async fn sync(
         }
     };
     let report = session
-        .execute(&planned, &request, Some(&journal), &on_update, cancel)
+        .execute(&planned, &request, Some(journal), &on_update, cancel)
         .await;
     bar.finish();
     print_report(&report, flags.json)?;
@@ -229,21 +227,6 @@ pub async fn sync(
         }
     } else {
         Outcome::Done
-    })
-}
-
-/// Takes the tenant's run lock on a blocking thread (it waits a few seconds for a run that
-/// holds it).
-async fn lock_tenant(resolved: &Resolved, tenant: &TenantIdentity) -> Result<RunLock, CliError> {
-    let dirs = resolved.dirs.clone();
-    let key = tenant.journal_key();
-    let locked =
-        tokio::task::spawn_blocking(move || RunLock::acquire(&dirs, &key, DEFAULT_RUN_LOCK_WAIT))
-            .await
-            .map_err(|e| CliError::Failed(format!("could not take the run lock: {e}")))?;
-    locked.map_err(|e| match e {
-        RunLockError::Busy { .. } => CliError::Busy(e.to_string()),
-        RunLockError::Io { .. } => CliError::Failed(e.to_string()),
     })
 }
 

@@ -14,6 +14,7 @@ pub mod preview;
 pub mod settings;
 pub mod status;
 pub mod sync;
+pub mod tenant;
 
 pub use crate::api::connectwise::{
     ConnectWiseSettings, ConnectionReport, ConnectionStep, DEFAULT_API_VERSION, FetchProgress,
@@ -35,6 +36,9 @@ pub enum EngineError {
     /// A call to ConnectWise or Synthesize failed (the error names which).
     #[error("{0}")]
     Transport(TransportError),
+    /// Another run holds the tenant's run lock.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Other(String),
 }
@@ -46,7 +50,7 @@ impl EngineError {
         match self {
             EngineError::Rule(_) => true,
             EngineError::Transport(e) => e.is_configuration(),
-            EngineError::Cancelled | EngineError::Other(_) => false,
+            EngineError::Cancelled | EngineError::Busy(_) | EngineError::Other(_) => false,
         }
     }
 }

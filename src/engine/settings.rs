@@ -10,11 +10,11 @@ use crate::api::connectwise::{ConnectWiseSettings, ConnectWiseTarget, accept_hea
 use crate::api::synthesize::SynthesizeSettings;
 use crate::domain::counting::CountingOptions;
 use crate::domain::csv_export::CsvDelimiter;
-use crate::domain::safety::{DropGuardThresholds, TenantIdentity};
+use crate::domain::safety::DropGuardThresholds;
 use crate::domain::settings::{ConnectWiseSite, SyncOptions};
 use crate::storage::profiles::read_extra_ca_file;
 use crate::storage::secrets::KeychainStore;
-use crate::storage::{AppDirs, Journal, Profile, ProfileStore, SecretName, SecretStore};
+use crate::storage::{AppDirs, Profile, ProfileStore, SecretName, SecretStore};
 
 /// Why a run's settings could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -233,31 +233,18 @@ impl RunSettings {
             .map_or_else(|| ENVIRONMENT_JOURNAL.to_owned(), |p| p.name.clone())
     }
 
-    /// The tenant a run with these settings talks to, once Synthesize has named the
-    /// organization its keys belong to (`GET /organization`). The ConnectWise side is the host
-    /// of the configured site or API URL and the company id; no key is part of it.
-    pub fn tenant(&self, synthesize_organization_id: &str) -> TenantIdentity {
+    /// Where this run's tenant history is kept, and the ConnectWise half of the tenant.
+    pub fn tenant_place(&self) -> super::tenant::TenantPlace {
         let site = match &self.cw_target {
             ConnectWiseTarget::Site(url) | ConnectWiseTarget::ApiBase(url) => url.as_str(),
         };
-        TenantIdentity::new(
-            site,
-            self.cw_company_id.as_deref().unwrap_or_default(),
-            &self.synthesize_url,
-            synthesize_organization_id,
-        )
-    }
-
-    /// The tenant's journal: its history whatever profile (or none) the run came from.
-    pub fn tenant_journal(&self, tenant: &TenantIdentity) -> Journal {
-        Journal::for_tenant(&self.dirs, tenant)
-    }
-
-    /// A profile's journal (the older layout, kept for the window's History).
-    pub fn journal(&self) -> Result<Option<Journal>, SettingsError> {
-        Journal::for_profile(&self.dirs, &self.journal_name())
-            .map(Some)
-            .map_err(|e| SettingsError::Journal(format!("the sync history cannot be opened: {e}")))
+        super::tenant::TenantPlace {
+            dirs: self.dirs.clone(),
+            connectwise: super::tenant::ConnectWiseTenant {
+                site: site.to_owned(),
+                company_id: self.cw_company_id.clone().unwrap_or_default(),
+            },
+        }
     }
 
     fn missing(&self, what: &str, secret: Option<SecretName>, env_var: &str) -> SettingsError {

@@ -2,13 +2,13 @@
 //! concurrency; every outcome reported as it happens and journaled; a failure never stops the rest.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::EngineError;
+use crate::api::pace::{COUNT_POSTS_PER_SECOND, Pacer};
 use crate::api::synthesize::{
     AccountRequest, CountPostOutcome, ServiceRequest, Sku, SynthesizeClient, SynthesizeSettings,
     TransportError,
@@ -19,8 +19,8 @@ use crate::domain::safety::{
 };
 use crate::domain::settings::SyncOptions;
 use crate::domain::sync_plan::{
-    LastSent, NewService, PlanInput, PlannedCount, ServiceKind, SyncPlan, SynthesizeAccount,
-    SynthesizeService, find_service, plan_sync,
+    LastSent, PlanInput, PlannedCount, ServiceKind, SyncPlan, SynthesizeAccount, SynthesizeService,
+    find_service, plan_sync,
 };
 use crate::storage::journal::{
     CountOutcome, Journal, JournalEvent, RunKind, RunOptions, new_run_id,
@@ -321,107 +321,6 @@ pub fn held_line(held: &HeldCompany) -> String {
     format!("company {}: {}", held.company_id, held.reason())
 }
 
-/// Count posts per second at most: under Synthesize's documented limit of about 100 a second,
-/// so a run does not burst into 429s and then sleep out each `Retry-After`.
-pub const COUNT_POSTS_PER_SECOND: f64 = 95.0;
-/// The slowest pace the posts fall to, however many 429s come back.
-const MIN_COUNT_POSTS_PER_SECOND: f64 = 1.0;
-/// After a 429 the pace is cut to this share of itself.
-const PACE_CUT: f64 = 0.8;
-/// 429s answered within this long of a cut are the same overload (posts already in flight),
-/// so they cut the pace once.
-const PACE_CUT_SPACING: Duration = Duration::from_millis(400);
-/// While no 429 comes back, the pace climbs this many posts a second, this often: back toward
-/// [`COUNT_POSTS_PER_SECOND`] within seconds, gently near the pace that last met a 429.
-const PACE_RAISE_EVERY: Duration = Duration::from_millis(200);
-const PACE_RAISE_STEP: f64 = 1.0;
-/// Well below the pace that last met a 429, the climb is this many times faster.
-const PACE_FAST_RAISE: f64 = 4.0;
-
-/// A shared pace for count posts that adapts to the limit the server really enforces:
-/// it starts at [`COUNT_POSTS_PER_SECOND`], is cut when 429s come back (the client counts
-/// them), and climbs back while none do, so a server that allows less than documented is met
-/// at its own pace instead of with a stream of refused posts each waiting out a `Retry-After`.
-struct Pacer {
-    state: std::sync::Mutex<PaceState>,
-}
-
-#[derive(Debug)]
-struct PaceState {
-    per_second: f64,
-    /// The pace at the last cut: the climb slows near it.
-    ceiling: Option<f64>,
-    next_slot: tokio::time::Instant,
-    rate_limited_seen: u64,
-    last_cut: Option<tokio::time::Instant>,
-    last_change: tokio::time::Instant,
-}
-
-impl Pacer {
-    fn new(per_second: f64, rate_limited_so_far: u64) -> Self {
-        let now = tokio::time::Instant::now();
-        Self {
-            state: std::sync::Mutex::new(PaceState {
-                per_second: per_second.clamp(MIN_COUNT_POSTS_PER_SECOND, COUNT_POSTS_PER_SECOND),
-                ceiling: None,
-                next_slot: now,
-                rate_limited_seen: rate_limited_so_far,
-                last_cut: None,
-                last_change: now,
-            }),
-        }
-    }
-
-    /// Takes the next slot, given how many 429s the client has met so far, and waits for it.
-    async fn wait(&self, rate_limited_so_far: u64) {
-        let slot = {
-            // Plain data behind the lock: a poisoned lock is still consistent enough to pace.
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let now = tokio::time::Instant::now();
-            state.adapt(now, rate_limited_so_far);
-            let slot = state.next_slot.max(now);
-            state.next_slot = slot + Duration::from_secs_f64(1.0 / state.per_second);
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-    }
-
-    fn per_second(&self) -> f64 {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .per_second
-    }
-}
-
-impl PaceState {
-    fn adapt(&mut self, now: tokio::time::Instant, rate_limited_so_far: u64) {
-        if rate_limited_so_far > self.rate_limited_seen {
-            self.rate_limited_seen = rate_limited_so_far;
-            let same_overload = self
-                .last_cut
-                .is_some_and(|at| now.duration_since(at) < PACE_CUT_SPACING);
-            if !same_overload {
-                self.ceiling = Some(self.per_second);
-                self.per_second = (self.per_second * PACE_CUT).max(MIN_COUNT_POSTS_PER_SECOND);
-                self.last_cut = Some(now);
-                tracing::debug!(
-                    per_second = self.per_second,
-                    "count posts met a 429: slowing down"
-                );
-            }
-            self.last_change = now;
-        } else if now.duration_since(self.last_change) >= PACE_RAISE_EVERY {
-            let step = match self.ceiling {
-                Some(ceiling) if self.per_second >= ceiling * 0.9 => PACE_RAISE_STEP,
-                _ => PACE_RAISE_STEP * PACE_FAST_RAISE,
-            };
-            self.per_second = (self.per_second + step).min(COUNT_POSTS_PER_SECOND);
-            self.last_change = now;
-        }
-    }
-}
-
 /// Executes a plan. Every count's outcome goes to `on_update` and the journal as it happens.
 pub async fn execute(
     client: &SynthesizeClient,
@@ -576,7 +475,15 @@ async fn create_services(
         if cancel.is_cancelled() {
             break;
         }
-        match create_service_once(client, new, cancel).await {
+        let body = ServiceRequest {
+            name: new.name.clone(),
+            description: new.description.clone(),
+            category: new.category.clone(),
+            subcategory: new.subcategory.clone(),
+        };
+        let listed =
+            |skus: &[Sku]| find_service(new.kind, &synthesize_services(skus.to_vec())).is_some();
+        match client.create_service_once(&body, listed, cancel).await {
             Ok(true) => {
                 report.progress.services_created += 1;
                 created_services.push(new.kind);
@@ -641,7 +548,7 @@ async fn create_accounts(ctx: &RunContext<'_>, report: &mut SyncReport) -> BTree
                 id: a.id.clone(),
             })
             .collect();
-        match create_accounts_once(client, body, cancel).await {
+        match client.create_accounts_once(body, cancel).await {
             Ok(()) => {
                 report.progress.accounts_created += batch.len();
                 ctx.journal_write(JournalEvent::AccountsCreated {
@@ -750,10 +657,6 @@ async fn post_counts(
     }
 }
 
-/// How many times a create whose outcome is unknown (the answer was lost, or the server
-/// failed) is checked against the list and sent again.
-const CREATE_ATTEMPTS: usize = 3;
-
 fn synthesize_services(skus: Vec<Sku>) -> Vec<SynthesizeService> {
     skus.into_iter()
         .map(|s| SynthesizeService {
@@ -761,79 +664,6 @@ fn synthesize_services(skus: Vec<Sku>) -> Vec<SynthesizeService> {
             name: s.name,
         })
         .collect()
-}
-
-/// Creates a service, never twice: after a failure that may have created it anyway, or a 409
-/// ("already exists"), the service list is read before anything is sent again. Returns whether
-/// this run created it (`false`: it was there already).
-async fn create_service_once(
-    client: &SynthesizeClient,
-    new: &NewService,
-    cancel: &CancellationToken,
-) -> Result<bool, TransportError> {
-    let body = ServiceRequest {
-        name: new.name.clone(),
-        description: new.description.clone(),
-        category: new.category.clone(),
-        subcategory: new.subcategory.clone(),
-    };
-    let mut attempt = 1;
-    loop {
-        let err = match client.create_service(&body, cancel).await {
-            Ok(()) => return Ok(true),
-            Err(e) => e,
-        };
-        let exists_already = err.status() == Some(409);
-        if !exists_already && !is_transient(&err) {
-            return Err(err);
-        }
-        let listed = synthesize_services(client.services(cancel).await?);
-        if find_service(new.kind, &listed).is_some() {
-            return Ok(!exists_already);
-        }
-        if exists_already || attempt >= CREATE_ATTEMPTS {
-            return Err(err);
-        }
-        attempt += 1;
-    }
-}
-
-/// Creates a batch of accounts, each at most once: after a failure that may have stored some
-/// of them anyway, the account list is read and only the missing ones are sent again.
-async fn create_accounts_once(
-    client: &SynthesizeClient,
-    mut missing: Vec<AccountRequest>,
-    cancel: &CancellationToken,
-) -> Result<(), TransportError> {
-    let mut attempt = 1;
-    loop {
-        let err = match client.create_accounts(&missing, cancel).await {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
-        };
-        if !is_transient(&err) {
-            return Err(err);
-        }
-        let existing = client.accounts(cancel).await?;
-        let known: BTreeSet<&str> = existing.iter().map(|a| a.id.trim()).collect();
-        missing.retain(|a| !known.contains(a.id.as_str()));
-        if missing.is_empty() {
-            return Ok(());
-        }
-        if attempt >= CREATE_ATTEMPTS {
-            return Err(err);
-        }
-        attempt += 1;
-    }
-}
-
-fn is_transient(e: &TransportError) -> bool {
-    matches!(
-        e,
-        TransportError::Timeout { .. }
-            | TransportError::Unreachable { .. }
-            | TransportError::RateLimited { .. }
-    ) || e.status().is_some_and(|s| s >= 500)
 }
 
 /// Plans and executes in one go, without a confirmation in between.
@@ -857,6 +687,7 @@ pub async fn plan_and_execute(
 #[derive(Debug)]
 pub struct SyncSession {
     client: SynthesizeClient,
+    synthesize_url: url::Url,
 }
 
 impl SyncSession {
@@ -864,6 +695,7 @@ impl SyncSession {
     pub fn new(settings: &SynthesizeSettings) -> Result<Self, EngineError> {
         Ok(Self {
             client: SynthesizeClient::new(settings.clone())?,
+            synthesize_url: settings.base_url.clone(),
         })
     }
 
@@ -879,6 +711,23 @@ impl SyncSession {
                     "Synthesize did not say which organization these keys belong to (no organizationId from GET /organization), so the run's history cannot be told apart from another tenant's; nothing was sent".into(),
                 )
             })
+    }
+
+    /// The Synthesize URL the session talks to (half of the tenant's identity).
+    pub fn synthesize_url(&self) -> &url::Url {
+        &self.synthesize_url
+    }
+
+    /// Plans from a tenant's history: its last counts drive the zeros and the drop check, and
+    /// the companies whose history lines could not be read are held.
+    pub async fn plan_for_tenant(
+        &self,
+        request: &mut SyncRequest,
+        history: &super::tenant::TenantHistory,
+        cancel: &CancellationToken,
+    ) -> Result<PlannedSync, EngineError> {
+        request.guard.last_counts_unknown = history.readout.last_counts_unknown();
+        self.plan(request, &history.last_sent(), cancel).await
     }
 
     /// Reads the Synthesize state and makes the plan (see [`plan`]).

@@ -5,6 +5,7 @@
 use crate::domain::printable::printable;
 use crate::domain::sync_plan::{NO_ACCOUNT_YET, PlannedCount};
 use crate::engine::sync::{PlannedSync, SyncProgress, SyncReport, SyncRequest, SyncSteps};
+use crate::engine::tenant::TenantHistory;
 use crate::engine::{IntegrationData, IntegrationStatus};
 use crate::storage::journal::CountOutcome;
 
@@ -37,6 +38,9 @@ pub struct SyncState {
     pub status_message: Option<Result<String, String>>,
     /// The user ticked "send the drop" for the plan on screen (the drop guard).
     pub drop_confirmed: bool,
+    /// The tenant's history the plan on screen was made against, or as the last run left it
+    /// (the baseline of Retry failed); a run sends only while it is still current.
+    pub history: Option<TenantHistory>,
 }
 
 /// What the sync controls ask for.

@@ -1,16 +1,15 @@
 //! The window's jobs, one type each: what it needs, its kind, and which use case it runs.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use super::{Job, JobContext, JobError, JobKind};
-use crate::domain::sync_plan::LastSent;
 use crate::engine::sync::{PlannedSync, SyncReport, SyncRequest, SyncSession, SyncUpdate};
+use crate::engine::tenant::{TenantHistory, TenantPlace};
 use crate::engine::{
     self, ConnectWiseSettings, ConnectionReport, FetchProgress, IntegrationData, IntegrationStatus,
     PreviewOutcome, PreviewRequest, SynthesizeSettings,
 };
-use crate::storage::Journal;
+use crate::storage::AppDirs;
 
 /// Planning and running a sync share one kind: one sync at a time, whichever its step.
 pub const SYNC: JobKind = JobKind::new("Sync");
@@ -72,55 +71,79 @@ impl Job for TestSynthesizeJob {
     }
 }
 
-/// Reads Synthesize and the last counts sent and makes the plan; sends nothing.
+/// Names the tenant, reads its history and Synthesize, and makes the plan; sends nothing.
 #[derive(Debug)]
 pub struct PlanSyncJob {
     pub request: SyncRequest,
-    pub last_sent: LastSent,
+    pub place: TenantPlace,
+}
+
+/// A plan, the request it was made from (with what the history added) and the tenant's history
+/// it was planned against.
+#[derive(Debug)]
+pub struct TenantPlan {
+    pub planned: PlannedSync,
+    pub request: SyncRequest,
+    pub history: TenantHistory,
 }
 
 impl Job for PlanSyncJob {
     const KIND: JobKind = SYNC;
     const CANCELLED_BY_NEW_EPOCH: bool = false;
     type Progress = Infallible;
-    type Outcome = Result<Box<PlannedSync>, JobError>;
+    type Outcome = Result<Box<TenantPlan>, JobError>;
 
-    async fn run(self, context: JobContext<Infallible>) -> Self::Outcome {
+    async fn run(mut self, context: JobContext<Infallible>) -> Self::Outcome {
         let session = SyncSession::new(&self.request.synthesize)?;
+        let history = session.open_tenant(&self.place, context.cancel()).await?;
         let planned = session
-            .plan(&self.request, &self.last_sent, context.cancel())
+            .plan_for_tenant(&mut self.request, &history, context.cancel())
             .await?;
-        Ok(Box::new(planned))
+        Ok(Box::new(TenantPlan {
+            planned,
+            request: self.request,
+            history,
+        }))
     }
 }
 
-/// Runs a confirmed plan (also "Retry failed" and "revert to these counts").
+/// Runs a confirmed plan (also "Retry failed" and "revert to these counts") under the tenant's
+/// run lock, and only when nothing was written to the tenant's history since it was planned.
 #[derive(Debug)]
 pub struct ExecuteSyncJob {
     pub request: SyncRequest,
     pub planned: PlannedSync,
-    pub journal: Option<Arc<Journal>>,
+    pub history: TenantHistory,
+    pub dirs: AppDirs,
+}
+
+/// What a run did, and the tenant's history after it (the baseline of a retry); `None` when
+/// it could not be read again.
+#[derive(Debug)]
+pub struct ExecutedSync {
+    pub report: SyncReport,
+    pub history: Option<TenantHistory>,
 }
 
 impl Job for ExecuteSyncJob {
     const KIND: JobKind = SYNC;
     const CANCELLED_BY_NEW_EPOCH: bool = false;
     type Progress = SyncUpdate;
-    type Outcome = Result<Box<SyncReport>, JobError>;
+    type Outcome = Result<Box<ExecutedSync>, JobError>;
 
     async fn run(self, context: JobContext<SyncUpdate>) -> Self::Outcome {
         let session = SyncSession::new(&self.request.synthesize)?;
-        let on_update = |u: SyncUpdate| context.report(u);
-        let report = session
-            .execute(
+        let (report, history) = session
+            .execute_for_tenant(
                 &self.planned,
                 &self.request,
-                self.journal.as_deref(),
-                &on_update,
+                &self.history,
+                &self.dirs,
+                &|u: SyncUpdate| context.report(u),
                 context.cancel(),
             )
-            .await;
-        Ok(Box::new(report))
+            .await?;
+        Ok(Box::new(ExecutedSync { report, history }))
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use cw_shared_devices::storage::secrets::MemoryStore;
 use cw_shared_devices::storage::{AppDirs, SecretStore};
+use cw_shared_devices::ui::sync_view::SyncPhase;
 use cw_shared_devices::ui::{App, AppContext, FixedPathSaveDialog};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -100,4 +101,41 @@ pub fn step_until(
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Presses Preview and waits for the table; fails if the preview failed.
+pub fn preview(h: &mut Harness<'_, App>) {
+    h.get_by_label("Preview").click();
+    step_until(h, Duration::from_secs(30), "the preview", |h| {
+        !h.state().preview.running
+            && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
+    });
+    assert_eq!(h.state().preview.error, None);
+    h.run_steps(2);
+}
+
+/// Presses a sync button and waits for its plan on screen.
+pub fn plan(h: &mut Harness<'_, App>, button: &str) {
+    h.get_by_label(button).click();
+    step_until(h, Duration::from_secs(30), "the plan", |h| {
+        h.state().sync.phase == SyncPhase::Confirm
+    });
+    // The dialog fades in over a few frames.
+    h.run_steps(10);
+}
+
+/// Replaces a text field's content the way a user does: focus, select all, type, Tab away.
+pub fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    if text.is_empty() {
+        h.key_press(egui::Key::Backspace);
+    } else {
+        h.get_by_label(label).type_text(text);
+    }
+    h.run_steps(1);
+    h.key_press(egui::Key::Tab);
+    h.run_steps(2);
 }

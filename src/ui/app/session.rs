@@ -37,12 +37,17 @@ impl App {
         }
     }
 
-    /// The current profile's journal, if there is one to read or write.
+    /// The journal History shows: the tenant's that the connection form names (its
+    /// ConnectWise site and company and its Synthesize URL), once a run has written one.
     pub fn journal(&self) -> Option<Journal> {
         let dirs = self.history_dirs()?;
-        let profile = self.profile.as_ref()?;
-        match Journal::for_profile(&dirs, &profile.name) {
-            Ok(journal) => Some(journal),
+        self.profile.as_ref()?;
+        match crate::engine::tenant::history_journal(
+            &dirs,
+            &self.connectwise_tenant(),
+            &self.form.synthesize_url,
+        ) {
+            Ok(journal) => journal,
             Err(e) => {
                 tracing::warn!("history unavailable: {e}");
                 None

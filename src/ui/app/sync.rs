@@ -2,15 +2,17 @@
 //! plan → confirm → execute on the worker, per-row status, Retry failed, revert, status.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use crate::domain::safety::{PlanContext, TenantIdentity};
 use crate::engine::IntegrationStatus;
 use crate::engine::sync::{
-    PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
+    PlannedSync, SendGuard, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
 };
+use crate::engine::tenant::{ConnectWiseTenant, TenantPlace};
 use crate::storage::journal::CountOutcome;
-use crate::worker::{ExecuteSyncJob, Handles, JobError, PlanSyncJob, SYNC, SetStatusJob};
+use crate::worker::{
+    ExecuteSyncJob, ExecutedSync, Handles, JobError, PlanSyncJob, SYNC, SetStatusJob, TenantPlan,
+};
 
 use super::super::log::LogLevel;
 use super::super::sync_view::{SyncAction, SyncPhase, outcome_words};
@@ -46,11 +48,7 @@ impl App {
     /// company and its Synthesize URL). The selection is checked when a plan is confirmed.
     pub(super) fn current_plan_context(&self) -> Option<PlanContext> {
         let profile = self.profile.as_ref()?;
-        let site = self.form.site();
-        let site_url = site
-            .direct_api_url()
-            .or(site.site_url())
-            .unwrap_or_default();
+        let connectwise = self.connectwise_tenant();
         Some(PlanContext {
             counting: self
                 .counting_form
@@ -58,13 +56,26 @@ impl App {
                 .unwrap_or_else(|_| profile.counting.clone()),
             zero_policy: profile.sync.zero_policy,
             tenant: TenantIdentity::new(
-                site_url,
-                &self.form.company_id,
+                &connectwise.site,
+                &connectwise.company_id,
                 &self.form.synthesize_url,
                 "",
             ),
             selection: None,
         })
+    }
+
+    /// The ConnectWise half of the tenant as the connection form names it.
+    pub(super) fn connectwise_tenant(&self) -> ConnectWiseTenant {
+        let site = self.form.site();
+        ConnectWiseTenant {
+            site: site
+                .direct_api_url()
+                .or(site.site_url())
+                .unwrap_or_default()
+                .to_owned(),
+            company_id: self.form.company_id.clone(),
+        }
     }
 
     /// Why the table may not be sent now: it is out of date, or its preview is incomplete.
@@ -141,27 +152,35 @@ impl App {
                 return;
             }
         };
-        let last_sent = match self.journal().map(|j| j.last_sent()).transpose() {
-            Ok(last) => last.unwrap_or_default(),
-            Err(e) => {
-                self.sync.message = Some(Err(format!(
-                    "The sync history could not be read ({e}); without it zeros cannot be planned safely"
-                )));
-                return;
-            }
+        let Some(dirs) = self.history_dirs() else {
+            self.sync.message = Some(Err(
+                "The sync history has no folder to live in (the demo's temporary folder is gone); restart the demo".into(),
+            ));
+            return;
+        };
+        let place = TenantPlace {
+            dirs,
+            connectwise: self.connectwise_tenant(),
         };
         self.sync.phase = SyncPhase::Planning;
         self.sync.message = None;
         self.sync.drop_confirmed = false;
         self.sync.revert_counts = revert;
+        self.sync.history = None;
         self.sync.request = Some(request.clone());
-        self.start_job(PlanSyncJob { request, last_sent });
+        self.start_job(PlanSyncJob { request, place });
     }
 
-    fn on_sync_planned(&mut self, result: Result<Box<PlannedSync>, JobError>) {
+    fn on_sync_planned(&mut self, result: Result<Box<TenantPlan>, JobError>) {
         match result {
-            Ok(planned) => {
-                let mut planned = *planned;
+            Ok(tenant_plan) => {
+                let TenantPlan {
+                    mut planned,
+                    request,
+                    history,
+                } = *tenant_plan;
+                self.sync.request = Some(request);
+                self.sync.history = Some(history);
                 if let Some(counts) = self.sync.revert_counts.take() {
                     planned = plan_of_counts(counts, &planned);
                     if let Some(request) = self.sync.request.as_mut() {
@@ -282,13 +301,21 @@ impl App {
         self.sync.phase = SyncPhase::Running;
         self.sync.message = None;
         self.sync.report = None;
-        let journal = self.journal().map(Arc::new);
+        let (Some(history), Some(dirs)) = (self.sync.history.clone(), self.history_dirs()) else {
+            self.sync.phase = SyncPhase::Idle;
+            self.sync.message = Some(Err(
+                "The tenant's sync history is not known for this plan: nothing was sent. Sync again."
+                    .into(),
+            ));
+            return;
+        };
         self.sync.request = Some(request.clone());
         self.sync.planned = Some(planned.clone());
         self.start_job(ExecuteSyncJob {
             request,
             planned,
-            journal,
+            history,
+            dirs,
         });
     }
 
@@ -340,11 +367,15 @@ impl App {
         }
     }
 
-    fn on_sync_finished(&mut self, result: Result<Box<SyncReport>, JobError>) {
+    fn on_sync_finished(&mut self, result: Result<Box<ExecutedSync>, JobError>) {
         self.sync.phase = SyncPhase::Idle;
         self.history = None;
         match result {
-            Ok(report) => {
+            Ok(executed) => {
+                let ExecutedSync { report, history } = *executed;
+                if history.is_some() {
+                    self.sync.history = history;
+                }
                 let p = report.progress;
                 let text = format!(
                     "Sync {}: {} services created, {} accounts created, {} counts sent, {} unmapped, {} failed",
@@ -379,7 +410,7 @@ impl App {
                     }
                 }
                 self.sync.message = Some(if failed { Err(text) } else { Ok(text) });
-                self.sync.report = Some(*report);
+                self.sync.report = Some(report);
                 if let Some(mut table) = self.preview.table.take() {
                     self.merge_last_sent(&mut table);
                     self.preview.table = Some(table);
@@ -465,7 +496,7 @@ impl App {
 }
 
 impl Handles<PlanSyncJob> for App {
-    fn on_outcome(&mut self, result: Result<Box<PlannedSync>, JobError>) {
+    fn on_outcome(&mut self, result: Result<Box<TenantPlan>, JobError>) {
         self.on_sync_planned(result);
     }
 }
@@ -475,7 +506,7 @@ impl Handles<ExecuteSyncJob> for App {
         self.on_sync_update(update);
     }
 
-    fn on_outcome(&mut self, result: Result<Box<SyncReport>, JobError>) {
+    fn on_outcome(&mut self, result: Result<Box<ExecutedSync>, JobError>) {
         self.on_sync_finished(result);
     }
 }
