@@ -20,6 +20,7 @@ use crate::domain::notify::{
     NoticeFigures, NoticeOutcome, NoticeTenant, NotifySettings, RunNotice, WebhookKind,
 };
 use crate::domain::printable::printable;
+use crate::domain::safety::TenantIdentity;
 use crate::engine::notify::send_notice;
 use crate::engine::settings::{self, RunSettings};
 use crate::engine::sync::SyncSteps;
@@ -268,9 +269,25 @@ struct JournalRun {
     report: Option<String>,
 }
 
+/// The tenant as the settings name it, without its Synthesize organization (which only
+/// Synthesize can tell): what its journals and its notification are matched by.
+fn named_tenant(resolved: &RunSettings) -> TenantIdentity {
+    let place = resolved.tenant_place();
+    let synthesize = resolved
+        .synthesize_settings()
+        .map(|s| s.base_url.to_string())
+        .unwrap_or_default();
+    TenantIdentity::new(
+        &place.connectwise.site,
+        &place.connectwise.company_id,
+        &synthesize,
+        "",
+    )
+}
+
 /// The journals of the tenant these settings name (whatever its Synthesize organization).
 fn tenant_readouts(resolved: &RunSettings) -> Vec<(TenantJournal, JournalReadout)> {
-    let wanted = resolved.tenant("");
+    let wanted = named_tenant(resolved);
     tenant_journals(&resolved.dirs)
         .unwrap_or_default()
         .into_iter()
@@ -393,7 +410,7 @@ async fn notify(resolved: Option<&RunSettings>, context: &NoticeContext<'_>) {
     if !context.notice.is_due(&settings) {
         return;
     }
-    let tenant = resolved.map(|r| r.tenant(""));
+    let tenant = resolved.map(named_tenant);
     let notice = RunNotice {
         product: "cw-shared-devices".into(),
         version: env!("CARGO_PKG_VERSION").into(),
