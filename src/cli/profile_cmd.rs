@@ -1,4 +1,4 @@
-//! `profile list|show|create|set-secret|delete`: profile management for machines without a window.
+//! `profile list|show|notify|create|set-secret|delete`: profile management for machines without a window.
 
 use std::io::Read as _;
 
@@ -15,10 +15,9 @@ use crate::domain::counting::{AssignmentField, AssignmentSource, CountingOptions
 use crate::domain::csv_export::CsvDelimiter;
 use crate::domain::settings::{ConnectWiseSite, ZeroPolicy};
 use crate::storage::journal::tenant_journals_matching;
-use crate::storage::secrets::{KeychainStore, delete_secrets};
+use crate::storage::secrets::{KeychainStore, SecretSlot, delete_secrets};
 use crate::storage::{
-    AppDirs, ChangeAuthor, Journal, Profile, ProfileError, ProfileStore, Secret, SecretName,
-    SecretStore,
+    AppDirs, ChangeAuthor, Journal, Profile, ProfileError, ProfileStore, Secret, SecretStore,
 };
 
 /// Text cleaned line by line of anything a terminal would act on (reasons are typed by users).
@@ -51,10 +50,10 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
             print!("{}", describe(&profile));
             print!("{}", printable_lines(&describe_adjustments(&profile)));
             let keychain = KeychainStore::open();
-            for secret in SecretName::ALL {
+            for secret in SecretSlot::ALL {
                 let state = match &keychain {
                     Err(_) => "unknown (the system keychain is not available)".to_owned(),
-                    Ok(store) => match store.get(&profile.name, secret) {
+                    Ok(store) => match store.get_slot(&profile.name, secret) {
                         Ok(Some(_)) => "set".to_owned(),
                         Ok(None) => "unset".to_owned(),
                         Err(e) => format!("unknown ({e})"),
@@ -74,8 +73,9 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
             );
             Ok(Outcome::Done)
         }
+        ProfileCommand::Notify(args) => super::notify_cmd::run(&store, &dirs, &args),
         ProfileCommand::SetSecret { name, secret } => {
-            let secret_name: SecretName = secret.parse().map_err(config)?;
+            let secret_name: SecretSlot = secret.parse().map_err(config)?;
             let profile = load_profile(&dirs, &name)?;
             let mut value = String::new();
             std::io::stdin()
@@ -94,9 +94,13 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
                     )
                 )));
             }
+            if secret_name == SecretSlot::NotifyWebhook {
+                // Checked before it is stored; the message never repeats the URL.
+                crate::engine::notify::check_webhook_url(&value).map_err(config)?;
+            }
             let keychain = KeychainStore::open().map_err(config)?;
             keychain
-                .set(&profile.name, secret_name, &Secret::new(value))
+                .set_slot(&profile.name, secret_name, &Secret::new(value))
                 .map_err(config)?;
             println!(
                 "Stored the {} of \"{}\" in the system keychain.",
@@ -364,7 +368,7 @@ fn describe(p: &Profile) -> String {
         .map(|r| r.describe())
         .unwrap_or_else(|e| format!("invalid: {e}"));
     format!(
-        "{:<28} {}\n{:<28} {site}\n{:<28} {}\n{:<28} {}\n{:<28} {}\n{:<28} {rule}\n{:<28} {}\n{:<28} {}\n",
+        "{:<28} {}\n{:<28} {site}\n{:<28} {}\n{:<28} {}\n{:<28} {}\n{:<28} {rule}\n{:<28} {}\n{:<28} {}\n{:<28} {}\n",
         "Profile:",
         p.name,
         "ConnectWise site:",
@@ -382,6 +386,8 @@ fn describe(p: &Profile) -> String {
             CsvDelimiter::Comma => "comma",
             CsvDelimiter::Semicolon => "semicolon",
         },
+        "Notifications:",
+        super::notify_cmd::describe(&p.notify),
     )
 }
 

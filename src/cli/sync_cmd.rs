@@ -202,7 +202,7 @@ pub async fn sync(
         return Ok(Outcome::Done);
     }
     if let Some(refusal) = planned.refusal(&request.guard) {
-        return Err(CliError::Failed(refusal));
+        return Err(CliError::SafetyStop(refusal));
     }
     let journal = &history.journal;
     journal

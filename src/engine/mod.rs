@@ -10,6 +10,7 @@
 
 pub mod connection;
 pub mod export;
+pub mod notify;
 pub mod preview;
 pub mod report;
 pub mod settings;
