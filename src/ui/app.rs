@@ -661,6 +661,46 @@ impl App {
         }
     }
 
+    /// What the connection panel asked for: save, test, cancel a test, or an edit that voids
+    /// an old test result.
+    fn connection_action(&mut self, action: ConnectionAction) {
+        match action {
+            ConnectionAction::Save => self.save_profile(),
+            ConnectionAction::EditedConnectWise => {
+                // An old result must not stand beside new settings.
+                if self.connectwise_test != TestState::Running {
+                    self.connectwise_test = TestState::NotRun;
+                    self.connectwise_report = None;
+                }
+            }
+            ConnectionAction::EditedSynthesize => {
+                if self.synthesize_test != TestState::Running {
+                    self.synthesize_test = TestState::NotRun;
+                }
+            }
+            ConnectionAction::CancelConnectWiseTest => {
+                self.worker.cancel(TestConnectWiseJob::KIND);
+            }
+            ConnectionAction::CancelSynthesizeTest => {
+                self.worker.cancel(TestSynthesizeJob::KIND);
+            }
+            ConnectionAction::TestConnectWise => match self.form.connectwise_settings() {
+                Ok(settings) => {
+                    self.connectwise_test = TestState::Running;
+                    self.start_job(TestConnectWiseJob(settings));
+                }
+                Err(e) => self.connectwise_test = TestState::Failed(e),
+            },
+            ConnectionAction::TestSynthesize => match self.form.synthesize_settings() {
+                Ok(settings) => {
+                    self.synthesize_test = TestState::Running;
+                    self.start_job(TestSynthesizeJob(settings));
+                }
+                Err(e) => self.synthesize_test = TestState::Failed(e),
+            },
+        }
+    }
+
     fn apply(&mut self, action: Action) {
         match action {
             Action::Preview => self.start_preview(),
@@ -669,43 +709,7 @@ impl App {
                     .push(LogLevel::Info, format!("Cancelling {}", kind.label()));
                 self.worker.cancel(kind);
             }
-            Action::Connection(ConnectionAction::Save) => self.save_profile(),
-            Action::Connection(ConnectionAction::EditedConnectWise) => {
-                // An old result must not stand beside new settings.
-                if self.connectwise_test != TestState::Running {
-                    self.connectwise_test = TestState::NotRun;
-                    self.connectwise_report = None;
-                }
-            }
-            Action::Connection(ConnectionAction::EditedSynthesize) => {
-                if self.synthesize_test != TestState::Running {
-                    self.synthesize_test = TestState::NotRun;
-                }
-            }
-            Action::Connection(ConnectionAction::CancelConnectWiseTest) => {
-                self.worker.cancel(TestConnectWiseJob::KIND);
-            }
-            Action::Connection(ConnectionAction::CancelSynthesizeTest) => {
-                self.worker.cancel(TestSynthesizeJob::KIND);
-            }
-            Action::Connection(ConnectionAction::TestConnectWise) => {
-                match self.form.connectwise_settings() {
-                    Ok(settings) => {
-                        self.connectwise_test = TestState::Running;
-                        self.start_job(TestConnectWiseJob(settings));
-                    }
-                    Err(e) => self.connectwise_test = TestState::Failed(e),
-                }
-            }
-            Action::Connection(ConnectionAction::TestSynthesize) => {
-                match self.form.synthesize_settings() {
-                    Ok(settings) => {
-                        self.synthesize_test = TestState::Running;
-                        self.start_job(TestSynthesizeJob(settings));
-                    }
-                    Err(e) => self.synthesize_test = TestState::Failed(e),
-                }
-            }
+            Action::Connection(action) => self.connection_action(action),
             Action::ExportCsv => self.export_with_dialog(),
             Action::ExportToTypedPath => {
                 if let Some(path) = self.export.typed_path.clone() {
