@@ -117,7 +117,8 @@ mod tests {
             "ftp://hooks.example.com/secretpart",
             "https://user:secretpart@hooks.example.com/x",
             "hooks.example.com/secretpart",
-            "https:///secretpart",
+            "https://",
+            "not a url secretpart",
         ] {
             let err = check_webhook_url(bad).unwrap_err().to_string();
             assert!(
