@@ -18,7 +18,7 @@ use cw_shared_devices::worker::{Job, PreviewJob};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use common::window::{build_with, demo_harness, harness, set_field, step_until};
+use common::window::{build_with, click_send, demo_harness, harness, set_field, step_until};
 
 /// Creates a profile the way a user does from the welcome screen or the bar.
 fn create_profile(h: &mut Harness<'_, App>, button: &str, name: &str) {
@@ -309,7 +309,37 @@ fn demo_preview_shows_exactly_the_rows_of_a_direct_preview_and_exports_them() {
         cw_shared_devices::domain::csv_export::CsvDelimiter::Semicolon,
     )
     .unwrap();
-    assert_eq!(text, expected_csv);
+    // The same rows, in the table's order (the CSV records are compared as a set).
+    let records = |text: &str| {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(text.as_bytes());
+        let mut rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(text.lines().next(), expected_csv.lines().next());
+    assert_eq!(records(&text), records(&expected_csv));
+    let table_order: Vec<i64> = h
+        .state()
+        .preview
+        .table
+        .as_ref()
+        .unwrap()
+        .companies_in_table_order(false)
+        .iter()
+        .map(|c| c.company_id)
+        .collect();
+    let written: Vec<i64> = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap()[0].parse().unwrap())
+        .collect();
+    assert_eq!(written, table_order);
     assert!(h.query_all_by_label_contains("Exported").next().is_some());
 }
 
@@ -489,8 +519,6 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
 
     // A dry run shows the plan and sends nothing.
     h.get_by_label("Dry run").click();
-    h.run_steps(1);
-    h.get_by_label("Sync all").click();
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
         h.state().sync.phase == SyncPhase::Confirm
     });
@@ -506,14 +534,12 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
         table
             .rows()
             .iter()
-            .all(|r| r.status == RowStatus::WouldSend)
+            .all(|r| r.would_send.is_some() && r.status == RowStatus::None)
     );
     assert!(sandbox.accounts().is_empty(), "a dry run created accounts");
 
     // The real thing: plan, confirm, progress to 100 %, a status on every row.
-    h.get_by_label("Dry run").click();
-    h.run_steps(1);
-    h.get_by_label("Sync all").click();
+    click_send(&mut h);
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
         h.state().sync.phase == SyncPhase::Confirm
     });
@@ -552,11 +578,28 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
             .any(|r| r.last_sent.is_some() && !r.changed())
     );
 
-    // History lists the run.
+    // Send again, so the first run is not the one whose counts Synthesize holds now.
+    click_send(&mut h);
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the second confirmation",
+        |h| h.query_by_label("Confirm and send").is_some(),
+    );
+    h.get_by_label("Confirm and send").click();
+    step_until(&mut h, Duration::from_secs(60), "the second sync", |h| {
+        sync_idle(h) && h.state().sync.report.is_some()
+    });
+
+    // History lists the runs in the product's words.
     h.get_by_label("History").click();
     h.run_steps(3);
-    assert!(h.query_all_by_label("sync").next().is_some());
-    assert!(h.query_all_by_label("finished").next().is_some());
+    assert!(
+        h.query_all_by_label("Send (services, accounts, counts)")
+            .next()
+            .is_some()
+    );
+    assert!(h.query_all_by_label_contains("finished").next().is_some());
     assert!(
         h.query_all_by_label("Revert to these counts")
             .next()
@@ -600,7 +643,7 @@ fn failed_and_unmapped_rows_are_shown_and_retry_failed_sends_only_those() {
         }),
     );
 
-    h.get_by_label("Sync all").click();
+    click_send(&mut h);
     step_until(&mut h, Duration::from_secs(30), "the confirmation", |h| {
         h.query_by_label("Confirm and send").is_some()
     });
@@ -766,10 +809,9 @@ fn an_unticked_row_is_left_out_of_the_plan() {
         .company_id;
     h.get_by_label(&left_out.to_string()).click();
     h.run_steps(1);
+    // A dry run of everything: the demo has no accounts yet, and Sync usage holds counts back
+    // until they exist.
     h.get_by_label("Dry run").click();
-    h.run_steps(1);
-    // Sync all: the demo has no accounts yet, and Sync usage holds counts back until they exist.
-    h.get_by_label("Sync all").click();
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
         h.state().sync.phase == SyncPhase::Confirm
     });
@@ -822,13 +864,22 @@ fn without_a_save_dialog_the_csv_goes_to_a_typed_path() {
     h.state_mut()
         .set_save_dialog(Box::new(FixedPathSaveDialog(None)));
     h.get_by_label("Export CSV...").click();
-    h.run_steps(2);
+    // The path window fades in over a few frames.
+    h.run_steps(5);
     assert!(
         h.query_all_by_label_contains("no save dialog could open")
             .next()
             .is_some()
     );
+    // The field offers an absolute default path; the user replaces it.
+    let offered = h.get_by_label("Save CSV to").value().unwrap_or_default();
+    assert!(
+        std::path::Path::new(&offered).is_absolute() && offered.ends_with(".csv"),
+        "{offered}"
+    );
     h.get_by_label("Save CSV to").focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     h.run_steps(1);
     h.get_by_label("Save CSV to")
         .type_text(target.to_str().unwrap());

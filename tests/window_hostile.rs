@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use cw_shared_devices::domain::csv_export::{CsvDelimiter, csv_string};
+use cw_shared_devices::domain::csv_export::CsvDelimiter;
 use egui_kittest::kittest::Queryable;
 
 use common::window::{demo_harness, step_until};
@@ -61,8 +61,22 @@ fn names_are_drawn_cleaned_and_the_excel_choice_writes_the_byte_order_mark() {
     h.get_by_label("Export CSV...").click();
     h.run_steps(2);
     let bytes = std::fs::read(&csv_path).unwrap();
-    let companies = h.state().preview.table.as_ref().unwrap().companies();
-    let plain = csv_string(&companies, CsvDelimiter::Comma).unwrap();
+    // The table's rows, in the table's order.
+    let companies = h
+        .state()
+        .preview
+        .table
+        .as_ref()
+        .unwrap()
+        .companies_in_table_order(false);
+    let mut plain = Vec::new();
+    cw_shared_devices::domain::csv_export::write_csv_in_order(
+        &companies,
+        CsvDelimiter::Comma,
+        &mut plain,
+    )
+    .unwrap();
+    let plain = String::from_utf8(plain).unwrap();
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
     assert_eq!(&bytes[3..], plain.as_bytes());
     // The CSV keeps the name as ConnectWise has it: it is data, not terminal output.

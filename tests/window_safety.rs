@@ -16,10 +16,19 @@ use cw_shared_devices::ui::sync_view::SyncPhase;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
-use common::window::{demo_harness, plan, preview, set_field, step_until};
+use common::window::{SEND, demo_harness, enabled_by, plan, preview, set_field, step_until};
+
+/// Finds a button by its label; [`SEND`] stands for the send button whatever its count.
+fn button<'h>(h: &'h Harness<'_, App>, label: &'h str) -> egui_kittest::Node<'h> {
+    if label == SEND {
+        h.get_by_label_contains("companies…")
+    } else {
+        h.get_by_label(enabled_by(label))
+    }
+}
 
 fn disabled(h: &Harness<'_, App>, label: &str) -> bool {
-    h.get_by_label(label).accesskit_node().is_disabled()
+    button(h, label).accesskit_node().is_disabled()
 }
 
 fn confirm_and_wait(h: &mut Harness<'_, App>) {
@@ -48,13 +57,16 @@ fn a_changed_shared_pattern_marks_the_table_stale_and_turns_sending_off_until_a_
         format!("{stale:?}").contains("the shared pattern changed since the preview"),
         "{stale:?}"
     );
-    for button in ["Sync usage", "Sync all", "Sync accounts"] {
+    for button in ["Sync usage", "Sync accounts", "Sync services", "Dry run"] {
         assert!(
             disabled(&h, button),
             "{button} stayed on with a stale table"
         );
     }
-    assert!(!disabled(&h, "Sync services"), "services need no counts");
+    assert!(
+        disabled(&h, SEND),
+        "the send button stayed on with a stale table"
+    );
 
     preview(&mut h);
     assert!(
@@ -85,14 +97,14 @@ fn an_incomplete_preview_turns_sending_off_and_says_why() {
         "{why:?}"
     );
     assert!(disabled(&h, "Sync usage"));
-    assert!(disabled(&h, "Sync all"));
+    assert!(disabled(&h, SEND));
 }
 
 #[test]
 fn a_large_drop_lists_the_companies_going_to_zero_and_needs_an_explicit_confirmation() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
-    plan(&mut h, "Sync all");
+    plan(&mut h, SEND);
     confirm_and_wait(&mut h);
     let sandbox = h.state().demo_sandbox().unwrap().handle();
     let before = sandbox.last_counts();

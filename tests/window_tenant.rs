@@ -17,7 +17,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
 use common::command::{Home, run, url_args};
-use common::window::{demo_harness, plan, preview, step_until};
+use common::window::{SEND, demo_harness, plan, preview, step_until};
 
 /// Confirms the plan on screen and waits until the sync is over, whichever way it ended.
 fn confirm_and_wait_idle(h: &mut Harness<'_, App>) {
@@ -39,7 +39,7 @@ fn message(h: &Harness<'_, App>) -> String {
 fn a_send_while_another_run_holds_the_tenant_sends_nothing_and_says_so() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
-    plan(&mut h, "Sync all");
+    plan(&mut h, SEND);
     let tenant = h.state().sync.history.as_ref().unwrap().tenant.clone();
     let dirs = h.state().history_dirs().unwrap();
     // Another run (a scheduled one, a second window) holds this tenant's lock.
@@ -63,7 +63,7 @@ fn a_send_while_another_run_holds_the_tenant_sends_nothing_and_says_so() {
 fn a_plan_whose_tenant_history_changed_before_it_was_confirmed_sends_nothing() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
-    plan(&mut h, "Sync all");
+    plan(&mut h, SEND);
     // Between the plan and the click, another run writes to this tenant's history.
     let journal = h.state().sync.history.as_ref().unwrap().journal.clone();
     journal.open_for_run().unwrap();
@@ -93,7 +93,7 @@ fn a_plan_whose_tenant_history_changed_before_it_was_confirmed_sends_nothing() {
     assert!(sandbox.last_counts().is_empty(), "counts were posted");
 
     // Planning again reads the history as it is now, and that plan is sent.
-    plan(&mut h, "Sync all");
+    plan(&mut h, SEND);
     confirm_and_wait_idle(&mut h);
     assert!(h.state().sync.report.is_some(), "{}", message(&h));
     assert!(!sandbox.last_counts().is_empty());
@@ -104,7 +104,7 @@ fn a_plan_whose_tenant_history_changed_before_it_was_confirmed_sends_nothing() {
 fn the_window_and_the_command_keep_one_history_for_the_tenant() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
-    plan(&mut h, "Sync all");
+    plan(&mut h, SEND);
     confirm_and_wait_idle(&mut h);
     assert!(h.state().sync.report.is_some(), "{}", message(&h));
     let dirs = h.state().history_dirs().unwrap();
@@ -126,7 +126,7 @@ fn the_window_and_the_command_keep_one_history_for_the_tenant() {
     h.get_by_label("History").click();
     h.run_steps(3);
     let runs = match &h.state().history {
-        Some(Ok(runs)) => runs.clone(),
+        Some(Ok(view)) => view.runs.clone(),
         other => panic!("history: {other:?}"),
     };
     assert_eq!(runs.len(), 2, "{runs:?}");

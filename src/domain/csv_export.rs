@@ -72,13 +72,32 @@ pub fn write_csv<W: Write>(
 ) -> Result<(), CsvExportError> {
     let mut rows: Vec<&CompanyCounts> = companies.iter().collect();
     rows.sort_by(|a, b| csv_order(a, b));
+    write_rows(&rows, delimiter, out)
+}
+
+/// Writes the table as CSV with the rows in the order given (the window's export keeps the
+/// table's sort); the header and every cell as [`write_csv`] writes them.
+pub fn write_csv_in_order<W: Write>(
+    companies: &[CompanyCounts],
+    delimiter: CsvDelimiter,
+    out: W,
+) -> Result<(), CsvExportError> {
+    let rows: Vec<&CompanyCounts> = companies.iter().collect();
+    write_rows(&rows, delimiter, out)
+}
+
+fn write_rows<W: Write>(
+    rows: &[&CompanyCounts],
+    delimiter: CsvDelimiter,
+    out: W,
+) -> Result<(), CsvExportError> {
     let mut writer = csv::WriterBuilder::new()
         .delimiter(delimiter.byte())
         .terminator(csv::Terminator::CRLF)
         .quote_style(csv::QuoteStyle::Necessary)
         .from_writer(out);
     writer.write_record(CSV_HEADER)?;
-    for row in rows {
+    for &row in rows {
         let cells = COUNT_COLUMNS.map(|column| match (column.value)(row) {
             // Text a spreadsheet could run is guarded; numbers cannot start a formula, except
             // a negative id, which is guarded like text.

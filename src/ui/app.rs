@@ -1,6 +1,7 @@
 //! The window's state and its frame: panels return actions, the app turns them into worker jobs
 //! (or small local writes), and worker events update the state the panels read next frame.
 
+mod history;
 mod session;
 mod sync;
 mod tabs;
@@ -27,7 +28,9 @@ use super::log::{LogBuffer, LogLevel, show_log};
 use super::profiles::{
     ProfileAction, ProfileBarView, ProfileDialog, show_profile_bar, show_profile_dialog,
 };
-use super::sync_view::{SyncAction, SyncPhase, SyncState, show_plan_dialog};
+use super::sync_view::{
+    SyncAction, SyncPhase, SyncState, show_integration_status, show_plan_dialog,
+};
 use super::table::PreviewTable;
 
 /// What the window needs from outside: injected so tests run on a temp dir and fakes.
@@ -101,6 +104,12 @@ pub struct ExportState {
     pub message: Option<Result<String, String>>,
     /// Start the file with a UTF-8 byte-order mark so Excel reads non-Latin names right.
     pub excel: bool,
+    /// Export only the ticked rows.
+    pub selected_only: bool,
+    /// The folder of the file last saved, for "Open folder".
+    pub saved_folder: Option<std::path::PathBuf>,
+    /// The path last saved to, offered again next time.
+    pub last_path: Option<std::path::PathBuf>,
 }
 
 /// Something a panel asked for this frame, handled after drawing.
@@ -118,6 +127,12 @@ pub enum Action {
     Revert(String),
     Sync(SyncAction),
     Options(OptionsAction),
+    /// Show a folder in the system's file manager.
+    OpenFolder(std::path::PathBuf),
+    /// Read the journal again for the History tab.
+    RefreshHistory,
+    /// Show one run's detail in History (`None`: close it).
+    OpenRun(Option<String>),
 }
 
 /// The window.
@@ -149,14 +164,21 @@ pub struct App {
     pub tab: Tab,
     focus_filter: bool,
     filter_text: String,
+    /// Both connection tests had passed at the last frame (the panel folds once when they do).
+    connection_folded: bool,
     #[cfg(feature = "sandbox")]
     demo: Option<crate::sandbox::Sandbox>,
     /// The demo's own folders for its history, removed when the window closes.
     demo_dirs: Option<tempfile::TempDir>,
     /// The demo's keys: this session only, never the keychain.
     demo_secrets: Arc<dyn SecretStore>,
-    /// Past runs from the journal, read when the History tab opens (`None`: read it again).
-    pub history: Option<Result<Vec<crate::storage::journal::RunSummary>, String>>,
+    /// Past runs from the journal, read when the History tab opens or is refreshed, never
+    /// while drawing (`None`: read it when the tab is next opened).
+    pub history: Option<Result<history::HistoryView, String>>,
+    /// The run whose detail History shows.
+    pub history_open_run: Option<String>,
+    /// This session's dry runs, for History: kept in memory, never in the tenant's history.
+    session_dry_runs: Vec<crate::storage::journal::JournalEntry>,
     pub sync: SyncState,
     pub counting_form: CountingForm,
     pub counting_error: Option<String>,
@@ -179,6 +201,7 @@ impl App {
         let repaint = ctx.clone();
         let worker = Worker::spawn(move || repaint.request_repaint())
             .map_err(|e| UiError::Start(e.to_string()))?;
+        add_symbol_font(ctx);
         let mut app = Self {
             ctx: ctx.clone(),
             worker,
@@ -205,11 +228,14 @@ impl App {
             tab: Tab::Preview,
             focus_filter: false,
             filter_text: String::new(),
+            connection_folded: false,
             #[cfg(feature = "sandbox")]
             demo: None,
             demo_dirs: None,
             demo_secrets: Arc::new(crate::storage::secrets::SessionStore::new()),
             history: None,
+            history_open_run: None,
+            session_dry_runs: Vec::new(),
             sync: SyncState::default(),
             counting_form: CountingForm::default(),
             counting_error: None,
@@ -301,7 +327,7 @@ impl App {
     }
 
     #[cfg(feature = "sandbox")]
-    fn start_demo(&mut self) {
+    pub(super) fn start_demo(&mut self) {
         match crate::sandbox::Sandbox::start_in_background(crate::sandbox::SandboxConfig::default())
         {
             Ok(sandbox) => self.enter_demo(sandbox),
@@ -312,7 +338,7 @@ impl App {
     }
 
     #[cfg(not(feature = "sandbox"))]
-    fn start_demo(&mut self) {
+    pub(super) fn start_demo(&mut self) {
         self.log.push(
             LogLevel::Error,
             "This build has no embedded sandbox, so the demo is not available",
@@ -360,13 +386,21 @@ impl App {
             self.on_event(event);
         }
         let mut actions = Vec::new();
-        self.shortcuts(ui);
+        self.shortcuts(ui, &mut actions);
 
-        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar(ui, &mut actions));
+        egui::Panel::top("top_bar").show(ui, |ui| {
+            self.top_bar(ui, &mut actions);
+            if self.profile.is_some() {
+                self.step_bar(ui);
+            }
+        });
+        if self.profile.is_some() {
+            egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui, &mut actions));
+        }
         let mut log_open = self.persisted.log_open;
         egui::Panel::bottom("log_panel")
             .resizable(true)
-            .default_size(140.0_f32.min(ui.available_height() * 0.25))
+            .default_size(100.0_f32.min(ui.available_height() * 0.15))
             .show_collapsible(ui, &mut log_open, |ui| {
                 ui.strong("Log");
                 show_log(ui, &self.log);
@@ -386,6 +420,7 @@ impl App {
             }
         }
 
+        self.typed_path_dialog(&ui.ctx().clone(), &mut actions);
         if self.sync.phase == SyncPhase::Confirm {
             for action in show_plan_dialog(ui.ctx(), &mut self.sync) {
                 actions.push(Action::Sync(action));
@@ -399,7 +434,8 @@ impl App {
             let max_width = (ui.available_width() * 0.45).max(200.0);
             egui::Panel::left("connection_panel")
                 .resizable(true)
-                .default_size(380.0_f32.min(max_width))
+                .default_size(330.0_f32.min(ui.available_width() * 0.38).max(220.0))
+                .min_size(220.0)
                 .max_size(max_width)
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical()
@@ -414,11 +450,20 @@ impl App {
         }
     }
 
-    fn shortcuts(&mut self, ui: &egui::Ui) {
+    fn shortcuts(&mut self, ui: &egui::Ui, actions: &mut Vec<Action>) {
         let find = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F);
         if ui.input_mut(|i| i.consume_shortcut(&find)) {
             self.tab = Tab::Preview;
             self.focus_filter = true;
+        }
+        // F5 or Ctrl+R: Preview (it only reads, so a key for it is always safe).
+        let refresh = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::R);
+        let preview = ui.input_mut(|i| {
+            i.consume_shortcut(&refresh) || i.consume_key(egui::Modifiers::NONE, egui::Key::F5)
+        });
+        if preview && self.profile.is_some() && !self.preview.running && self.dialog.is_none() {
+            self.tab = Tab::Preview;
+            actions.push(Action::Preview);
         }
     }
 
@@ -430,6 +475,7 @@ impl App {
                 names: &self.profile_names,
                 current: self.profile.as_ref().map(|p| p.name.as_str()),
                 demo: self.is_demo().then_some(DEMO_PROFILE),
+                demo_available: cfg!(feature = "sandbox").then_some(DEMO_PROFILE),
             };
             // A running sync belongs to this profile: switching away mid-run is not offered.
             let syncing = self.sync.phase != SyncPhase::Idle;
@@ -450,10 +496,17 @@ impl App {
             });
         });
         if let Some(problem) = &self.keychain_problem {
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
-                format!("{problem}. Keys typed now are kept for this session only."),
-            );
+            // One line in plain words; the system's own message on hover.
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(
+                        "The system keychain is not available: keys typed now are kept for this session only.",
+                    )
+                    .color(ui.visuals().warn_fg_color),
+                )
+                .truncate(),
+            )
+            .on_hover_text(problem);
         }
         for problem in &self.profile_problems {
             ui.colored_label(ui.visuals().warn_fg_color, problem);
@@ -492,10 +545,36 @@ impl App {
             synthesize_busy: self.worker.is_running(TestSynthesizeJob::KIND),
             read_only: false,
         };
-        for action in show_connection(ui, &mut self.form, &view) {
-            actions.push(Action::Connection(action));
+        let both_passed = matches!(self.connectwise_test, TestState::Passed(_))
+            && matches!(self.synthesize_test, TestState::Passed(_));
+        // The connection folds away once both tests pass; a click opens it again.
+        let fold = both_passed && !self.connection_folded;
+        self.connection_folded = both_passed;
+        let mut header = egui::CollapsingHeader::new(if both_passed {
+            "Connection (both tests passed)"
+        } else {
+            "Connection"
+        })
+        .id_salt("connection_section")
+        .default_open(true);
+        if fold {
+            header = header.open(Some(false));
         }
-        ui.add_space(12.0);
+        header.show(ui, |ui| {
+            for action in show_connection(ui, &mut self.form, &view) {
+                actions.push(Action::Connection(action));
+            }
+        });
+        ui.add_space(8.0);
+        egui::CollapsingHeader::new("Synthesize integration status")
+            .id_salt("status_section")
+            .show(ui, |ui| {
+                let busy = self.worker.is_running(crate::worker::SetStatusJob::KIND);
+                for action in show_integration_status(ui, &mut self.sync, busy) {
+                    actions.push(Action::Sync(action));
+                }
+            });
+        ui.add_space(8.0);
         egui::CollapsingHeader::new("Counting and sync options")
             .id_salt("options_section")
             .show(ui, |ui| {
@@ -519,7 +598,12 @@ impl App {
     fn central(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
             ui.selectable_value(&mut self.tab, Tab::Preview, "Counts");
+            let before = self.tab;
             ui.selectable_value(&mut self.tab, Tab::History, "History");
+            if before != Tab::History && self.tab == Tab::History {
+                // The journal is read once, when the tab opens, and kept.
+                actions.push(Action::RefreshHistory);
+            }
         });
         ui.separator();
         match self.tab {
@@ -546,6 +630,8 @@ impl App {
 
     fn on_event(&mut self, event: WorkerEvent<App>) {
         match event {
+            // A sync's plan and its sending are one job kind: each logs its own line instead.
+            WorkerEvent::Started(kind) if kind == SYNC => {}
             WorkerEvent::Started(kind) => self
                 .log
                 .push(LogLevel::Info, format!("{} started", kind.label())),
@@ -584,6 +670,24 @@ impl App {
                 self.worker.cancel(kind);
             }
             Action::Connection(ConnectionAction::Save) => self.save_profile(),
+            Action::Connection(ConnectionAction::EditedConnectWise) => {
+                // An old result must not stand beside new settings.
+                if self.connectwise_test != TestState::Running {
+                    self.connectwise_test = TestState::NotRun;
+                    self.connectwise_report = None;
+                }
+            }
+            Action::Connection(ConnectionAction::EditedSynthesize) => {
+                if self.synthesize_test != TestState::Running {
+                    self.synthesize_test = TestState::NotRun;
+                }
+            }
+            Action::Connection(ConnectionAction::CancelConnectWiseTest) => {
+                self.worker.cancel(TestConnectWiseJob::KIND);
+            }
+            Action::Connection(ConnectionAction::CancelSynthesizeTest) => {
+                self.worker.cancel(TestSynthesizeJob::KIND);
+            }
             Action::Connection(ConnectionAction::TestConnectWise) => {
                 match self.form.connectwise_settings() {
                     Ok(settings) => {
@@ -657,6 +761,12 @@ impl App {
                 self.save_profile();
             }
             Action::TryDemo => self.start_demo(),
+            Action::OpenFolder(folder) => {
+                let url = format!("file://{}", folder.display());
+                self.ctx.open_url(egui::OpenUrl::new_tab(url));
+            }
+            Action::RefreshHistory => self.read_history(),
+            Action::OpenRun(run_id) => self.open_run(run_id),
         }
     }
 
@@ -710,6 +820,17 @@ impl Handles<PreviewJob> for App {
                 self.preview.elapsed_ms = Some(outcome.elapsed_ms);
                 let mut table = table;
                 self.merge_last_sent(&mut table);
+                let held: Vec<(i64, String)> = outcome
+                    .completeness
+                    .held_companies()
+                    .iter()
+                    .map(|h| (h.company_id, h.reason()))
+                    .collect();
+                table.set_held(&held);
+                // Preview again keeps what the user set: unticked rows, sort, quick filters.
+                if let Some(before) = &self.preview.table {
+                    table.keep_view_of(before);
+                }
                 self.preview.table = Some(table);
                 self.preview.error = None;
             }
@@ -765,6 +886,22 @@ impl Handles<TestSynthesizeJob> for App {
             self.sync.status_choice = integration.known_status();
             self.sync.integration = Some(integration);
         }
+    }
+}
+
+/// Adds egui's bundled monospace font as the last fallback of the proportional text, so the
+/// arrows and sort markers (→ ▲ ▼) draw even where no system font has them.
+fn add_symbol_font(ctx: &egui::Context) {
+    use egui::epaint::text::{FontInsert, FontPriority, InsertFontFamily};
+    if let Some(hack) = egui::FontDefinitions::default().font_data.get("Hack") {
+        ctx.add_font(FontInsert::new(
+            "Hack (symbols)",
+            (**hack).clone(),
+            vec![InsertFontFamily {
+                family: egui::FontFamily::Proportional,
+                priority: FontPriority::Lowest,
+            }],
+        ));
     }
 }
 

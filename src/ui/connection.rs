@@ -226,6 +226,43 @@ pub enum ConnectionAction {
     Save,
     TestConnectWise,
     TestSynthesize,
+    /// A ConnectWise field was edited: the last test no longer says anything about it.
+    EditedConnectWise,
+    /// A Synthesize field was edited.
+    EditedSynthesize,
+    /// Stop a running test.
+    CancelConnectWiseTest,
+    CancelSynthesizeTest,
+}
+
+/// Whether `text` has the shape of a GUID (8-4-4-4-12 hex digits, braces allowed), as the
+/// client ids of ConnectWise's developer portal do.
+pub fn looks_like_guid(text: &str) -> bool {
+    let text = text.trim().trim_start_matches('{').trim_end_matches('}');
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// What a site choice is, for the drop-down's hover: the two Australian regions are distinct.
+fn site_hint(site: &ConnectWiseSite) -> &'static str {
+    match site {
+        ConnectWiseSite::Au | ConnectWiseSite::Aus => {
+            "ConnectWise has two Australian cloud regions, au. and aus.; pick the one in the \
+             address you sign in at"
+        }
+        ConnectWiseSite::Staging => "ConnectWise's developer sandbox, for testing integrations",
+        ConnectWiseSite::Custom { .. } => {
+            "Your own ConnectWise server: the address you sign in at; the API is found from it"
+        }
+        ConnectWiseSite::DirectApi { .. } => {
+            "The full API address, used as typed (no discovery through companyinfo)"
+        }
+        _ => "A ConnectWise cloud region: pick the one in the address you sign in at",
+    }
 }
 
 /// What the panel shows besides the form.
@@ -260,8 +297,21 @@ fn show_test_state(ui: &mut egui::Ui, state: Option<&TestState>) {
     }
 }
 
-/// Marks the form for saving when the user leaves a field or presses Enter in it.
+/// Marks the form for saving when the user leaves a field or presses Enter in it, and the
+/// side's last test as outdated when the field's text changed.
 fn note(actions: &mut Vec<ConnectionAction>, ui: &egui::Ui, r: &egui::Response) {
+    note_side(actions, ui, r, ConnectionAction::EditedConnectWise);
+}
+
+fn note_side(
+    actions: &mut Vec<ConnectionAction>,
+    ui: &egui::Ui,
+    r: &egui::Response,
+    edited: ConnectionAction,
+) {
+    if r.changed() && !actions.contains(&edited) {
+        actions.push(edited);
+    }
     if r.lost_focus() || submitted(ui, r) {
         actions.push(ConnectionAction::Save);
     }
@@ -279,13 +329,18 @@ fn connectwise_fields_ui(
         .show(ui, |ui| {
             let label = ui.label("Site");
             let before = form.site.clone();
+            // Narrow enough that the panel can be narrowed; the full name shows on hover.
             egui::ComboBox::from_id_salt("site_choice")
                 .selected_text(form.site.label())
-                .width(260.0)
+                .width(190.0)
+                .truncate()
                 .show_ui(ui, |ui| {
                     for choice in ConnectWiseSite::drop_down_choices() {
                         let selected = form.site.same_choice(&choice);
-                        if ui.selectable_label(selected, choice.label()).clicked() && !selected {
+                        let item = ui
+                            .selectable_label(selected, choice.label())
+                            .on_hover_text(site_hint(&choice));
+                        if item.clicked() && !selected {
                             form.site = choice;
                         }
                     }
@@ -294,6 +349,7 @@ fn connectwise_fields_ui(
                 .labelled_by(label.id);
             if !before.same_choice(&form.site) {
                 actions.push(ConnectionAction::Save);
+                actions.push(ConnectionAction::EditedConnectWise);
             }
             ui.end_row();
             match form.site {
@@ -331,6 +387,14 @@ fn connectwise_fields_ui(
                 "GUID from the developer portal",
             );
             note(actions, ui, &r);
+            if !form.client_id.trim().is_empty() && !looks_like_guid(&form.client_id) {
+                ui.label("");
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    "Client ID: not a GUID (like 1a2b3c4d-…); copy it from the ConnectWise developer portal",
+                );
+                ui.end_row();
+            }
             let r = secret_row(ui, "Public key", &mut form.public_key, form.show_secrets);
             note(actions, ui, &r);
             let r = secret_row(ui, "Private key", &mut form.private_key, form.show_secrets);
@@ -394,6 +458,9 @@ pub fn show_connection(
             if button.clicked() {
                 actions.push(ConnectionAction::TestConnectWise);
             }
+            if view.connectwise_busy && ui.button("Cancel test").clicked() {
+                actions.push(ConnectionAction::CancelConnectWiseTest);
+            }
         });
         show_test_state(ui, view.connectwise_test);
         if let Some(report) = view.discovery {
@@ -412,31 +479,36 @@ pub fn show_connection(
                     &mut form.synthesize_url,
                     DEFAULT_SYNTHESIZE_URL,
                 );
-                note(&mut actions, ui, &r);
+                note_side(&mut actions, ui, &r, ConnectionAction::EditedSynthesize);
                 let r = secret_row(
                     ui,
                     "Vendor API key",
                     &mut form.vendor_api_key,
                     form.show_secrets,
                 );
-                note(&mut actions, ui, &r);
+                note_side(&mut actions, ui, &r, ConnectionAction::EditedSynthesize);
                 let r = secret_row(
                     ui,
                     "Partner API key",
                     &mut form.partner_api_key,
                     form.show_secrets,
                 );
-                note(&mut actions, ui, &r);
+                note_side(&mut actions, ui, &r, ConnectionAction::EditedSynthesize);
             });
-        if ui
-            .add_enabled(
-                !view.synthesize_busy,
-                egui::Button::new("Test Synthesize connection"),
-            )
-            .clicked()
-        {
-            actions.push(ConnectionAction::TestSynthesize);
-        }
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    !view.synthesize_busy,
+                    egui::Button::new("Test Synthesize connection"),
+                )
+                .clicked()
+            {
+                actions.push(ConnectionAction::TestSynthesize);
+            }
+            if view.synthesize_busy && ui.button("Cancel test").clicked() {
+                actions.push(ConnectionAction::CancelSynthesizeTest);
+            }
+        });
         show_test_state(ui, view.synthesize_test);
     });
     ui.checkbox(&mut form.show_secrets, "Show keys");
@@ -456,6 +528,14 @@ mod tests {
         assert!(err.contains("ConnectWise company id"), "{err}");
         let err = form.synthesize_settings().unwrap_err();
         assert!(err.contains("vendor API key"), "{err}");
+    }
+
+    #[test]
+    fn a_client_id_is_checked_for_the_shape_of_a_guid() {
+        assert!(looks_like_guid("5ad1b0c4-0000-4000-8000-5a4db0c5a4db"));
+        assert!(looks_like_guid(" {5AD1B0C4-0000-4000-8000-5A4DB0C5A4DB} "));
+        assert!(!looks_like_guid("my-client"));
+        assert!(!looks_like_guid("5ad1b0c4-0000-4000-8000-5a4db0c5a4dz"));
     }
 
     #[test]

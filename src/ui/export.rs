@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::domain::counting::CompanyCounts;
-use crate::domain::csv_export::CsvDelimiter;
-use crate::engine::export::{self, ExportError as EngineExportError};
-use crate::storage::export_file::ExportFileError;
+use crate::domain::csv_export::{CsvDelimiter, UTF8_BOM, write_csv_in_order};
+use crate::storage::export_file::{ExportFileError, write_export};
 
 /// Asks the user where to save a file.
 pub trait SaveDialog: Send {
@@ -50,26 +49,25 @@ impl SaveDialog for FixedPathSaveDialog {
 #[error("{0}")]
 pub struct ExportError(String);
 
-/// Writes the CSV to what the user chose through the engine's export, as the command's `--csv`
-/// does: a regular file atomically and keeping its permissions, a symlink's target, a pipe
-/// streamed; `excel` starts it with the UTF-8 byte-order mark.
+/// Writes the CSV to what the user chose, the rows in the order given (the table's), as the
+/// command's `--csv` writes its file: a regular file atomically and keeping its permissions, a
+/// symlink's target, a pipe streamed; `excel` starts it with the UTF-8 byte-order mark.
 pub fn export_csv(
     path: &Path,
     companies: &[CompanyCounts],
     delimiter: CsvDelimiter,
     excel: bool,
 ) -> Result<(), ExportError> {
-    export::export_csv(path, companies, delimiter, excel)
-        .map(drop)
-        .map_err(|e| match e {
-            EngineExportError::Encode(e) => {
-                ExportError(format!("could not write {}: {e}", path.display()))
-            }
-            EngineExportError::File(e @ ExportFileError::Refused { .. }) => {
-                ExportError(format!("could not write {e}"))
-            }
-            EngineExportError::File(e @ ExportFileError::Io { .. }) => ExportError(e.to_string()),
-        })
+    let mut bytes = Vec::new();
+    if excel {
+        bytes.extend_from_slice(UTF8_BOM);
+    }
+    write_csv_in_order(companies, delimiter, &mut bytes)
+        .map_err(|e| ExportError(format!("could not write {}: {e}", path.display())))?;
+    write_export(path, &bytes).map(drop).map_err(|e| match e {
+        e @ ExportFileError::Refused { .. } => ExportError(format!("could not write {e}")),
+        e @ ExportFileError::Io { .. } => ExportError(e.to_string()),
+    })
 }
 
 /// The file name offered in the dialog.
@@ -112,6 +110,18 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("company_id;company_name;"));
         assert!(text.contains("7;\"Acme; Inc\";1;2;3"));
+        // The rows keep the order given.
+        let two = [
+            rows[0].clone(),
+            CompanyCounts {
+                company_id: 1,
+                ..rows[0].clone()
+            },
+        ];
+        export_csv(&path, &two, CsvDelimiter::Comma, false).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ids: Vec<&str> = text.lines().skip(1).map(|l| &l[..1]).collect();
+        assert_eq!(ids, ["7", "1"]);
         export_csv(&path, &rows, CsvDelimiter::Comma, true).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.starts_with(b"\xEF\xBB\xBFcompany_id,company_name,"));

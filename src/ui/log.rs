@@ -17,6 +17,8 @@ pub struct LogLine {
     pub at: String,
     pub level: LogLevel,
     pub text: String,
+    /// How many times in a row the line was logged.
+    pub repeated: u32,
 }
 
 /// The most recent lines, oldest first.
@@ -37,13 +39,24 @@ impl LogBuffer {
             LogLevel::Warn => tracing::warn!(target: "window", "{text}"),
             LogLevel::Error => tracing::error!(target: "window", "{text}"),
         }
+        let at = chrono::Local::now().format("%H:%M:%S").to_string();
+        // The same line again is counted on the line before, not repeated.
+        if let Some(last) = self.lines.back_mut()
+            && last.level == level
+            && last.text == text
+        {
+            last.repeated += 1;
+            last.at = at;
+            return;
+        }
         if self.lines.len() == MAX_LOG_LINES {
             self.lines.pop_front();
         }
         self.lines.push_back(LogLine {
-            at: chrono::Local::now().format("%H:%M:%S").to_string(),
+            at,
             level,
             text,
+            repeated: 1,
         });
     }
 
@@ -64,7 +77,11 @@ pub fn show_log(ui: &mut egui::Ui, log: &LogBuffer) {
         .auto_shrink([false, false])
         .show(ui, |ui| {
             for line in log.lines() {
-                let text = format!("{}  {}", line.at, line.text);
+                let text = if line.repeated > 1 {
+                    format!("{}  {} (×{})", line.at, line.text, line.repeated)
+                } else {
+                    format!("{}  {}", line.at, line.text)
+                };
                 match line.level {
                     LogLevel::Info => ui.monospace(text),
                     LogLevel::Warn => ui.colored_label(

@@ -7,6 +7,7 @@ pub mod counting_form;
 pub mod export;
 pub mod log;
 pub mod profiles;
+pub mod steps;
 pub mod sync_view;
 pub mod table;
 mod widgets;
@@ -48,7 +49,9 @@ fn native_options() -> eframe::NativeOptions {
         // The packaging's application id, so Linux desktops match the window to its icon.
         .with_app_id(APP_ID)
         .with_inner_size([1280.0, 800.0])
-        .with_min_inner_size([640.0, 420.0]);
+        // Below this the table shows too few rows to review a tenant; every control stays
+        // reachable down to it (scrolling sideways where needed).
+        .with_min_inner_size([800.0, 560.0]);
     if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON_PNG) {
         viewport = viewport.with_icon(icon);
     }

@@ -1,7 +1,7 @@
 //! The profile bar (switch, new, rename, duplicate, delete) and its dialogs. Drawing only: the
 //! app does the file and keychain work for the actions returned.
 
-use super::widgets::submitted;
+use super::widgets::{destructive_button, primary_button, submitted};
 
 /// An open profile dialog and what is typed in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,8 @@ pub enum ProfileAction {
     Rename(String),
     Duplicate(String),
     Delete,
+    /// Open the demo on the embedded sandbox (again).
+    Demo,
 }
 
 /// What the bar shows.
@@ -42,6 +44,8 @@ pub struct ProfileBarView<'a> {
     pub current: Option<&'a str>,
     /// The demo profile's name when the demo runs (shown, never saved).
     pub demo: Option<&'a str>,
+    /// The demo can be opened from the picker (this build has the embedded sandbox).
+    pub demo_available: Option<&'a str>,
 }
 
 /// The profile picker and its buttons.
@@ -52,8 +56,15 @@ pub fn show_profile_bar(ui: &mut egui::Ui, view: &ProfileBarView<'_>) -> Vec<Pro
         .selected_text(view.current.unwrap_or("(none)"))
         .width(200.0)
         .show_ui(ui, |ui| {
-            if let Some(demo) = view.demo {
-                let _ = ui.selectable_label(view.current == Some(demo), demo);
+            // The demo stays in the list, so switching away from it is never a one-way door.
+            if let Some(demo) = view.demo.or(view.demo_available) {
+                let selected = view.demo.is_some() && view.current == Some(demo);
+                let item = ui
+                    .selectable_label(selected, demo)
+                    .on_hover_text("The built-in demo: generated data, nothing saved");
+                if item.clicked() && !selected {
+                    actions.push(ProfileAction::Demo);
+                }
             }
             for name in view.names {
                 let selected = view.current == Some(name.as_str());
@@ -114,7 +125,9 @@ pub fn show_profile_dialog(
                     .labelled_by(label.id);
                 // Focus the name once when the dialog opens (not every frame, or Enter could
                 // never take the focus away and submit).
-                if std::mem::take(focus_name) {
+                // After an error ("name exists") the name keeps the focus, to be fixed in place.
+                let refocus = error.is_some() && ui.memory(|m| m.focused().is_none());
+                if std::mem::take(focus_name) || refocus {
                     field.request_focus();
                 }
                 let entered = submitted(ui, &field);
@@ -138,7 +151,12 @@ pub fn show_profile_dialog(
         }
         ui.horizontal(|ui| {
             let (entered, action, ok) = submit;
-            if ui.button(ok).clicked() || entered {
+            let button = if matches!(action, ProfileAction::Delete) {
+                destructive_button(ui, ok)
+            } else {
+                primary_button(ui, ok)
+            };
+            if ui.add(button).clicked() || entered {
                 actions.push(action);
             }
             if ui.button("Cancel").clicked() {

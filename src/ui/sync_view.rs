@@ -9,6 +9,8 @@ use crate::engine::tenant::TenantHistory;
 use crate::engine::{IntegrationData, IntegrationStatus};
 use crate::storage::journal::CountOutcome;
 
+use super::widgets::{destructive_button, primary_button};
+
 /// Where the current sync stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SyncPhase {
@@ -38,6 +40,8 @@ pub struct SyncState {
     pub status_message: Option<Result<String, String>>,
     /// The user ticked "send the drop" for the plan on screen (the drop guard).
     pub drop_confirmed: bool,
+    /// A status change waiting for the user's confirmation.
+    pub status_to_confirm: Option<IntegrationStatus>,
     /// The tenant's history the plan on screen was made against, or as the last run left it
     /// (the baseline of Retry failed); a run sends only while it is still current.
     pub history: Option<TenantHistory>,
@@ -47,6 +51,8 @@ pub struct SyncState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncAction {
     Plan(SyncSteps),
+    /// Plan everything and show what would be sent, sending nothing.
+    DryRun,
     Confirm,
     ClosePlan,
     Cancel,
@@ -64,95 +70,115 @@ fn steps_label(steps: SyncSteps) -> &'static str {
     }
 }
 
-/// The four sync buttons: those that send counts are off without a current, complete preview,
-/// and say why on hover.
-fn sync_buttons(
-    ui: &mut egui::Ui,
-    state: &SyncState,
-    has_counts: bool,
-    send_blocked: Option<&str>,
-    actions: &mut Vec<SyncAction>,
-) {
-    let idle = state.phase == SyncPhase::Idle;
-    for steps in [
-        SyncSteps::SERVICES,
-        SyncSteps::ACCOUNTS,
-        SyncSteps::USAGE,
-        SyncSteps::ALL,
-    ] {
-        let needs_counts = steps.accounts || steps.usage;
-        let sendable = has_counts && send_blocked.is_none();
-        let enabled = idle && (sendable || !needs_counts);
-        let why = match send_blocked {
-            Some(reason) if has_counts => reason,
-            _ => "Run a preview first",
-        };
-        let button = ui
-            .add_enabled(enabled, egui::Button::new(steps_label(steps)))
-            .on_disabled_hover_text(why);
-        if button.clicked() {
-            actions.push(SyncAction::Plan(steps));
-        }
+/// What the sync controls need to know besides the sync's own state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendView<'a> {
+    /// A preview's table is loaded (and no preview is running).
+    pub has_counts: bool,
+    /// Why its counts may not be sent now (a stale or incomplete preview).
+    pub send_blocked: Option<&'a str>,
+    pub selected: usize,
+    pub companies: usize,
+}
+
+/// The primary action's words: "Send all 40 companies…" or "Send 3 selected companies…".
+pub fn send_label(selected: usize, companies: usize) -> String {
+    if selected == companies {
+        format!("Send all {companies} companies…")
+    } else {
+        format!("Send {selected} selected companies…")
     }
 }
 
-/// The sync buttons, progress and results; `has_counts` says whether a preview is loaded and
-/// `send_blocked` why its counts may not be sent now (a stale or incomplete preview).
+/// What one partial step does, for its hover text.
+fn step_hover(steps: SyncSteps) -> &'static str {
+    match (steps.services, steps.accounts, steps.usage) {
+        (true, false, false) => "Only create the two services in Synthesize, if missing",
+        (false, true, false) => "Only create the missing Synthesize accounts",
+        _ => "Only post the counts (companies without an account wait)",
+    }
+}
+
+/// Why the send and partial-step buttons are off, or `None` when they may be used.
+fn why_off(state: &SyncState, view: &SendView<'_>) -> Option<String> {
+    if state.phase != SyncPhase::Idle {
+        return Some("A sync is being planned or sent; wait for it to finish".to_owned());
+    }
+    if !view.has_counts {
+        return Some(
+            "Run a preview first: nothing can be sent before a current preview".to_owned(),
+        );
+    }
+    if let Some(reason) = view.send_blocked {
+        return Some(reason.to_owned());
+    }
+    if view.selected == 0 {
+        return Some("No company is ticked; tick the companies to send".to_owned());
+    }
+    None
+}
+
+/// The send controls: the primary "Send N companies…", the partial steps and the dry run as
+/// secondary actions, Cancel while sending and "Retry failed" afterwards. Every one is off
+/// until a current, complete preview exists, and says why on hover.
 pub fn show_sync_controls(
     ui: &mut egui::Ui,
-    state: &mut SyncState,
-    has_counts: bool,
-    send_blocked: Option<&str>,
-    status_busy: bool,
+    state: &SyncState,
+    view: &SendView<'_>,
 ) -> Vec<SyncAction> {
     let mut actions = Vec::new();
-    let idle = state.phase == SyncPhase::Idle;
-    ui.horizontal_wrapped(|ui| {
-        sync_buttons(ui, state, has_counts, send_blocked, &mut actions);
-        ui.add_enabled(idle, egui::Checkbox::new(&mut state.dry_run, "Dry run"))
-            .on_hover_text("Show exactly what would be sent, and send nothing");
-        if state.phase == SyncPhase::Running && ui.button("Cancel sync").clicked() {
-            actions.push(SyncAction::Cancel);
-        }
-        let failed = state
-            .report
-            .as_ref()
-            .is_some_and(|r| !r.failed_counts().is_empty());
-        if idle && failed && ui.button("Retry failed").clicked() {
-            actions.push(SyncAction::RetryFailed);
-        }
-        ui.separator();
-        let label = ui.label("Integration status");
-        // No default: until Synthesize has been read (Test connection) or the user picks one,
-        // the drop-down says so rather than showing a status nobody read.
-        let mut picked = state.status_choice;
-        egui::ComboBox::from_id_salt("integration_status")
-            .selected_text(picked.map_or("(not read yet)", IntegrationStatus::as_str))
-            .show_ui(ui, |ui| {
-                for status in IntegrationStatus::ALL {
-                    ui.selectable_value(&mut picked, Some(status), status.as_str());
-                }
-            })
-            .response
-            .labelled_by(label.id);
-        state.status_choice = picked;
-        if ui
-            .add_enabled(
-                !status_busy && picked.is_some(),
-                egui::Button::new("Set status"),
-            )
-            .clicked()
-            && let Some(picked) = picked
-        {
-            actions.push(SyncAction::SetStatus(picked));
-        }
-    });
-    if let Some(integration) = &state.integration {
-        ui.label(format!(
-            "Synthesize says: {}",
-            printable(&integration.describe())
-        ));
+    let off = why_off(state, view);
+    let enabled = off.is_none();
+    let why = off.unwrap_or_default();
+    let send = ui
+        .add_enabled(
+            enabled,
+            primary_button(ui, send_label(view.selected, view.companies)),
+        )
+        .on_hover_text("Shows the plan (services, accounts, counts) and asks before sending")
+        .on_disabled_hover_text(&why);
+    if send.clicked() {
+        actions.push(SyncAction::Plan(SyncSteps::ALL));
     }
+    let dry = ui
+        .add_enabled(enabled, egui::Button::new("Dry run"))
+        .on_hover_text("Show exactly what would be sent, and send nothing")
+        .on_disabled_hover_text(&why);
+    if dry.clicked() {
+        actions.push(SyncAction::DryRun);
+    }
+    // The partial steps: secondary, in a menu after the primary action.
+    ui.add_enabled_ui(enabled, |ui| {
+        ui.menu_button("Other steps", |ui| {
+            for steps in [SyncSteps::SERVICES, SyncSteps::ACCOUNTS, SyncSteps::USAGE] {
+                if ui
+                    .button(steps_label(steps))
+                    .on_hover_text(step_hover(steps))
+                    .clicked()
+                {
+                    actions.push(SyncAction::Plan(steps));
+                }
+            }
+        })
+        .response
+        .on_hover_text("Services only, accounts only, or counts only")
+        .on_disabled_hover_text(&why);
+    });
+    if state.phase == SyncPhase::Running && ui.button("Cancel sync").clicked() {
+        actions.push(SyncAction::Cancel);
+    }
+    let failed = state
+        .report
+        .as_ref()
+        .is_some_and(|r| !r.failed_counts().is_empty());
+    if state.phase == SyncPhase::Idle && failed && ui.button("Retry failed").clicked() {
+        actions.push(SyncAction::RetryFailed);
+    }
+    actions
+}
+
+/// The sync's progress while it plans or sends (nothing when idle).
+pub fn show_sync_progress(ui: &mut egui::Ui, state: &SyncState) {
     match state.phase {
         SyncPhase::Planning => {
             ui.horizontal(|ui| {
@@ -178,20 +204,97 @@ pub fn show_sync_controls(
         }
         _ => {}
     }
-    for message in [&state.message, &state.status_message]
-        .into_iter()
-        .flatten()
-    {
-        match message {
-            Ok(text) => {
-                ui.label(text);
-            }
-            Err(text) => {
-                ui.colored_label(ui.visuals().error_fg_color, text);
-            }
+}
+
+/// The integration's status as Synthesize last reported it, and a change that asks first.
+pub fn show_integration_status(
+    ui: &mut egui::Ui,
+    state: &mut SyncState,
+    busy: bool,
+) -> Vec<SyncAction> {
+    let mut actions = Vec::new();
+    // Drawn before the button that opens it, so it first shows the frame after the click
+    // (the click that opened it must not count as a click outside it).
+    if let Some(status) = state.status_to_confirm {
+        let modal = egui::Modal::new(egui::Id::unique("confirm_status")).show(ui.ctx(), |ui| {
+            ui.set_width(420.0);
+            ui.heading(format!("Set the integration status to {status}?"));
+            ui.label(status_consequence(status));
+            ui.horizontal(|ui| {
+                let set = if status == IntegrationStatus::Disabled {
+                    destructive_button(ui, format!("Set to {status}"))
+                } else {
+                    primary_button(ui, format!("Set to {status}"))
+                };
+                if ui.add(set).clicked() {
+                    actions.push(SyncAction::SetStatus(status));
+                    state.status_to_confirm = None;
+                }
+                if ui.button("Keep it").clicked() {
+                    state.status_to_confirm = None;
+                }
+            });
+        });
+        if modal.should_close() {
+            state.status_to_confirm = None;
+        }
+    }
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("Integration status");
+        // No default: until Synthesize has been read (Test connection) or the user picks one,
+        // the drop-down says so rather than showing a status nobody read.
+        let mut picked = state.status_choice;
+        egui::ComboBox::from_id_salt("integration_status")
+            .selected_text(picked.map_or("(not read yet)", IntegrationStatus::as_str))
+            .show_ui(ui, |ui| {
+                for status in IntegrationStatus::ALL {
+                    ui.selectable_value(&mut picked, Some(status), status.as_str());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        state.status_choice = picked;
+        let read = state.integration.as_ref().and_then(|i| i.status.clone());
+        let changed = picked.is_some_and(|p| read.as_deref() != Some(p.as_str()));
+        if ui
+            .add_enabled(!busy && changed, egui::Button::new("Set status…"))
+            .on_disabled_hover_text("Pick a status other than the one Synthesize reports")
+            .clicked()
+            && let Some(picked) = picked
+        {
+            state.status_to_confirm = Some(picked);
+        }
+    });
+    match &state.integration {
+        Some(integration) => {
+            ui.label(format!(
+                "Synthesize says: {}",
+                printable(&integration.describe())
+            ));
+        }
+        None => {
+            ui.weak("Test the Synthesize connection to read the status.");
         }
     }
     actions
+}
+
+/// What a status change means, in the words of Synthesize's documentation.
+fn status_consequence(status: IntegrationStatus) -> &'static str {
+    match status {
+        IntegrationStatus::Active => {
+            "Synthesize normally sets \"active\" itself once usage arrives; set it only to correct it."
+        }
+        IntegrationStatus::Inactive => {
+            "\"inactive\" is how Synthesize marks an integration that is not connected."
+        }
+        IntegrationStatus::Pending => {
+            "\"pending\" tells Synthesize the integration is ready to map."
+        }
+        IntegrationStatus::Disabled | IntegrationStatus::Error => {
+            "An older status value: Synthesize's public documentation does not list it, so check with the partner first."
+        }
+    }
 }
 
 /// The plan, as the confirmation dialog (or the dry run) shows it: every item that would be sent.
@@ -268,7 +371,7 @@ pub fn show_plan_dialog(ctx: &egui::Context, state: &mut SyncState) -> Vec<SyncA
                 let confirm = ui
                     .add_enabled(
                         !large_drop || drop_confirmed,
-                        egui::Button::new("Confirm and send"),
+                        primary_button(ui, "Confirm and send"),
                     )
                     .on_disabled_hover_text("Tick the box above to send this drop");
                 if confirm.clicked() {

@@ -10,21 +10,47 @@ use crate::domain::columns::{COUNT_COLUMNS, Cell, ColumnKind, CountColumn, colum
 use crate::domain::counting::{CompanyCounts, CountingResult};
 use crate::domain::printable::printable;
 
-/// The counts a company was last sent, from the journal.
+/// The two counts of a company as sent (or to be sent); `None` for a count that was not: a
+/// zero the zero policy left out is never shown as a zero sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LastSent {
-    pub shared_devices: u64,
-    pub not_shared_devices: u64,
+    pub shared_devices: Option<u64>,
+    pub not_shared_devices: Option<u64>,
 }
 
 impl LastSent {
-    /// The count last sent for the column with this key, for the columns that are sent.
+    /// The count for the column with this key, for the columns that are sent.
     fn count(self, key: &str) -> Option<u64> {
         match key {
-            "shared_devices" => Some(self.shared_devices),
-            "not_shared_devices" => Some(self.not_shared_devices),
+            "shared_devices" => self.shared_devices,
+            "not_shared_devices" => self.not_shared_devices,
             _ => None,
         }
+    }
+
+    /// Sets the count of one service.
+    pub fn set(&mut self, service: crate::domain::sync_plan::ServiceKind, count: u64) {
+        use crate::domain::sync_plan::ServiceKind;
+        match service {
+            ServiceKind::Shared => self.shared_devices = Some(count),
+            ServiceKind::NotShared => self.not_shared_devices = Some(count),
+        }
+    }
+
+    /// "3 / 5", with "—" for a count not sent.
+    pub fn text(self) -> String {
+        let one = |c: Option<u64>| c.map_or_else(|| "—".to_owned(), |c| c.to_string());
+        format!(
+            "{} / {}",
+            one(self.shared_devices),
+            one(self.not_shared_devices)
+        )
+    }
+
+    /// Whether these are exactly the counts of `counts`.
+    fn matches(self, counts: &CompanyCounts) -> bool {
+        self.shared_devices.unwrap_or(0) == counts.shared_devices
+            && self.not_shared_devices.unwrap_or(0) == counts.not_shared_devices
     }
 }
 
@@ -64,8 +90,11 @@ pub enum RowStatus {
     Failed(String),
     /// Left out of the sync (not selected, cancelled, or nothing to send).
     Skipped,
-    /// A dry run would post counts for it.
+    /// A dry run would post counts for it (kept for callers; a dry run's result is shown
+    /// beside the real status, see [`PreviewRow::would_send`]).
     WouldSend,
+    /// Both counts are zero and the zero policy sends no zero: nothing went out for it.
+    ZeroNotSent,
 }
 
 impl RowStatus {
@@ -78,6 +107,7 @@ impl RowStatus {
             RowStatus::Failed(reason) => format!("failed: {reason}"),
             RowStatus::Skipped => "skipped".to_owned(),
             RowStatus::WouldSend => "would send (dry run)".to_owned(),
+            RowStatus::ZeroNotSent => "nothing sent: zero (zero policy)".to_owned(),
         }
     }
 }
@@ -90,8 +120,18 @@ pub struct PreviewRow {
     pub account: AccountState,
     pub selected: bool,
     pub status: RowStatus,
+    /// The counts the current run sent for it (a revert sends other counts than the table's).
+    pub sent_now: Option<LastSent>,
+    /// Whether the current run was a revert to a past run's counts.
+    pub reverted: bool,
+    /// What the last dry run would send: shown beside the real status, never over it.
+    pub would_send: Option<LastSent>,
+    /// Why the company is held (a record of it could not be read), when it is.
+    pub held: Option<String>,
     /// Lowercased name and id, so filtering 5,000 rows does not allocate per frame.
     search_key: String,
+    /// The name trimmed and lowercased, the key it sorts by.
+    sort_key: String,
 }
 
 impl PreviewRow {
@@ -101,26 +141,91 @@ impl PreviewRow {
             counts.company_id,
             counts.company_name.to_lowercase()
         );
+        let sort_key = counts.company_name.trim().to_lowercase();
         Self {
             counts,
             last_sent: None,
             account: AccountState::Unknown,
             selected: true,
             status: RowStatus::None,
+            sent_now: None,
+            reverted: false,
+            would_send: None,
+            held: None,
             search_key,
+            sort_key,
         }
     }
 
-    /// Whether the counts differ from the last ones sent (a company never sent counts as changed).
+    /// Whether the counts differ from the last ones sent (a company never sent counts as
+    /// changed; a count never sent and zero now is unchanged).
     pub fn changed(&self) -> bool {
         match self.last_sent {
             None => true,
-            Some(last) => {
-                last.shared_devices != self.counts.shared_devices
-                    || last.not_shared_devices != self.counts.not_shared_devices
-            }
+            Some(last) => !last.matches(&self.counts),
         }
     }
+
+    /// The status cell's words: the run's outcome (with the counts sent when they are not the
+    /// table's), why it is held, and beside them what a dry run would send.
+    pub fn status_text(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(reason) = &self.held {
+            parts.push(format!("held: {reason}"));
+        }
+        match (&self.status, self.sent_now) {
+            (RowStatus::Sent, Some(sent)) if self.reverted => {
+                parts.push(format!("sent {} (revert)", sent.text()));
+            }
+            (RowStatus::Sent, Some(sent)) if !sent.matches(&self.counts) => {
+                parts.push(format!("sent {}", sent.text()));
+            }
+            (RowStatus::None, _) => {}
+            (status, _) => parts.push(status.label()),
+        }
+        if let Some(would) = self.would_send {
+            parts.push(format!("dry run: would send {}", would.text()));
+        }
+        parts.join(" · ")
+    }
+}
+
+/// Which rows the quick filters keep (all off: every row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OnlyRows {
+    pub changed: bool,
+    pub failed: bool,
+    pub unmapped: bool,
+    pub held: bool,
+}
+
+impl OnlyRows {
+    fn keeps(self, row: &PreviewRow) -> bool {
+        (!self.changed || row.changed())
+            && (!self.failed || matches!(row.status, RowStatus::Failed(_)))
+            && (!self.unmapped
+                || row.account == AccountState::Unmapped
+                || matches!(row.status, RowStatus::Unmapped(_)))
+            && (!self.held || row.held.is_some())
+    }
+}
+
+/// Shows a name's control characters as visible escapes ("Line\\nBreak"), so two names that
+/// differ only by them do not look the same; bidi controls and the rest become U+FFFD.
+pub fn visible_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| matches!(c, '\n' | '\r' | '\t')) {
+        return printable(text);
+    }
+    let escaped: String = text
+        .chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_owned(),
+            '\r' => "\\r".to_owned(),
+            '\t' => "\\t".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    printable(&escaped).into_owned().into()
 }
 
 /// A sortable column: one of the counts table's columns, by its place in [`COUNT_COLUMNS`].
@@ -144,10 +249,21 @@ impl SortColumn {
         COUNT_COLUMNS.get(self.0).unwrap_or(&COUNT_COLUMNS[0])
     }
 
-    fn compare(self, a: &CompanyCounts, b: &CompanyCounts) -> Ordering {
+    /// Whether the column starts descending: counts do (the biggest first), names and ids not.
+    fn descending_first(self) -> bool {
+        self.column().kind == ColumnKind::Count
+    }
+
+    fn compare(self, a: &PreviewRow, b: &PreviewRow) -> Ordering {
         let column = self.column();
+        let (a_row, b_row) = (a, b);
+        let (a, b) = (&a.counts, &b.counts);
         match column.kind {
-            ColumnKind::CompanyName => crate::domain::csv_export::csv_order(a, b),
+            // Leading spaces or tabs in a name do not put it first.
+            ColumnKind::CompanyName => a_row
+                .sort_key
+                .cmp(&b_row.sort_key)
+                .then_with(|| crate::domain::csv_export::csv_order(a, b)),
             ColumnKind::CompanyId | ColumnKind::Count => {
                 match ((column.value)(a), (column.value)(b)) {
                     (Cell::Id(x), Cell::Id(y)) => x.cmp(&y),
@@ -170,6 +286,7 @@ pub struct PreviewTable {
     sort: SortColumn,
     ascending: bool,
     filter: String,
+    only: OnlyRows,
     /// Indices into `rows`, filtered and sorted.
     view: Vec<usize>,
     /// Shared, not shared and total over `view`, kept with it so a frame never sums all rows.
@@ -193,6 +310,7 @@ impl PreviewTable {
             sort: SortColumn::default(),
             ascending: true,
             filter: String::new(),
+            only: OnlyRows::default(),
             view: Vec::new(),
             view_totals: (0, 0, 0),
             view_column_totals: [None; COUNT_COLUMNS.len()],
@@ -228,6 +346,67 @@ impl PreviewTable {
         self.rows.iter().map(|r| r.counts.clone()).collect()
     }
 
+    /// Every company in the table's sort order (the filter only narrows the view), ticked
+    /// ones only when `selected_only`: what an export writes.
+    pub fn companies_in_table_order(&self, selected_only: bool) -> Vec<CompanyCounts> {
+        let mut rows: Vec<&PreviewRow> = self
+            .rows
+            .iter()
+            .filter(|r| !selected_only || r.selected)
+            .collect();
+        rows.sort_by(|a, b| {
+            let ord = self.sort.compare(a, b);
+            if self.ascending { ord } else { ord.reverse() }
+        });
+        rows.into_iter().map(|r| r.counts.clone()).collect()
+    }
+
+    /// Takes over what the user set on the table before this one: unticked companies stay
+    /// unticked, and the sort, direction and quick filters stay (a Preview again keeps them).
+    pub fn keep_view_of(&mut self, before: &PreviewTable) {
+        let unticked: std::collections::BTreeSet<i64> = before
+            .rows
+            .iter()
+            .filter(|r| !r.selected)
+            .map(|r| r.counts.company_id)
+            .collect();
+        for row in &mut self.rows {
+            row.selected = !unticked.contains(&row.counts.company_id);
+        }
+        self.sort = before.sort;
+        self.ascending = before.ascending;
+        self.only = before.only;
+        self.filter.clone_from(&before.filter);
+        self.refresh_view();
+    }
+
+    /// Marks the companies held by the preview, with their reasons.
+    pub fn set_held(&mut self, held: &[(i64, String)]) {
+        for row in &mut self.rows {
+            row.held = held
+                .iter()
+                .find(|(id, _)| *id == row.counts.company_id)
+                .map(|(_, reason)| reason.clone());
+        }
+        self.refresh_view();
+    }
+
+    pub fn only(&self) -> OnlyRows {
+        self.only
+    }
+
+    pub fn set_only(&mut self, only: OnlyRows) {
+        if self.only != only {
+            self.only = only;
+            self.refresh_view();
+        }
+    }
+
+    /// Recomputes the view after rows changed (statuses, accounts) so the quick filters hold.
+    pub fn rows_changed(&mut self) {
+        self.refresh_view();
+    }
+
     /// The company ids ticked for a selective sync.
     pub fn selected_ids(&self) -> Vec<i64> {
         self.rows
@@ -241,13 +420,14 @@ impl PreviewTable {
         (self.sort, self.ascending)
     }
 
-    /// Sorts by `column`; the same column again flips the direction.
+    /// Sorts by `column` (counts biggest first, names A to Z); the same column again flips the
+    /// direction.
     pub fn sort_by(&mut self, column: SortColumn) {
         if self.sort == column {
             self.ascending = !self.ascending;
         } else {
             self.sort = column;
-            self.ascending = true;
+            self.ascending = !column.descending_first();
         }
         self.refresh_view();
     }
@@ -282,9 +462,19 @@ impl PreviewTable {
         self.view_column_totals
     }
 
+    /// Clears the statuses of a previous run before a new one (a dry run's notes stay).
     pub fn clear_statuses(&mut self) {
         for row in &mut self.rows {
             row.status = RowStatus::None;
+            row.sent_now = None;
+            row.reverted = false;
+        }
+    }
+
+    /// Clears what a previous dry run would have sent.
+    pub fn clear_dry_run(&mut self) {
+        for row in &mut self.rows {
+            row.would_send = None;
         }
     }
 
@@ -295,12 +485,13 @@ impl PreviewTable {
             .iter()
             .enumerate()
             .filter(|(_, r)| needle.is_empty() || r.search_key.contains(&needle))
+            .filter(|(_, r)| self.only.keeps(r))
             .map(|(i, _)| i)
             .collect();
         let (rows, sort, ascending) = (&self.rows, self.sort, self.ascending);
         view.sort_by(|&a, &b| {
             let ord = match (rows.get(a), rows.get(b)) {
-                (Some(a), Some(b)) => sort.compare(&a.counts, &b.counts),
+                (Some(a), Some(b)) => sort.compare(a, b),
                 _ => Ordering::Equal,
             };
             if ascending { ord } else { ord.reverse() }
@@ -320,12 +511,20 @@ impl PreviewTable {
 /// Height of one table row in points.
 pub const ROW_HEIGHT: f32 = 20.0;
 
-/// Draws the table; returns nothing because edits (sort, selection) are local view state.
-pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
+/// Draws a number right-aligned in its cell, so digits line up by place.
+fn number_cell(ui: &mut egui::Ui, text: egui::RichText) {
+    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+        ui.label(text);
+    });
+}
+
+/// Draws the table, the totals row pinned under it, leaving `below` points free under that;
+/// edits (sort, selection) are local view state.
+pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable, below: f32) {
     let (sort, ascending) = table.sort();
     let arrow = |column: SortColumn| {
         if column == sort {
-            if ascending { " ^" } else { " v" }
+            if ascending { " ▲" } else { " ▼" }
         } else {
             ""
         }
@@ -336,77 +535,103 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable) {
     let totals = table.visible_column_totals();
     let visible_len = table.visible_len();
     let PreviewTable { rows, view, .. } = table;
+    // The totals row stays under the table, outside its scrolling.
+    let table_height =
+        (ui.available_height() - ROW_HEIGHT * 2.0 - 24.0 - below).max(ROW_HEIGHT * 3.0);
 
     // The columns' least widths add up to more than a narrow window has: scroll sideways rather
     // than leave Last sent, Account and Status out of reach.
     egui::ScrollArea::horizontal()
         .id_salt("preview_table_sideways")
         .show(ui, |ui| {
-            TableBuilder::new(ui)
-                .id_salt("preview_table")
-                .striped(true)
-                .resizable(true)
-                .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-                .columns(Column::auto().at_least(90.0), 1)
-                .column(Column::initial(240.0).at_least(120.0).clip(true))
-                .columns(Column::auto().at_least(70.0), COUNT_COLUMNS.len() - 2)
-                .column(Column::auto().at_least(110.0))
-                .column(Column::auto().at_least(80.0))
-                .column(Column::remainder().at_least(120.0).clip(true))
-                .min_scrolled_height(0.0)
-                .header(ROW_HEIGHT + 4.0, |mut header| {
-                    for (index, count_column) in COUNT_COLUMNS.iter().enumerate() {
-                        let (column, title) = (SortColumn(index), count_column.heading);
-                        header.col(|ui| {
-                            if ui
-                                .button(
-                                    egui::RichText::new(format!("{title}{}", arrow(column)))
-                                        .strong(),
-                                )
-                                .on_hover_text("Sort by this column; click again to reverse")
-                                .clicked()
-                            {
-                                clicked = Some(column);
-                            }
-                        });
-                    }
-                    header.col(|ui| {
-                        ui.strong("Last sent");
-                    });
-                    header.col(|ui| {
-                        ui.strong("Account");
-                    });
-                    header.col(|ui| {
-                        ui.strong("Status");
-                    });
-                })
-                .body(|body| {
-                    body.rows(ROW_HEIGHT, visible_len + 1, |mut row| {
-                        let index = row.index();
-                        if index == visible_len {
-                            for (column, total) in COUNT_COLUMNS.iter().zip(totals) {
-                                row.col(|ui| {
-                                    ui.strong(match column.kind {
-                                        ColumnKind::CompanyId => "Total".to_owned(),
-                                        ColumnKind::CompanyName => {
-                                            format!("{visible_len} companies")
-                                        }
-                                        ColumnKind::Count => total.unwrap_or_default().to_string(),
-                                    });
-                                });
-                            }
-                            return;
+            ui.vertical(|ui| {
+                let mut builder = TableBuilder::new(ui)
+                    .id_salt("preview_table")
+                    .striped(true)
+                    .resizable(true)
+                    .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+                    .columns(Column::auto().at_least(90.0), 1)
+                    .column(Column::initial(240.0).at_least(120.0).clip(true))
+                    .columns(Column::auto().at_least(80.0), COUNT_COLUMNS.len() - 2)
+                    .column(Column::auto().at_least(110.0))
+                    .column(Column::auto().at_least(80.0))
+                    .column(Column::remainder().at_least(160.0).clip(true))
+                    .min_scrolled_height(0.0)
+                    .max_scroll_height(table_height);
+                builder = builder.auto_shrink([false, true]);
+                builder
+                    .header(ROW_HEIGHT + 4.0, |mut header| {
+                        for (index, count_column) in COUNT_COLUMNS.iter().enumerate() {
+                            let (column, title) = (SortColumn(index), count_column.heading);
+                            header.col(|ui| {
+                                let text = egui::RichText::new(format!("{title}{}", arrow(column)))
+                                    .strong();
+                                let hover = if column.descending_first() {
+                                    "Sort by this column, biggest first; click again to reverse"
+                                } else {
+                                    "Sort by this column; click again to reverse"
+                                };
+                                let draw = |ui: &mut egui::Ui| {
+                                    ui.button(text).on_hover_text(hover).clicked()
+                                };
+                                let pressed = if count_column.kind == ColumnKind::Count {
+                                    ui.with_layout(
+                                        egui::Layout::right_to_left(egui::Align::Center),
+                                        draw,
+                                    )
+                                    .inner
+                                } else {
+                                    draw(ui)
+                                };
+                                if pressed {
+                                    clicked = Some(column);
+                                }
+                            });
                         }
-                        let Some(data) = view.get(index).and_then(|&i| rows.get_mut(i)) else {
-                            return;
-                        };
-                        company_row_ui(&mut row, data, changed_color, error_color);
+                        header.col(|ui| {
+                            ui.strong("Last sent").on_hover_text(
+                                "Shared / not shared as last sent; — is a count never sent",
+                            );
+                        });
+                        header.col(|ui| {
+                            ui.strong("Account");
+                        });
+                        header.col(|ui| {
+                            ui.strong("Status");
+                        });
+                    })
+                    .body(|body| {
+                        body.rows(ROW_HEIGHT, visible_len, |mut row| {
+                            let Some(data) = view.get(row.index()).and_then(|&i| rows.get_mut(i))
+                            else {
+                                return;
+                            };
+                            company_row_ui(&mut row, data, changed_color, error_color);
+                        });
                     });
-                });
+                totals_row(ui, &totals, visible_len);
+            });
         });
     if let Some(column) = clicked {
         table.sort_by(column);
     }
+}
+
+/// The totals of the rows shown, pinned under the table, each under its column.
+fn totals_row(ui: &mut egui::Ui, totals: &[Option<u64>], visible_len: usize) {
+    ui.separator();
+    ui.horizontal(|ui| {
+        let mut parts = vec![format!("Total of {visible_len} companies shown:")];
+        for (column, total) in COUNT_COLUMNS.iter().zip(totals) {
+            if let (ColumnKind::Count, Some(total)) = (column.kind, total) {
+                parts.push(format!("{} {total}", column.heading));
+            }
+        }
+        ui.add(
+            egui::Label::new(egui::RichText::new(parts.join("   ")).strong())
+                .wrap_mode(egui::TextWrapMode::Extend),
+        );
+    });
 }
 
 /// One company's row: its count columns, then what was last sent, its account and its status.
@@ -424,24 +649,33 @@ fn company_row_ui(
                     .on_hover_text("Include this company in a sync");
             }
             Cell::Text(text) => {
-                // Names come from ConnectWise: no control or bidi character gets drawn.
-                ui.label(printable(text).as_ref());
+                // Names come from ConnectWise: controls are shown as escapes, never acted on.
+                let shown = visible_controls(text);
+                let response = ui.add(
+                    egui::Label::new(shown.as_ref())
+                        .truncate()
+                        .show_tooltip_when_elided(false),
+                );
+                if shown.as_ref() != text || response.rect.width() >= ui.available_width() {
+                    response.on_hover_text(shown.as_ref());
+                }
             }
             Cell::Count(new) => {
                 // Only a count that differs from one sent before is marked; a company
                 // never sent says so in the "Last sent" column instead.
                 let old = data.last_sent.and_then(|l| l.count(column.key));
+                let text = egui::RichText::new(new.to_string());
                 if old.is_some_and(|o| o != new) {
-                    ui.colored_label(changed_color, new.to_string());
+                    number_cell(ui, text.color(changed_color));
                 } else {
-                    ui.label(new.to_string());
+                    number_cell(ui, text);
                 }
             }
         });
     }
     row.col(|ui| match data.last_sent {
         Some(last) => {
-            let text = format!("{} / {}", last.shared_devices, last.not_shared_devices);
+            let text = last.text();
             if changed {
                 ui.colored_label(changed_color, format!("{text} (changed)"));
             } else {
@@ -456,19 +690,30 @@ fn company_row_ui(
         ui.label(data.account.label());
     });
     row.col(|ui| {
-        let text = data.status.label();
-        match &data.status {
-            RowStatus::Failed(_) => {
-                ui.colored_label(error_color, text)
-                    .on_hover_text(data.status.label());
-            }
-            RowStatus::Unmapped(_) => {
-                ui.colored_label(changed_color, text)
-                    .on_hover_text("Map this account to a service in Synthesize, then sync again");
-            }
-            _ => {
-                ui.label(text);
-            }
+        let text = data.status_text();
+        let color = match &data.status {
+            RowStatus::Failed(_) => Some(error_color),
+            RowStatus::Unmapped(_) => Some(changed_color),
+            _ if data.held.is_some() => Some(changed_color),
+            _ => None,
+        };
+        let rich = match color {
+            Some(color) => egui::RichText::new(&text).color(color),
+            None => egui::RichText::new(&text),
+        };
+        // One tooltip with the whole text: the cell itself is cut to its width.
+        let response = ui.add(
+            egui::Label::new(rich)
+                .truncate()
+                .show_tooltip_when_elided(false),
+        );
+        if !text.is_empty() {
+            let hover = if matches!(data.status, RowStatus::Unmapped(_)) {
+                format!("{text}\nMap this account to a service in Synthesize, then sync again")
+            } else {
+                text
+            };
+            response.on_hover_text(hover);
         }
     });
 }
@@ -510,10 +755,13 @@ mod tests {
         assert_eq!(ids(&t), [1, 3, 2]);
         t.sort_by(SortColumn::by_key("company_name"));
         assert_eq!(ids(&t), [2, 3, 1]);
+        // Counts sort biggest first, then flip.
+        t.sort_by(SortColumn::by_key("total_devices"));
+        assert_eq!(ids(&t), [3, 2, 1]);
         t.sort_by(SortColumn::by_key("total_devices"));
         assert_eq!(ids(&t), [1, 2, 3]);
         t.sort_by(SortColumn::by_key("shared_devices"));
-        assert_eq!(ids(&t), [3, 2, 1]);
+        assert_eq!(ids(&t), [1, 2, 3]);
     }
 
     #[test]
@@ -542,14 +790,78 @@ mod tests {
         let mut row = PreviewRow::new(company(1, "A", 1, 2));
         assert!(row.changed());
         row.last_sent = Some(LastSent {
-            shared_devices: 1,
-            not_shared_devices: 2,
+            shared_devices: Some(1),
+            not_shared_devices: Some(2),
         });
         assert!(!row.changed());
         row.last_sent = Some(LastSent {
-            shared_devices: 0,
-            not_shared_devices: 2,
+            shared_devices: Some(0),
+            not_shared_devices: Some(2),
         });
         assert!(row.changed());
+        // A zero never sent is not a change.
+        let mut zero = PreviewRow::new(company(2, "B", 0, 2));
+        zero.last_sent = Some(LastSent {
+            shared_devices: None,
+            not_shared_devices: Some(2),
+        });
+        assert!(!zero.changed());
+        assert_eq!(zero.last_sent.unwrap().text(), "— / 2");
+    }
+
+    #[test]
+    fn names_sort_trimmed_and_controls_show_as_escapes() {
+        let result = CountingResult {
+            companies: vec![
+                company(1, "Zeta", 1, 1),
+                company(2, "\t  Alpha", 1, 1),
+                company(3, " beta", 1, 1),
+            ],
+            ..CountingResult::default()
+        };
+        let t = PreviewTable::new(&result, String::new());
+        assert_eq!(ids(&t), [2, 3, 1]);
+        assert_eq!(visible_controls("Line\nBreak"), "Line\\nBreak");
+        assert_eq!(visible_controls("a\u{1b}[31m"), "a\u{FFFD}[31m");
+    }
+
+    #[test]
+    fn a_dry_run_is_shown_beside_what_was_sent_and_a_revert_says_what_it_sent() {
+        let mut row = PreviewRow::new(company(1, "A", 3, 4));
+        row.status = RowStatus::Sent;
+        row.sent_now = Some(LastSent {
+            shared_devices: Some(3),
+            not_shared_devices: Some(4),
+        });
+        assert_eq!(row.status_text(), "sent");
+        row.would_send = Some(LastSent {
+            shared_devices: Some(3),
+            not_shared_devices: Some(4),
+        });
+        assert_eq!(row.status_text(), "sent · dry run: would send 3 / 4");
+        row.would_send = None;
+        row.reverted = true;
+        row.sent_now = Some(LastSent {
+            shared_devices: Some(1),
+            not_shared_devices: None,
+        });
+        assert_eq!(row.status_text(), "sent 1 / — (revert)");
+    }
+
+    #[test]
+    fn preview_again_keeps_unticked_rows_sort_and_quick_filters() {
+        let mut before = table();
+        before.rows_mut()[0].selected = false;
+        before.sort_by(SortColumn::by_key("total_devices"));
+        before.set_only(OnlyRows {
+            changed: true,
+            ..OnlyRows::default()
+        });
+        let mut after = table();
+        after.keep_view_of(&before);
+        assert_eq!(after.selected_ids(), [1, 2]);
+        assert_eq!(after.sort(), before.sort());
+        assert_eq!(after.only(), before.only());
+        assert_eq!(ids(&after), ids(&before));
     }
 }

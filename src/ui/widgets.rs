@@ -37,3 +37,22 @@ pub fn secret_row(
 pub fn submitted(ui: &egui::Ui, response: &egui::Response) -> bool {
     response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))
 }
+
+/// The one action the user is expected to take next: filled with the selection colour, so it
+/// stands apart from the secondary buttons around it.
+pub fn primary_button(ui: &egui::Ui, text: impl Into<String>) -> egui::Button<'static> {
+    let visuals = &ui.visuals().selection;
+    egui::Button::new(
+        egui::RichText::new(text.into())
+            .strong()
+            .color(visuals.stroke.color),
+    )
+    .fill(visuals.bg_fill)
+}
+
+/// An action that removes or sends something that cannot be taken back without another run:
+/// drawn in the error colour, so it never looks like the harmless button beside it.
+pub fn destructive_button(ui: &egui::Ui, text: impl Into<String>) -> egui::Button<'static> {
+    egui::Button::new(egui::RichText::new(text.into()).color(ui.visuals().error_fg_color))
+        .stroke(egui::Stroke::new(1.0, ui.visuals().error_fg_color))
+}

@@ -85,6 +85,34 @@ pub fn build_with(
     )
 }
 
+/// Stands for the primary send button ("Send all 40 companies…"), whatever its count.
+pub const SEND: &str = "Send all companies…";
+
+/// The partial sync steps, in the "Other steps" menu beside the send button.
+pub const PARTIAL_STEPS: [&str; 3] = ["Sync services", "Sync accounts", "Sync usage"];
+
+/// The label to look at for whether `label` is on: a partial step is on when its menu is.
+pub fn enabled_by(label: &str) -> &str {
+    if PARTIAL_STEPS.contains(&label) {
+        "Other steps"
+    } else {
+        label
+    }
+}
+
+/// Opens the "Other steps" menu when `label` is in it, so it can be clicked.
+pub fn reveal(h: &mut Harness<'_, App>, label: &str) {
+    if PARTIAL_STEPS.contains(&label) && h.query_by_label(label).is_none() {
+        h.get_by_label("Other steps").click();
+        h.run_steps(3);
+    }
+}
+
+/// Clicks the primary "Send … companies…" button, whatever its count.
+pub fn click_send(h: &mut Harness<'_, App>) {
+    h.get_by_label_contains("companies…").click();
+}
+
 /// Steps frames until `done` holds, or fails after `limit`.
 pub fn step_until(
     h: &mut Harness<'_, App>,
@@ -116,7 +144,12 @@ pub fn preview(h: &mut Harness<'_, App>) {
 
 /// Presses a sync button and waits for its plan on screen.
 pub fn plan(h: &mut Harness<'_, App>, button: &str) {
-    h.get_by_label(button).click();
+    reveal(h, button);
+    if button == SEND {
+        click_send(h);
+    } else {
+        h.get_by_label(button).click();
+    }
     step_until(h, Duration::from_secs(30), "the plan", |h| {
         h.state().sync.phase == SyncPhase::Confirm
     });
@@ -126,6 +159,13 @@ pub fn plan(h: &mut Harness<'_, App>, button: &str) {
 
 /// Replaces a text field's content the way a user does: focus, select all, type, Tab away.
 pub fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    // The connection section folds away once both tests pass: open it to edit a field.
+    if h.query_by_label(label).is_none()
+        && let Some(folded) = h.query_by_label("Connection (both tests passed)")
+    {
+        folded.click();
+        h.run_steps(3);
+    }
     h.get_by_label(label).focus();
     h.run_steps(1);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);

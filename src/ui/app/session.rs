@@ -129,6 +129,7 @@ impl App {
         self.synthesize_test = TestState::NotRun;
         self.connectwise_report = None;
         self.history = None;
+        self.session_dry_runs.clear();
         self.sync = super::super::sync_view::SyncState::default();
     }
 
@@ -169,9 +170,15 @@ impl App {
             };
             match result {
                 Ok(()) => {
+                    // Without the keychain the key is only held for this session: say so.
+                    let place = if self.keychain_problem.is_some() {
+                        "kept for this session only (no keychain)"
+                    } else {
+                        "saved in the system keychain"
+                    };
                     self.log.push(
                         LogLevel::Info,
-                        format!("{} saved for \"{}\"", name.label(), profile.name),
+                        format!("{} {place} for \"{}\"", name.label(), profile.name),
                     );
                     if typed.is_empty() {
                         self.stored_secrets.remove(&name);
@@ -206,6 +213,10 @@ impl App {
             ProfileAction::Switch(name) => {
                 self.save_profile();
                 self.switch_profile(&name);
+            }
+            ProfileAction::Demo => {
+                self.save_profile();
+                self.start_demo();
             }
             ProfileAction::Open(dialog) => {
                 self.dialog = Some(dialog);

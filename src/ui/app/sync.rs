@@ -6,23 +6,32 @@ use std::collections::BTreeSet;
 use crate::domain::safety::{PlanContext, TenantIdentity};
 use crate::engine::IntegrationStatus;
 use crate::engine::sync::{
-    PlannedSync, SendGuard, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
+    PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
 };
 use crate::engine::tenant::{ConnectWiseTenant, TenantPlace};
-use crate::storage::journal::CountOutcome;
+use crate::storage::journal::{
+    CountOutcome, JournalEntry, JournalEvent, RunOptions, new_run_id, plan_events,
+};
 use crate::worker::{
     ExecuteSyncJob, ExecutedSync, Handles, JobError, PlanSyncJob, SYNC, SetStatusJob, TenantPlan,
 };
 
 use super::super::log::LogLevel;
 use super::super::sync_view::{SyncAction, SyncPhase, outcome_words};
-use super::super::table::{AccountState, RowStatus};
+use super::super::table::{AccountState, LastSent, RowStatus};
 use super::App;
 
 impl App {
     pub(super) fn sync_action(&mut self, action: SyncAction) {
         match action {
-            SyncAction::Plan(steps) => self.plan_sync(steps, None),
+            SyncAction::Plan(steps) => {
+                self.sync.dry_run = false;
+                self.plan_sync(steps, None);
+            }
+            SyncAction::DryRun => {
+                self.sync.dry_run = true;
+                self.plan_sync(SyncSteps::ALL, None);
+            }
             SyncAction::Confirm => self.execute_plan(),
             SyncAction::ClosePlan => {
                 if self.sync.phase == SyncPhase::Confirm {
@@ -235,25 +244,61 @@ impl App {
         }
     }
 
-    /// A dry run: the table says what each row would get, and nothing is sent.
+    /// A dry run: each row says what it would get beside its real status, nothing is sent, and
+    /// History lists the dry run.
     fn mark_dry_run(&mut self) {
         let Some(planned) = &self.sync.planned else {
             return;
         };
-        let Some(table) = self.preview.table.as_mut() else {
+        let summary = planned.plan.summary();
+        if let Some(table) = self.preview.table.as_mut() {
+            table.clear_dry_run();
+            for count in &planned.plan.counts {
+                if let Some(row) = table.row_by_company_mut(count.company_id) {
+                    row.would_send
+                        .get_or_insert_with(LastSent::default)
+                        .set(count.service, count.unit_count);
+                }
+            }
+            table.rows_changed();
+        }
+        self.remember_dry_run();
+        self.sync.message = Some(Ok(format!("Dry run: nothing was sent. {summary}")));
+        self.log.push(LogLevel::Info, "Dry run: nothing was sent");
+        self.history = None;
+    }
+
+    /// Keeps the dry run on screen for History, in the journal's own terms but in memory
+    /// only: a dry run sends nothing, so it never touches the tenant's history (which a plan
+    /// and Retry failed check is unchanged before they send).
+    fn remember_dry_run(&mut self) {
+        let (Some(planned), Some(request)) = (&self.sync.planned, &self.sync.request) else {
             return;
         };
-        table.clear_statuses();
-        for count in &planned.plan.counts {
-            if let Some(row) = table.row_by_company_mut(count.company_id) {
-                row.status = RowStatus::WouldSend;
-            }
-        }
-        self.sync.message = Some(Ok(format!(
-            "Dry run: nothing was sent. {}",
-            planned.plan.summary()
-        )));
-        self.log.push(LogLevel::Info, "Dry run: nothing was sent");
+        let run_id = new_run_id();
+        let mut events = vec![JournalEvent::RunStarted {
+            profile: request.profile_name.clone(),
+            kind: request.steps.run_kind(),
+            dry_run: true,
+            options: RunOptions {
+                sync: request.options.clone(),
+                counting_rule: request.rule_text.clone(),
+            },
+        }];
+        events.extend(plan_events(&planned.plan, true));
+        events.push(JournalEvent::RunFinished {
+            sent: 0,
+            unmapped: 0,
+            failed: 0,
+            cancelled: false,
+        });
+        let at = chrono::Utc::now();
+        self.session_dry_runs
+            .extend(events.into_iter().map(|event| JournalEntry {
+                at,
+                run_id: run_id.clone(),
+                event,
+            }));
     }
 
     /// Runs the confirmed plan.
@@ -280,6 +325,10 @@ impl App {
         }
         // The drop guard's explicit confirmation, ticked in the plan dialog.
         request.guard.allow_large_drop = self.sync.drop_confirmed;
+        self.log.push(
+            LogLevel::Info,
+            format!("Sending: {}", planned.plan.summary()),
+        );
         self.start_execute(request, planned, true);
     }
 
@@ -334,11 +383,19 @@ impl App {
                 let Some(row) = table.row_by_company_mut(item.count.company_id) else {
                     return;
                 };
-                // A company has two counts: a failure wins over unmapped, which wins over sent.
+                // A company has two counts: a failure wins over unmapped, which wins over sent,
+                // and every failure of the row is kept.
                 let service = item.count.service.service_name();
                 match &item.outcome {
                     CountOutcome::Failed { reason } => {
-                        row.status = RowStatus::Failed(format!("{service}: {reason}"));
+                        let this = format!("{service}: {reason}");
+                        row.status = match &row.status {
+                            RowStatus::Failed(before) if !before.contains(&this) => {
+                                RowStatus::Failed(format!("{before}; {this}"))
+                            }
+                            RowStatus::Failed(before) => RowStatus::Failed(before.clone()),
+                            _ => RowStatus::Failed(this),
+                        };
                     }
                     CountOutcome::Unmapped { message } => {
                         row.account = AccountState::Unmapped;
@@ -350,6 +407,14 @@ impl App {
                         if matches!(row.status, RowStatus::Pending | RowStatus::None) {
                             row.status = RowStatus::Sent;
                         }
+                        // A count was taken: the account exists now.
+                        if row.account != AccountState::Unmapped {
+                            row.account = AccountState::Exists;
+                        }
+                        row.sent_now
+                            .get_or_insert_with(LastSent::default)
+                            .set(item.count.service, item.count.unit_count);
+                        row.reverted = self.sync.request.as_ref().is_some_and(|r| r.revert);
                     }
                 }
                 if !matches!(item.outcome, CountOutcome::Sent) {
@@ -403,13 +468,7 @@ impl App {
                 for (step, reason) in &report.step_failures {
                     self.log.push(LogLevel::Error, format!("{step}: {reason}"));
                 }
-                if let Some(table) = self.preview.table.as_mut() {
-                    for row in table.rows_mut() {
-                        if row.status == RowStatus::Pending {
-                            row.status = RowStatus::Skipped;
-                        }
-                    }
-                }
+                self.settle_rows(&report);
                 self.sync.message = Some(if failed { Err(text) } else { Ok(text) });
                 self.sync.report = Some(report);
                 if let Some(mut table) = self.preview.table.take() {
@@ -423,6 +482,52 @@ impl App {
                 self.sync.message = Some(Err(text));
             }
         }
+    }
+
+    /// After a run: rows still pending were skipped; accounts the run created exist; a ticked
+    /// company with nothing but zeros, which the zero policy does not send, says so.
+    fn settle_rows(&mut self, report: &SyncReport) {
+        let accounts_failed = report
+            .step_failures
+            .iter()
+            .any(|(step, _)| step == "accounts");
+        let created: BTreeSet<i64> = match (&self.sync.planned, accounts_failed) {
+            (Some(planned), false) => planned
+                .plan
+                .accounts_to_create
+                .iter()
+                .filter_map(|a| a.id.parse().ok())
+                .collect(),
+            _ => BTreeSet::new(),
+        };
+        let usage = self
+            .sync
+            .request
+            .as_ref()
+            .is_some_and(|r| r.steps.usage && !r.revert);
+        let Some(table) = self.preview.table.as_mut() else {
+            return;
+        };
+        for row in table.rows_mut() {
+            if row.status == RowStatus::Pending {
+                row.status = RowStatus::Skipped;
+            }
+            if created.contains(&row.counts.company_id) && row.account == AccountState::Missing {
+                row.account = AccountState::Exists;
+            }
+            if usage
+                && row.selected
+                && row.status == RowStatus::None
+                && row.held.is_none()
+                && row.counts.shared_devices == 0
+                && row.counts.not_shared_devices == 0
+            {
+                row.status = RowStatus::ZeroNotSent;
+            }
+        }
+        // What a dry run said before this real run is no longer what would be sent.
+        table.clear_dry_run();
+        table.rows_changed();
     }
 
     /// Posts again only the counts that failed.

@@ -2,170 +2,181 @@
 //! export) and the history of sync runs; and the CSV export and "last sent" merge they use.
 
 use crate::domain::csv_export::CsvDelimiter;
-use crate::worker::{Job, PreviewJob, SYNC, SetStatusJob};
+use crate::worker::{Job, PreviewJob};
 
+use super::super::connection::TestState;
 use super::super::export::{export_csv, suggested_file_name};
 use super::super::log::LogLevel;
-use super::super::sync_view::show_sync_controls;
-use super::super::table::{PreviewTable, show_table};
-use super::super::widgets::submitted;
+use super::super::steps::{StepFacts, show_step_bar};
+use super::super::sync_view::{SendView, SyncPhase, show_sync_controls, show_sync_progress};
+use super::super::table::{AccountState, PreviewTable, ROW_HEIGHT, show_table};
+use super::super::widgets::{primary_button, submitted};
 use super::{Action, App};
 
 impl App {
-    pub(super) fn history_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        if self.history.is_none() {
-            self.history = Some(match self.journal() {
-                Some(journal) => journal.runs().map_err(|e| e.to_string()),
-                None => Ok(Vec::new()),
-            });
-        }
-        ui.horizontal(|ui| {
-            ui.heading("History");
-            if ui.button("Refresh history").clicked() {
-                self.history = None;
-            }
-        });
-        if let Some(context) = self.current_plan_context() {
-            let tenant = &context.tenant;
-            ui.label(format!(
-                "Tenant: ConnectWise company {} at {}, Synthesize at {}",
-                tenant.connectwise_company_id, tenant.connectwise_host, tenant.synthesize_url
-            ));
-        }
-        let runs = match &self.history {
-            Some(Ok(runs)) => runs,
-            Some(Err(e)) => {
-                ui.colored_label(ui.visuals().error_fg_color, e);
-                return;
-            }
-            None => return,
-        };
-        if runs.is_empty() {
-            ui.label("No sync has run for this profile yet.");
-            return;
-        }
-        let busy = self.worker.is_running(SYNC);
-        egui::ScrollArea::vertical()
-            .id_salt("history_scroll")
-            .show(ui, |ui| {
-                egui::Grid::new("history_grid")
-                    .striped(true)
-                    .num_columns(6)
-                    .show(ui, |ui| {
-                        for title in ["When", "What", "Outcome", "Sent", "Unmapped / failed", ""] {
-                            ui.strong(title);
-                        }
-                        ui.end_row();
-                        for run in runs.iter().rev() {
-                            let when = run
-                                .started
-                                .with_timezone(&chrono::Local)
-                                .format("%Y-%m-%d %H:%M:%S")
-                                .to_string();
-                            ui.label(when);
-                            let kind = run.kind.map_or("unknown", |k| k.as_str());
-                            ui.label(if run.dry_run {
-                                format!("{kind} (dry run)")
-                            } else {
-                                kind.to_owned()
-                            });
-                            ui.label(run.status());
-                            ui.label(run.sent.to_string());
-                            ui.label(format!("{} / {}", run.unmapped, run.failed));
-                            if !run.dry_run
-                                && run.sent > 0
-                                && ui
-                                    .add_enabled(!busy, egui::Button::new("Revert to these counts"))
-                                    .on_hover_text("Post the counts this run sent again")
-                                    .clicked()
-                            {
-                                actions.push(Action::Revert(run.run_id.clone()));
-                            }
-                            ui.end_row();
-                        }
-                    });
-            });
+    /// The step bar, across the whole window under the profile bar: one line always (it
+    /// scrolls sideways rather than wraps), so nothing below moves when its words change.
+    pub(super) fn step_bar(&self, ui: &mut egui::Ui) {
+        let send_blocked = self.send_blocked();
+        let facts = self.step_facts(send_blocked.as_deref());
+        egui::ScrollArea::horizontal()
+            .id_salt("step_bar_scroll")
+            .show(ui, |ui| show_step_bar(ui, &facts));
     }
 
-    /// Preview and export: the buttons, the delimiter and the Excel option.
-    fn preview_toolbar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        ui.horizontal(|ui| {
+    /// The step bar's facts, from the window's state.
+    fn step_facts(&self, send_blocked: Option<&str>) -> StepFacts {
+        let passed = |t: &TestState| match t {
+            TestState::Passed(_) => Some(true),
+            TestState::Failed(_) => Some(false),
+            TestState::NotRun | TestState::Running => None,
+        };
+        let table = self.preview.table.as_ref();
+        let held = self
+            .preview
+            .completeness
+            .as_ref()
+            .map_or(0, |c| c.held_companies().len());
+        StepFacts {
+            // A preview that read the tenant proves ConnectWise; a plan or status read proves
+            // Synthesize.
+            connectwise_ok: passed(&self.connectwise_test)
+                .or(table.map(|_| true).filter(|_| self.preview.error.is_none())),
+            synthesize_ok: passed(&self.synthesize_test)
+                .or(self.sync.integration.as_ref().map(|_| true))
+                .or(self.sync.planned.as_ref().map(|_| true)),
+            preview: table.map(|t| {
+                let when = self.preview.binding.as_ref().map_or_else(String::new, |b| {
+                    b.previewed_at
+                        .with_timezone(&chrono::Local)
+                        .format("%H:%M")
+                        .to_string()
+                });
+                (t.rows().len(), when)
+            }),
+            preview_running: self.preview.running,
+            preview_blocked: send_blocked.map(str::to_owned),
+            changes: table.map_or(0, |t| t.rows().iter().filter(|r| r.changed()).count()),
+            held,
+            without_account: table.map_or(0, |t| {
+                t.rows()
+                    .iter()
+                    .filter(|r| r.account == AccountState::Missing)
+                    .count()
+            }),
+            selected: table.map_or(0, |t| t.selected_ids().len()),
+            sent: self.sync.report.as_ref().map(|r| {
+                let p = r.progress;
+                (
+                    format!(
+                        "{} sent, {} unmapped, {} failed",
+                        p.sent, p.unmapped, p.failed
+                    ),
+                    !r.has_failures(),
+                )
+            }),
+            sending: self.sync.phase == SyncPhase::Running,
+        }
+    }
+
+    /// Preview, the send controls and export, on one line that never moves: messages go to
+    /// the status bar at the bottom.
+    fn preview_toolbar(
+        &mut self,
+        ui: &mut egui::Ui,
+        send_blocked: Option<&str>,
+        actions: &mut Vec<Action>,
+    ) {
+        let current = self.preview.table.is_some() && send_blocked.is_none();
+        let (selected, companies) = self
+            .preview
+            .table
+            .as_ref()
+            .map_or((0, 0), |t| (t.selected_ids().len(), t.rows().len()));
+        ui.horizontal_wrapped(|ui| {
             if self.preview.running {
                 ui.add_enabled(false, egui::Button::new("Preview"));
                 if ui.button("Cancel preview").clicked() {
                     actions.push(Action::Cancel(PreviewJob::KIND));
                 }
-            } else if ui
-                .button("Preview")
-                .on_hover_text("Fetch and count; nothing is sent anywhere")
-                .clicked()
-            {
-                actions.push(Action::Preview);
+            } else {
+                // Preview is the step to take until a current one exists; then sending is.
+                let button = if current {
+                    egui::Button::new("Preview")
+                } else {
+                    primary_button(ui, "Preview")
+                };
+                if ui
+                    .add(button)
+                    .on_hover_text("Fetch and count; nothing is sent anywhere (F5)")
+                    .clicked()
+                {
+                    actions.push(Action::Preview);
+                }
             }
             ui.separator();
-            let has_table = self.preview.table.is_some();
-            if ui
-                .add_enabled(has_table, egui::Button::new("Export CSV..."))
-                .clicked()
-            {
-                actions.push(Action::ExportCsv);
+            let view = SendView {
+                has_counts: self.preview.table.is_some() && !self.preview.running,
+                send_blocked,
+                selected,
+                companies,
+            };
+            for action in show_sync_controls(ui, &self.sync, &view) {
+                actions.push(Action::Sync(action));
             }
-            let before = self
-                .profile
-                .as_ref()
-                .map(|p| p.csv_delimiter)
-                .unwrap_or_default();
-            let mut csv_delimiter = before;
-            let label = ui.label("Delimiter");
-            egui::ComboBox::from_id_salt("csv_delimiter")
-                .selected_text(match csv_delimiter {
-                    CsvDelimiter::Comma => "Comma (,)",
-                    CsvDelimiter::Semicolon => "Semicolon (;)",
-                })
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut csv_delimiter, CsvDelimiter::Comma, "Comma (,)");
-                    ui.selectable_value(
-                        &mut csv_delimiter,
-                        CsvDelimiter::Semicolon,
-                        "Semicolon (;)",
-                    );
-                })
-                .response
-                .labelled_by(label.id);
-            if csv_delimiter != before {
-                actions.push(Action::SetDelimiter(csv_delimiter));
-            }
-            ui.checkbox(&mut self.export.excel, "For Excel")
-                .on_hover_text("Start the CSV with a UTF-8 byte-order mark, so Excel shows non-Latin names correctly");
         });
     }
 
-    pub(super) fn preview_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        self.preview_toolbar(ui, actions);
-        self.export_messages(ui, actions);
-        let has_counts = self.preview.table.is_some() && !self.preview.running;
-        let send_blocked = self.send_blocked();
-        let status_busy = self.worker.is_running(SetStatusJob::KIND);
-        for action in show_sync_controls(
-            ui,
-            &mut self.sync,
-            has_counts,
-            send_blocked.as_deref(),
-            status_busy,
-        ) {
-            actions.push(Action::Sync(action));
+    /// Export CSV…, the delimiter and the Excel option.
+    fn export_controls(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let has_table = self.preview.table.is_some();
+        if ui
+            .add_enabled(has_table, egui::Button::new("Export CSV..."))
+            .on_disabled_hover_text("Run a preview first")
+            .clicked()
+        {
+            actions.push(Action::ExportCsv);
         }
+        let before = self
+            .profile
+            .as_ref()
+            .map(|p| p.csv_delimiter)
+            .unwrap_or_default();
+        let mut csv_delimiter = before;
+        let label = ui.label("Delimiter");
+        egui::ComboBox::from_id_salt("csv_delimiter")
+            .selected_text(match csv_delimiter {
+                CsvDelimiter::Comma => "Comma (,)",
+                CsvDelimiter::Semicolon => "Semicolon (;)",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut csv_delimiter, CsvDelimiter::Comma, "Comma (,)");
+                ui.selectable_value(&mut csv_delimiter, CsvDelimiter::Semicolon, "Semicolon (;)");
+            })
+            .response
+            .labelled_by(label.id);
+        if csv_delimiter != before {
+            actions.push(Action::SetDelimiter(csv_delimiter));
+        }
+        ui.checkbox(&mut self.export.excel, "For Excel").on_hover_text(
+            "Start the CSV with a UTF-8 byte-order mark, so Excel shows non-Latin names correctly",
+        );
+        ui.checkbox(&mut self.export.selected_only, "Selected rows only")
+            .on_hover_text("Export only the ticked companies; the file keeps the table's order");
+    }
+
+    pub(super) fn preview_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let send_blocked = self.send_blocked();
+        self.preview_toolbar(ui, send_blocked.as_deref(), actions);
 
         if self.preview.running {
             fetch_progress_ui(ui, self.preview.progress);
         }
-        if let Some(error) = &self.preview.error {
-            ui.colored_label(ui.visuals().error_fg_color, error);
-        }
+        show_sync_progress(ui, &self.sync);
 
         let Some(table) = self.preview.table.as_mut() else {
             if !self.preview.running && self.preview.error.is_none() {
-                ui.label("Press Preview to fetch and count this tenant's configurations.");
+                ui.label("Press Preview (F5) to fetch and count this tenant's configurations.");
             }
             return;
         };
@@ -176,7 +187,9 @@ impl App {
                     .color(ui.visuals().error_fg_color),
             );
         }
-        ui.label(egui::RichText::new(&table.rule_text).italics());
+        // The counting rule in words: one line, the whole of it on hover.
+        ui.add(egui::Label::new(egui::RichText::new(&table.rule_text).italics()).truncate())
+            .on_hover_text(&table.rule_text);
         for held in self
             .preview
             .completeness
@@ -197,7 +210,7 @@ impl App {
                 .add(
                     egui::TextEdit::singleline(&mut self.filter_text)
                         .hint_text("company name or id (Ctrl+F)")
-                        .desired_width(220.0),
+                        .desired_width(200.0),
                 )
                 .labelled_by(label.id);
             if self.focus_filter {
@@ -205,47 +218,147 @@ impl App {
                 self.focus_filter = false;
             }
             table.set_filter(&self.filter_text);
+            let mut only = table.only();
+            for (flag, text, hover) in [
+                (
+                    &mut only.changed,
+                    "Changed only",
+                    "Rows whose counts differ from those last sent",
+                ),
+                (
+                    &mut only.failed,
+                    "Failed only",
+                    "Rows whose last send failed",
+                ),
+                (
+                    &mut only.unmapped,
+                    "Unmapped only",
+                    "Rows Synthesize has no account map for",
+                ),
+                (
+                    &mut only.held,
+                    "Held only",
+                    "Rows held because a record could not be read",
+                ),
+            ] {
+                ui.checkbox(flag, text).on_hover_text(hover);
+            }
+            table.set_only(only);
             if ui.button("Select all").clicked() {
                 table.select_visible(true);
             }
             if ui.button("Select none").clicked() {
                 table.select_visible(false);
             }
-            let (shared, not_shared, total) = table.visible_totals();
-            ui.label(format!(
-                "{} of {} companies, {} configurations read.",
-                table.visible_len(),
-                table.rows().len(),
-                table.configurations_read
-            ));
-            ui.strong(format!(
-                "Totals: {shared} shared, {not_shared} not shared, {total} devices"
-            ));
+            ui.separator();
+            let selected = table.selected_ids().len();
+            ui.add(
+                egui::Label::new(egui::RichText::new(format!("{selected} selected")).strong())
+                    .wrap_mode(egui::TextWrapMode::Extend),
+            );
+            ui.add(
+                egui::Label::new(format!(
+                    "{} of {} companies shown, {} configurations read",
+                    table.visible_len(),
+                    table.rows().len(),
+                    table.configurations_read
+                ))
+                .wrap_mode(egui::TextWrapMode::Extend),
+            );
         });
         ui.separator();
-        show_table(ui, table);
+        // The export row sits under the table (and its totals), so it is kept free.
+        show_table(ui, table, ROW_HEIGHT + 12.0);
+        ui.horizontal_wrapped(|ui| self.export_controls(ui, actions));
     }
 
-    fn export_messages(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        if let Some(path) = self.export.typed_path.as_mut() {
+    /// The status bar: the latest outcome of each kind of action, at the bottom of the window
+    /// so a message never moves the buttons above.
+    pub(super) fn status_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let mut any = false;
+        let error = ui.visuals().error_fg_color;
+        let preview_error = self
+            .preview
+            .error
+            .as_ref()
+            .map(|e| Err::<String, _>(e.clone()));
+        for message in [
+            &preview_error,
+            &self.sync.message,
+            &self.sync.status_message,
+            &self.export.message,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            any = true;
+            match message {
+                Ok(text) => ui.label(text),
+                Err(text) => ui.colored_label(error, text),
+            };
+        }
+        if let (Some(Ok(_)), Some(folder)) = (&self.export.message, &self.export.saved_folder)
+            && ui.button("Open folder").clicked()
+        {
+            actions.push(Action::OpenFolder(folder.clone()));
+        }
+        if self.is_demo() {
+            // Said where it is always in sight, without taking a line from the table.
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(
+                        "Demo: generated data on a built-in sandbox. Its history and keys are temporary and go when the window closes; pick a profile above to leave it.",
+                    )
+                    .color(ui.visuals().warn_fg_color),
+                )
+                .truncate(),
+            );
+        } else if !any {
+            ui.weak("Ready.");
+        }
+    }
+
+    /// The typed path, when no save dialog could open: a small window of its own, with the
+    /// default path already filled in, so nothing above the table moves.
+    pub(super) fn typed_path_dialog(&mut self, ctx: &egui::Context, actions: &mut Vec<Action>) {
+        let Some(path) = self.export.typed_path.as_mut() else {
+            return;
+        };
+        let mut close = false;
+        let error = match &self.export.message {
+            Some(Err(text)) => Some(text.clone()),
+            _ => None,
+        };
+        let modal = egui::Modal::new(egui::Id::unique("typed_export_path")).show(ctx, |ui| {
+            ui.set_width(560.0);
+            ui.heading("Save CSV");
+            ui.label(
+                "No save dialog could open on this machine. Type the full path of the file \
+                 (~ is your home folder; a bare file name goes to your documents folder).",
+            );
             ui.horizontal(|ui| {
                 let label = ui.label("Save CSV to");
                 let response = ui
-                    .add(egui::TextEdit::singleline(path).desired_width(360.0))
+                    .add(egui::TextEdit::singleline(path).desired_width(420.0))
                     .labelled_by(label.id);
-                if ui.button("Save").clicked() || submitted(ui, &response) {
+                if submitted(ui, &response) {
                     actions.push(Action::ExportToTypedPath);
                 }
             });
-        }
-        match &self.export.message {
-            Some(Ok(text)) => {
-                ui.label(text);
-            }
-            Some(Err(text)) => {
+            if let Some(text) = &error {
                 ui.colored_label(ui.visuals().error_fg_color, text);
             }
-            None => {}
+            ui.horizontal(|ui| {
+                if ui.add(primary_button(ui, "Save")).clicked() {
+                    actions.push(Action::ExportToTypedPath);
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        if close || modal.should_close() {
+            self.export.typed_path = None;
         }
     }
 
@@ -269,12 +382,13 @@ impl App {
             let not_shared = last
                 .get(&(id, ServiceKind::NotShared))
                 .map(|c| c.unit_count);
-            if shared.is_some() || not_shared.is_some() {
-                row.last_sent = Some(super::super::table::LastSent {
-                    shared_devices: shared.unwrap_or(0),
-                    not_shared_devices: not_shared.unwrap_or(0),
-                });
-            }
+            // A count never sent (a zero the zero policy skipped) stays "—", not 0.
+            row.last_sent = (shared.is_some() || not_shared.is_some()).then_some(
+                super::super::table::LastSent {
+                    shared_devices: shared,
+                    not_shared_devices: not_shared,
+                },
+            );
         }
     }
 
@@ -282,35 +396,38 @@ impl App {
         if self.preview.table.is_none() {
             return;
         }
-        match self
-            .save_dialog
-            .save_file(&suggested_file_name(self.profile_name()))
-        {
+        let suggested = suggested_file_name(self.profile_name());
+        match self.save_dialog.save_file(&suggested) {
             Ok(Some(path)) => self.export_to(&path),
             Ok(None) => {
-                self.export.typed_path.get_or_insert_with(String::new);
-                self.export.message = Some(Ok(
-                    "No file chosen. If no dialog appeared, type the path below.".to_owned(),
-                ));
+                self.export.message = Some(Ok("Export cancelled: no file chosen.".to_owned()));
             }
             Err(e) => {
-                self.export.typed_path.get_or_insert_with(String::new);
+                let default = self
+                    .export
+                    .last_path
+                    .clone()
+                    .unwrap_or_else(|| default_export_folder().join(&suggested));
+                self.export.typed_path = Some(default.display().to_string());
                 self.export.message = Some(Err(e.to_string()));
             }
         }
     }
 
+    /// Writes the table as shown (its order; ticked rows only when asked) to `path`, made
+    /// absolute first so the message says exactly where the file is.
     pub(super) fn export_to(&mut self, path: &std::path::Path) {
         let Some(table) = &self.preview.table else {
             return;
         };
-        let companies = table.companies();
+        let path = absolute_export_path(path);
+        let companies = table.companies_in_table_order(self.export.selected_only);
         let delimiter = self
             .profile
             .as_ref()
             .map(|p| p.csv_delimiter)
             .unwrap_or_default();
-        match export_csv(path, &companies, delimiter, self.export.excel) {
+        match export_csv(&path, &companies, delimiter, self.export.excel) {
             Ok(()) => {
                 let text = format!(
                     "Exported {} companies to {}",
@@ -320,12 +437,41 @@ impl App {
                 self.log.push(LogLevel::Info, &text);
                 self.export.message = Some(Ok(text));
                 self.export.typed_path = None;
+                self.export.saved_folder = path.parent().map(std::path::Path::to_path_buf);
+                self.export.last_path = Some(path);
             }
             Err(e) => {
                 self.log.push(LogLevel::Error, e.to_string());
                 self.export.message = Some(Err(e.to_string()));
             }
         }
+    }
+}
+
+/// Where an export goes by default: the user's documents folder, else home, else here.
+pub(super) fn default_export_folder() -> std::path::PathBuf {
+    directories::UserDirs::new()
+        .map(|u| {
+            u.document_dir()
+                .unwrap_or_else(|| u.home_dir())
+                .to_path_buf()
+        })
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default()
+}
+
+/// A typed path made absolute: `~` is the home folder, a relative path is under the default
+/// export folder (never the folder the program happened to start in).
+pub(super) fn absolute_export_path(path: &std::path::Path) -> std::path::PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(user) = directories::UserDirs::new()
+    {
+        return user.home_dir().join(rest);
+    }
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        default_export_folder().join(path)
     }
 }
 

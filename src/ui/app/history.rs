@@ -1,0 +1,333 @@
+//! The History tab: past runs newest first with their outcome in words, retries and dry runs
+//! marked, a detail view of one run (which companies, what was sent, each result) and
+//! "Revert to these counts" on every run but the one whose counts Synthesize holds now. The
+//! journal is read when the tab opens or is refreshed, never while drawing.
+
+use crate::domain::printable::printable;
+use crate::domain::report::RunReport;
+use crate::storage::journal::{JournalReadout, RunEnd, RunKind, RunSummary};
+use crate::storage::reports::run_report;
+use crate::worker::SYNC;
+
+use super::super::log::LogLevel;
+use super::{Action, App};
+
+/// What History shows, read from the journal once.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryView {
+    /// Newest first.
+    pub runs: Vec<RunSummary>,
+    /// Runs that posted again only what the run before them failed to post ("Retry failed").
+    pub retries: std::collections::BTreeSet<String>,
+    /// The run whose counts Synthesize holds now: reverting to it would change nothing.
+    pub latest_sent: Option<String>,
+    /// The open run's report.
+    pub detail: Option<RunReport>,
+    readout: JournalReadout,
+}
+
+/// A run kind in the window's words.
+pub fn kind_words(kind: Option<RunKind>) -> &'static str {
+    match kind {
+        Some(RunKind::Sync) => "Send (services, accounts, counts)",
+        Some(RunKind::SyncUsage) => "Counts only",
+        Some(RunKind::SyncAccounts) => "Accounts only",
+        Some(RunKind::SyncServices) => "Services only",
+        Some(RunKind::Revert) => "Revert to a past run",
+        None => "Unknown (its first line was lost)",
+    }
+}
+
+/// A run's outcome in words: "finished, 6 failed", "dry run: nothing sent", "cut off".
+pub fn outcome_words(run: &RunSummary) -> String {
+    if run.dry_run {
+        return "dry run: nothing sent".to_owned();
+    }
+    let end = match run.end {
+        RunEnd::Finished {
+            cancelled: false, ..
+        } => "finished",
+        RunEnd::Finished {
+            cancelled: true, ..
+        } => "cancelled",
+        RunEnd::CutOff => "cut off (the program stopped mid-run)",
+    };
+    match (run.failed, run.unmapped) {
+        (0, 0) => end.to_owned(),
+        (0, u) => format!("{end}, {u} unmapped"),
+        (f, 0) => format!("{end} with {f} failed"),
+        (f, u) => format!("{end} with {f} failed, {u} unmapped"),
+    }
+}
+
+/// The runs that re-posted only counts the previous run failed on: the window's
+/// "Retry failed" (the journal has no mark for it, so it is told from what the runs did).
+fn find_retries(
+    readout: &JournalReadout,
+    runs: &[RunSummary],
+) -> std::collections::BTreeSet<String> {
+    use crate::storage::journal::{CountOutcome, JournalEvent};
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut results: BTreeMap<&str, Vec<(i64, String, bool)>> = BTreeMap::new();
+    for entry in &readout.events {
+        if let JournalEvent::CountResult {
+            company_id,
+            service,
+            outcome,
+            ..
+        } = &entry.event
+        {
+            results.entry(entry.run_id.as_str()).or_default().push((
+                *company_id,
+                service.service_name().to_owned(),
+                matches!(outcome, CountOutcome::Failed { .. }),
+            ));
+        }
+    }
+    let mut out = BTreeSet::new();
+    // Oldest first, each run against the real run just before it.
+    let real: Vec<&RunSummary> = runs.iter().rev().filter(|r| !r.dry_run).collect();
+    for pair in real.windows(2) {
+        let (before, run) = (pair[0], pair[1]);
+        let failed_before: BTreeSet<(i64, String)> = results
+            .get(before.run_id.as_str())
+            .into_iter()
+            .flatten()
+            .filter(|(_, _, failed)| *failed)
+            .map(|(id, s, _)| (*id, s.clone()))
+            .collect();
+        let posted: BTreeSet<(i64, String)> = results
+            .get(run.run_id.as_str())
+            .into_iter()
+            .flatten()
+            .map(|(id, s, _)| (*id, s.clone()))
+            .collect();
+        if run.kind == before.kind
+            && !posted.is_empty()
+            && posted.is_subset(&failed_before)
+            && run.services_created == 0
+            && run.accounts_created == 0
+        {
+            out.insert(run.run_id.clone());
+        }
+    }
+    out
+}
+
+impl App {
+    /// Reads the journal for History (on opening the tab, Refresh, and after a run).
+    pub(super) fn read_history(&mut self) {
+        let read = match self.journal() {
+            Some(journal) => journal.read().map_err(|e| e.to_string()),
+            None => Ok(JournalReadout::default()),
+        };
+        self.history = Some(read.map(|mut readout| {
+            readout.events.extend(self.session_dry_runs.iter().cloned());
+            readout.events.sort_by_key(|e| e.at);
+            let runs = readout.runs();
+            let retries = find_retries(&readout, &runs);
+            let latest_sent = runs
+                .iter()
+                .find(|r| !r.dry_run && r.sent > 0)
+                .map(|r| r.run_id.clone());
+            let detail = self
+                .history_open_run
+                .as_deref()
+                .and_then(|id| run_report(&readout, id));
+            HistoryView {
+                runs,
+                retries,
+                latest_sent,
+                detail,
+                readout,
+            }
+        }));
+        if let Some(Err(e)) = &self.history {
+            self.log
+                .push(LogLevel::Warn, format!("History could not be read: {e}"));
+        }
+    }
+
+    /// Opens (or closes, with `None`) one run's detail.
+    pub(super) fn open_run(&mut self, run_id: Option<String>) {
+        self.history_open_run.clone_from(&run_id);
+        if let Some(Ok(view)) = self.history.as_mut() {
+            view.detail = run_id.and_then(|id| run_report(&view.readout, &id));
+        }
+    }
+
+    pub(super) fn history_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        if self.history.is_none() {
+            // Read on the next action pass, not here while drawing.
+            actions.push(Action::RefreshHistory);
+        }
+        ui.horizontal(|ui| {
+            ui.heading("History");
+            if ui.button("Refresh history").clicked() {
+                actions.push(Action::RefreshHistory);
+            }
+        });
+        if let Some(context) = self.current_plan_context() {
+            let tenant = &context.tenant;
+            ui.label(format!(
+                "Tenant: ConnectWise company {} at {}, Synthesize at {}",
+                tenant.connectwise_company_id, tenant.connectwise_host, tenant.synthesize_url
+            ));
+        }
+        let view = match &self.history {
+            Some(Ok(view)) => view,
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+                return;
+            }
+            None => return,
+        };
+        if view.runs.is_empty() {
+            ui.label("No sync has run for this profile yet.");
+            return;
+        }
+        let busy = self.worker.is_running(SYNC);
+        if let Some(report) = &view.detail {
+            run_detail_ui(ui, report, actions);
+            ui.separator();
+        }
+        // Filling the space, so the sideways scroll bar sits at the bottom of the tab rather
+        // than over the last run's buttons.
+        egui::ScrollArea::both()
+            .id_salt("history_scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                egui::Grid::new("history_grid")
+                    .striped(true)
+                    .num_columns(7)
+                    .show(ui, |ui| {
+                        for title in [
+                            "",
+                            "When",
+                            "What",
+                            "Outcome",
+                            "Sent",
+                            "Unmapped / failed",
+                            "",
+                        ] {
+                            ui.strong(title);
+                        }
+                        ui.end_row();
+                        for run in &view.runs {
+                            run_row_ui(ui, view, run, busy, actions);
+                            ui.end_row();
+                        }
+                    });
+            });
+    }
+}
+
+/// One run's line in the list.
+fn run_row_ui(
+    ui: &mut egui::Ui,
+    view: &HistoryView,
+    run: &RunSummary,
+    busy: bool,
+    actions: &mut Vec<Action>,
+) {
+    let open = view
+        .detail
+        .as_ref()
+        .is_some_and(|d| d.header.run_id == run.run_id);
+    let when = run
+        .started
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    // First in the row, so it is never scrolled out of reach.
+    let details = ui
+        .selectable_label(open, if open { "Hide details" } else { "Details" })
+        .on_hover_text("Show this run's companies and results");
+    if details.clicked() {
+        actions.push(Action::OpenRun((!open).then(|| run.run_id.clone())));
+    }
+    ui.label(when);
+    let mut what = kind_words(run.kind).to_owned();
+    if view.retries.contains(&run.run_id) {
+        what.push_str(" — retry of failed counts");
+    }
+    if run.dry_run {
+        what.push_str(" — dry run (this session)");
+    }
+    ui.label(what);
+    let outcome = outcome_words(run);
+    if run.failed > 0 || run.end == RunEnd::CutOff {
+        ui.colored_label(ui.visuals().error_fg_color, outcome);
+    } else {
+        ui.label(outcome);
+    }
+    ui.label(run.sent.to_string());
+    ui.label(format!("{} / {}", run.unmapped, run.failed));
+    ui.horizontal(|ui| {
+        let current = view.latest_sent.as_deref() == Some(run.run_id.as_str());
+        if !run.dry_run && run.sent > 0 && !current {
+            let revert = ui
+                .add_enabled(!busy, egui::Button::new("Revert to these counts"))
+                .on_hover_text("Post the counts this run sent again (asks first)");
+            if revert.clicked() {
+                actions.push(Action::Revert(run.run_id.clone()));
+            }
+        } else if current {
+            ui.weak("current counts");
+        }
+    });
+}
+
+/// One run in detail: every company it touched, what it sent and how each count ended.
+fn run_detail_ui(ui: &mut egui::Ui, report: &RunReport, actions: &mut Vec<Action>) {
+    ui.horizontal(|ui| {
+        let when = report
+            .header
+            .started
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S");
+        ui.strong(format!(
+            "Run of {when}{}: {} companies",
+            if report.header.dry_run {
+                " (dry run)"
+            } else {
+                ""
+            },
+            report.rows.len()
+        ));
+        if ui.button("Close details").clicked() {
+            actions.push(Action::OpenRun(None));
+        }
+    });
+    let t = &report.totals;
+    ui.label(format!(
+        "Sent {} shared and {} not shared devices; {} failed, {} unmapped, {} held, {} excluded, {} without account.",
+        t.shared_sent, t.not_shared_sent, t.failed, t.unmapped, t.held, t.excluded, t.no_account
+    ));
+    egui::ScrollArea::vertical()
+        .id_salt("run_detail_scroll")
+        .max_height(220.0)
+        .show(ui, |ui| {
+            egui::Grid::new("run_detail_grid")
+                .striped(true)
+                .num_columns(5)
+                .show(ui, |ui| {
+                    for title in ["Company", "Shared", "Not shared", "Result", "Why"] {
+                        ui.strong(title);
+                    }
+                    ui.end_row();
+                    let one = |n: Option<u64>| n.map_or_else(|| "—".to_owned(), |n| n.to_string());
+                    for row in &report.rows {
+                        ui.label(printable(&format!(
+                            "{} ({})",
+                            row.company_name, row.company_id
+                        )));
+                        ui.label(one(row.shared.new));
+                        ui.label(one(row.not_shared.new));
+                        ui.label(row.statuses().join(", "));
+                        ui.label(printable(&row.reasons().join("; ")));
+                        ui.end_row();
+                    }
+                });
+        });
+}
