@@ -779,3 +779,40 @@ fn a_profile_excluding_inactive_companies_is_told_the_statuses_are_not_read() {
         show.stdout
     );
 }
+
+#[test]
+fn reverting_to_an_earlier_run_or_retrying_never_posts_a_company_excluded_since() {
+    use cw_shared_devices::domain::adjustments::ExcludedCompany;
+    use cw_shared_devices::domain::safety::DropCheck;
+    use cw_shared_devices::domain::sync_plan::{PlannedCount, SyncPlan};
+    use cw_shared_devices::engine::sync::{PlannedSync, plan_of_counts};
+
+    let count = |company_id: i64| PlannedCount {
+        company_id,
+        company_name: format!("Company {company_id}"),
+        service: ServiceKind::Shared,
+        unit_count: 4,
+        previous: Some(4),
+    };
+    let planned = PlannedSync {
+        plan: SyncPlan {
+            excluded: vec![ExcludedCompany {
+                company_id: 2,
+                company_name: "Company 2".into(),
+                reason: "left us".into(),
+            }],
+            ..SyncPlan::default()
+        },
+        services: Vec::new(),
+        accounts: Vec::new(),
+        skipped: Vec::new(),
+        mapping_known: false,
+        unmapped_accounts: BTreeSet::new(),
+        incomplete: None,
+        drop_check: DropCheck::default(),
+    };
+    let again = plan_of_counts(vec![count(1), count(2), count(3)], &planned);
+    let ids: Vec<i64> = again.plan.counts.iter().map(|c| c.company_id).collect();
+    assert_eq!(ids, vec![1, 3]);
+    assert_eq!(again.plan.excluded, planned.plan.excluded);
+}
