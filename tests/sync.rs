@@ -110,6 +110,7 @@ impl Rig {
                 allow_large_drop: true,
                 ..SendGuard::default()
             },
+            adjustments: Default::default(),
         }
     }
 

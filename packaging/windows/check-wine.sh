@@ -3,8 +3,9 @@
 # the way a technician's Windows machine would use it: the version and the .exe's resources,
 # preview and sync against the sandbox (same table and same Synthesize state as the Linux build),
 # keys in Credential Manager and in no file, the Windows folders, console output and exit
-# statuses, the window, and the NSIS installer (install, run, uninstall). One line per check,
-# then `N passed, N failed`; exit 0 only when all pass.
+# statuses, the window, the NSIS installer (install, run, uninstall), and `schedule install`
+# registering its task with Wine's schtasks. One line per check, then `N passed, N failed`; exit 0
+# only when all pass.
 #
 # Run as root on Debian 12 from anywhere: `bash packaging/windows/check-wine.sh`. It installs
 # what it needs (apt packages, the rustup target). One cross-build serves every check: a dev
@@ -675,6 +676,78 @@ check_uninstall() {
     why="program folder, shortcut and uninstall key gone; profile, journal, log stay; the keys still serve --profile preview"
 }
 check "7d. the silent uninstaller removes the program and leaves profiles, journal and keys" check_uninstall
+
+echo "== 8. schedule install: a Task Scheduler task through Wine's schtasks"
+check_schedule() {
+    # wine-check is kept as it is in the entry name (ASCII letters, digits and '-').
+    local name="cw-shared-devices-profile-$PROFILE_NAME"
+    local tasks="$prefix/drive_c/windows/system32/tasks"
+    local xml="$appdata/Gradient/cw-shared-devices/config/schedules/$name.xml"
+    local exe_win
+    exe_win="$(w winepath -w "$WEXE" 2>/dev/null | tr -d '\r')"
+    # Wine starts no services between runs by itself: the Task Scheduler service first (on
+    # Windows it always runs).
+    w net start schedule >"$work/schedule-net.out" 2>&1 ||
+        { why="net start schedule exited $?: $(tail -c 200 "$work/schedule-net.out")"; return 1; }
+    w "$WEXE" --profile "$PROFILE_NAME" schedule install --monthly 1 06:00 \
+        >"$work/schedule-install.out" 2>"$work/schedule-install.err" ||
+        { why="schedule install exited $?: $(tail -c 300 "$work/schedule-install.err")"; return 1; }
+    tr -d '\r' <"$work/schedule-install.out" | grep -qx 'Loaded into the Task Scheduler task.' ||
+        { why="schedule install did not load the task: $(tr -d '\r' <"$work/schedule-install.out" | tail -c 300)"; return 1; }
+    [[ -f "$xml" ]] || { why="no task XML at $xml"; return 1; }
+    [[ -f "$tasks/$name" ]] || { why="schtasks registered no task $name (nothing in $tasks)"; return 1; }
+    # The file as schtasks read it: UTF-16LE with a byte-order mark, well-formed, and the trigger
+    # and action the schedule asked for.
+    "$PY" - "$xml" "$exe_win" "$PROFILE_NAME" >"$work/schedule-xml.out" 2>&1 <<'PYEOF' ||
+import sys
+from xml.dom import minidom
+path, exe, profile = sys.argv[1:]
+raw = open(path, "rb").read()
+assert raw[:2] == b"\xff\xfe", "no UTF-16LE byte-order mark"
+doc = minidom.parseString(raw)
+task = doc.documentElement
+assert task.tagName == "Task", task.tagName
+assert task.getAttribute("xmlns") == "http://schemas.microsoft.com/windows/2004/02/mit/task"
+def text(parent, *names):
+    node = parent
+    for name in names:
+        found = [c for c in node.childNodes if c.nodeType == c.ELEMENT_NODE and c.tagName == name]
+        assert found, "no <%s> under <%s>" % (name, node.tagName)
+        node = found[0]
+    return "".join(c.data for c in node.childNodes if c.nodeType == c.TEXT_NODE)
+day = text(task, "Triggers", "CalendarTrigger", "ScheduleByMonth", "DaysOfMonth", "Day")
+assert day == "1", day
+assert text(task, "Triggers", "CalendarTrigger", "StartBoundary").endswith("T06:00:00")
+command = text(task, "Actions", "Exec", "Command")
+assert command.strip('"') == exe, (command, exe)
+arguments = text(task, "Actions", "Exec", "Arguments")
+assert arguments == "--profile %s sync" % profile, arguments
+print("ok")
+PYEOF
+        { why="the task XML: $(tail -c 300 "$work/schedule-xml.out")"; return 1; }
+    # Wine's schtasks checks what it is given: a corrupted copy is refused, so its taking ours
+    # above means something.
+    "$PY" -c '
+import sys
+raw = open(sys.argv[1], "rb").read().decode("utf-16")
+open(sys.argv[2], "wb").write(b"\xff\xfe" + raw.replace("</DaysOfMonth>", "</DaysOfMont>").encode("utf-16-le"))
+' "$xml" "$work/corrupt-task.xml"
+    if w schtasks /Create /XML "$(w winepath -w "$work/corrupt-task.xml" 2>/dev/null | tr -d '\r')" \
+        /TN cw-corrupt-check /F >"$work/schedule-corrupt.out" 2>&1; then
+        why="Wine's schtasks also took a corrupted task XML, so it checks nothing"
+        return 1
+    fi
+    w "$WEXE" schedule show >"$work/schedule-show.out" 2>&1 || { why="schedule show exited $?"; return 1; }
+    tr -d '\r' <"$work/schedule-show.out" |
+        grep -qF "$name: sync of profile \"$PROFILE_NAME\", monthly on day 1 at 06:00" ||
+        { why="schedule show: $(tr -d '\r' <"$work/schedule-show.out" | head -c 300)"; return 1; }
+    w "$WEXE" --profile "$PROFILE_NAME" schedule remove >"$work/schedule-remove.out" 2>&1 ||
+        { why="schedule remove exited $?: $(tail -c 300 "$work/schedule-remove.out")"; return 1; }
+    [[ ! -e "$tasks/$name" ]] || { why="schedule remove left the task $name registered"; return 1; }
+    [[ ! -e "$xml" ]] || { why="schedule remove left $xml"; return 1; }
+    why="schtasks /Create /XML took the UTF-16 task XML (monthly trigger, quoted exe, --profile $PROFILE_NAME sync) and refused a corrupted copy; show listed it; remove unregistered it"
+}
+check "8. schedule install registers the task with Wine's schtasks; show lists it; remove deletes it" check_schedule
 
 echo "windows: took $((SECONDS - script_start)) s (cross-build ${build_secs} s), exe $(du -h "$EXE" | cut -f1)${installer:+, installer $(du -h "$installer" 2>/dev/null | cut -f1)}"
 summary

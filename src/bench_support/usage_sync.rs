@@ -120,6 +120,7 @@ pub async fn measure_usage_sync(
         rule_text: String::new(),
         revert: false,
         guard: Default::default(),
+        adjustments: Default::default(),
     };
     let client = SynthesizeClient::new(settings)?;
     let cancel = CancellationToken::new();

@@ -35,6 +35,20 @@ pub struct GlobalArgs {
     /// More detail on stderr (-v: debug, -vv: trace). Secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    pub tenants: TenantsArgs,
+}
+
+/// Several tenants in one run (`preview`, `sync`, `sync-usage`, `schedule install`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TenantsArgs {
+    /// Every profile, each in turn with its own journal, lock and safety checks (preview,
+    /// sync, sync-usage, schedule install).
+    #[arg(long, global = true)]
+    pub all_profiles: bool,
+    /// These profiles, comma-separated, each in turn (preview, sync, sync-usage).
+    #[arg(long, global = true, value_name = "A,B", value_delimiter = ',')]
+    pub profiles: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +75,12 @@ pub enum Command {
     /// Manage profiles without the window.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Print a run's report (a table), or write it as CSV or HTML; --compare diffs two runs.
+    Report(ReportArgs),
+    /// Run `sync` from the system's own scheduler: a systemd user timer (Linux), a Task
+    /// Scheduler task (Windows), a launchd LaunchAgent (macOS).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Serve the embedded sandbox of both services on loopback until stopped (for trying the
     /// command, benchmarks and packaging checks); prints the URLs and the environment to use.
     #[cfg(feature = "sandbox")]
@@ -140,17 +160,106 @@ pub enum ProfileCommand {
     List,
     /// Show a profile (secrets only as set or unset).
     Show { name: String },
+    /// Set how a profile's notification webhook is called after headless runs (its URL is a
+    /// secret: `profile set-secret NAME notify-webhook`).
+    Notify(ProfileNotifyArgs),
     /// Create a profile.
     Create(ProfileCreateArgs),
     /// Store a secret in the keychain, reading its value from stdin.
     SetSecret {
         name: String,
-        /// cw-public-key, cw-private-key, synthesize-vendor-key or synthesize-partner-key
+        /// cw-public-key, cw-private-key, synthesize-vendor-key, synthesize-partner-key or
+        /// notify-webhook (the notification webhook's URL)
         #[arg(value_name = "SECRET-NAME")]
         secret: String,
     },
     /// Delete a profile and its keychain entries.
     Delete { name: String },
+    /// Exclude a company from billing: it is never posted nor zeroed.
+    Exclude(ProfileExcludeArgs),
+    /// Include an excluded company again.
+    Include(ProfileIncludeArgs),
+    /// Set a company's count for one service: =N fixed, +N or -N on the computed count.
+    Override(ProfileOverrideArgs),
+    /// Clear a company's override for one service.
+    ClearOverride(ProfileClearOverrideArgs),
+}
+
+/// `profile exclude PROFILE COMPANY_ID --reason TEXT`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileExcludeArgs {
+    pub name: String,
+    /// The ConnectWise company's numeric id.
+    #[arg(value_name = "COMPANY_ID")]
+    pub company_id: String,
+    /// Why it is not billed (kept in the history and the run report).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+/// `profile include PROFILE COMPANY_ID [--reason TEXT]`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileIncludeArgs {
+    pub name: String,
+    #[arg(value_name = "COMPANY_ID")]
+    pub company_id: String,
+    /// Why it is billed again (optional; kept in the history).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
+}
+
+/// `profile override PROFILE COMPANY_ID shared|not-shared (=N|+N|-N) --reason TEXT [--until DAY]`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileOverrideArgs {
+    pub name: String,
+    #[arg(value_name = "COMPANY_ID")]
+    pub company_id: String,
+    /// shared or not-shared
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+    /// =N for a fixed count, +N to add, -N to subtract (never below 0).
+    #[arg(value_name = "COUNT", allow_hyphen_values = true)]
+    pub count: String,
+    /// Why (kept in the history and the run report).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The last day it applies, YYYY-MM-DD; after it the computed count applies again.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub until: Option<String>,
+}
+
+/// `profile clear-override PROFILE COMPANY_ID shared|not-shared [--reason TEXT]`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileClearOverrideArgs {
+    pub name: String,
+    #[arg(value_name = "COMPANY_ID")]
+    pub company_id: String,
+    /// shared or not-shared
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+    /// Why (optional; kept in the history).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
+}
+
+/// `report [--run ID|--last] [--compare ID] [--csv FILE] [--html FILE]`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ReportArgs {
+    /// The run to report on (`history` in the window lists them); default the newest.
+    #[arg(long, value_name = "ID", conflicts_with = "last")]
+    pub run: Option<String>,
+    /// The newest run, dry runs included (the default).
+    #[arg(long)]
+    pub last: bool,
+    /// Compare with this other run: the companies whose counts differ between the two.
+    #[arg(long, value_name = "ID")]
+    pub compare: Option<String>,
+    /// Write the report (or the comparison) as CSV to FILE instead of printing the table.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -188,4 +297,47 @@ pub struct ProfileCreateArgs {
     /// Separate CSV fields with semicolons.
     #[arg(long)]
     pub semicolon: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Install (or replace) the scheduled sync of --profile NAME, or of every profile with
+    /// --all-profiles, daily or monthly on the local clock.
+    Install(ScheduleInstallArgs),
+    /// List the scheduled syncs this program installed, with their next and last run.
+    Show,
+    /// Remove the scheduled sync of --profile NAME, or of --all-profiles; with neither, every
+    /// scheduled sync this program installed.
+    Remove,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[group(id = "when", required = true, multiple = false)]
+pub struct ScheduleInstallArgs {
+    /// Every day at HH:MM (24-hour, local time).
+    #[arg(long, value_name = "HH:MM", group = "when")]
+    pub daily: Option<String>,
+    /// Every month on DAY (1-31) at HH:MM (24-hour, local time).
+    #[arg(long, num_args = 2, value_names = ["DAY", "HH:MM"], group = "when")]
+    pub monthly: Vec<String>,
+}
+
+/// Settings of `profile notify`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProfileNotifyArgs {
+    pub name: String,
+    /// The webhook's kind: teams (a Teams Workflows webhook), slack (a Slack incoming webhook)
+    /// or json (the product's own payload, see the README).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Notify after every successful run too (by default only after a run that failed, was
+    /// partly done or was stopped by a safety check).
+    #[arg(long, conflicts_with = "failures_only")]
+    pub on_success: bool,
+    /// Notify only after a run that failed, was partly done or was stopped by a safety check.
+    #[arg(long)]
+    pub failures_only: bool,
+    /// Send a test notification now.
+    #[arg(long)]
+    pub test: bool,
 }

@@ -2,13 +2,17 @@
 //! Progress goes to stderr, results to stdout; the exit status says what happened.
 
 mod args;
+mod notify_cmd;
 mod output;
 mod profile_cmd;
 mod progress;
+mod report_cmd;
+mod schedule_cmd;
 #[cfg(feature = "sandbox")]
 mod serve_sandbox;
 mod settings;
 mod sync_cmd;
+mod tenants_cmd;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -64,6 +68,9 @@ pub enum CliError {
     Failed(String),
     #[error("cancelled")]
     Cancelled,
+    /// The drop guard or the completeness check stopped a sync before anything was sent: exit 1.
+    #[error("{0}")]
+    SafetyStop(String),
     /// Another run for the same tenant holds its lock: exit 2.
     #[error("{0}")]
     Busy(String),
@@ -73,7 +80,7 @@ impl CliError {
     fn outcome(&self) -> Outcome {
         match self {
             CliError::Config(_) | CliError::Busy(_) => Outcome::Usage,
-            CliError::Failed(_) | CliError::Cancelled => Outcome::Failed,
+            CliError::Failed(_) | CliError::Cancelled | CliError::SafetyStop(_) => Outcome::Failed,
         }
     }
 }
@@ -122,6 +129,18 @@ pub fn run(command: Command, global: &GlobalArgs) -> Outcome {
     let command = match command {
         Command::Profile(command) => {
             return profile_cmd::run(command, global).unwrap_or_else(|e| {
+                print_error(&e);
+                e.outcome()
+            });
+        }
+        Command::Report(args) => {
+            return report_cmd::run(&args, global).unwrap_or_else(|e| {
+                print_error(&e);
+                e.outcome()
+            });
+        }
+        Command::Schedule(command) => {
+            return schedule_cmd::run(command, global).unwrap_or_else(|e| {
                 print_error(&e);
                 e.outcome()
             });
@@ -225,6 +244,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::UpdateStatus { .. } => "update-status",
         Command::Demo => "demo",
         Command::Profile(_) => "profile",
+        Command::Report(_) => "report",
+        Command::Schedule(_) => "schedule",
         #[cfg(feature = "sandbox")]
         Command::ServeSandbox(_) => "serve-sandbox",
     }
@@ -235,24 +256,49 @@ async fn dispatch(
     global: &GlobalArgs,
     cancel: &CancellationToken,
 ) -> Result<Outcome, CliError> {
-    let resolved = engine::settings::resolve(&settings::sources(global))?;
-    match command {
-        Command::Preview(args) => preview(&resolved, &args, cancel).await,
-        Command::Authenticate => sync_cmd::authenticate(&resolved, cancel).await,
+    let several = global.tenants.all_profiles || !global.tenants.profiles.is_empty();
+    // Each tenant's settings are resolved in turn there.
+    match &command {
+        Command::Preview(args) => return tenants_cmd::preview(global, args, cancel).await,
+        Command::SyncUsage(a) => {
+            let flags = a.flags();
+            return tenants_cmd::sync(global, "sync-usage", SyncSteps::USAGE, flags, cancel).await;
+        }
+        Command::Sync(a) => {
+            return tenants_cmd::sync(global, "sync", SyncSteps::ALL, a.flags(), cancel).await;
+        }
+        _ if several => {
+            return Err(CliError::Config(format!(
+                "--all-profiles and --profiles: only preview, sync and sync-usage take them, not {}",
+                command_name(&command)
+            )));
+        }
         Command::SyncServices => {
-            sync_cmd::sync(&resolved, SyncSteps::SERVICES, SyncFlags::default(), cancel).await
+            let flags = SyncFlags::default();
+            return tenants_cmd::sync(global, "sync-services", SyncSteps::SERVICES, flags, cancel)
+                .await;
         }
         Command::SyncAccounts => {
-            sync_cmd::sync(&resolved, SyncSteps::ACCOUNTS, SyncFlags::default(), cancel).await
+            let flags = SyncFlags::default();
+            return tenants_cmd::sync(global, "sync-accounts", SyncSteps::ACCOUNTS, flags, cancel)
+                .await;
         }
-        Command::SyncUsage(a) => {
-            sync_cmd::sync(&resolved, SyncSteps::USAGE, a.flags(), cancel).await
-        }
-        Command::Sync(a) => sync_cmd::sync(&resolved, SyncSteps::ALL, a.flags(), cancel).await,
+        _ => {}
+    }
+    let resolved = engine::settings::resolve(&settings::sources(global))?;
+    match command {
+        Command::Authenticate => sync_cmd::authenticate(&resolved, cancel).await,
         Command::UpdateStatus { status } => {
             sync_cmd::update_status(&resolved, &status, cancel).await
         }
-        Command::Demo | Command::Profile(_) => Ok(Outcome::Usage),
+        Command::Preview(_)
+        | Command::SyncServices
+        | Command::SyncAccounts
+        | Command::SyncUsage(_)
+        | Command::Sync(_) => Ok(Outcome::Usage),
+        Command::Demo | Command::Profile(_) | Command::Report(_) | Command::Schedule(_) => {
+            Ok(Outcome::Usage)
+        }
         #[cfg(feature = "sandbox")]
         Command::ServeSandbox(_) => Ok(Outcome::Usage),
     }
@@ -313,7 +359,34 @@ async fn preview(
     let outcome = engine::run_preview(&request, &report, cancel).await;
     bar.finish(outcome.is_ok());
     let outcome = outcome?;
-    let counts = &outcome.counts;
+    // The final counts are what is shown and exported: overrides applied, excluded companies out.
+    let shown = crate::domain::adjustments::shown_counts(
+        &outcome.counts.companies,
+        &resolved.adjustments,
+        chrono::Local::now().date_naive(),
+    );
+    for e in &shown.excluded {
+        eprintln!(
+            "excluded: company {} {}: {} (not in the table or the CSV; never posted nor zeroed)",
+            e.company_id,
+            printable(&e.company_name),
+            printable(&e.reason)
+        );
+    }
+    for a in &shown.adjusted {
+        eprintln!(
+            "override: company {} {} — {}: {}",
+            a.company_id,
+            printable(&a.company_name),
+            a.service.service_name(),
+            printable(&a.describe())
+        );
+    }
+    let final_counts = crate::domain::counting::CountingResult {
+        companies: shown.counts,
+        ..outcome.counts.clone()
+    };
+    let counts = &final_counts;
     let mut stdout = std::io::stdout().lock();
     if let Some(target) = &csv_target {
         let delimiter = if args.semicolon {

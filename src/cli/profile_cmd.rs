@@ -1,15 +1,31 @@
-//! `profile list|show|create|set-secret|delete`: profile management for machines without a window.
+//! `profile list|show|notify|create|set-secret|delete`: profile management for machines without a window.
 
 use std::io::Read as _;
 
-use super::args::{GlobalArgs, ProfileCommand, ProfileCreateArgs};
+use super::args::{
+    GlobalArgs, ProfileClearOverrideArgs, ProfileCommand, ProfileCreateArgs, ProfileOverrideArgs,
+};
 use super::settings::{app_dirs, load_profile};
 use super::{CliError, Outcome};
+use crate::domain::adjustments::{
+    AdjustmentChange, Override, parse_company_id, parse_override_kind, parse_reason, parse_service,
+    parse_until,
+};
 use crate::domain::counting::{AssignmentField, AssignmentSource, CountingOptions, CountingRule};
 use crate::domain::csv_export::CsvDelimiter;
 use crate::domain::settings::{ConnectWiseSite, ZeroPolicy};
-use crate::storage::secrets::{KeychainStore, delete_secrets};
-use crate::storage::{Profile, ProfileStore, Secret, SecretName, SecretStore};
+use crate::storage::journal::tenant_journals_matching;
+use crate::storage::secrets::{KeychainStore, SecretSlot, delete_secrets};
+use crate::storage::{
+    AppDirs, ChangeAuthor, Journal, Profile, ProfileError, ProfileStore, Secret, SecretStore,
+};
+
+/// Text cleaned line by line of anything a terminal would act on (reasons are typed by users).
+fn printable_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("{}\n", crate::domain::printable::printable(l)))
+        .collect()
+}
 
 fn config(e: impl std::fmt::Display) -> CliError {
     CliError::Config(e.to_string())
@@ -32,11 +48,12 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
         ProfileCommand::Show { name } => {
             let profile = load_profile(&dirs, &name)?;
             print!("{}", describe(&profile));
+            print!("{}", printable_lines(&describe_adjustments(&profile)));
             let keychain = KeychainStore::open();
-            for secret in SecretName::ALL {
+            for secret in SecretSlot::ALL {
                 let state = match &keychain {
                     Err(_) => "unknown (the system keychain is not available)".to_owned(),
-                    Ok(store) => match store.get(&profile.name, secret) {
+                    Ok(store) => match store.get_slot(&profile.name, secret) {
                         Ok(Some(_)) => "set".to_owned(),
                         Ok(None) => "unset".to_owned(),
                         Err(e) => format!("unknown ({e})"),
@@ -56,8 +73,9 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
             );
             Ok(Outcome::Done)
         }
+        ProfileCommand::Notify(args) => super::notify_cmd::run(&store, &dirs, &args),
         ProfileCommand::SetSecret { name, secret } => {
-            let secret_name: SecretName = secret.parse().map_err(config)?;
+            let secret_name: SecretSlot = secret.parse().map_err(config)?;
             let profile = load_profile(&dirs, &name)?;
             let mut value = String::new();
             std::io::stdin()
@@ -76,9 +94,13 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
                     )
                 )));
             }
+            if secret_name == SecretSlot::NotifyWebhook {
+                // Checked before it is stored; the message never repeats the URL.
+                crate::engine::notify::check_webhook_url(&value).map_err(config)?;
+            }
             let keychain = KeychainStore::open().map_err(config)?;
             keychain
-                .set(&profile.name, secret_name, &Secret::new(value))
+                .set_slot(&profile.name, secret_name, &Secret::new(value))
                 .map_err(config)?;
             println!(
                 "Stored the {} of \"{}\" in the system keychain.",
@@ -105,6 +127,231 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
             println!("Deleted profile \"{}\".", profile.name);
             Ok(Outcome::Done)
         }
+        command @ (ProfileCommand::Exclude(_)
+        | ProfileCommand::Include(_)
+        | ProfileCommand::Override(_)
+        | ProfileCommand::ClearOverride(_)) => adjust(command, &dirs, &store, global),
+    }
+}
+
+/// `profile exclude|include|override|clear-override`: the change saved in the profile, then
+/// recorded in the history.
+fn adjust(
+    command: ProfileCommand,
+    dirs: &AppDirs,
+    store: &ProfileStore,
+    global: &GlobalArgs,
+) -> Result<Outcome, CliError> {
+    match command {
+        ProfileCommand::Exclude(args) => {
+            let company_id = parse_company_id(&args.company_id).map_err(config)?;
+            let reason = parse_reason(&args.reason).map_err(config)?;
+            let profile = load_profile(dirs, &args.name)?;
+            let change = store
+                .exclude_company(&profile.name, company_id, &reason, &ChangeAuthor::current())
+                .map_err(profile_error)?;
+            println!(
+                "Excluded company {company_id} from \"{}\": it is never posted nor zeroed ({reason}).",
+                profile.name
+            );
+            record_change(dirs, &profile, global, &change)
+        }
+        ProfileCommand::Include(args) => {
+            let company_id = parse_company_id(&args.company_id).map_err(config)?;
+            let profile = load_profile(dirs, &args.name)?;
+            let change = store
+                .include_company(
+                    &profile.name,
+                    company_id,
+                    &args.reason,
+                    &ChangeAuthor::current(),
+                )
+                .map_err(profile_error)?;
+            println!(
+                "Included company {company_id} in \"{}\" again: its counts are posted from the next run.",
+                profile.name
+            );
+            record_change(dirs, &profile, global, &change)
+        }
+        ProfileCommand::Override(args) => {
+            let new = parse_override(&args)?;
+            let profile = load_profile(dirs, &args.name)?;
+            let change = store
+                .set_override(&profile.name, &new, &ChangeAuthor::current())
+                .map_err(profile_error)?;
+            println!(
+                "Set the {} override of company {} in \"{}\": {}.",
+                new.service.service_name(),
+                new.company_id,
+                profile.name,
+                new.describe()
+            );
+            record_change(dirs, &profile, global, &change)
+        }
+        ProfileCommand::ClearOverride(args) => {
+            let (company_id, service) = parse_clear(&args)?;
+            let profile = load_profile(dirs, &args.name)?;
+            let change = store
+                .clear_override(
+                    &profile.name,
+                    company_id,
+                    service,
+                    &args.reason,
+                    &ChangeAuthor::current(),
+                )
+                .map_err(profile_error)?;
+            println!(
+                "Cleared the {} override of company {company_id} in \"{}\": the computed count applies from the next run.",
+                service.service_name(),
+                profile.name
+            );
+            record_change(dirs, &profile, global, &change)
+        }
+        _ => Ok(Outcome::Usage),
+    }
+}
+
+/// A profile that cannot be changed as asked (nothing to include or clear, a bad field) is the
+/// user's to fix (exit 2); a file that cannot be written is a failure (exit 1).
+fn profile_error(e: ProfileError) -> CliError {
+    match e {
+        ProfileError::Io { .. } => CliError::Failed(e.to_string()),
+        other => CliError::Config(other.to_string()),
+    }
+}
+
+/// The override the command names, every field checked, with the field and the fix in the
+/// error. The last day is judged against today, in local time.
+fn parse_override(args: &ProfileOverrideArgs) -> Result<Override, CliError> {
+    let company_id = parse_company_id(&args.company_id).map_err(config)?;
+    let service = parse_service(&args.service).map_err(config)?;
+    let kind = parse_override_kind(&args.count).map_err(config)?;
+    let reason = parse_reason(&args.reason).map_err(config)?;
+    let today = chrono::Local::now().date_naive();
+    let until = args
+        .until
+        .as_deref()
+        .map(|day| parse_until(day, today))
+        .transpose()
+        .map_err(config)?;
+    Ok(Override {
+        company_id,
+        service,
+        kind,
+        reason,
+        until,
+    })
+}
+
+fn parse_clear(
+    args: &ProfileClearOverrideArgs,
+) -> Result<(i64, crate::domain::sync_plan::ServiceKind), CliError> {
+    Ok((
+        parse_company_id(&args.company_id).map_err(config)?,
+        parse_service(&args.service).map_err(config)?,
+    ))
+}
+
+/// Records a change of an exclusion or override in the history of every tenant the profile
+/// names (its ConnectWise site and company and Synthesize URL, whatever the organization); before
+/// the profile's first run there is none, and the change goes to the profile's own history.
+fn record_change(
+    dirs: &AppDirs,
+    profile: &Profile,
+    global: &GlobalArgs,
+    change: &AdjustmentChange,
+) -> Result<Outcome, CliError> {
+    let not_recorded = |e: &dyn std::fmt::Display| {
+        CliError::Failed(format!(
+            "the profile was changed, but the change could not be recorded in the history: {e}"
+        ))
+    };
+    let mut sources = super::settings::sources(global);
+    sources.profile = Some(profile.name.clone());
+    let journals: Vec<Journal> = match crate::engine::settings::offline_tenant_of(
+        dirs.clone(),
+        Some(profile.clone()),
+        &sources,
+    ) {
+        Ok(offline) => tenant_journals_matching(
+            dirs,
+            &offline.tenant.connectwise_host,
+            &offline.tenant.connectwise_company_id,
+            &offline.tenant.synthesize_url,
+        )
+        .map_err(|e| not_recorded(&e))?
+        .iter()
+        .map(|found| Journal::for_tenant(dirs, &found.tenant))
+        .collect(),
+        // A profile with no company id yet has no tenant: its own history keeps the change.
+        Err(_) => Vec::new(),
+    };
+    let journals = if journals.is_empty() {
+        vec![Journal::for_profile(dirs, &profile.name).map_err(|e| not_recorded(&e))?]
+    } else {
+        journals
+    };
+    for journal in &journals {
+        journal
+            .append_adjustment_change(change)
+            .map_err(|e| not_recorded(&e))?;
+    }
+    eprintln!("Recorded in the history: {}", change.describe());
+    Ok(Outcome::Done)
+}
+
+/// The exclusions and overrides of a profile, for `profile show`.
+fn describe_adjustments(p: &Profile) -> String {
+    let mut out = String::new();
+    let today = chrono::Local::now().date_naive();
+    if p.exclusions.companies.is_empty() {
+        out.push_str(&format!("{:<28} none\n", "Excluded companies:"));
+    } else {
+        out.push_str("Excluded companies:\n");
+        for e in &p.exclusions.companies {
+            out.push_str(&format!(
+                "  {} — {} (since {})\n",
+                e.company_id,
+                e.reason,
+                e.since.format("%Y-%m-%d")
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "{:<28} {}\n",
+        "Exclude inactive companies:",
+        if p.exclusions.exclude_inactive_companies {
+            "yes (companies whose ConnectWise status is not Active; this version does not read the statuses yet, so exclude them by id)"
+        } else {
+            "no"
+        }
+    ));
+    if p.overrides.is_empty() {
+        out.push_str(&format!("{:<28} none\n", "Overrides:"));
+    } else {
+        out.push_str("Overrides:\n");
+        for o in &p.overrides {
+            let expired = if o.is_active_on(today) {
+                ""
+            } else {
+                " — expired, the computed count applies"
+            };
+            out.push_str(&format!(
+                "  {} {}: {}{expired}\n",
+                o.company_id,
+                adjustments_service_word(o.service),
+                o.describe()
+            ));
+        }
+    }
+    out
+}
+
+/// The command's word for a service.
+fn adjustments_service_word(service: crate::domain::sync_plan::ServiceKind) -> &'static str {
+    match service {
+        crate::domain::sync_plan::ServiceKind::Shared => "shared",
+        crate::domain::sync_plan::ServiceKind::NotShared => "not-shared",
     }
 }
 
@@ -121,7 +368,7 @@ fn describe(p: &Profile) -> String {
         .map(|r| r.describe())
         .unwrap_or_else(|e| format!("invalid: {e}"));
     format!(
-        "{:<28} {}\n{:<28} {site}\n{:<28} {}\n{:<28} {}\n{:<28} {}\n{:<28} {rule}\n{:<28} {}\n{:<28} {}\n",
+        "{:<28} {}\n{:<28} {site}\n{:<28} {}\n{:<28} {}\n{:<28} {}\n{:<28} {rule}\n{:<28} {}\n{:<28} {}\n{:<28} {}\n",
         "Profile:",
         p.name,
         "ConnectWise site:",
@@ -139,6 +386,8 @@ fn describe(p: &Profile) -> String {
             CsvDelimiter::Comma => "comma",
             CsvDelimiter::Semicolon => "semicolon",
         },
+        "Notifications:",
+        super::notify_cmd::describe(&p.notify),
     )
 }
 

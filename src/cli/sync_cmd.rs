@@ -181,6 +181,7 @@ pub async fn sync(
             drop_thresholds: resolved.drop_guard(),
             last_counts_unknown: Vec::new(),
         },
+        adjustments: resolved.adjustments.clone(),
     };
     let planned = session
         .plan_for_tenant(&mut request, &history, cancel)
@@ -190,11 +191,18 @@ pub async fn sync(
         if let Some(refusal) = planned.refusal(&request.guard) {
             eprintln!("warning: {}", printable(&refusal));
         }
+        match engine::sync::journal_dry_run(&planned, &request, &history.journal) {
+            Ok(run_id) => print_report_path(resolved, &history.journal, &run_id),
+            Err(e) => eprintln!(
+                "warning: the dry run could not be recorded in the history, so it has no run report: {}",
+                printable(&e.to_string())
+            ),
+        }
         print_dry_run(&planned, flags.json)?;
         return Ok(Outcome::Done);
     }
     if let Some(refusal) = planned.refusal(&request.guard) {
-        return Err(CliError::Failed(refusal));
+        return Err(CliError::SafetyStop(refusal));
     }
     let journal = &history.journal;
     journal
@@ -212,6 +220,7 @@ pub async fn sync(
         .execute(&planned, &request, Some(journal), &on_update, cancel)
         .await;
     bar.finish();
+    print_report_path(resolved, journal, &report.run_id);
     print_report(&report, flags.json)?;
     let journal_failed = report
         .step_failures
@@ -228,6 +237,24 @@ pub async fn sync(
     } else {
         Outcome::Done
     })
+}
+
+/// Writes the run's report (CSV and HTML) and says where on stderr; a report that cannot be
+/// written is a warning (the run itself is in the history, and `report` can write it again).
+fn print_report_path(resolved: &Resolved, journal: &crate::storage::Journal, run_id: &str) {
+    match engine::report::write_report(&resolved.dirs, journal, run_id) {
+        // A run stopped before its first line (its safety checks) recorded nothing to report.
+        Err(crate::storage::ReportError::NoSuchRun(_)) => {}
+        Ok(files) => eprintln!(
+            "Run report: {} (CSV: {})",
+            files.html.display(),
+            files.csv.display()
+        ),
+        Err(e) => eprintln!(
+            "warning: the run report could not be written: {}",
+            printable(&e.to_string())
+        ),
+    }
 }
 
 /// The preview a sync sends from, run afresh, its warnings printed.
@@ -260,6 +287,23 @@ fn print_plan(planned: &PlannedSync) {
     for count in &planned.plan.awaiting_accounts {
         eprintln!("not sent: {}: {NO_ACCOUNT_YET}", count_line(count));
     }
+    for excluded in &planned.plan.excluded {
+        eprintln!(
+            "excluded: company {} {}: {} (never posted nor zeroed)",
+            excluded.company_id,
+            printable(&excluded.company_name),
+            printable(&excluded.reason)
+        );
+    }
+    for adjusted in &planned.plan.adjusted {
+        eprintln!(
+            "override: company {} {} — {}: {}",
+            adjusted.company_id,
+            printable(&adjusted.company_name),
+            adjusted.service.service_name(),
+            printable(&adjusted.describe())
+        );
+    }
     if !planned.plan.last_count_unknown.is_empty() {
         let ids: Vec<String> = planned
             .plan
@@ -272,7 +316,13 @@ fn print_plan(planned: &PlannedSync) {
             ids.join(", ")
         );
     }
-    for warning in planned.warnings() {
+    for warning in planned
+        .plan
+        .warnings
+        .iter()
+        .cloned()
+        .chain(planned.warnings())
+    {
         eprintln!("warning: {}", printable(&warning));
     }
 }
@@ -295,6 +345,15 @@ fn print_dry_run(planned: &PlannedSync, json: bool) -> Result<(), CliError> {
                 "company_id": c.company_id, "company_name": c.company_name,
                 "service": c.service.service_name(), "unit_count": c.unit_count,
                 "reason": NO_ACCOUNT_YET,
+            })).collect::<Vec<_>>(),
+            "excluded": planned.plan.excluded.iter().map(|e| serde_json::json!({
+                "company_id": e.company_id, "company_name": e.company_name, "reason": e.reason,
+            })).collect::<Vec<_>>(),
+            "overridden": planned.plan.adjusted.iter().map(|a| serde_json::json!({
+                "company_id": a.company_id, "company_name": a.company_name,
+                "service": a.service.service_name(), "computed": a.computed,
+                "override": a.applied.kind.to_string(), "until": a.applied.until,
+                "reason": a.applied.reason, "final": a.final_count, "clamped": a.clamped,
             })).collect::<Vec<_>>(),
             "incomplete": planned.incomplete,
             "large_drop": planned.drop_check.message(),

@@ -278,6 +278,74 @@ pub fn apply_overrides(
     out
 }
 
+/// A profile's adjustments as a run applies them: its exclusions and overrides, and the
+/// companies' ConnectWise statuses when "exclude companies whose status is not Active" is on.
+/// A run made from the environment alone has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunAdjustments {
+    pub exclusions: ExclusionSettings,
+    pub overrides: Vec<Override>,
+    /// ConnectWise status name by company id; read only when the option is on.
+    pub company_statuses: BTreeMap<i64, String>,
+    /// The day overrides are judged on; `None`: today, in local time.
+    pub day: Option<NaiveDate>,
+}
+
+impl RunAdjustments {
+    /// Whether there is nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.exclusions.companies.is_empty()
+            && !self.exclusions.exclude_inactive_companies
+            && self.overrides.is_empty()
+    }
+
+    /// The companies this run leaves out: every one excluded by id, and those excluded for their
+    /// status that the run would otherwise bill or zero (`known` holds the companies counted now
+    /// or sent to before), so a tenant's many inactive companies do not crowd the report.
+    pub fn excluded_companies(&self, known: &BTreeSet<i64>) -> Vec<ExcludedCompany> {
+        self.exclusions
+            .effective(&self.company_statuses)
+            .into_iter()
+            .filter(|e| {
+                self.exclusions.get(e.company_id).is_some() || known.contains(&e.company_id)
+            })
+            .collect()
+    }
+}
+
+/// The counts as a preview shows and exports them: overrides applied (the final counts), the
+/// companies excluded left out and listed with their reasons.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShownCounts {
+    pub counts: Vec<CompanyCounts>,
+    pub adjusted: Vec<AdjustedCount>,
+    pub excluded: Vec<ExcludedCompany>,
+}
+
+/// [`ShownCounts`] of computed counts, judged on `day`.
+pub fn shown_counts(
+    computed: &[CompanyCounts],
+    adjustments: &RunAdjustments,
+    day: NaiveDate,
+) -> ShownCounts {
+    let known: BTreeSet<i64> = computed.iter().map(|c| c.company_id).collect();
+    let mut excluded = adjustments.excluded_companies(&known);
+    let ids: BTreeSet<i64> = excluded.iter().map(|e| e.company_id).collect();
+    for e in &mut excluded {
+        if let Some(row) = computed.iter().find(|c| c.company_id == e.company_id) {
+            e.company_name.clone_from(&row.company_name);
+        }
+    }
+    let mut applied = apply_overrides(computed, &adjustments.overrides, day);
+    applied.counts.retain(|c| !ids.contains(&c.company_id));
+    applied.adjusted.retain(|a| !ids.contains(&a.company_id));
+    ShownCounts {
+        counts: applied.counts,
+        adjusted: applied.adjusted,
+        excluded,
+    }
+}
+
 /// Sets or replaces the override of a company and service in a list; returns the one replaced.
 pub fn set_override(overrides: &mut Vec<Override>, new: Override) -> Option<Override> {
     let old = clear_override(overrides, new.company_id, new.service);

@@ -1,7 +1,8 @@
 //! The product's use cases, the one place both front ends (the window and the command) call:
 //! preview (fetch and count), connection tests, sync (plan, then services, accounts and counts),
-//! setting the integration status, the CSV export, and turning a profile, its keychain entries
-//! and the environment into the settings of a run.
+//! setting the integration status, the CSV export, the run reports written after every sync and
+//! dry run, and turning a profile, its keychain entries and the environment into the settings of
+//! a run.
 //!
 //! The engine drives the transport in `api` and the pure rules in `domain`, and writes through
 //! `storage`. Front ends import the engine, never `api`: the transport types they show (a
@@ -9,7 +10,9 @@
 
 pub mod connection;
 pub mod export;
+pub mod notify;
 pub mod preview;
+pub mod report;
 pub mod settings;
 pub mod status;
 pub mod sync;

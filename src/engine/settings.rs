@@ -8,9 +8,10 @@ pub use crate::api::synthesize::SynthesizeCredentials;
 
 use crate::api::connectwise::{ConnectWiseSettings, ConnectWiseTarget, accept_header_for};
 use crate::api::synthesize::SynthesizeSettings;
+use crate::domain::adjustments::RunAdjustments;
 use crate::domain::counting::CountingOptions;
 use crate::domain::csv_export::CsvDelimiter;
-use crate::domain::safety::DropGuardThresholds;
+use crate::domain::safety::{DropGuardThresholds, TenantIdentity};
 use crate::domain::settings::{ConnectWiseSite, SyncOptions};
 use crate::storage::profiles::read_extra_ca_file;
 use crate::storage::secrets::KeychainStore;
@@ -80,6 +81,8 @@ pub struct RunSettings {
     pub counting: CountingOptions,
     pub sync: SyncOptions,
     pub csv_delimiter: CsvDelimiter,
+    /// The profile's exclusions and overrides; none for a run from the environment alone.
+    pub adjustments: RunAdjustments,
 }
 
 impl std::fmt::Debug for RunSettings {
@@ -127,6 +130,73 @@ fn site_target(site: &ConnectWiseSite) -> Result<ConnectWiseTarget, SettingsErro
     result.map_err(|e| SettingsError::Config(e.to_string()))
 }
 
+/// The ConnectWise site or API URL a run talks to: the flags', else the profile's.
+fn connectwise_target(
+    sources: &SettingsSources,
+    profile: Option<&Profile>,
+) -> Result<ConnectWiseTarget, SettingsError> {
+    match (&sources.cw_api_url, &sources.cw_url, profile) {
+        (Some(api), _, _) => ConnectWiseTarget::api_base(api)
+            .map_err(|e| SettingsError::Config(format!("--cw-api-url: {e}"))),
+        (None, Some(site), _) => ConnectWiseTarget::site(site)
+            .map_err(|e| SettingsError::Config(format!("--cw-url: {e}"))),
+        (None, None, Some(p)) => site_target(&p.connectwise.site),
+        (None, None, None) => site_target(&ConnectWiseSite::default()),
+    }
+}
+
+/// Where a tenant's history is found without reaching either service or reading any key (the
+/// `report` command, and the change records of `profile exclude` and its siblings): the data
+/// folder, the profile if one is named, and the tenant without its Synthesize organization.
+#[derive(Debug, Clone)]
+pub struct OfflineTenant {
+    pub dirs: AppDirs,
+    pub profile: Option<Profile>,
+    pub tenant: TenantIdentity,
+}
+
+/// Resolves an [`OfflineTenant`] from the profile (or, without one, `CW_COMPANY_ID`) and the
+/// flags, as [`resolve`] would name the tenant.
+pub fn offline_tenant(sources: &SettingsSources) -> Result<OfflineTenant, SettingsError> {
+    let dirs = app_dirs()?;
+    let profile = sources
+        .profile
+        .as_deref()
+        .map(|name| load_profile(&dirs, name))
+        .transpose()?;
+    offline_tenant_of(dirs, profile, sources)
+}
+
+/// [`offline_tenant`] for a profile already loaded (or none).
+pub fn offline_tenant_of(
+    dirs: AppDirs,
+    profile: Option<Profile>,
+    sources: &SettingsSources,
+) -> Result<OfflineTenant, SettingsError> {
+    let target = connectwise_target(sources, profile.as_ref())?;
+    let site = match &target {
+        ConnectWiseTarget::Site(url) | ConnectWiseTarget::ApiBase(url) => url.to_string(),
+    };
+    let company_id = env("CW_COMPANY_ID")
+        .or_else(|| profile.as_ref().map(|p| p.connectwise.company_id.clone()))
+        .filter(|id| !id.trim().is_empty())
+        .ok_or_else(|| {
+            SettingsError::Config(
+                "ConnectWise company id: not set; use --profile NAME or set CW_COMPANY_ID, so the tenant's history can be found".into(),
+            )
+        })?;
+    let synthesize_url = sources
+        .synthesize_url
+        .clone()
+        .or_else(|| profile.as_ref().map(|p| p.synthesize_url.clone()))
+        .unwrap_or_else(|| Profile::default().synthesize_url);
+    Ok(OfflineTenant {
+        tenant: TenantIdentity::new(&site, &company_id, &synthesize_url, ""),
+        dirs,
+        profile,
+    })
+}
+
 /// Resolves the settings from the profile, the flags and the environment.
 pub fn resolve(sources: &SettingsSources) -> Result<RunSettings, SettingsError> {
     let dirs = app_dirs()?;
@@ -146,14 +216,7 @@ pub fn resolve(sources: &SettingsSources) -> Result<RunSettings, SettingsError> 
             )));
         }
     };
-    let cw_target = match (&sources.cw_api_url, &sources.cw_url, &profile) {
-        (Some(api), _, _) => ConnectWiseTarget::api_base(api)
-            .map_err(|e| SettingsError::Config(format!("--cw-api-url: {e}")))?,
-        (None, Some(site), _) => ConnectWiseTarget::site(site)
-            .map_err(|e| SettingsError::Config(format!("--cw-url: {e}")))?,
-        (None, None, Some(p)) => site_target(&p.connectwise.site)?,
-        (None, None, None) => site_target(&ConnectWiseSite::default())?,
-    };
+    let cw_target = connectwise_target(sources, profile.as_ref())?;
     let defaults = Profile::default();
     let base = profile.as_ref().unwrap_or(&defaults);
     let non_empty = |s: &str| Some(s.to_owned()).filter(|s| !s.trim().is_empty());
@@ -185,6 +248,10 @@ pub fn resolve(sources: &SettingsSources) -> Result<RunSettings, SettingsError> 
         counting: base.counting.clone(),
         sync: base.sync.clone(),
         csv_delimiter: base.csv_delimiter,
+        adjustments: profile
+            .as_ref()
+            .map(Profile::run_adjustments)
+            .unwrap_or_default(),
         profile,
     };
     resolved.fill_secrets_from_keychain()?;

@@ -13,6 +13,7 @@ use crate::api::synthesize::{
     AccountRequest, CountPostOutcome, ServiceRequest, Sku, SynthesizeClient, SynthesizeSettings,
     TransportError,
 };
+use crate::domain::adjustments::{RunAdjustments, apply_overrides};
 use crate::domain::counting::CompanyCounts;
 use crate::domain::safety::{
     DropCheck, DropGuardThresholds, HeldCompany, PreviewCompleteness, check_large_drop,
@@ -23,7 +24,7 @@ use crate::domain::sync_plan::{
     find_service, plan_sync,
 };
 use crate::storage::journal::{
-    CountOutcome, Journal, JournalEvent, RunKind, RunOptions, new_run_id,
+    CountOutcome, Journal, JournalError, JournalEvent, RunKind, RunOptions, new_run_id, plan_events,
 };
 
 /// Which parts of a sync to run (the four buttons and subcommands).
@@ -88,6 +89,8 @@ pub struct SyncRequest {
     pub revert: bool,
     /// What must hold before anything is sent.
     pub guard: SendGuard,
+    /// The profile's exclusions and overrides (none for a run from the environment alone).
+    pub adjustments: RunAdjustments,
 }
 
 /// What a run must prove before it sends, and the user's explicit ways through.
@@ -266,14 +269,22 @@ pub async fn plan(
             name: a.name,
         })
         .collect();
+    // The order matters: overrides make the final counts the plan is made from; held and
+    // excluded companies then leave it, an excluded one last so it is listed once, as excluded.
+    let adjustments = &request.adjustments;
+    let day = adjustments
+        .day
+        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let adjusted = apply_overrides(&request.counts, &adjustments.overrides, day);
     let mut plan = plan_sync(&PlanInput {
-        counts: &request.counts,
+        counts: &adjusted.counts,
         services: &services,
         accounts: &accounts,
         last_sent,
         options: &request.options,
         selection: request.selection.as_ref(),
     });
+    plan.record_adjustments(&adjusted.adjusted);
     let guard = &request.guard;
     let held = guard
         .completeness
@@ -281,6 +292,20 @@ pub async fn plan(
         .map(PreviewCompleteness::held_companies)
         .unwrap_or_default();
     plan.hold(&held);
+    let known: BTreeSet<i64> = request
+        .counts
+        .iter()
+        .map(|c| c.company_id)
+        .chain(last_sent.keys().map(|(company_id, _)| *company_id))
+        .collect();
+    plan.exclude(&adjustments.excluded_companies(&known));
+    for clamped in adjusted.clamped() {
+        plan.warnings.push(clamped.describe());
+    }
+    if adjustments.exclusions.exclude_inactive_companies && adjustments.company_statuses.is_empty()
+    {
+        plan.warnings.push(INACTIVE_NOT_READ.to_owned());
+    }
     plan.last_count_unknown
         .clone_from(&guard.last_counts_unknown);
     if !request.steps.services {
@@ -315,6 +340,10 @@ pub async fn plan(
         drop_check,
     })
 }
+
+/// Said when the profile asks to exclude companies whose ConnectWise status is not Active and
+/// the run has no statuses to judge by: only the companies excluded by id are left out.
+pub const INACTIVE_NOT_READ: &str = "the profile excludes companies whose ConnectWise status is not Active, but no company statuses were read for this run, so only the companies excluded by id are left out; exclude the others by id (`profile exclude`)";
 
 /// A held company in words: "company 12: 2 configuration records could not be read …".
 pub fn held_line(held: &HeldCompany) -> String {
@@ -361,19 +390,10 @@ pub async fn execute(
         cancel: &stop,
         journal_failure: std::sync::Mutex::new(None),
     };
-    ctx.journal_write(JournalEvent::RunStarted {
-        profile: request.profile_name.clone(),
-        kind: if request.revert {
-            RunKind::Revert
-        } else {
-            request.steps.run_kind()
-        },
-        dry_run: false,
-        options: RunOptions {
-            sync: request.options.clone(),
-            counting_rule: request.rule_text.clone(),
-        },
-    });
+    ctx.journal_write(run_started(request, false));
+    for event in plan_events(&planned.plan, false) {
+        ctx.journal_write(event);
+    }
     let service_ids = create_services(&ctx, &mut report).await;
     let accounts_not_created = create_accounts(&ctx, &mut report).await;
     post_counts(&ctx, &mut report, &service_ids, &accounts_not_created).await;
@@ -392,6 +412,49 @@ pub async fn execute(
         );
     }
     report
+}
+
+/// The first line of a run in the journal.
+fn run_started(request: &SyncRequest, dry_run: bool) -> JournalEvent {
+    JournalEvent::RunStarted {
+        profile: request.profile_name.clone(),
+        kind: if request.revert {
+            RunKind::Revert
+        } else {
+            request.steps.run_kind()
+        },
+        dry_run,
+        options: RunOptions {
+            sync: request.options.clone(),
+            counting_rule: request.rule_text.clone(),
+        },
+    }
+}
+
+/// Journals a dry run: its start, what its plan left out or adjusted, every count it would
+/// have posted (as not sent), and its end. Nothing is sent, and the counts last sent do not
+/// change (a dry run's lines never count as sent). Answers the run's id, for its report.
+pub fn journal_dry_run(
+    planned: &PlannedSync,
+    request: &SyncRequest,
+    journal: &Journal,
+) -> Result<String, JournalError> {
+    let run_id = new_run_id();
+    journal.open_for_run()?;
+    journal.append(&run_id, run_started(request, true))?;
+    for event in plan_events(&planned.plan, true) {
+        journal.append(&run_id, event)?;
+    }
+    journal.append(
+        &run_id,
+        JournalEvent::RunFinished {
+            sent: 0,
+            unmapped: 0,
+            failed: 0,
+            cancelled: false,
+        },
+    )?;
+    Ok(run_id)
 }
 
 /// Why nothing may be sent at all: the plan's safety checks, or a journal that cannot be
@@ -754,10 +817,15 @@ impl SyncSession {
 }
 
 /// Only the given counts (for "Retry failed" and "revert to these counts").
-pub fn plan_of_counts(counts: Vec<PlannedCount>, planned: &PlannedSync) -> PlannedSync {
+/// Counts of companies the plan excludes are dropped: a company excluded since a run is never
+/// posted by reverting to it.
+pub fn plan_of_counts(mut counts: Vec<PlannedCount>, planned: &PlannedSync) -> PlannedSync {
+    let excluded: BTreeSet<i64> = planned.plan.excluded.iter().map(|e| e.company_id).collect();
+    counts.retain(|c| !excluded.contains(&c.company_id));
     PlannedSync {
         plan: SyncPlan {
             counts,
+            excluded: planned.plan.excluded.clone(),
             ..SyncPlan::default()
         },
         services: planned.services.clone(),

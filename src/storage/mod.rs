@@ -11,6 +11,7 @@ pub mod private;
 pub mod profiles;
 pub mod reports;
 pub mod run_lock;
+pub mod schedule;
 pub mod secrets;
 
 pub use journal::{Journal, JournalError};

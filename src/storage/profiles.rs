@@ -14,6 +14,7 @@ use crate::domain::adjustments::{
 };
 use crate::domain::counting::CountingOptions;
 use crate::domain::csv_export::CsvDelimiter;
+use crate::domain::notify::NotifySettings;
 use crate::domain::safety::DropGuardThresholds;
 use crate::domain::settings::{ConnectWiseSite, DEFAULT_SYNTHESIZE_URL, SyncOptions};
 
@@ -54,6 +55,20 @@ pub struct Profile {
     pub exclusions: ExclusionSettings,
     /// Documented count overrides, one per company and service.
     pub overrides: Vec<Override>,
+    /// The webhook notified after a headless run (its URL is in the keychain).
+    pub notify: NotifySettings,
+}
+
+impl Profile {
+    /// The exclusions and overrides a run of this profile applies (the companies' statuses
+    /// are read by the run when the profile asks for them).
+    pub fn run_adjustments(&self) -> adjustments::RunAdjustments {
+        adjustments::RunAdjustments {
+            exclusions: self.exclusions.clone(),
+            overrides: self.overrides.clone(),
+            ..adjustments::RunAdjustments::default()
+        }
+    }
 }
 
 impl Default for Profile {
@@ -69,6 +84,7 @@ impl Default for Profile {
             extra_ca_file: None,
             exclusions: ExclusionSettings::default(),
             overrides: Vec::new(),
+            notify: NotifySettings::default(),
         }
     }
 }

@@ -14,10 +14,21 @@ use crate::domain::sync_plan::ServiceKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("Run report: there is no run {0} in this tenant's history; `history` lists the runs")]
+    #[error(
+        "Run report: there is no run {0} in this tenant's history; the window's History lists the runs, and `report --last` shows the newest"
+    )]
     NoSuchRun(String),
     #[error("Run report: this tenant's history has no run yet; run a sync or a dry run first")]
     NoRuns,
+    #[error("Run report: {0}")]
+    Journal(#[from] super::journal::JournalError),
+    #[error(
+        "Run report: no history of this tenant was found (ConnectWise {connectwise}, Synthesize {synthesize}); run a sync or a dry run first, or check --profile and the URLs"
+    )]
+    NoHistory {
+        connectwise: String,
+        synthesize: String,
+    },
     #[error("Run report: could not build the CSV ({0})")]
     Csv(#[from] csv::Error),
     #[error(

@@ -82,6 +82,68 @@ impl std::str::FromStr for SecretName {
     }
 }
 
+/// Every keychain entry a profile may have: its four keys, and the URL of its notification
+/// webhook (a secret too: whoever has it can post to the channel). Apart from [`SecretName`] so
+/// the forms that edit the four keys neither show nor clear the webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SecretSlot {
+    Key(SecretName),
+    NotifyWebhook,
+}
+
+impl SecretSlot {
+    pub const ALL: [SecretSlot; 5] = [
+        SecretSlot::Key(SecretName::CwPublicKey),
+        SecretSlot::Key(SecretName::CwPrivateKey),
+        SecretSlot::Key(SecretName::SynthesizeVendorKey),
+        SecretSlot::Key(SecretName::SynthesizePartnerKey),
+        SecretSlot::NotifyWebhook,
+    ];
+
+    /// The command-line spelling, also the keychain entry's suffix.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretSlot::Key(name) => name.as_str(),
+            SecretSlot::NotifyWebhook => "notify-webhook",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SecretSlot::Key(name) => name.label(),
+            SecretSlot::NotifyWebhook => "Notification webhook URL",
+        }
+    }
+
+    /// The keychain user of this secret for a profile: `<profile>/<secret-name>`.
+    pub fn keychain_user(self, profile: &str) -> String {
+        format!("{profile}/{}", self.as_str())
+    }
+}
+
+impl From<SecretName> for SecretSlot {
+    fn from(name: SecretName) -> Self {
+        SecretSlot::Key(name)
+    }
+}
+
+impl std::fmt::Display for SecretSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SecretSlot {
+    type Err = SecretError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase();
+        SecretSlot::ALL
+            .into_iter()
+            .find(|n| n.as_str() == wanted)
+            .ok_or_else(|| SecretError::UnknownName(s.to_owned()))
+    }
+}
+
 /// A secret value. Its Debug output is redacted and it has no Display, so it cannot end up in
 /// a message or log by accident; [`Secret::expose`] is the one way to read it.
 #[derive(Clone, PartialEq, Eq)]
@@ -123,39 +185,53 @@ pub enum SecretError {
     #[error("the system keychain is not available ({reason}); {KEYCHAIN_HINT}")]
     KeychainUnavailable { reason: String },
     #[error("{}: the key is empty; paste the key, or remove it instead", .name.label())]
-    Empty { name: SecretName },
+    Empty { name: SecretSlot },
     #[error(
         "{}: the keychain entry could not be used ({reason}); set the key again, or remove the entry \"{user}\" of service \"{KEYCHAIN_SERVICE}\" in your keychain app",
         .name.label()
     )]
     BadEntry {
-        name: SecretName,
+        name: SecretSlot,
         user: String,
         reason: String,
     },
     #[error("{}: the keychain failed ({reason}); try again, or continue for this session only", .name.label())]
-    Keychain { name: SecretName, reason: String },
+    Keychain { name: SecretSlot, reason: String },
     #[error(
-        "secret name \"{0}\" is unknown; use cw-public-key, cw-private-key, synthesize-vendor-key or synthesize-partner-key"
+        "secret name \"{0}\" is unknown; use cw-public-key, cw-private-key, synthesize-vendor-key, synthesize-partner-key or notify-webhook"
     )]
     UnknownName(String),
 }
 
 /// Where a profile's secrets are kept.
 pub trait SecretStore: Send + Sync + std::fmt::Debug {
-    /// The secret, or `None` when none is stored.
-    fn get(&self, profile: &str, name: SecretName) -> Result<Option<Secret>, SecretError>;
+    /// The secret in `slot`, or `None` when none is stored.
+    fn get_slot(&self, profile: &str, slot: SecretSlot) -> Result<Option<Secret>, SecretError>;
     /// Stores (or replaces) a secret. An empty secret is refused.
-    fn set(&self, profile: &str, name: SecretName, secret: &Secret) -> Result<(), SecretError>;
+    fn set_slot(&self, profile: &str, slot: SecretSlot, secret: &Secret)
+    -> Result<(), SecretError>;
     /// Removes a secret; removing one that is not there is not an error.
-    fn delete(&self, profile: &str, name: SecretName) -> Result<(), SecretError>;
+    fn delete_slot(&self, profile: &str, slot: SecretSlot) -> Result<(), SecretError>;
+
+    /// One of the four keys, or `None` when none is stored.
+    fn get(&self, profile: &str, name: SecretName) -> Result<Option<Secret>, SecretError> {
+        self.get_slot(profile, name.into())
+    }
+    /// Stores (or replaces) one of the four keys. An empty key is refused.
+    fn set(&self, profile: &str, name: SecretName, secret: &Secret) -> Result<(), SecretError> {
+        self.set_slot(profile, name.into(), secret)
+    }
+    /// Removes one of the four keys; removing one that is not there is not an error.
+    fn delete(&self, profile: &str, name: SecretName) -> Result<(), SecretError> {
+        self.delete_slot(profile, name.into())
+    }
 }
 
 /// Copies all of a profile's secrets to another profile (for "duplicate").
 pub fn copy_secrets(store: &dyn SecretStore, from: &str, to: &str) -> Result<(), SecretError> {
-    for name in SecretName::ALL {
-        if let Some(secret) = store.get(from, name)? {
-            store.set(to, name, &secret)?;
+    for slot in SecretSlot::ALL {
+        if let Some(secret) = store.get_slot(from, slot)? {
+            store.set_slot(to, slot, &secret)?;
         }
     }
     Ok(())
@@ -169,13 +245,13 @@ pub fn move_secrets(store: &dyn SecretStore, from: &str, to: &str) -> Result<(),
 
 /// Removes all of a profile's secrets (for "delete").
 pub fn delete_secrets(store: &dyn SecretStore, profile: &str) -> Result<(), SecretError> {
-    for name in SecretName::ALL {
-        store.delete(profile, name)?;
+    for slot in SecretSlot::ALL {
+        store.delete_slot(profile, slot)?;
     }
     Ok(())
 }
 
-fn refuse_empty(name: SecretName, secret: &Secret) -> Result<(), SecretError> {
+fn refuse_empty(name: SecretSlot, secret: &Secret) -> Result<(), SecretError> {
     if secret.is_empty() {
         Err(SecretError::Empty { name })
     } else {
@@ -186,27 +262,27 @@ fn refuse_empty(name: SecretName, secret: &Secret) -> Result<(), SecretError> {
 /// Secrets in memory, lost when the program ends. Shared by [`MemoryStore`] and [`SessionStore`].
 #[derive(Default)]
 struct InMemory {
-    secrets: Mutex<HashMap<(String, SecretName), Secret>>,
+    secrets: Mutex<HashMap<(String, SecretSlot), Secret>>,
 }
 
 impl InMemory {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, SecretName), Secret>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, SecretSlot), Secret>> {
         // A panic while holding the lock cannot leave the map half-updated.
         self.secrets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get(&self, profile: &str, name: SecretName) -> Option<Secret> {
+    fn get(&self, profile: &str, name: SecretSlot) -> Option<Secret> {
         self.lock().get(&(profile.to_owned(), name)).cloned()
     }
 
-    fn set(&self, profile: &str, name: SecretName, secret: &Secret) -> Result<(), SecretError> {
+    fn set(&self, profile: &str, name: SecretSlot, secret: &Secret) -> Result<(), SecretError> {
         refuse_empty(name, secret)?;
         self.lock()
             .insert((profile.to_owned(), name), secret.clone());
         Ok(())
     }
 
-    fn delete(&self, profile: &str, name: SecretName) {
+    fn delete(&self, profile: &str, name: SecretSlot) {
         self.lock().remove(&(profile.to_owned(), name));
     }
 
@@ -263,15 +339,20 @@ impl MemoryStore {
 }
 
 impl SecretStore for MemoryStore {
-    fn get(&self, profile: &str, name: SecretName) -> Result<Option<Secret>, SecretError> {
+    fn get_slot(&self, profile: &str, name: SecretSlot) -> Result<Option<Secret>, SecretError> {
         self.check()?;
         Ok(self.inner.get(profile, name))
     }
-    fn set(&self, profile: &str, name: SecretName, secret: &Secret) -> Result<(), SecretError> {
+    fn set_slot(
+        &self,
+        profile: &str,
+        name: SecretSlot,
+        secret: &Secret,
+    ) -> Result<(), SecretError> {
         self.check()?;
         self.inner.set(profile, name, secret)
     }
-    fn delete(&self, profile: &str, name: SecretName) -> Result<(), SecretError> {
+    fn delete_slot(&self, profile: &str, name: SecretSlot) -> Result<(), SecretError> {
         self.check()?;
         self.inner.delete(profile, name);
         Ok(())
@@ -291,13 +372,18 @@ impl SessionStore {
 }
 
 impl SecretStore for SessionStore {
-    fn get(&self, profile: &str, name: SecretName) -> Result<Option<Secret>, SecretError> {
+    fn get_slot(&self, profile: &str, name: SecretSlot) -> Result<Option<Secret>, SecretError> {
         Ok(self.inner.get(profile, name))
     }
-    fn set(&self, profile: &str, name: SecretName, secret: &Secret) -> Result<(), SecretError> {
+    fn set_slot(
+        &self,
+        profile: &str,
+        name: SecretSlot,
+        secret: &Secret,
+    ) -> Result<(), SecretError> {
         self.inner.set(profile, name, secret)
     }
-    fn delete(&self, profile: &str, name: SecretName) -> Result<(), SecretError> {
+    fn delete_slot(&self, profile: &str, name: SecretSlot) -> Result<(), SecretError> {
         self.inner.delete(profile, name);
         Ok(())
     }
@@ -338,7 +424,7 @@ impl KeychainStore {
         Self { store }
     }
 
-    fn entry(&self, profile: &str, name: SecretName) -> Result<Entry, SecretError> {
+    fn entry(&self, profile: &str, name: SecretSlot) -> Result<Entry, SecretError> {
         let user = name.keychain_user(profile);
         Entry::new_in_store(&self.store, KEYCHAIN_SERVICE, &user)
             .map_err(|e| map_error(e, name, &user))
@@ -385,7 +471,7 @@ fn describe_unavailable(e: &keyring_core::Error) -> String {
 
 /// Maps a `keyring_core` error to words. The variants that carry the stored bytes
 /// (`BadEncoding`, `BadDataFormat`) or whole entries (`Ambiguous`) are never formatted.
-fn map_error(e: keyring_core::Error, name: SecretName, user: &str) -> SecretError {
+fn map_error(e: keyring_core::Error, name: SecretSlot, user: &str) -> SecretError {
     use keyring_core::Error as E;
     let bad_entry = |reason: &str| SecretError::BadEntry {
         name,
@@ -423,7 +509,7 @@ fn map_error(e: keyring_core::Error, name: SecretName, user: &str) -> SecretErro
 }
 
 impl SecretStore for KeychainStore {
-    fn get(&self, profile: &str, name: SecretName) -> Result<Option<Secret>, SecretError> {
+    fn get_slot(&self, profile: &str, name: SecretSlot) -> Result<Option<Secret>, SecretError> {
         let user = name.keychain_user(profile);
         match self.entry(profile, name)?.get_password() {
             Ok(value) => Ok(Some(Secret(value))),
@@ -432,7 +518,12 @@ impl SecretStore for KeychainStore {
         }
     }
 
-    fn set(&self, profile: &str, name: SecretName, secret: &Secret) -> Result<(), SecretError> {
+    fn set_slot(
+        &self,
+        profile: &str,
+        name: SecretSlot,
+        secret: &Secret,
+    ) -> Result<(), SecretError> {
         refuse_empty(name, secret)?;
         let user = name.keychain_user(profile);
         self.entry(profile, name)?
@@ -440,7 +531,7 @@ impl SecretStore for KeychainStore {
             .map_err(|e| map_error(e, name, &user))
     }
 
-    fn delete(&self, profile: &str, name: SecretName) -> Result<(), SecretError> {
+    fn delete_slot(&self, profile: &str, name: SecretSlot) -> Result<(), SecretError> {
         let user = name.keychain_user(profile);
         match self.entry(profile, name)?.delete_credential() {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
@@ -528,18 +619,19 @@ mod tests {
     #[test]
     fn copy_move_and_delete_all_secrets_of_a_profile() {
         let store = MemoryStore::new();
-        for name in SecretName::ALL {
+        for name in SecretSlot::ALL {
             store
-                .set("Old", name, &Secret::new(format!("v-{name}")))
+                .set_slot("Old", name, &Secret::new(format!("v-{name}")))
                 .unwrap();
         }
         copy_secrets(&store, "Old", "Copy").unwrap();
         move_secrets(&store, "Old", "New").unwrap();
-        for name in SecretName::ALL {
-            assert_eq!(store.get("Old", name).unwrap(), None);
+        // The webhook goes with the keys.
+        for name in SecretSlot::ALL {
+            assert_eq!(store.get_slot("Old", name).unwrap(), None);
             let want = Some(Secret::new(format!("v-{name}")));
-            assert_eq!(store.get("New", name).unwrap(), want);
-            assert_eq!(store.get("Copy", name).unwrap(), want);
+            assert_eq!(store.get_slot("New", name).unwrap(), want);
+            assert_eq!(store.get_slot("Copy", name).unwrap(), want);
         }
         delete_secrets(&store, "Copy").unwrap();
         delete_secrets(&store, "New").unwrap();
@@ -562,7 +654,8 @@ mod tests {
     #[test]
     fn errors_carrying_stored_bytes_are_not_formatted() {
         let leaked = keyring_core::Error::BadEncoding(b"hunter2".to_vec());
-        let msg = map_error(leaked, SecretName::CwPrivateKey, "p/cw-private-key").to_string();
+        let msg =
+            map_error(leaked, SecretName::CwPrivateKey.into(), "p/cw-private-key").to_string();
         assert!(!msg.contains("hunter2") && !msg.contains("104"), "{msg}");
         assert!(msg.contains("not text"), "{msg}");
     }

@@ -661,7 +661,8 @@ impl App {
         }
     }
 
-    /// What the connection panel asked for: save, test, cancel a test, or forget an old result.
+    /// What the connection panel asked for: save, test, cancel a test, or an edit that voids
+    /// an old test result.
     fn connection_action(&mut self, action: ConnectionAction) {
         match action {
             ConnectionAction::Save => self.save_profile(),

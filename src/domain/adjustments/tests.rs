@@ -168,6 +168,61 @@ fn exclusions_by_id_and_by_inactive_status() {
 }
 
 #[test]
+fn a_run_leaves_out_those_excluded_by_id_and_only_the_inactive_it_would_bill() {
+    let since = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+    let mut adjustments = RunAdjustments::default();
+    adjustments.exclusions.insert(Exclusion {
+        company_id: 7,
+        reason: "our own company".into(),
+        since,
+    });
+    adjustments.exclusions.exclude_inactive_companies = true;
+    adjustments.company_statuses = BTreeMap::from([
+        (2, "Inactive".to_owned()),
+        (3, "Active".to_owned()),
+        (99, "Gone".to_owned()),
+    ]);
+    let known: BTreeSet<i64> = [1, 2, 3].into();
+    let ids: Vec<i64> = adjustments
+        .excluded_companies(&known)
+        .iter()
+        .map(|e| e.company_id)
+        .collect();
+    // 7 is excluded by id though nothing counts it; 99 is inactive but never billed here.
+    assert_eq!(ids, vec![2, 7]);
+    assert!(!adjustments.is_empty());
+    assert!(RunAdjustments::default().is_empty());
+}
+
+#[test]
+fn the_preview_shows_final_counts_and_leaves_the_excluded_out_with_their_names() {
+    let mut adjustments = RunAdjustments {
+        overrides: vec![
+            ov(1, ServiceKind::Shared, OverrideKind::Fixed(9), None),
+            // An override of an excluded company is not shown as applied.
+            ov(2, ServiceKind::NotShared, OverrideKind::Adjust(1), None),
+        ],
+        ..RunAdjustments::default()
+    };
+    adjustments.exclusions.insert(Exclusion {
+        company_id: 2,
+        reason: "internal".into(),
+        since: Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap(),
+    });
+    let shown = shown_counts(
+        &[row(1, 5, 2), row(2, 1, 1), row(3, 4, 0)],
+        &adjustments,
+        day(2026, 2, 1),
+    );
+    assert_eq!(shown.counts, vec![row(1, 9, 2), row(3, 4, 0)]);
+    assert_eq!(shown.adjusted.len(), 1);
+    assert_eq!(shown.adjusted[0].computed, 5);
+    assert_eq!(shown.excluded.len(), 1);
+    assert_eq!(shown.excluded[0].company_name, "Company 2");
+    assert_eq!(shown.excluded[0].reason, "internal");
+}
+
+#[test]
 fn the_command_spellings_parse_and_bad_ones_name_the_field_and_fix() {
     assert_eq!(parse_override_kind("=3"), Ok(OverrideKind::Fixed(3)));
     assert_eq!(parse_override_kind(" +2 "), Ok(OverrideKind::Adjust(2)));

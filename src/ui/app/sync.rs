@@ -145,6 +145,7 @@ impl App {
                 drop_thresholds: profile.drop_guard,
                 ..SendGuard::default()
             },
+            adjustments: profile.run_adjustments(),
         })
     }
 
