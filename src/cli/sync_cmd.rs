@@ -381,6 +381,10 @@ fn print_dry_run(planned: &PlannedSync, json: bool) -> Result<(), CliError> {
 /// How the sync went: the rows that were not sent and the summary, as text or JSON.
 fn print_report(report: &SyncReport, json: bool) -> Result<(), CliError> {
     let p = report.progress;
+    // In company and service order, not the order the concurrent posts finished in, so two runs
+    // that did the same print the same.
+    let mut in_order: Vec<_> = report.items.iter().collect();
+    in_order.sort_by_key(|i| (i.count.company_id, i.count.service));
     if json {
         print_json(&serde_json::json!({
             "run_id": report.run_id,
@@ -389,7 +393,7 @@ fn print_report(report: &SyncReport, json: bool) -> Result<(), CliError> {
             "sent": p.sent, "unmapped": p.unmapped, "failed": p.failed,
             "cancelled": report.cancelled,
             "step_failures": report.step_failures,
-            "results": report.items.iter().map(|i| serde_json::json!({
+            "results": in_order.iter().map(|i| serde_json::json!({
                 "company_id": i.count.company_id, "company_name": i.count.company_name,
                 "service": i.count.service.service_name(), "unit_count": i.count.unit_count,
                 "outcome": i.outcome,
@@ -397,13 +401,10 @@ fn print_report(report: &SyncReport, json: bool) -> Result<(), CliError> {
         }))?;
     } else {
         let mut text = String::new();
-        let mut items: Vec<_> = report
-            .items
+        let not_sent = in_order
             .iter()
-            .filter(|i| !matches!(i.outcome, CountOutcome::Sent))
-            .collect();
-        items.sort_by_key(|i| (i.count.company_id, i.count.service));
-        for item in items {
+            .filter(|i| !matches!(i.outcome, CountOutcome::Sent));
+        for item in not_sent {
             text.push_str(&format!(
                 "{}: {}\n",
                 count_line(&item.count),
