@@ -108,6 +108,22 @@ fn the_window_and_the_command_keep_one_history_for_the_tenant() {
     confirm_and_wait_idle(&mut h);
     assert!(h.state().sync.report.is_some(), "{}", message(&h));
     let dirs = h.state().history_dirs().unwrap();
+    // The window's run has its report, like the command's, beside the tenant's other reports.
+    let run_id = h.state().sync.report.as_ref().unwrap().run_id.clone();
+    let tenant = h.state().sync.history.as_ref().unwrap().tenant.clone();
+    let html = dirs
+        .data_dir
+        .join("reports")
+        .join(tenant.journal_key())
+        .join(format!("{run_id}.html"));
+    assert!(html.is_file(), "no report at {}", html.display());
+    assert!(
+        h.state()
+            .log
+            .lines()
+            .any(|line| line.text.contains("Run report:")),
+        "the log does not name the report"
+    );
 
     // The command, run from the environment alone against the same tenant, in a home whose
     // data folder is the window's.

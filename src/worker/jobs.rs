@@ -9,7 +9,8 @@ use crate::engine::{
     self, ConnectWiseSettings, ConnectionReport, FetchProgress, IntegrationData, IntegrationStatus,
     PreviewOutcome, PreviewRequest, SynthesizeSettings,
 };
-use crate::storage::AppDirs;
+use crate::storage::reports::ReportFiles;
+use crate::storage::{AppDirs, ReportError};
 
 /// Planning and running a sync share one kind: one sync at a time, whichever its step.
 pub const SYNC: JobKind = JobKind::new("Sync");
@@ -123,6 +124,9 @@ pub struct ExecuteSyncJob {
 pub struct ExecutedSync {
     pub report: SyncReport,
     pub history: Option<TenantHistory>,
+    /// The run report written after the run (`Ok(None)`: the run stopped before its first
+    /// journal line, so there is nothing to report), or why it could not be written.
+    pub report_files: Result<Option<ReportFiles>, String>,
 }
 
 impl Job for ExecuteSyncJob {
@@ -143,7 +147,17 @@ impl Job for ExecuteSyncJob {
                 context.cancel(),
             )
             .await?;
-        Ok(Box::new(ExecutedSync { report, history }))
+        let report_files =
+            match engine::report::write_report(&self.dirs, &self.history.journal, &report.run_id) {
+                Ok(files) => Ok(Some(files)),
+                Err(ReportError::NoSuchRun(_)) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            };
+        Ok(Box::new(ExecutedSync {
+            report,
+            history,
+            report_files,
+        }))
     }
 }
 

@@ -438,7 +438,22 @@ impl App {
         self.history = None;
         match result {
             Ok(executed) => {
-                let ExecutedSync { report, history } = *executed;
+                let ExecutedSync {
+                    report,
+                    history,
+                    report_files,
+                } = *executed;
+                match report_files {
+                    Ok(Some(files)) => self.log.push(
+                        LogLevel::Info,
+                        format!("Run report: {}", files.html.display()),
+                    ),
+                    Ok(None) => {}
+                    Err(e) => self.log.push(
+                        LogLevel::Warn,
+                        format!("The run report could not be written: {e}"),
+                    ),
+                }
                 if history.is_some() {
                     self.sync.history = history;
                 }
