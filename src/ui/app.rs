@@ -811,7 +811,14 @@ impl Handles<PreviewJob> for App {
                     crate::domain::safety::PlanBinding::new(context, chrono::Utc::now())
                 });
                 self.preview.completeness = Some(outcome.completeness.clone());
-                let table = PreviewTable::new(&outcome.counts, outcome.rule_text);
+                let mut table = PreviewTable::new(&outcome.counts, outcome.rule_text);
+                // The table shows what a sync would send: the final counts, the excluded out.
+                if let Some(profile) = &self.profile {
+                    table.apply_adjustments(
+                        &profile.run_adjustments(),
+                        chrono::Local::now().date_naive(),
+                    );
+                }
                 self.log.push(
                     LogLevel::Info,
                     format!(
@@ -822,7 +829,6 @@ impl Handles<PreviewJob> for App {
                     ),
                 );
                 self.preview.elapsed_ms = Some(outcome.elapsed_ms);
-                let mut table = table;
                 self.merge_last_sent(&mut table);
                 let held: Vec<(i64, String)> = outcome
                     .completeness

@@ -3,9 +3,11 @@
 //! cheap to draw every frame.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use egui_extras::{Column, TableBuilder};
 
+use crate::domain::adjustments::{AdjustedCount, ExcludedCompany, RunAdjustments, shown_counts};
 use crate::domain::columns::{COUNT_COLUMNS, Cell, ColumnKind, CountColumn, column_totals};
 use crate::domain::counting::{CompanyCounts, CountingResult};
 use crate::domain::printable::printable;
@@ -115,7 +117,15 @@ impl RowStatus {
 /// One company in the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviewRow {
+    /// The final counts: what the table shows, exports and a sync sends (the preview's counts
+    /// with the profile's overrides applied).
     pub counts: CompanyCounts,
+    /// The counts the preview made, before any override (what a sync plans from; the plan
+    /// applies the overrides itself).
+    pub computed: CompanyCounts,
+    /// The overrides applied to this company, in words ("Shared Devices overridden: computed
+    /// 7, override =3 until 2027-03-31 (…), final 3").
+    pub adjusted: Vec<String>,
     pub last_sent: Option<LastSent>,
     pub account: AccountState,
     pub selected: bool,
@@ -143,6 +153,8 @@ impl PreviewRow {
         );
         let sort_key = counts.company_name.trim().to_lowercase();
         Self {
+            computed: counts.clone(),
+            adjusted: Vec::new(),
             counts,
             last_sent: None,
             account: AccountState::Unknown,
@@ -170,6 +182,9 @@ impl PreviewRow {
     /// table's), why it is held, and beside them what a dry run would send.
     pub fn status_text(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
+        if !self.adjusted.is_empty() {
+            parts.push("overridden".to_owned());
+        }
         if let Some(reason) = &self.held {
             parts.push(format!("held: {reason}"));
         }
@@ -280,6 +295,8 @@ impl SortColumn {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviewTable {
     rows: Vec<PreviewRow>,
+    /// Companies the profile excludes: not in the table, never posted nor zeroed.
+    pub excluded: Vec<ExcludedCompany>,
     pub rule_text: String,
     pub warnings: Vec<String>,
     pub configurations_read: u64,
@@ -304,6 +321,7 @@ impl PreviewTable {
                 .cloned()
                 .map(PreviewRow::new)
                 .collect(),
+            excluded: Vec::new(),
             rule_text,
             warnings: result.skipped.warnings(),
             configurations_read: result.configurations_read,
@@ -342,8 +360,34 @@ impl PreviewTable {
         self.view.len()
     }
 
+    /// Every company's counts as the preview made them (before overrides): what a sync plans
+    /// from, applying the overrides and exclusions itself.
     pub fn companies(&self) -> Vec<CompanyCounts> {
-        self.rows.iter().map(|r| r.counts.clone()).collect()
+        self.rows.iter().map(|r| r.computed.clone()).collect()
+    }
+
+    /// Shows the final counts: the profile's overrides applied (judged on `day`), its excluded
+    /// companies taken out of the table and kept in [`Self::excluded`] with their reasons.
+    pub fn apply_adjustments(&mut self, adjustments: &RunAdjustments, day: chrono::NaiveDate) {
+        let computed = self.companies();
+        let shown = shown_counts(&computed, adjustments, day);
+        let excluded: BTreeSet<i64> = shown.excluded.iter().map(|e| e.company_id).collect();
+        self.rows
+            .retain(|r| !excluded.contains(&r.computed.company_id));
+        for row in &mut self.rows {
+            let id = row.computed.company_id;
+            if let Some(final_counts) = shown.counts.iter().find(|c| c.company_id == id) {
+                row.counts = final_counts.clone();
+            }
+            row.adjusted = shown
+                .adjusted
+                .iter()
+                .filter(|a| a.company_id == id)
+                .map(AdjustedCount::describe)
+                .collect();
+        }
+        self.excluded = shown.excluded;
+        self.refresh_view();
     }
 
     /// Every company in the table's sort order (the filter only narrows the view), ticked
@@ -708,11 +752,15 @@ fn company_row_ui(
                 .show_tooltip_when_elided(false),
         );
         if !text.is_empty() {
-            let hover = if matches!(data.status, RowStatus::Unmapped(_)) {
+            let mut hover = if matches!(data.status, RowStatus::Unmapped(_)) {
                 format!("{text}\nMap this account to a service in Synthesize, then sync again")
             } else {
                 text
             };
+            for adjusted in &data.adjusted {
+                hover.push('\n');
+                hover.push_str(&printable(adjusted));
+            }
             response.on_hover_text(hover);
         }
     });

@@ -2,6 +2,7 @@
 //! export) and the history of sync runs; and the CSV export and "last sent" merge they use.
 
 use crate::domain::csv_export::CsvDelimiter;
+use crate::domain::printable::printable;
 use crate::worker::{Job, PreviewJob};
 
 use super::super::connection::TestState;
@@ -190,20 +191,7 @@ impl App {
         // The counting rule in words: one line, the whole of it on hover.
         ui.add(egui::Label::new(egui::RichText::new(&table.rule_text).italics()).truncate())
             .on_hover_text(&table.rule_text);
-        for held in self
-            .preview
-            .completeness
-            .iter()
-            .flat_map(crate::domain::safety::PreviewCompleteness::held_companies)
-        {
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
-                format!("Held, not sent: {}", crate::engine::sync::held_line(&held)),
-            );
-        }
-        for warning in &table.warnings {
-            ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
-        }
+        table_notices_ui(ui, table, self.preview.completeness.as_ref());
         ui.horizontal_wrapped(|ui| {
             let label = ui.label("Filter");
             let response = ui
@@ -498,4 +486,30 @@ fn fetch_progress_ui(ui: &mut egui::Ui, progress: Option<crate::engine::FetchPro
         .text(text)
         .animate(fraction.is_none());
     ui.add(bar);
+}
+
+/// What the table leaves out or holds back, above it: held companies, excluded companies and
+/// the preview's warnings.
+fn table_notices_ui(
+    ui: &mut egui::Ui,
+    table: &PreviewTable,
+    completeness: Option<&crate::domain::safety::PreviewCompleteness>,
+) {
+    for held in completeness.iter().flat_map(|c| c.held_companies()) {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("Held, not sent: {}", crate::engine::sync::held_line(&held)),
+        );
+    }
+    for excluded in &table.excluded {
+        ui.label(format!(
+            "Excluded, never posted nor zeroed: {} ({}): {}",
+            printable(&excluded.company_name),
+            excluded.company_id,
+            printable(&excluded.reason)
+        ));
+    }
+    for warning in &table.warnings {
+        ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
+    }
 }
