@@ -100,3 +100,67 @@ fn the_table_shows_final_counts_without_the_excluded_and_that_is_what_lands() {
         "the excluded company was posted"
     );
 }
+
+fn send_and_wait(h: &mut egui_kittest::Harness<'_, cw_shared_devices::ui::App>) {
+    plan(h, SEND);
+    h.get_by_label("Confirm and send").click();
+    step_until(h, Duration::from_secs(60), "the sync", |h| {
+        h.state().sync.phase == SyncPhase::Idle && !h.state().worker().is_running(SYNC)
+    });
+    h.run_steps(2);
+}
+
+#[test]
+fn history_compares_two_runs_and_lists_exactly_the_companies_that_changed() {
+    let (mut h, _env) = demo_harness();
+    preview(&mut h);
+    send_and_wait(&mut h);
+    let changed = h.state().preview.table.as_ref().unwrap().rows()[0]
+        .counts
+        .company_id;
+    h.state_mut()
+        .profile
+        .as_mut()
+        .unwrap()
+        .overrides
+        .push(Override {
+            company_id: changed,
+            service: ServiceKind::NotShared,
+            kind: OverrideKind::Fixed(77),
+            reason: "Spares billed separately".into(),
+            until: None,
+        });
+    preview(&mut h);
+    send_and_wait(&mut h);
+
+    h.get_by_label("History").click();
+    h.run_steps(4);
+    // Newest first: the second run's detail, compared with the first run.
+    h.get_all_by_label("Details").next().unwrap().click();
+    h.run_steps(3);
+    h.get_by_label("Compare this run with").click();
+    h.run_steps(3);
+    let older = match &h.state().history {
+        Some(Ok(view)) => view.runs[1].started,
+        other => panic!("history: {other:?}"),
+    };
+    let item = format!(
+        "{} Send (services, accounts, counts)",
+        older.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")
+    );
+    h.get_by_label(&item).click();
+    h.run_steps(3);
+
+    let comparison = match &h.state().history {
+        Some(Ok(view)) => view.comparison.clone().expect("no comparison shown"),
+        other => panic!("history: {other:?}"),
+    };
+    let ids: Vec<i64> = comparison.rows.iter().map(|r| r.company_id).collect();
+    assert_eq!(ids, vec![changed], "{comparison:?}");
+    assert_eq!(comparison.rows[0].not_shared_after, Some(77));
+    assert!(comparison.before.started < comparison.after.started);
+    assert!(
+        h.query_by_label_contains("1 companies changed").is_some(),
+        "the comparison is not on screen"
+    );
+}

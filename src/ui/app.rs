@@ -133,6 +133,8 @@ pub enum Action {
     RefreshHistory,
     /// Show one run's detail in History (`None`: close it).
     OpenRun(Option<String>),
+    /// Compare two runs of History (or close the comparison).
+    CompareRuns(Option<(String, String)>),
 }
 
 /// The window.
@@ -771,6 +773,7 @@ impl App {
             }
             Action::RefreshHistory => self.read_history(),
             Action::OpenRun(run_id) => self.open_run(run_id),
+            Action::CompareRuns(runs) => self.compare_runs(runs),
         }
     }
 

@@ -4,9 +4,9 @@
 //! journal is read when the tab opens or is refreshed, never while drawing.
 
 use crate::domain::printable::printable;
-use crate::domain::report::RunReport;
+use crate::domain::report::{RunComparison, RunReport};
 use crate::storage::journal::{JournalReadout, RunEnd, RunKind, RunSummary};
-use crate::storage::reports::run_report;
+use crate::storage::reports::{compare_runs, run_report};
 use crate::worker::SYNC;
 
 use super::super::log::LogLevel;
@@ -23,6 +23,8 @@ pub struct HistoryView {
     pub latest_sent: Option<String>,
     /// The open run's report.
     pub detail: Option<RunReport>,
+    /// The open run compared with another one: exactly the companies whose counts differ.
+    pub comparison: Option<RunComparison>,
     readout: JournalReadout,
 }
 
@@ -139,6 +141,7 @@ impl App {
                 retries,
                 latest_sent,
                 detail,
+                comparison: None,
                 readout,
             }
         }));
@@ -153,6 +156,35 @@ impl App {
         self.history_open_run.clone_from(&run_id);
         if let Some(Ok(view)) = self.history.as_mut() {
             view.detail = run_id.and_then(|id| run_report(&view.readout, &id));
+            view.comparison = None;
+        }
+    }
+
+    /// Compares two runs of the journal (the earlier one is "before", whichever was picked
+    /// first), or closes the comparison with `None`.
+    pub(super) fn compare_runs(&mut self, runs: Option<(String, String)>) {
+        let Some(Ok(view)) = self.history.as_mut() else {
+            return;
+        };
+        let Some((a, b)) = runs else {
+            view.comparison = None;
+            return;
+        };
+        let started = |id: &str| view.runs.iter().find(|r| r.run_id == id).map(|r| r.started);
+        let (before, after) = if started(&a) <= started(&b) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        match compare_runs(&view.readout, &before, &after) {
+            Ok(comparison) => view.comparison = Some(comparison),
+            Err(e) => {
+                view.comparison = None;
+                self.log.push(
+                    LogLevel::Warn,
+                    format!("The runs could not be compared: {e}"),
+                );
+            }
         }
     }
 
@@ -189,6 +221,10 @@ impl App {
         let busy = self.worker.is_running(SYNC);
         if let Some(report) = &view.detail {
             run_detail_ui(ui, report, actions);
+            compare_picker_ui(ui, report, &view.runs, actions);
+            if let Some(comparison) = &view.comparison {
+                comparison_ui(ui, comparison, actions);
+            }
             ui.separator();
         }
         // Filling the space, so the sideways scroll bar sits at the bottom of the tab rather
@@ -326,6 +362,100 @@ fn run_detail_ui(ui: &mut egui::Ui, report: &RunReport, actions: &mut Vec<Action
                         ui.label(one(row.not_shared.new));
                         ui.label(row.statuses().join(", "));
                         ui.label(printable(&row.reasons().join("; ")));
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+fn run_label(started: chrono::DateTime<chrono::Utc>, kind: &str, dry_run: bool) -> String {
+    format!(
+        "{} {kind}{}",
+        started
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M"),
+        if dry_run { " (dry run)" } else { "" }
+    )
+}
+
+/// "Compare with…": the open run against any other run of this tenant.
+fn compare_picker_ui(
+    ui: &mut egui::Ui,
+    report: &RunReport,
+    runs: &[RunSummary],
+    actions: &mut Vec<Action>,
+) {
+    let open = &report.header.run_id;
+    egui::ComboBox::from_label("Compare this run with")
+        .selected_text("pick a run…")
+        .show_ui(ui, |ui| {
+            for run in runs.iter().filter(|r| &r.run_id != open) {
+                let label = run_label(run.started, kind_words(run.kind), run.dry_run);
+                if ui.selectable_label(false, label).clicked() {
+                    actions.push(Action::CompareRuns(Some((
+                        run.run_id.clone(),
+                        open.clone(),
+                    ))));
+                }
+            }
+        });
+}
+
+/// Two runs side by side: each company whose counts differ, before and after.
+fn comparison_ui(ui: &mut egui::Ui, comparison: &RunComparison, actions: &mut Vec<Action>) {
+    ui.horizontal(|ui| {
+        ui.strong(format!(
+            "{} → {}: {} companies changed",
+            run_label(
+                comparison.before.started,
+                &comparison.before.kind,
+                comparison.before.dry_run
+            ),
+            run_label(
+                comparison.after.started,
+                &comparison.after.kind,
+                comparison.after.dry_run
+            ),
+            comparison.rows.len()
+        ));
+        if ui.button("Close comparison").clicked() {
+            actions.push(Action::CompareRuns(None));
+        }
+    });
+    let one = |n: Option<u64>| n.map_or_else(|| "—".to_owned(), |n| n.to_string());
+    egui::ScrollArea::vertical()
+        .id_salt("comparison_scroll")
+        .max_height(200.0)
+        .show(ui, |ui| {
+            egui::Grid::new("comparison_grid")
+                .striped(true)
+                .num_columns(4)
+                .show(ui, |ui| {
+                    for title in [
+                        "Company",
+                        "Shared before → after",
+                        "Not shared before → after",
+                        "Why",
+                    ] {
+                        ui.strong(title);
+                    }
+                    ui.end_row();
+                    for row in &comparison.rows {
+                        ui.label(printable(&format!(
+                            "{} ({})",
+                            row.company_name, row.company_id
+                        )));
+                        ui.label(format!(
+                            "{} → {}",
+                            one(row.shared_before),
+                            one(row.shared_after)
+                        ));
+                        ui.label(format!(
+                            "{} → {}",
+                            one(row.not_shared_before),
+                            one(row.not_shared_after)
+                        ));
+                        ui.label(printable(&row.reasons.join("; ")));
                         ui.end_row();
                     }
                 });
