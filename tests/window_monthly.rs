@@ -8,7 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use cw_shared_devices::domain::adjustments::{Exclusion, Override, OverrideKind};
+use cw_shared_devices::domain::adjustments::{
+    AdjustmentChange, AdjustmentChangeKind, Exclusion, Override, OverrideKind,
+};
 use cw_shared_devices::domain::sync_plan::ServiceKind;
 use cw_shared_devices::ui::sync_view::SyncPhase;
 use cw_shared_devices::worker::SYNC;
@@ -162,5 +164,34 @@ fn history_compares_two_runs_and_lists_exactly_the_companies_that_changed() {
     assert!(
         h.query_by_label_contains("1 companies changed").is_some(),
         "the comparison is not on screen"
+    );
+}
+
+#[test]
+fn history_lists_who_excluded_what_when_and_why() {
+    let (mut h, _env) = demo_harness();
+    preview(&mut h);
+    send_and_wait(&mut h);
+    // What `profile exclude` records in the tenant's history.
+    let journal = h.state().sync.history.as_ref().unwrap().journal.clone();
+    journal
+        .append_adjustment_change(&AdjustmentChange {
+            at: chrono::Utc::now(),
+            by: "anna".into(),
+            profile: "Demo (sandbox)".into(),
+            change: AdjustmentChangeKind::Excluded {
+                company_id: 4242,
+                replaced_reason: None,
+            },
+            reason: "our own company".into(),
+        })
+        .unwrap();
+    h.get_by_label("History").click();
+    h.run_steps(3);
+    h.get_by_label("Exclusion and override changes (1)").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("anna excluded company 4242: our own company")
+            .is_some()
     );
 }

@@ -3,6 +3,7 @@
 //! "Revert to these counts" on every run but the one whose counts Synthesize holds now. The
 //! journal is read when the tab opens or is refreshed, never while drawing.
 
+use crate::domain::adjustments::AdjustmentChange;
 use crate::domain::printable::printable;
 use crate::domain::report::{RunComparison, RunReport};
 use crate::storage::journal::{JournalReadout, RunEnd, RunKind, RunSummary};
@@ -25,6 +26,8 @@ pub struct HistoryView {
     pub detail: Option<RunReport>,
     /// The open run compared with another one: exactly the companies whose counts differ.
     pub comparison: Option<RunComparison>,
+    /// Who excluded, included or overrode what, when and why; newest first.
+    pub changes: Vec<AdjustmentChange>,
     readout: JournalReadout,
 }
 
@@ -142,6 +145,7 @@ impl App {
                 latest_sent,
                 detail,
                 comparison: None,
+                changes: readout.adjustment_changes(),
                 readout,
             }
         }));
@@ -214,6 +218,7 @@ impl App {
             }
             None => return,
         };
+        adjustment_changes_ui(ui, &view.changes);
         if view.runs.is_empty() {
             ui.label("No sync has run for this profile yet.");
             return;
@@ -460,4 +465,30 @@ fn comparison_ui(ui: &mut egui::Ui, comparison: &RunComparison, actions: &mut Ve
                     }
                 });
         });
+}
+
+/// The exclusion and override changes kept in the tenant's history, folded away by default.
+fn adjustment_changes_ui(ui: &mut egui::Ui, changes: &[AdjustmentChange]) {
+    if changes.is_empty() {
+        return;
+    }
+    egui::CollapsingHeader::new(format!(
+        "Exclusion and override changes ({})",
+        changes.len()
+    ))
+    .id_salt("adjustment_changes")
+    .show(ui, |ui| {
+        for change in changes {
+            let when = change
+                .at
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M");
+            ui.label(printable(&format!(
+                "{when} · {} · {}: {}",
+                change.profile,
+                change.describe(),
+                change.reason
+            )));
+        }
+    });
 }
