@@ -76,7 +76,10 @@ fn the_table_shows_final_counts_without_the_excluded_and_that_is_what_lands() {
         assert_eq!(row.counts.shared_devices, wanted);
         assert_eq!(row.computed.shared_devices, overridden.shared_devices);
         assert!(
-            row.status_text().contains("overridden"),
+            row.status_text().contains(&format!(
+                "overridden (computed {} / {})",
+                overridden.shared_devices, overridden.not_shared_devices
+            )),
             "{}",
             row.status_text()
         );

@@ -183,7 +183,10 @@ impl PreviewRow {
     pub fn status_text(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
         if !self.adjusted.is_empty() {
-            parts.push("overridden".to_owned());
+            parts.push(format!(
+                "overridden (computed {} / {})",
+                self.computed.shared_devices, self.computed.not_shared_devices
+            ));
         }
         if let Some(reason) = &self.held {
             parts.push(format!("held: {reason}"));
