@@ -131,6 +131,14 @@ pub struct ScheduleStore {
     scheduler: Scheduler,
 }
 
+/// The entry's main file (the Task Scheduler XML, the launchd plist) as the tools take it.
+fn first_file(files: &[PathBuf]) -> String {
+    files
+        .first()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 impl Scheduler {
     /// This platform's scheduler, its folders from `dirs` and the user's home.
     pub fn platform(dirs: &AppDirs) -> Result<Self, ScheduleStoreError> {
@@ -200,10 +208,7 @@ impl Scheduler {
         files: &[PathBuf],
     ) -> Vec<SchedulerCommand> {
         let name = run.entry_name();
-        let first = files
-            .first()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let first = first_file(files);
         match self {
             Scheduler::Systemd { .. } => vec![
                 SchedulerCommand::new("systemctl", &["--user", "daemon-reload"]),
@@ -230,10 +235,7 @@ impl Scheduler {
         files: &[PathBuf],
     ) -> Vec<SchedulerCommand> {
         let name = run.entry_name();
-        let first = files
-            .first()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let first = first_file(files);
         match self {
             Scheduler::Systemd { .. } => vec![
                 SchedulerCommand::new(

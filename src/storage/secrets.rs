@@ -61,7 +61,7 @@ impl SecretName {
 
     /// The keychain user of this secret for a profile: `<profile>/<secret-name>`.
     pub fn keychain_user(self, profile: &str) -> String {
-        format!("{profile}/{}", self.as_str())
+        SecretSlot::Key(self).keychain_user(profile)
     }
 }
 
@@ -74,11 +74,10 @@ impl std::fmt::Display for SecretName {
 impl std::str::FromStr for SecretName {
     type Err = SecretError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_lowercase();
-        SecretName::ALL
-            .into_iter()
-            .find(|n| n.as_str() == wanted)
-            .ok_or_else(|| SecretError::UnknownName(s.to_owned()))
+        match s.parse::<SecretSlot>()? {
+            SecretSlot::Key(name) => Ok(name),
+            SecretSlot::NotifyWebhook => Err(SecretError::UnknownName(s.to_owned())),
+        }
     }
 }
 
