@@ -9,7 +9,7 @@ use unicode_width::UnicodeWidthStr as _;
 use super::args::{GlobalArgs, ReportArgs};
 use super::{CliError, Outcome};
 use crate::domain::printable::printable;
-use crate::domain::report::{self, RunComparison, RunReport};
+use crate::domain::report::{self, RunComparison, RunReport, signed};
 use crate::engine::report::{find_tenant_history, report_of};
 use crate::storage::ReportError;
 use crate::storage::export_file::{self, ExportFileError};
@@ -75,14 +75,6 @@ fn opt(n: Option<u64>) -> String {
     n.map_or_else(|| "–".to_owned(), |n| n.to_string())
 }
 
-fn signed(change: Option<i128>) -> String {
-    match change {
-        Some(c) if c > 0 => format!("+{c}"),
-        Some(c) => c.to_string(),
-        None => String::new(),
-    }
-}
-
 /// The run in a line, e.g. "Run 20260301T101500Z-3f9a1c (sync, dry run) of "Contoso", 2026-03-01 10:15 UTC".
 fn run_line(h: &report::RunHeader) -> String {
     format!(
@@ -134,14 +126,10 @@ pub fn report_table(r: &RunReport) -> String {
         String::new(),
         t.shared_last_sent.to_string(),
         t.shared_new.to_string(),
-        signed(Some(
-            i128::from(t.shared_new) - i128::from(t.shared_last_sent),
-        )),
+        signed(Some(t.shared_change())),
         t.not_shared_last_sent.to_string(),
         t.not_shared_new.to_string(),
-        signed(Some(
-            i128::from(t.not_shared_new) - i128::from(t.not_shared_last_sent),
-        )),
+        signed(Some(t.not_shared_change())),
         String::new(),
         String::new(),
     ]);

@@ -225,6 +225,18 @@ pub struct ReportTotals {
     pub no_account: usize,
 }
 
+impl ReportTotals {
+    /// New shared devices minus those last sent.
+    pub fn shared_change(&self) -> i128 {
+        i128::from(self.shared_new) - i128::from(self.shared_last_sent)
+    }
+
+    /// New not shared devices minus those last sent.
+    pub fn not_shared_change(&self) -> i128 {
+        i128::from(self.not_shared_new) - i128::from(self.not_shared_last_sent)
+    }
+}
+
 /// The report of one run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -452,7 +464,8 @@ fn opt(n: Option<u64>) -> String {
     n.map(|n| n.to_string()).unwrap_or_default()
 }
 
-fn signed(change: Option<i128>) -> String {
+/// A change as a report writes it: `+3`, `-2`, `0`, or nothing when there is none.
+pub fn signed(change: Option<i128>) -> String {
     match change {
         Some(c) if c > 0 => format!("+{c}"),
         Some(c) => c.to_string(),
@@ -504,14 +517,10 @@ pub fn report_csv(report: &RunReport) -> Result<Vec<u8>, csv::Error> {
             "Total".to_owned(),
             t.shared_last_sent.to_string(),
             t.shared_new.to_string(),
-            signed(Some(
-                i128::from(t.shared_new) - i128::from(t.shared_last_sent),
-            )),
+            signed(Some(t.shared_change())),
             t.not_shared_last_sent.to_string(),
             t.not_shared_new.to_string(),
-            signed(Some(
-                i128::from(t.not_shared_new) - i128::from(t.not_shared_last_sent),
-            )),
+            signed(Some(t.not_shared_change())),
             String::new(),
             totals_sentence(t),
         ]));
@@ -738,14 +747,10 @@ fn table_html(out: &mut String, report: &RunReport) {
         "<tr class=\"total\"><td></td><td>Total</td>{}{}{}{}{}{}<td></td><td class=\"reason\">{}</td></tr>",
         num_cell(Some(t.shared_last_sent)),
         num_cell(Some(t.shared_new)),
-        change_cell(Some(
-            i128::from(t.shared_new) - i128::from(t.shared_last_sent)
-        )),
+        change_cell(Some(t.shared_change())),
         num_cell(Some(t.not_shared_last_sent)),
         num_cell(Some(t.not_shared_new)),
-        change_cell(Some(
-            i128::from(t.not_shared_new) - i128::from(t.not_shared_last_sent)
-        )),
+        change_cell(Some(t.not_shared_change())),
         e(&totals_sentence(t))
     );
     out.push_str("</tfoot>\n</table>\n");
