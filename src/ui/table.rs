@@ -3,11 +3,11 @@
 //! cheap to draw every frame.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use egui_extras::{Column, TableBuilder};
 
-use crate::domain::adjustments::{AdjustedCount, ExcludedCompany, RunAdjustments, shown_counts};
+use crate::domain::adjustments::{ExcludedCompany, RunAdjustments, shown_counts};
 use crate::domain::columns::{COUNT_COLUMNS, Cell, ColumnKind, CountColumn, column_totals};
 use crate::domain::counting::{CompanyCounts, CountingResult};
 use crate::domain::printable::printable;
@@ -377,17 +377,22 @@ impl PreviewTable {
         let excluded: BTreeSet<i64> = shown.excluded.iter().map(|e| e.company_id).collect();
         self.rows
             .retain(|r| !excluded.contains(&r.computed.company_id));
+        // By id, so a tenant of thousands of companies is not searched once per row.
+        let mut final_counts: HashMap<i64, CompanyCounts> = shown
+            .counts
+            .into_iter()
+            .map(|c| (c.company_id, c))
+            .collect();
+        let mut adjusted: HashMap<i64, Vec<String>> = HashMap::new();
+        for a in &shown.adjusted {
+            adjusted.entry(a.company_id).or_default().push(a.describe());
+        }
         for row in &mut self.rows {
             let id = row.computed.company_id;
-            if let Some(final_counts) = shown.counts.iter().find(|c| c.company_id == id) {
-                row.counts = final_counts.clone();
+            if let Some(counts) = final_counts.remove(&id) {
+                row.counts = counts;
             }
-            row.adjusted = shown
-                .adjusted
-                .iter()
-                .filter(|a| a.company_id == id)
-                .map(AdjustedCount::describe)
-                .collect();
+            row.adjusted = adjusted.remove(&id).unwrap_or_default();
         }
         self.excluded = shown.excluded;
         self.refresh_view();
