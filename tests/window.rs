@@ -509,7 +509,7 @@ fn run_demo_preview(h: &mut Harness<'_, App>) {
 }
 
 fn sync_idle(h: &Harness<'_, App>) -> bool {
-    h.state().sync.phase == SyncPhase::Idle
+    h.state().sync.phase() == SyncPhase::Idle
 }
 
 #[test]
@@ -520,7 +520,7 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
     // A dry run shows the plan and sends nothing.
     h.get_by_label("Dry run").click();
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
+        h.state().sync.phase() == SyncPhase::Confirm
     });
     h.run_steps(3);
     assert!(h.query_by_label("Dry run: nothing is sent").is_some());
@@ -541,19 +541,19 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
     // The real thing: plan, confirm, progress to 100 %, a status on every row.
     click_send(&mut h);
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
+        h.state().sync.phase() == SyncPhase::Confirm
     });
     step_until(&mut h, Duration::from_secs(5), "the confirmation", |h| {
         h.query_by_label("Confirm and send").is_some()
     });
-    let summary = h.state().sync.planned.as_ref().unwrap().plan.summary();
+    let summary = h.state().sync.planned().unwrap().plan.summary();
     assert!(summary.contains("2 services to create"), "{summary}");
     h.get_by_label("Confirm and send").click();
     step_until(&mut h, Duration::from_secs(60), "the sync", |h| {
-        sync_idle(h) && h.state().sync.report.is_some()
+        sync_idle(h) && h.state().sync.report().is_some()
     });
     let app = h.state();
-    let report = app.sync.report.as_ref().unwrap();
+    let report = app.sync.report().unwrap();
     let p = report.progress;
     assert_eq!(p.counts_done, p.counts_total, "{p:?}");
     assert!(p.sent > 0, "{p:?}");
@@ -588,7 +588,7 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
     );
     h.get_by_label("Confirm and send").click();
     step_until(&mut h, Duration::from_secs(60), "the second sync", |h| {
-        sync_idle(h) && h.state().sync.report.is_some()
+        sync_idle(h) && h.state().sync.report().is_some()
     });
 
     // History lists the runs in the product's words.
@@ -607,15 +607,16 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
     );
 
     // Revert to these counts plans exactly that run's counts and asks to confirm.
+    let sent = report_sent(&h);
     h.get_all_by_label("Revert to these counts")
         .next()
         .unwrap()
         .click();
     step_until(&mut h, Duration::from_secs(30), "the revert plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
+        h.state().sync.phase() == SyncPhase::Confirm
     });
-    let planned = h.state().sync.planned.as_ref().unwrap();
-    assert_eq!(planned.plan.counts.len() as u64, report_sent(&h));
+    let planned = h.state().sync.planned().unwrap();
+    assert_eq!(planned.plan.counts.len() as u64, sent);
     step_until(&mut h, Duration::from_secs(5), "the confirmation", |h| {
         h.query_by_label("Revert to these counts?").is_some()
     });
@@ -625,7 +626,7 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
 }
 
 fn report_sent(h: &Harness<'_, App>) -> u64 {
-    h.state().sync.report.as_ref().unwrap().progress.sent as u64
+    h.state().sync.report().unwrap().progress.sent as u64
 }
 
 #[test]
@@ -649,9 +650,9 @@ fn failed_and_unmapped_rows_are_shown_and_retry_failed_sends_only_those() {
     });
     h.get_by_label("Confirm and send").click();
     step_until(&mut h, Duration::from_secs(60), "the sync", |h| {
-        sync_idle(h) && h.state().sync.report.is_some()
+        sync_idle(h) && h.state().sync.report().is_some()
     });
-    let report = h.state().sync.report.clone().unwrap();
+    let report = h.state().sync.report().cloned().unwrap();
     assert_eq!(report.progress.failed, 3, "{:?}", report.progress);
     assert!(report.progress.unmapped >= 1, "{:?}", report.progress);
     let table = h.state().preview.table.as_ref().unwrap();
@@ -688,11 +689,10 @@ fn failed_and_unmapped_rows_are_shown_and_retry_failed_sends_only_those() {
         sync_idle(h)
             && h.state()
                 .sync
-                .report
-                .as_ref()
+                .report()
                 .is_some_and(|r| r.progress.counts_total == 3)
     });
-    let retry = h.state().sync.report.clone().unwrap();
+    let retry = h.state().sync.report().cloned().unwrap();
     assert_eq!(
         (retry.progress.sent, retry.progress.failed),
         (3, 0),
@@ -813,9 +813,9 @@ fn an_unticked_row_is_left_out_of_the_plan() {
     // until they exist.
     h.get_by_label("Dry run").click();
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
+        h.state().sync.phase() == SyncPhase::Confirm
     });
-    let plan = &h.state().sync.planned.as_ref().unwrap().plan;
+    let plan = &h.state().sync.planned().unwrap().plan;
     assert!(!plan.counts.is_empty());
     assert!(plan.counts.iter().all(|c| c.company_id != left_out));
     assert_eq!(plan.companies_not_selected, 1);

@@ -92,7 +92,7 @@ fn the_table_shows_final_counts_without_the_excluded_and_that_is_what_lands() {
     plan(&mut h, SEND);
     h.get_by_label("Confirm and send").click();
     step_until(&mut h, Duration::from_secs(60), "the sync", |h| {
-        h.state().sync.phase == SyncPhase::Idle && !h.state().worker().is_running(SYNC)
+        h.state().sync.phase() == SyncPhase::Idle && !h.state().worker().is_running(SYNC)
     });
     let landed = held_counts(h.state().demo_sandbox().unwrap());
     assert_eq!(
@@ -110,7 +110,7 @@ fn send_and_wait(h: &mut egui_kittest::Harness<'_, cw_shared_devices::ui::App>) 
     plan(h, SEND);
     h.get_by_label("Confirm and send").click();
     step_until(h, Duration::from_secs(60), "the sync", |h| {
-        h.state().sync.phase == SyncPhase::Idle && !h.state().worker().is_running(SYNC)
+        h.state().sync.phase() == SyncPhase::Idle && !h.state().worker().is_running(SYNC)
     });
     h.run_steps(2);
 }
@@ -176,7 +176,7 @@ fn history_lists_who_excluded_what_when_and_why() {
     preview(&mut h);
     send_and_wait(&mut h);
     // What `profile exclude` records in the tenant's history.
-    let journal = h.state().sync.history.as_ref().unwrap().journal.clone();
+    let journal = h.state().sync.history().unwrap().journal.clone();
     journal
         .append_adjustment_change(&AdjustmentChange {
             at: chrono::Utc::now(),

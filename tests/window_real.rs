@@ -98,7 +98,7 @@ fn accounts_not_mapped_yet_show_as_unmapped_before_anything_is_sent() {
 
     h.get_by_label("Dry run").click();
     step_until(&mut h, Duration::from_secs(30), "the plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
+        h.state().sync.phase() == SyncPhase::Confirm
     });
     h.run_steps(2);
     let table = h.state().preview.table.as_ref().unwrap();

@@ -34,7 +34,7 @@ fn disabled(h: &Harness<'_, App>, label: &str) -> bool {
 fn confirm_and_wait(h: &mut Harness<'_, App>) {
     h.get_by_label("Confirm and send").click();
     step_until(h, Duration::from_secs(60), "the sync", |h| {
-        h.state().sync.phase == SyncPhase::Idle && h.state().sync.report.is_some()
+        h.state().sync.phase() == SyncPhase::Idle && h.state().sync.report().is_some()
     });
     h.run_steps(2);
 }
@@ -128,14 +128,7 @@ fn a_large_drop_lists_the_companies_going_to_zero_and_needs_an_explicit_confirma
     preview(&mut h);
     plan(&mut h, "Sync usage");
     assert!(h.query_by_label_contains("Large drop: ").is_some());
-    let zeroed = &h
-        .state()
-        .sync
-        .planned
-        .as_ref()
-        .unwrap()
-        .drop_check
-        .going_to_zero;
+    let zeroed = &h.state().sync.planned().unwrap().drop_check.going_to_zero;
     assert!(zeroed.len() >= 3, "{zeroed:?}");
     let first = &zeroed[0];
     assert!(
@@ -147,10 +140,10 @@ fn a_large_drop_lists_the_companies_going_to_zero_and_needs_an_explicit_confirma
     h.get_by_label("I checked these companies: the drop is real, send it")
         .click();
     h.run_steps(3);
-    assert!(h.state().sync.drop_confirmed, "the tick did not take");
+    assert!(h.state().sync.drop_confirmed(), "the tick did not take");
     assert!(!disabled(&h, "Confirm and send"));
     confirm_and_wait(&mut h);
-    let report = h.state().sync.report.as_ref().unwrap();
+    let report = h.state().sync.report().unwrap();
     assert!(
         report.step_failures.is_empty(),
         "{:?}",
@@ -173,24 +166,14 @@ fn sync_usage_offers_to_create_the_missing_accounts_then_send() {
         h.query_by_label_contains("not sent: no account yet — create accounts first")
             .is_some()
     );
-    assert!(
-        h.state()
-            .sync
-            .planned
-            .as_ref()
-            .unwrap()
-            .plan
-            .counts
-            .is_empty()
-    );
+    assert!(h.state().sync.planned().unwrap().plan.counts.is_empty());
     h.get_by_label("Create the missing accounts, then send")
         .click();
     step_until(&mut h, Duration::from_secs(30), "the new plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
+        h.state().sync.phase() == SyncPhase::Confirm
             && h.state()
                 .sync
-                .planned
-                .as_ref()
+                .planned()
                 .is_some_and(|p| !p.plan.accounts_to_create.is_empty())
     });
     h.run_steps(10);

@@ -23,7 +23,7 @@ use common::window::{SEND, demo_harness, plan, preview, step_until};
 fn confirm_and_wait_idle(h: &mut Harness<'_, App>) {
     h.get_by_label("Confirm and send").click();
     step_until(h, Duration::from_secs(60), "the sync", |h| {
-        h.state().sync.phase == SyncPhase::Idle && !h.state().worker().is_running(SYNC)
+        h.state().sync.phase() == SyncPhase::Idle && !h.state().worker().is_running(SYNC)
     });
     h.run_steps(2);
 }
@@ -40,7 +40,7 @@ fn a_send_while_another_run_holds_the_tenant_sends_nothing_and_says_so() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
     plan(&mut h, SEND);
-    let tenant = h.state().sync.history.as_ref().unwrap().tenant.clone();
+    let tenant = h.state().sync.history().unwrap().tenant.clone();
     let dirs = h.state().history_dirs().unwrap();
     // Another run (a scheduled one, a second window) holds this tenant's lock.
     let _held = RunLock::acquire(&dirs, &tenant.journal_key(), Duration::ZERO).unwrap();
@@ -56,7 +56,7 @@ fn a_send_while_another_run_holds_the_tenant_sends_nothing_and_says_so() {
     let sandbox = h.state().demo_sandbox().unwrap().handle();
     assert!(sandbox.accounts().is_empty(), "accounts were created");
     assert!(sandbox.last_counts().is_empty(), "counts were posted");
-    assert_eq!(h.state().sync.report, None);
+    assert!(h.state().sync.report().is_none());
 }
 
 #[test]
@@ -65,7 +65,7 @@ fn a_plan_whose_tenant_history_changed_before_it_was_confirmed_sends_nothing() {
     preview(&mut h);
     plan(&mut h, SEND);
     // Between the plan and the click, another run writes to this tenant's history.
-    let journal = h.state().sync.history.as_ref().unwrap().journal.clone();
+    let journal = h.state().sync.history().unwrap().journal.clone();
     journal.open_for_run().unwrap();
     journal
         .append(
@@ -95,7 +95,7 @@ fn a_plan_whose_tenant_history_changed_before_it_was_confirmed_sends_nothing() {
     // Planning again reads the history as it is now, and that plan is sent.
     plan(&mut h, SEND);
     confirm_and_wait_idle(&mut h);
-    assert!(h.state().sync.report.is_some(), "{}", message(&h));
+    assert!(h.state().sync.report().is_some(), "{}", message(&h));
     assert!(!sandbox.last_counts().is_empty());
 }
 
@@ -106,11 +106,11 @@ fn the_window_and_the_command_keep_one_history_for_the_tenant() {
     preview(&mut h);
     plan(&mut h, SEND);
     confirm_and_wait_idle(&mut h);
-    assert!(h.state().sync.report.is_some(), "{}", message(&h));
+    assert!(h.state().sync.report().is_some(), "{}", message(&h));
     let dirs = h.state().history_dirs().unwrap();
     // The window's run has its report, like the command's, beside the tenant's other reports.
-    let run_id = h.state().sync.report.as_ref().unwrap().run_id.clone();
-    let tenant = h.state().sync.history.as_ref().unwrap().tenant.clone();
+    let run_id = h.state().sync.report().unwrap().run_id.clone();
+    let tenant = h.state().sync.history().unwrap().tenant.clone();
     let html = dirs
         .data_dir
         .join("reports")

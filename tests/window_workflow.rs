@@ -31,7 +31,7 @@ fn preview(h: &mut Harness<'_, App>) {
 
 fn wait_for_plan(h: &mut Harness<'_, App>) {
     step_until(h, Duration::from_secs(30), "the plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
+        h.state().sync.phase() == SyncPhase::Confirm
     });
     // The dialog fades in over a few frames.
     h.run_steps(10);
@@ -43,7 +43,7 @@ fn send(h: &mut Harness<'_, App>) {
     wait_for_plan(h);
     h.get_by_label("Confirm and send").click();
     step_until(h, Duration::from_secs(60), "the sync", |h| {
-        h.state().sync.phase == SyncPhase::Idle && h.state().sync.report.is_some()
+        h.state().sync.phase() == SyncPhase::Idle && h.state().sync.report().is_some()
     });
     h.run_steps(2);
 }
@@ -269,7 +269,7 @@ fn after_a_revert_the_rows_say_what_was_sent() {
     wait_for_plan(&mut h);
     h.get_by_label("Confirm and send").click();
     step_until(&mut h, Duration::from_secs(60), "the revert", |h| {
-        h.state().sync.phase == SyncPhase::Idle && h.state().sync.report.is_some()
+        h.state().sync.phase() == SyncPhase::Idle && h.state().sync.report().is_some()
     });
     h.run_steps(2);
     let table = h.state().preview.table.as_ref().unwrap();
@@ -306,7 +306,7 @@ fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
     click_send(&mut h);
     wait_for_plan(&mut h);
     // Both counts of the first company with two counts fail (and any single one before it).
-    let counts = &h.state().sync.planned.as_ref().unwrap().plan.counts;
+    let counts = &h.state().sync.planned().unwrap().plan.counts;
     let second = counts
         .windows(2)
         .position(|w| w[0].company_id == w[1].company_id)
@@ -321,7 +321,7 @@ fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
     let faults = second + 1;
     h.get_by_label("Confirm and send").click();
     step_until(&mut h, Duration::from_secs(60), "the sync", |h| {
-        h.state().sync.phase == SyncPhase::Idle && h.state().sync.report.is_some()
+        h.state().sync.phase() == SyncPhase::Idle && h.state().sync.report().is_some()
     });
     h.run_steps(2);
     let table = h.state().preview.table.as_ref().unwrap();
@@ -352,11 +352,10 @@ fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
 
     h.get_by_label("Retry failed").click();
     step_until(&mut h, Duration::from_secs(60), "the retry", |h| {
-        h.state().sync.phase == SyncPhase::Idle
+        h.state().sync.phase() == SyncPhase::Idle
             && h.state()
                 .sync
-                .report
-                .as_ref()
+                .report()
                 .is_some_and(|r| r.progress.counts_total == faults)
     });
     dry_run(&mut h);

@@ -29,7 +29,7 @@ use super::profiles::{
     ProfileAction, ProfileBarView, ProfileDialog, show_profile_bar, show_profile_dialog,
 };
 use super::sync_view::{
-    SyncAction, SyncPhase, SyncState, show_integration_status, show_plan_dialog,
+    SyncAction, SyncFlow, SyncPhase, SyncState, show_integration_status, show_plan_dialog,
 };
 use super::table::PreviewTable;
 
@@ -423,8 +423,8 @@ impl App {
         }
 
         self.typed_path_dialog(&ui.ctx().clone(), &mut actions);
-        if self.sync.phase == SyncPhase::Confirm {
-            for action in show_plan_dialog(ui.ctx(), &mut self.sync) {
+        if let SyncFlow::Confirm(on_screen) = &mut self.sync.flow {
+            for action in show_plan_dialog(ui.ctx(), on_screen) {
                 actions.push(Action::Sync(action));
             }
         }
@@ -480,7 +480,7 @@ impl App {
                 demo_available: cfg!(feature = "sandbox").then_some(DEMO_PROFILE),
             };
             // A running sync belongs to this profile: switching away mid-run is not offered.
-            let syncing = self.sync.phase != SyncPhase::Idle;
+            let syncing = self.sync.phase() != SyncPhase::Idle;
             ui.add_enabled_ui(!syncing, |ui| {
                 for action in show_profile_bar(ui, &view) {
                     actions.push(Action::Profile(action));
@@ -645,8 +645,8 @@ impl App {
                         kind.label()
                     ),
                 );
-                if kind == SYNC && self.sync.phase == SyncPhase::Planning {
-                    self.sync.phase = SyncPhase::Idle;
+                if kind == SYNC && self.sync.phase() == SyncPhase::Planning {
+                    self.sync.flow = SyncFlow::Idle;
                 }
             }
             WorkerEvent::Answer(answer) => answer.apply(self),

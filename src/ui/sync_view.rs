@@ -11,7 +11,7 @@ use crate::storage::journal::CountOutcome;
 
 use super::widgets::{destructive_button, primary_button};
 
-/// Where the current sync stands.
+/// Where the current sync stands, as a word (the flow itself carries the data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SyncPhase {
     #[default]
@@ -22,29 +22,119 @@ pub enum SyncPhase {
     Running,
 }
 
-/// The sync's state the panels read each frame.
+/// A plan the worker made, with the request it answers and the tenant's history it was made
+/// against: what Confirm sends, and what a run keeps for Retry failed.
+#[derive(Debug, Clone)]
+pub struct MadePlan {
+    pub request: SyncRequest,
+    pub planned: PlannedSync,
+    /// The history the plan was made against, or as the last run left it (the baseline of
+    /// Retry failed); a run sends only while it is still current.
+    pub history: TenantHistory,
+}
+
+/// The plan on screen, waiting for the user.
+#[derive(Debug, Clone)]
+pub struct PlanOnScreen {
+    pub plan: MadePlan,
+    /// Shown as a dry run: nothing can be sent from it.
+    pub dry_run: bool,
+    /// The user ticked "send the drop" (the drop guard).
+    pub drop_confirmed: bool,
+}
+
+/// One step of the sync flow; each variant carries what that step needs, so a plan, a run and
+/// a report can never belong to different syncs.
+#[derive(Debug, Default)]
+pub enum SyncFlow {
+    #[default]
+    Idle,
+    /// The worker is reading Synthesize to make the plan.
+    Planning {
+        dry_run: bool,
+        /// Counts of a past run to post again, once the services are read.
+        revert_counts: Option<Vec<PlannedCount>>,
+    },
+    Confirm(Box<PlanOnScreen>),
+    Running {
+        plan: Box<MadePlan>,
+        progress: SyncProgress,
+    },
+    /// A run ended with this report (kept for the summary and Retry failed).
+    Finished {
+        plan: Box<MadePlan>,
+        report: SyncReport,
+    },
+}
+
+/// The sync's state the panels read each frame: the flow, the last message, and the
+/// integration status (a flow of its own).
 #[derive(Debug, Default)]
 pub struct SyncState {
-    pub phase: SyncPhase,
-    pub dry_run: bool,
-    pub request: Option<SyncRequest>,
-    pub planned: Option<PlannedSync>,
-    /// Counts of a past run to post again, waiting for the services to be read.
-    pub revert_counts: Option<Vec<PlannedCount>>,
-    pub progress: Option<SyncProgress>,
-    pub report: Option<SyncReport>,
+    pub flow: SyncFlow,
     pub message: Option<Result<String, String>>,
+    /// Synthesize answered a plan this session (the step bar's proof that it is reachable).
+    pub synthesize_answered: bool,
     pub status_choice: Option<IntegrationStatus>,
     /// What Synthesize last said about the integration (status and last sync), when read.
     pub integration: Option<IntegrationData>,
     pub status_message: Option<Result<String, String>>,
-    /// The user ticked "send the drop" for the plan on screen (the drop guard).
-    pub drop_confirmed: bool,
     /// A status change waiting for the user's confirmation.
     pub status_to_confirm: Option<IntegrationStatus>,
-    /// The tenant's history the plan on screen was made against, or as the last run left it
-    /// (the baseline of Retry failed); a run sends only while it is still current.
-    pub history: Option<TenantHistory>,
+}
+
+impl SyncState {
+    /// The flow's step, as a word.
+    pub fn phase(&self) -> SyncPhase {
+        match self.flow {
+            SyncFlow::Idle | SyncFlow::Finished { .. } => SyncPhase::Idle,
+            SyncFlow::Planning { .. } => SyncPhase::Planning,
+            SyncFlow::Confirm(_) => SyncPhase::Confirm,
+            SyncFlow::Running { .. } => SyncPhase::Running,
+        }
+    }
+
+    /// The plan on screen, being sent, or last sent.
+    pub fn plan(&self) -> Option<&MadePlan> {
+        match &self.flow {
+            SyncFlow::Confirm(on_screen) => Some(&on_screen.plan),
+            SyncFlow::Running { plan, .. } | SyncFlow::Finished { plan, .. } => Some(plan),
+            SyncFlow::Idle | SyncFlow::Planning { .. } => None,
+        }
+    }
+
+    pub fn planned(&self) -> Option<&PlannedSync> {
+        self.plan().map(|p| &p.planned)
+    }
+
+    pub fn request(&self) -> Option<&SyncRequest> {
+        self.plan().map(|p| &p.request)
+    }
+
+    pub fn history(&self) -> Option<&TenantHistory> {
+        self.plan().map(|p| &p.history)
+    }
+
+    /// The report of the run that ended last.
+    pub fn report(&self) -> Option<&SyncReport> {
+        match &self.flow {
+            SyncFlow::Finished { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+
+    /// Whether the drop guard's box is ticked in the plan on screen.
+    pub fn drop_confirmed(&self) -> bool {
+        matches!(&self.flow, SyncFlow::Confirm(on_screen) if on_screen.drop_confirmed)
+    }
+
+    /// The progress of the run being sent.
+    pub fn progress(&self) -> Option<SyncProgress> {
+        match &self.flow {
+            SyncFlow::Running { progress, .. } => Some(*progress),
+            _ => None,
+        }
+    }
 }
 
 /// What the sync controls ask for.
@@ -101,7 +191,7 @@ fn step_hover(steps: SyncSteps) -> &'static str {
 
 /// Why the send and partial-step buttons are off, or `None` when they may be used.
 fn why_off(state: &SyncState, view: &SendView<'_>) -> Option<String> {
-    if state.phase != SyncPhase::Idle {
+    if state.phase() != SyncPhase::Idle {
         return Some("A sync is being planned or sent; wait for it to finish".to_owned());
     }
     if !view.has_counts {
@@ -164,14 +254,13 @@ pub fn show_sync_controls(
         .on_hover_text("Services only, accounts only, or counts only")
         .on_disabled_hover_text(&why);
     });
-    if state.phase == SyncPhase::Running && ui.button("Cancel sync").clicked() {
+    if state.phase() == SyncPhase::Running && ui.button("Cancel sync").clicked() {
         actions.push(SyncAction::Cancel);
     }
     let failed = state
-        .report
-        .as_ref()
+        .report()
         .is_some_and(|r| !r.failed_counts().is_empty());
-    if state.phase == SyncPhase::Idle && failed && ui.button("Retry failed").clicked() {
+    if state.phase() == SyncPhase::Idle && failed && ui.button("Retry failed").clicked() {
         actions.push(SyncAction::RetryFailed);
     }
     actions
@@ -179,15 +268,15 @@ pub fn show_sync_controls(
 
 /// The sync's progress while it plans or sends (nothing when idle).
 pub fn show_sync_progress(ui: &mut egui::Ui, state: &SyncState) {
-    match state.phase {
-        SyncPhase::Planning => {
+    match &state.flow {
+        SyncFlow::Planning { .. } => {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Reading Synthesize to make the plan...");
             });
         }
-        SyncPhase::Running => {
-            let p = state.progress.unwrap_or_default();
+        SyncFlow::Running { progress, .. } => {
+            let p = *progress;
             let fraction = if p.counts_total == 0 {
                 0.0
             } else {
@@ -298,24 +387,17 @@ fn status_consequence(status: IntegrationStatus) -> &'static str {
 }
 
 /// The plan, as the confirmation dialog (or the dry run) shows it: every item that would be sent.
-pub fn show_plan_dialog(ctx: &egui::Context, state: &mut SyncState) -> Vec<SyncAction> {
+pub fn show_plan_dialog(ctx: &egui::Context, on_screen: &mut PlanOnScreen) -> Vec<SyncAction> {
     let mut actions = Vec::new();
-    let Some(planned) = &state.planned else {
-        return actions;
-    };
-    let mut drop_confirmed = state.drop_confirmed;
+    let planned = &on_screen.plan.planned;
+    let request = &on_screen.plan.request;
+    let dry_run = on_screen.dry_run;
+    let mut drop_confirmed = on_screen.drop_confirmed;
     let plan = &planned.plan;
-    let revert = state.request.as_ref().is_some_and(|r| r.revert);
-    let title = match (state.dry_run, revert) {
+    let title = match (dry_run, request.revert) {
         (true, _) => "Dry run: nothing is sent".to_owned(),
         (false, true) => "Revert to these counts?".to_owned(),
-        (false, false) => format!(
-            "{}?",
-            state
-                .request
-                .as_ref()
-                .map_or("Sync", |r| steps_label(r.steps))
-        ),
+        (false, false) => format!("{}?", steps_label(request.steps)),
     };
     let response = egui::Modal::new(egui::Id::unique("sync_plan_dialog")).show(ctx, |ui| {
         ui.set_width(620.0);
@@ -325,7 +407,7 @@ pub fn show_plan_dialog(ctx: &egui::Context, state: &mut SyncState) -> Vec<SyncA
             ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
         }
         show_held_and_awaiting(ui, planned, &mut actions);
-        let large_drop = planned.drop_check.is_large_drop() && !state.dry_run;
+        let large_drop = planned.drop_check.is_large_drop() && !dry_run;
         if large_drop {
             show_large_drop(ui, planned, &mut drop_confirmed);
         }
@@ -363,7 +445,7 @@ pub fn show_plan_dialog(ctx: &egui::Context, state: &mut SyncState) -> Vec<SyncA
             });
         ui.separator();
         ui.horizontal(|ui| {
-            if state.dry_run || plan.is_empty() {
+            if dry_run || plan.is_empty() {
                 if ui.button("Close").clicked() {
                     actions.push(SyncAction::ClosePlan);
                 }
@@ -386,7 +468,7 @@ pub fn show_plan_dialog(ctx: &egui::Context, state: &mut SyncState) -> Vec<SyncA
     if response.should_close() {
         actions.push(SyncAction::ClosePlan);
     }
-    state.drop_confirmed = drop_confirmed;
+    on_screen.drop_confirmed = drop_confirmed;
     actions
 }
 

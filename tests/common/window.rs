@@ -151,7 +151,7 @@ pub fn plan(h: &mut Harness<'_, App>, button: &str) {
         h.get_by_label(button).click();
     }
     step_until(h, Duration::from_secs(30), "the plan", |h| {
-        h.state().sync.phase == SyncPhase::Confirm
+        h.state().sync.phase() == SyncPhase::Confirm
     });
     // The dialog fades in over a few frames.
     h.run_steps(10);

@@ -17,27 +17,20 @@ use crate::worker::{
 };
 
 use super::super::log::LogLevel;
-use super::super::sync_view::{SyncAction, SyncPhase, outcome_words};
+use super::super::sync_view::{MadePlan, PlanOnScreen, SyncAction, SyncFlow, outcome_words};
 use super::super::table::{AccountState, LastSent, RowStatus};
 use super::App;
 
 impl App {
     pub(super) fn sync_action(&mut self, action: SyncAction) {
         match action {
-            SyncAction::Plan(steps) => {
-                self.sync.dry_run = false;
-                self.plan_sync(steps, None);
-            }
-            SyncAction::DryRun => {
-                self.sync.dry_run = true;
-                self.plan_sync(SyncSteps::ALL, None);
-            }
+            SyncAction::Plan(steps) => self.plan_sync(steps, false, None),
+            SyncAction::DryRun => self.plan_sync(SyncSteps::ALL, true, None),
             SyncAction::Confirm => self.execute_plan(),
             SyncAction::ClosePlan => {
-                if self.sync.phase == SyncPhase::Confirm {
-                    self.sync.phase = SyncPhase::Idle;
-                    if self.sync.dry_run {
-                        self.mark_dry_run();
+                if let SyncFlow::Confirm(on_screen) = std::mem::take(&mut self.sync.flow) {
+                    if on_screen.dry_run {
+                        self.mark_dry_run(&on_screen.plan);
                     } else {
                         self.sync.message = Some(Ok("Sync not started: nothing was sent.".into()));
                     }
@@ -153,7 +146,8 @@ impl App {
     fn plan_sync(
         &mut self,
         steps: SyncSteps,
-        revert: Option<Vec<crate::domain::sync_plan::PlannedCount>>,
+        dry_run: bool,
+        revert_counts: Option<Vec<crate::domain::sync_plan::PlannedCount>>,
     ) {
         let request = match self.sync_request(steps) {
             Ok(r) => r,
@@ -172,30 +166,34 @@ impl App {
             dirs,
             connectwise: self.connectwise_tenant(),
         };
-        self.sync.phase = SyncPhase::Planning;
+        self.sync.flow = SyncFlow::Planning {
+            dry_run,
+            revert_counts,
+        };
         self.sync.message = None;
-        self.sync.drop_confirmed = false;
-        self.sync.revert_counts = revert;
-        self.sync.history = None;
-        self.sync.request = Some(request.clone());
         self.start_job(PlanSyncJob { request, place });
     }
 
     fn on_sync_planned(&mut self, result: Result<Box<TenantPlan>, JobError>) {
         match result {
             Ok(tenant_plan) => {
+                let SyncFlow::Planning {
+                    dry_run,
+                    revert_counts,
+                } = std::mem::take(&mut self.sync.flow)
+                else {
+                    // The plan of a sync the window no longer waits for.
+                    return;
+                };
                 let TenantPlan {
                     mut planned,
-                    request,
+                    mut request,
                     history,
                 } = *tenant_plan;
-                self.sync.request = Some(request);
-                self.sync.history = Some(history);
-                if let Some(counts) = self.sync.revert_counts.take() {
+                self.sync.synthesize_answered = true;
+                if let Some(counts) = revert_counts {
                     planned = plan_of_counts(counts, &planned);
-                    if let Some(request) = self.sync.request.as_mut() {
-                        request.revert = true;
-                    }
+                    request.revert = true;
                 }
                 self.log
                     .push(LogLevel::Info, format!("Plan: {}", planned.plan.summary()));
@@ -203,15 +201,22 @@ impl App {
                     self.log.push(LogLevel::Warn, warning);
                 }
                 self.apply_account_states(&planned);
-                self.sync.planned = Some(planned);
-                self.sync.phase = SyncPhase::Confirm;
+                self.sync.flow = SyncFlow::Confirm(Box::new(PlanOnScreen {
+                    plan: MadePlan {
+                        request,
+                        planned,
+                        history,
+                    },
+                    dry_run,
+                    drop_confirmed: false,
+                }));
             }
             Err(JobError::Cancelled) => {
-                self.sync.phase = SyncPhase::Idle;
+                self.sync.flow = SyncFlow::Idle;
                 self.sync.message = Some(Ok("Sync cancelled before anything was sent.".into()));
             }
             Err(e) => {
-                self.sync.phase = SyncPhase::Idle;
+                self.sync.flow = SyncFlow::Idle;
                 let text = format!("The sync could not be planned: {e}");
                 self.log.push(LogLevel::Error, &text);
                 self.sync.message = Some(Err(text));
@@ -246,10 +251,8 @@ impl App {
 
     /// A dry run: each row says what it would get beside its real status, nothing is sent, and
     /// History lists the dry run.
-    fn mark_dry_run(&mut self) {
-        let Some(planned) = &self.sync.planned else {
-            return;
-        };
+    fn mark_dry_run(&mut self, made: &MadePlan) {
+        let planned = &made.planned;
         let summary = planned.plan.summary();
         if let Some(table) = self.preview.table.as_mut() {
             table.clear_dry_run();
@@ -262,7 +265,7 @@ impl App {
             }
             table.rows_changed();
         }
-        self.remember_dry_run();
+        self.remember_dry_run(made);
         self.sync.message = Some(Ok(format!("Dry run: nothing was sent. {summary}")));
         self.log.push(LogLevel::Info, "Dry run: nothing was sent");
         self.history = None;
@@ -271,10 +274,8 @@ impl App {
     /// Keeps the dry run on screen for History, in the journal's own terms but in memory
     /// only: a dry run sends nothing, so it never touches the tenant's history (which a plan
     /// and Retry failed check is unchanged before they send).
-    fn remember_dry_run(&mut self) {
-        let (Some(planned), Some(request)) = (&self.sync.planned, &self.sync.request) else {
-            return;
-        };
+    fn remember_dry_run(&mut self, made: &MadePlan) {
+        let (planned, request) = (&made.planned, &made.request);
         let run_id = new_run_id();
         let mut events = vec![JournalEvent::RunStarted {
             profile: request.profile_name.clone(),
@@ -303,20 +304,23 @@ impl App {
 
     /// Runs the confirmed plan.
     fn execute_plan(&mut self) {
-        let (Some(mut request), Some(planned)) =
-            (self.sync.request.clone(), self.sync.planned.clone())
-        else {
+        let SyncFlow::Confirm(on_screen) = std::mem::take(&mut self.sync.flow) else {
             return;
         };
+        let PlanOnScreen {
+            plan: mut made,
+            drop_confirmed,
+            ..
+        } = *on_screen;
         let selection_now = self.preview.table.as_ref().map(|table| {
             let selected: BTreeSet<i64> = table.selected_ids().into_iter().collect();
             (selected.len() < table.rows().len()).then_some(selected)
         });
+        let request = &mut made.request;
         if !request.revert
             && (request.steps.accounts || request.steps.usage)
             && selection_now.is_some_and(|now| now != request.selection)
         {
-            self.sync.phase = SyncPhase::Idle;
             self.sync.message = Some(Err(
                 "The selection changed since the plan was made: nothing was sent. Sync again."
                     .into(),
@@ -324,54 +328,58 @@ impl App {
             return;
         }
         // The drop guard's explicit confirmation, ticked in the plan dialog.
-        request.guard.allow_large_drop = self.sync.drop_confirmed;
+        request.guard.allow_large_drop = drop_confirmed;
         self.log.push(
             LogLevel::Info,
-            format!("Sending: {}", planned.plan.summary()),
+            format!("Sending: {}", made.planned.plan.summary()),
         );
-        self.start_execute(request, planned, true);
+        self.start_execute(made, true);
     }
 
     /// Sends the plan to the worker; a retry keeps the other rows' statuses.
-    fn start_execute(&mut self, request: SyncRequest, planned: PlannedSync, fresh: bool) {
+    fn start_execute(&mut self, made: MadePlan, fresh: bool) {
+        let Some(dirs) = self.history_dirs() else {
+            self.sync.flow = SyncFlow::Idle;
+            self.sync.message = Some(Err(
+                "The tenant's sync history has no folder to live in: nothing was sent. Sync again."
+                    .into(),
+            ));
+            return;
+        };
         if let Some(table) = self.preview.table.as_mut() {
             if fresh {
                 table.clear_statuses();
             }
-            for count in &planned.plan.counts {
+            for count in &made.planned.plan.counts {
                 if let Some(row) = table.row_by_company_mut(count.company_id) {
                     row.status = RowStatus::Pending;
                 }
             }
         }
-        self.sync.progress = Some(crate::engine::sync::SyncProgress {
-            counts_total: planned.plan.counts.len(),
+        let progress = crate::engine::sync::SyncProgress {
+            counts_total: made.planned.plan.counts.len(),
             ..Default::default()
-        });
-        self.sync.phase = SyncPhase::Running;
-        self.sync.message = None;
-        self.sync.report = None;
-        let (Some(history), Some(dirs)) = (self.sync.history.clone(), self.history_dirs()) else {
-            self.sync.phase = SyncPhase::Idle;
-            self.sync.message = Some(Err(
-                "The tenant's sync history is not known for this plan: nothing was sent. Sync again."
-                    .into(),
-            ));
-            return;
         };
-        self.sync.request = Some(request.clone());
-        self.sync.planned = Some(planned.clone());
+        self.sync.message = None;
         self.start_job(ExecuteSyncJob {
-            request,
-            planned,
-            history,
+            request: made.request.clone(),
+            planned: made.planned.clone(),
+            history: made.history.clone(),
             dirs,
         });
+        self.sync.flow = SyncFlow::Running {
+            plan: Box::new(made),
+            progress,
+        };
     }
 
     fn on_sync_update(&mut self, update: SyncUpdate) {
         match update {
-            SyncUpdate::Progress(p) => self.sync.progress = Some(p),
+            SyncUpdate::Progress(p) => {
+                if let SyncFlow::Running { progress, .. } = &mut self.sync.flow {
+                    *progress = p;
+                }
+            }
             SyncUpdate::StepFailed { step, reason } => {
                 self.log
                     .push(LogLevel::Error, format!("Sync {step}: {reason}"));
@@ -414,7 +422,7 @@ impl App {
                         row.sent_now
                             .get_or_insert_with(LastSent::default)
                             .set(item.count.service, item.count.unit_count);
-                        row.reverted = self.sync.request.as_ref().is_some_and(|r| r.revert);
+                        row.reverted = self.sync.request().is_some_and(|r| r.revert);
                     }
                 }
                 if !matches!(item.outcome, CountOutcome::Sent) {
@@ -434,8 +442,10 @@ impl App {
     }
 
     fn on_sync_finished(&mut self, result: Result<Box<ExecutedSync>, JobError>) {
-        self.sync.phase = SyncPhase::Idle;
         self.history = None;
+        let SyncFlow::Running { plan: mut made, .. } = std::mem::take(&mut self.sync.flow) else {
+            return;
+        };
         match result {
             Ok(executed) => {
                 let ExecutedSync {
@@ -454,8 +464,8 @@ impl App {
                         format!("The run report could not be written: {e}"),
                     ),
                 }
-                if history.is_some() {
-                    self.sync.history = history;
+                if let Some(history) = history {
+                    made.history = history;
                 }
                 let p = report.progress;
                 let text = format!(
@@ -483,9 +493,9 @@ impl App {
                 for (step, reason) in &report.step_failures {
                     self.log.push(LogLevel::Error, format!("{step}: {reason}"));
                 }
-                self.settle_rows(&report);
+                self.settle_rows(&made, &report);
                 self.sync.message = Some(if failed { Err(text) } else { Ok(text) });
-                self.sync.report = Some(report);
+                self.sync.flow = SyncFlow::Finished { plan: made, report };
                 if let Some(mut table) = self.preview.table.take() {
                     self.merge_last_sent(&mut table);
                     self.preview.table = Some(table);
@@ -501,25 +511,22 @@ impl App {
 
     /// After a run: rows still pending were skipped; accounts the run created exist; a ticked
     /// company with nothing but zeros, which the zero policy does not send, says so.
-    fn settle_rows(&mut self, report: &SyncReport) {
+    fn settle_rows(&mut self, made: &MadePlan, report: &SyncReport) {
         let accounts_failed = report
             .step_failures
             .iter()
             .any(|(step, _)| step == "accounts");
-        let created: BTreeSet<i64> = match (&self.sync.planned, accounts_failed) {
-            (Some(planned), false) => planned
+        let created: BTreeSet<i64> = if accounts_failed {
+            BTreeSet::new()
+        } else {
+            made.planned
                 .plan
                 .accounts_to_create
                 .iter()
                 .filter_map(|a| a.id.parse().ok())
-                .collect(),
-            _ => BTreeSet::new(),
+                .collect()
         };
-        let usage = self
-            .sync
-            .request
-            .as_ref()
-            .is_some_and(|r| r.steps.usage && !r.revert);
+        let usage = made.request.steps.usage && !made.request.revert;
         let Some(table) = self.preview.table.as_mut() else {
             return;
         };
@@ -547,23 +554,23 @@ impl App {
 
     /// Posts again only the counts that failed.
     fn retry_failed(&mut self) {
-        let (Some(report), Some(planned), Some(request)) = (
-            self.sync.report.as_ref(),
-            self.sync.planned.as_ref(),
-            self.sync.request.clone(),
-        ) else {
+        let SyncFlow::Finished { plan, report } = &self.sync.flow else {
             return;
         };
         let failed = report.failed_counts();
         if failed.is_empty() {
             return;
         }
+        let made = MadePlan {
+            planned: plan_of_counts(failed.clone(), &plan.planned),
+            request: plan.request.clone(),
+            history: plan.history.clone(),
+        };
         self.log.push(
             LogLevel::Info,
             format!("Retrying {} failed count(s)", failed.len()),
         );
-        let planned = plan_of_counts(failed, planned);
-        self.start_execute(request, planned, false);
+        self.start_execute(made, false);
     }
 
     /// "Revert to these counts": plans posting a past run's counts again, then asks to confirm.
@@ -577,8 +584,7 @@ impl App {
             }
             Ok(counts) => {
                 self.tab = super::Tab::Preview;
-                self.sync.dry_run = false;
-                self.plan_sync(SyncSteps::SERVICES, Some(counts));
+                self.plan_sync(SyncSteps::SERVICES, false, Some(counts));
             }
             Err(e) => {
                 self.sync.message = Some(Err(format!("The run could not be read: {e}")));

@@ -45,7 +45,7 @@ impl App {
                 .or(table.map(|_| true).filter(|_| self.preview.error.is_none())),
             synthesize_ok: passed(&self.synthesize_test)
                 .or(self.sync.integration.as_ref().map(|_| true))
-                .or(self.sync.planned.as_ref().map(|_| true)),
+                .or(self.sync.synthesize_answered.then_some(true)),
             preview: table.map(|t| {
                 let when = self.preview.binding.as_ref().map_or_else(String::new, |b| {
                     b.previewed_at
@@ -66,7 +66,7 @@ impl App {
                     .count()
             }),
             selected: table.map_or(0, |t| t.selected_ids().len()),
-            sent: self.sync.report.as_ref().map(|r| {
+            sent: self.sync.report().map(|r| {
                 let p = r.progress;
                 (
                     format!(
@@ -76,7 +76,7 @@ impl App {
                     !r.has_failures(),
                 )
             }),
-            sending: self.sync.phase == SyncPhase::Running,
+            sending: self.sync.phase() == SyncPhase::Running,
         }
     }
 
