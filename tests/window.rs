@@ -18,7 +18,9 @@ use cw_shared_devices::worker::{Job, PreviewJob};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
-use common::window::{build_with, click_send, demo_harness, harness, set_field, step_until};
+use common::window::{
+    build_with, click_send, demo_harness, harness, set_field, settle_profiles, step_until,
+};
 
 /// Creates a profile the way a user does from the welcome screen or the bar.
 fn create_profile(h: &mut Harness<'_, App>, button: &str, name: &str) {
@@ -28,7 +30,7 @@ fn create_profile(h: &mut Harness<'_, App>, button: &str, name: &str) {
     h.get_by_label("Profile name").type_text(name);
     h.run_steps(1);
     h.key_press(egui::Key::Enter);
-    h.run_steps(3);
+    settle_profiles(h);
     assert_eq!(h.state().dialog, None, "{:?}", h.state().dialog_error);
     assert_eq!(h.state().profile_name(), name);
 }
@@ -183,7 +185,7 @@ fn a_profile_keeps_its_keys_in_the_secret_store_never_in_its_file() {
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     h.get_by_label("Profile name").type_text("Globex");
     h.key_press(egui::Key::Enter);
-    h.run_steps(3);
+    settle_profiles(&mut h);
     assert_eq!(h.state().profile_name(), "Globex");
     assert!(
         env.secrets
@@ -212,7 +214,7 @@ fn a_profile_keeps_its_keys_in_the_secret_store_never_in_its_file() {
     h.get_by_label("Delete").click();
     wait_for_dialog(&mut h);
     h.get_by_label("Yes, delete").click();
-    h.run_steps(3);
+    settle_profiles(&mut h);
     assert_eq!(h.state().profile_names, ["Globex"]);
     assert_eq!(h.state().profile_name(), "Globex");
     assert!(

@@ -649,7 +649,7 @@ fn the_demo_keeps_a_way_back_after_switching_to_a_profile() {
     h.get_by_label("Profile name").type_text("Acme");
     h.run_steps(1);
     h.key_press(egui::Key::Enter);
-    h.run_steps(3);
+    common::window::settle_profiles(&mut h);
     assert_eq!(h.state().profile_name(), "Acme");
     assert!(!h.state().is_demo());
     h.get_by_label("Profile").click();
@@ -678,7 +678,7 @@ fn without_a_keychain_the_words_are_plain_and_the_log_says_where_keys_went_once(
     h.get_by_label("Profile name").type_text("No keychain");
     h.run_steps(1);
     h.key_press(egui::Key::Enter);
-    h.run_steps(3);
+    common::window::settle_profiles(&mut h);
     for key in ["one", "two"] {
         h.get_by_label("Private key").focus();
         h.run_steps(1);
@@ -686,7 +686,7 @@ fn without_a_keychain_the_words_are_plain_and_the_log_says_where_keys_went_once(
         h.get_by_label("Private key").type_text(key);
         h.run_steps(1);
         h.key_press(egui::Key::Tab);
-        h.run_steps(2);
+        common::window::settle_profiles(&mut h);
     }
     // One plain line, the system's own message only on hover.
     let banner = h.get_by_label(
@@ -708,7 +708,7 @@ fn without_a_keychain_the_words_are_plain_and_the_log_says_where_keys_went_once(
         .collect();
     // The same line twice is one line counted twice.
     assert_eq!(kept.len(), 1, "{lines:?}");
-    assert_eq!(kept[0].repeated, 2);
+    assert_eq!(kept[0].repeated, 2, "{lines:?}");
 }
 
 /// Replaces a text field's content: focus, select all, type, Tab away.

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod export;
 pub mod notify;
 pub mod preview;
+pub mod profile_work;
 pub mod report;
 pub mod settings;
 pub mod status;

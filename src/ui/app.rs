@@ -13,8 +13,8 @@ use crate::engine::PreviewRequest;
 use crate::engine::{ConnectionReport, FetchProgress, IntegrationData, PreviewOutcome};
 use crate::storage::{AppDirs, Profile, ProfileStore, SecretStore};
 use crate::worker::{
-    Handles, Job, JobError, JobKind, LoadTypesJob, PreviewJob, SYNC, TestConnectWiseJob,
-    TestSynthesizeJob, Worker, WorkerEvent,
+    Handles, Job, JobError, JobKind, LoadTypesJob, PreviewJob, ProfileJob, SYNC,
+    TestConnectWiseJob, TestSynthesizeJob, Worker, WorkerEvent,
 };
 
 use super::UiError;
@@ -172,8 +172,6 @@ pub struct App {
     demo: Option<crate::sandbox::Sandbox>,
     /// The demo's own folders for its history, removed when the window closes.
     demo_dirs: Option<tempfile::TempDir>,
-    /// The demo's keys: this session only, never the keychain.
-    demo_secrets: Arc<dyn SecretStore>,
     /// Past runs from the journal, read when the History tab opens or is refreshed, never
     /// while drawing (`None`: read it when the tab is next opened).
     pub history: Option<Result<history::HistoryView, String>>,
@@ -186,6 +184,10 @@ pub struct App {
     pub counting_error: Option<String>,
     /// The tenant's configuration type names for the "Type names" pick list.
     pub type_list: TypeList,
+    /// Profile work waiting for the one running (saves, then a switch, in the order asked).
+    profile_queue: std::collections::VecDeque<crate::engine::profile_work::ProfileWork>,
+    /// The running profile job opens, creates, renames, duplicates or deletes a profile.
+    profile_step_running: bool,
 }
 
 impl std::fmt::Debug for App {
@@ -234,7 +236,6 @@ impl App {
             #[cfg(feature = "sandbox")]
             demo: None,
             demo_dirs: None,
-            demo_secrets: Arc::new(crate::storage::secrets::SessionStore::new()),
             history: None,
             history_open_run: None,
             session_dry_runs: Vec::new(),
@@ -242,6 +243,8 @@ impl App {
             counting_form: CountingForm::default(),
             counting_error: None,
             type_list: TypeList::default(),
+            profile_queue: std::collections::VecDeque::new(),
+            profile_step_running: false,
         };
         app.refresh_profiles();
         #[cfg(feature = "sandbox")]
@@ -479,9 +482,10 @@ impl App {
                 demo: self.is_demo().then_some(DEMO_PROFILE),
                 demo_available: cfg!(feature = "sandbox").then_some(DEMO_PROFILE),
             };
-            // A running sync belongs to this profile: switching away mid-run is not offered.
+            // A running sync belongs to this profile: switching away mid-run is not offered;
+            // nor while a profile is being opened or renamed.
             let syncing = self.sync.phase() != SyncPhase::Idle;
-            ui.add_enabled_ui(!syncing, |ui| {
+            ui.add_enabled_ui(!syncing && !self.profile_changing(), |ui| {
                 for action in show_profile_bar(ui, &view) {
                     actions.push(Action::Profile(action));
                 }
@@ -562,10 +566,14 @@ impl App {
         if fold {
             header = header.open(Some(false));
         }
+        // The form is about to be replaced while a profile is being opened: edits would be lost.
+        let changing = self.profile_changing();
         header.show(ui, |ui| {
-            for action in show_connection(ui, &mut self.form, &view) {
-                actions.push(Action::Connection(action));
-            }
+            ui.add_enabled_ui(!changing, |ui| {
+                for action in show_connection(ui, &mut self.form, &view) {
+                    actions.push(Action::Connection(action));
+                }
+            });
         });
         ui.add_space(8.0);
         egui::CollapsingHeader::new("Synthesize integration status")
@@ -633,7 +641,8 @@ impl App {
     fn on_event(&mut self, event: WorkerEvent<App>) {
         match event {
             // A sync's plan and its sending are one job kind: each logs its own line instead.
-            WorkerEvent::Started(kind) if kind == SYNC => {}
+            // Profile saves happen on every edit: a line each would bury the log.
+            WorkerEvent::Started(kind) if kind == SYNC || kind == ProfileJob::KIND => {}
             WorkerEvent::Started(kind) => self
                 .log
                 .push(LogLevel::Info, format!("{} started", kind.label())),

@@ -1,8 +1,10 @@
 //! The window's jobs, one type each: what it needs, its kind, and which use case it runs.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use super::{Job, JobContext, JobError, JobKind};
+use crate::engine::profile_work::{ProfileWork, ProfileWorkOutcome, run_profile_work};
 use crate::engine::sync::{PlannedSync, SyncReport, SyncRequest, SyncSession, SyncUpdate};
 use crate::engine::tenant::{TenantHistory, TenantPlace};
 use crate::engine::{
@@ -10,7 +12,7 @@ use crate::engine::{
     PreviewOutcome, PreviewRequest, SynthesizeSettings,
 };
 use crate::storage::reports::ReportFiles;
-use crate::storage::{AppDirs, ReportError};
+use crate::storage::{AppDirs, ProfileStore, ReportError, SecretStore};
 
 /// Planning and running a sync share one kind: one sync at a time, whichever its step.
 pub const SYNC: JobKind = JobKind::new("Sync");
@@ -175,5 +177,35 @@ impl Job for SetStatusJob {
 
     async fn run(self, context: JobContext<Infallible>) -> Self::Outcome {
         engine::status::set_status(&self.settings, self.status, context.cancel()).await
+    }
+}
+
+/// Saves, opens, creates, renames, duplicates or deletes profiles: files and keychain, off the
+/// window's thread. Its answer always lands, even after the profile changed (it is what changes it).
+#[derive(Debug)]
+pub struct ProfileJob {
+    pub store: ProfileStore,
+    pub secrets: Arc<dyn SecretStore>,
+    pub work: ProfileWork,
+}
+
+impl Job for ProfileJob {
+    const KIND: JobKind = JobKind::new("Profile files");
+    const CANCELLED_BY_NEW_EPOCH: bool = false;
+    const ANSWERS_ACROSS_EPOCHS: bool = true;
+    type Progress = Infallible;
+    type Outcome = Result<Box<ProfileWorkOutcome>, JobError>;
+
+    async fn run(self, _context: JobContext<Infallible>) -> Self::Outcome {
+        let Self {
+            store,
+            secrets,
+            work,
+        } = self;
+        // Files and the keychain block; they run on tokio's blocking threads.
+        tokio::task::spawn_blocking(move || run_profile_work(&store, &secrets, work))
+            .await
+            .map(Box::new)
+            .map_err(|e| JobError::Other(format!("the profile work stopped: {e}")))
     }
 }

@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::engine::EngineError as JobError;
 pub use jobs::{
-    ExecuteSyncJob, ExecutedSync, LoadTypesJob, PlanSyncJob, PreviewJob, SYNC, SetStatusJob,
-    TenantPlan, TestConnectWiseJob, TestSynthesizeJob,
+    ExecuteSyncJob, ExecutedSync, LoadTypesJob, PlanSyncJob, PreviewJob, ProfileJob, SYNC,
+    SetStatusJob, TenantPlan, TestConnectWiseJob, TestSynthesizeJob,
 };
 pub use runner::{Answer, Worker, WorkerError, WorkerEvent};
 
@@ -50,6 +50,9 @@ pub trait Job: Send + 'static {
     /// Whether a new epoch (the window left the profile) cancels it. A sync is not cancelled
     /// that way: the window does not leave a profile while it syncs.
     const CANCELLED_BY_NEW_EPOCH: bool = true;
+    /// Whether its answer is applied even after a new epoch: work that itself moves the window
+    /// to another profile (saving, opening, renaming one) must always land.
+    const ANSWERS_ACROSS_EPOCHS: bool = false;
     /// What it reports while running (`Infallible` when it reports nothing).
     type Progress: Send + 'static;
     /// What it answers when it ends.

@@ -94,6 +94,9 @@ struct Running {
     cancelled_by_new_epoch: bool,
 }
 
+/// The epoch of the answers that are applied whatever the window's epoch.
+const ANY_EPOCH: u64 = u64::MAX;
+
 /// The handle the window keeps: start and cancel jobs, drain events.
 pub struct Worker<S> {
     runtime: Arc<tokio::runtime::Runtime>,
@@ -146,7 +149,11 @@ impl<S: 'static> Worker<S> {
     pub fn poll(&self) -> Vec<WorkerEvent<S>> {
         self.events
             .try_iter()
-            .filter(|m| m.epoch == self.epoch || !matches!(m.event, WorkerEvent::Answer(_)))
+            .filter(|m| {
+                m.epoch == self.epoch
+                    || m.epoch == ANY_EPOCH
+                    || !matches!(m.event, WorkerEvent::Answer(_))
+            })
             .map(|m| m.event)
             .collect()
     }
@@ -178,7 +185,11 @@ impl<S: 'static> Worker<S> {
         S: Handles<J>,
     {
         let kind = J::KIND;
-        let epoch = self.epoch;
+        let epoch = if J::ANSWERS_ACROSS_EPOCHS {
+            ANY_EPOCH
+        } else {
+            self.epoch
+        };
         let cancel = CancellationToken::new();
         {
             let Ok(mut running) = self.running.lock() else {

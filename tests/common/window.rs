@@ -177,5 +177,15 @@ pub fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
     }
     h.run_steps(1);
     h.key_press(egui::Key::Tab);
+    // Leaving the field saves the profile on the worker.
+    settle_profiles(h);
+}
+
+/// Steps frames until the profile work asked for (save, open, create, rename, duplicate,
+/// delete) has run on the worker.
+pub fn settle_profiles(h: &mut Harness<'_, App>) {
+    step_until(h, Duration::from_secs(10), "the profile work", |h| {
+        !h.state().profile_work_pending()
+    });
     h.run_steps(2);
 }

@@ -1,22 +1,37 @@
 //! The app's profile work: list, switch, save (settings to the profile file, keys to the secret
-//! store and never the file), create, rename, duplicate, delete; and the journal it reads.
+//! store and never the file), create, rename, duplicate, delete — on the worker, in the order
+//! asked — and the journal it reads.
 
 use std::sync::Arc;
 
-use crate::storage::secrets::{copy_secrets, delete_secrets, move_secrets};
-use crate::storage::{
-    AppDirs, Journal, Profile, SecretError, SecretName, SecretStore, secrets::SessionStore,
+use crate::engine::profile_work::{
+    KeyChange, OpenedProfile, ProfileSave, ProfileStep, ProfileWork, ProfileWorkOutcome,
+    SaveOutcome, open_profile, queue_work,
 };
+use crate::storage::profiles::ProfileList;
+use crate::storage::{
+    AppDirs, Journal, ProfileError, Secret, SecretError, SecretName, secrets::SessionStore,
+};
+use crate::worker::{Handles, Job, JobError, ProfileJob};
 
 use super::super::connection::{ConnectionForm, TestState};
 use super::super::log::LogLevel;
 use super::super::profiles::ProfileAction;
 use super::{App, ExportState, PreviewState};
 
+/// What a key whose removal failed is remembered as: it differs from anything typed (a key is
+/// trimmed text), so the next save asks for the removal again.
+const NOT_REMOVED: &str = "\u{0}";
+
 impl App {
     /// Reads the profile list again; unreadable files are reported, never lost.
     pub fn refresh_profiles(&mut self) {
-        match self.store.list() {
+        let list = self.store.list();
+        self.show_profile_list(list);
+    }
+
+    fn show_profile_list(&mut self, list: Result<ProfileList, ProfileError>) {
+        match list {
             Ok(list) => {
                 self.profile_names = list.profiles.iter().map(|p| p.name.clone()).collect();
                 self.profile_problems = list.problems.iter().map(|p| p.message.clone()).collect();
@@ -55,15 +70,6 @@ impl App {
         }
     }
 
-    /// The secret store the current profile uses (the demo never touches the keychain).
-    fn secret_store(&self) -> Arc<dyn SecretStore> {
-        if self.is_demo() {
-            Arc::clone(&self.demo_secrets)
-        } else {
-            Arc::clone(&self.secrets)
-        }
-    }
-
     /// When the keychain fails as a whole, says so and keeps keys for this session instead.
     fn on_secret_error(&mut self, e: &SecretError) {
         let text = e.to_string();
@@ -76,36 +82,38 @@ impl App {
         }
     }
 
-    /// Opens a stored profile: its settings from the file, its keys from the secret store.
+    /// Opens a stored profile there and then: at start, before the window shows. Afterwards a
+    /// profile is opened on the worker ([`ProfileAction::Switch`]).
     pub fn switch_profile(&mut self, name: &str) {
-        let profile = match self.store.load(name) {
-            Ok(p) => p,
+        match open_profile(&self.store, self.secrets.as_ref(), name) {
+            Ok(opened) => self.show_opened(opened),
             Err(e) => {
-                self.log.push(LogLevel::Error, e.to_string());
+                self.log.push(LogLevel::Error, e);
                 self.refresh_profiles();
-                return;
             }
-        };
+        }
+    }
+
+    /// Shows a profile read back with its keys, leaving the demo and the previous profile's
+    /// results behind.
+    fn show_opened(&mut self, opened: OpenedProfile) {
+        let OpenedProfile {
+            profile,
+            keys,
+            key_error,
+        } = opened;
         #[cfg(feature = "sandbox")]
         {
             self.demo = None;
         }
         self.demo_dirs = None;
-        let store = self.secret_store();
-        let mut stored = std::collections::BTreeMap::new();
-        let mut failure = None;
-        for secret in SecretName::ALL {
-            match store.get(&profile.name, secret) {
-                Ok(Some(value)) => {
-                    stored.insert(secret, value.expose().to_owned());
-                }
-                Ok(None) => {}
-                Err(e) => failure = Some(e),
-            }
-        }
-        if let Some(e) = failure {
+        if let Some(e) = key_error {
             self.on_secret_error(&e);
         }
+        let stored: std::collections::BTreeMap<SecretName, String> = keys
+            .into_iter()
+            .map(|(name, value)| (name, value.expose().to_owned()))
+            .collect();
         self.form =
             ConnectionForm::from_profile(&profile, |n| stored.get(&n).cloned().unwrap_or_default());
         self.stored_secrets = stored;
@@ -113,10 +121,6 @@ impl App {
             super::super::counting_form::CountingForm::from_options(&profile.counting);
         self.counting_error = None;
         self.persisted.last_profile = Some(profile.name.clone());
-        self.log.push(
-            LogLevel::Info,
-            format!("Profile \"{}\" opened", profile.name),
-        );
         self.profile = Some(profile);
         self.reset_results();
     }
@@ -133,41 +137,104 @@ impl App {
         self.sync = super::super::sync_view::SyncState::default();
     }
 
-    /// Saves the form: settings to the profile file, changed keys to the secret store.
-    pub fn save_profile(&mut self) {
-        let Some(profile) = self.profile.as_mut() else {
-            return;
-        };
+    /// The form as a save: settings into the profile, and the keys that differ from those
+    /// last stored (`None` in the demo, which is never saved, or without a profile).
+    fn pending_save(&mut self) -> Option<ProfileSave> {
+        let demo = self.is_demo();
+        let profile = self.profile.as_mut()?;
         self.form.write_to(profile);
-        let profile = profile.clone();
-        if self.is_demo() {
+        if demo {
+            return None;
+        }
+        let keys: Vec<KeyChange> = SecretName::ALL
+            .into_iter()
+            .filter_map(|name| {
+                let typed = self.form.secret(name).trim().to_owned();
+                let stored = self.stored_secrets.get(&name).map_or("", String::as_str);
+                (stored != typed).then(|| KeyChange {
+                    name,
+                    value: (!typed.is_empty()).then(|| Secret::new(typed)),
+                })
+            })
+            .collect();
+        // What was asked for counts as stored, so a second save before the first lands does
+        // not write the same key again; a write that fails is forgotten again when it answers.
+        for change in &keys {
+            match &change.value {
+                Some(value) => {
+                    self.stored_secrets
+                        .insert(change.name, value.expose().to_owned());
+                }
+                None => {
+                    self.stored_secrets.remove(&change.name);
+                }
+            }
+        }
+        Some(ProfileSave {
+            profile: profile.clone(),
+            keys,
+        })
+    }
+
+    /// Saves the form on the worker: settings to the profile file, changed keys to the secret
+    /// store.
+    pub fn save_profile(&mut self) {
+        if let Some(save) = self.pending_save() {
+            self.queue_profile_work(ProfileWork {
+                save: Some(save),
+                step: ProfileStep::SaveOnly,
+            });
+        }
+    }
+
+    /// Saves the form, then does `step`, on the worker.
+    fn save_then(&mut self, step: ProfileStep) {
+        let save = self.pending_save();
+        self.queue_profile_work(ProfileWork { save, step });
+    }
+
+    /// Profile work runs one job at a time, in the order asked; saves waiting in a row are one.
+    fn queue_profile_work(&mut self, work: ProfileWork) {
+        if self.profile_queue.is_empty() && !self.worker.is_running(ProfileJob::KIND) {
+            self.start_profile_job(work);
             return;
         }
-        if let Err(e) = self.store.save(&profile) {
+        queue_work(&mut self.profile_queue, work);
+    }
+
+    fn start_profile_job(&mut self, work: ProfileWork) {
+        self.profile_step_running = work.step != ProfileStep::SaveOnly;
+        // The demo never saves, so profile work always uses the real store.
+        self.start_job(ProfileJob {
+            store: self.store.clone(),
+            secrets: Arc::clone(&self.secrets),
+            work,
+        });
+    }
+
+    /// Whether profile work is running or waiting (a profile being opened, saved or renamed).
+    pub fn profile_work_pending(&self) -> bool {
+        !self.profile_queue.is_empty() || self.worker.is_running(ProfileJob::KIND)
+    }
+
+    /// Whether a profile is being opened, created, renamed, duplicated or deleted: the form is
+    /// about to be replaced, so it is not editable meanwhile.
+    pub fn profile_changing(&self) -> bool {
+        (self.profile_step_running && self.worker.is_running(ProfileJob::KIND))
+            || self
+                .profile_queue
+                .iter()
+                .any(|w| w.step != ProfileStep::SaveOnly)
+    }
+
+    fn on_profile_saved(&mut self, save: SaveOutcome) {
+        if let Err(e) = save.file {
             self.log.push(LogLevel::Error, e.to_string());
             return;
         }
-        let store = self.secret_store();
-        for name in SecretName::ALL {
-            let typed = self.form.secret(name).trim().to_owned();
-            if self
-                .stored_secrets
-                .get(&name)
-                .map(String::as_str)
-                .unwrap_or("")
-                == typed
-            {
-                continue;
-            }
-            let result = if typed.is_empty() {
-                store.delete(&profile.name, name)
-            } else {
-                store.set(
-                    &profile.name,
-                    name,
-                    &crate::storage::Secret::new(typed.clone()),
-                )
-            };
+        let current = self.profile_name() == save.profile;
+        for (change, result) in save.keys {
+            let name = change.name;
             match result {
                 Ok(()) => {
                     // Without the keychain the key is only held for this session: say so.
@@ -178,42 +245,69 @@ impl App {
                     };
                     self.log.push(
                         LogLevel::Info,
-                        format!("{} {place} for \"{}\"", name.label(), profile.name),
+                        format!("{} {place} for \"{}\"", name.label(), save.profile),
                     );
-                    if typed.is_empty() {
-                        self.stored_secrets.remove(&name);
-                    } else {
-                        self.stored_secrets.insert(name, typed);
-                    }
                 }
                 Err(e) => {
                     self.on_secret_error(&e);
                     // The session store that replaced a missing keychain takes it now.
-                    if self.keychain_problem.is_some()
-                        && !typed.is_empty()
-                        && self
-                            .secrets
-                            .set(
-                                &profile.name,
-                                name,
-                                &crate::storage::Secret::new(typed.clone()),
-                            )
-                            .is_ok()
-                    {
-                        self.stored_secrets.insert(name, typed);
+                    let kept = change.value.as_ref().is_some_and(|value| {
+                        self.keychain_problem.is_some()
+                            && self.secrets.set(&save.profile, name, value).is_ok()
+                    });
+                    if current && !kept {
+                        // Not stored: the next save writes it again. A removal that failed
+                        // is marked with a value nobody types, so it is tried again too.
+                        match change.value {
+                            Some(_) => self.stored_secrets.remove(&name),
+                            None => self.stored_secrets.insert(name, NOT_REMOVED.to_owned()),
+                        };
                     }
                 }
             }
         }
     }
 
+    fn on_profile_work(&mut self, outcome: ProfileWorkOutcome) {
+        if let Some(save) = outcome.save {
+            self.on_profile_saved(save);
+        }
+        if let Some(list) = outcome.list {
+            self.show_profile_list(list);
+        }
+        let dialog_step = !matches!(outcome.step, ProfileStep::SaveOnly | ProfileStep::Open(_));
+        match outcome.result {
+            Ok(done) => {
+                if let Some(e) = done.key_error {
+                    self.on_secret_error(&e);
+                }
+                if dialog_step {
+                    self.dialog = None;
+                    self.dialog_error = None;
+                }
+                if let Some(message) = done.message {
+                    self.log.push(LogLevel::Info, message);
+                }
+                match done.opened {
+                    Some(opened) => self.show_opened(opened),
+                    None if matches!(outcome.step, ProfileStep::Delete(_)) => {
+                        self.profile = None;
+                        self.persisted.last_profile = None;
+                        self.form = ConnectionForm::default();
+                        self.reset_results();
+                    }
+                    None => {}
+                }
+            }
+            Err(e) if dialog_step => self.dialog_error = Some(e),
+            Err(e) => self.log.push(LogLevel::Error, e),
+        }
+    }
+
     /// Handles the profile bar and its dialogs.
     pub(super) fn profile_action(&mut self, action: ProfileAction) {
         match action {
-            ProfileAction::Switch(name) => {
-                self.save_profile();
-                self.switch_profile(&name);
-            }
+            ProfileAction::Switch(name) => self.save_then(ProfileStep::Open(name)),
             ProfileAction::Demo => {
                 self.save_profile();
                 self.start_demo();
@@ -227,80 +321,37 @@ impl App {
                 self.dialog = None;
                 self.dialog_error = None;
             }
-            ProfileAction::Create(name) => {
-                let profile = Profile::new(name.clone());
-                match self.store.create(&profile) {
-                    Ok(()) => {
-                        self.save_profile();
-                        self.finish_dialog(&name, format!("Profile \"{name}\" created"));
-                    }
-                    Err(e) => self.dialog_error = Some(e.to_string()),
-                }
+            ProfileAction::Create(name) => self.save_then(ProfileStep::Create(name)),
+            ProfileAction::Rename(to) => {
+                let from = self.profile_name().to_owned();
+                self.save_then(ProfileStep::Rename { from, to });
             }
-            ProfileAction::Rename(new) => {
-                let old = self.profile_name().to_owned();
-                self.save_profile();
-                match self.store.rename(&old, &new) {
-                    Ok(renamed) => {
-                        if let Err(e) = move_secrets(self.secrets.as_ref(), &old, &renamed.name) {
-                            self.on_secret_error(&e);
-                        }
-                        self.finish_dialog(
-                            &renamed.name,
-                            format!("Profile \"{old}\" renamed to \"{}\"", renamed.name),
-                        );
-                    }
-                    Err(e) => self.dialog_error = Some(e.to_string()),
-                }
-            }
-            ProfileAction::Duplicate(new) => {
-                let old = self.profile_name().to_owned();
-                self.save_profile();
-                match self.store.duplicate(&old, &new) {
-                    Ok(copy) => {
-                        if let Err(e) = copy_secrets(self.secrets.as_ref(), &old, &copy.name) {
-                            self.on_secret_error(&e);
-                        }
-                        self.finish_dialog(
-                            &copy.name,
-                            format!("Profile \"{old}\" duplicated as \"{}\"", copy.name),
-                        );
-                    }
-                    Err(e) => self.dialog_error = Some(e.to_string()),
-                }
+            ProfileAction::Duplicate(to) => {
+                let from = self.profile_name().to_owned();
+                self.save_then(ProfileStep::Duplicate { from, to });
             }
             ProfileAction::Delete => {
                 let name = self.profile_name().to_owned();
-                match self.store.delete(&name) {
-                    Ok(()) => {
-                        if let Err(e) = delete_secrets(self.secrets.as_ref(), &name) {
-                            self.on_secret_error(&e);
-                        }
-                        self.dialog = None;
-                        self.dialog_error = None;
-                        self.log
-                            .push(LogLevel::Info, format!("Profile \"{name}\" deleted"));
-                        self.profile = None;
-                        self.persisted.last_profile = None;
-                        self.refresh_profiles();
-                        if let Some(first) = self.profile_names.first().cloned() {
-                            self.switch_profile(&first);
-                        } else {
-                            self.form = ConnectionForm::default();
-                            self.reset_results();
-                        }
-                    }
-                    Err(e) => self.dialog_error = Some(e.to_string()),
-                }
+                // The profile goes: what the form holds is not saved first.
+                self.queue_profile_work(ProfileWork {
+                    save: None,
+                    step: ProfileStep::Delete(name),
+                });
             }
         }
     }
+}
 
-    fn finish_dialog(&mut self, open: &str, message: String) {
-        self.dialog = None;
-        self.dialog_error = None;
-        self.log.push(LogLevel::Info, message);
-        self.refresh_profiles();
-        self.switch_profile(open);
+impl Handles<ProfileJob> for App {
+    fn on_outcome(&mut self, result: Result<Box<ProfileWorkOutcome>, JobError>) {
+        match result {
+            Ok(outcome) => self.on_profile_work(*outcome),
+            Err(e) => self
+                .log
+                .push(LogLevel::Error, format!("The profile files: {e}")),
+        }
+        if let Some(next) = self.profile_queue.pop_front() {
+            self.start_profile_job(next);
+        }
     }
 }
