@@ -377,6 +377,44 @@ mod tests {
         assert_eq!(seen.progress, [40, 50]);
     }
 
+    /// A job whose answer lands whatever the epoch (like the window's profile work).
+    struct Lasting(Gated);
+
+    impl Job for Lasting {
+        const KIND: JobKind = JobKind::new("Lasting");
+        const CANCELLED_BY_NEW_EPOCH: bool = false;
+        const ANSWERS_ACROSS_EPOCHS: bool = true;
+        type Progress = u32;
+        type Outcome = Result<u32, &'static str>;
+
+        async fn run(self, context: JobContext<u32>) -> Self::Outcome {
+            self.0.run(context).await
+        }
+    }
+
+    impl Handles<Lasting> for Seen {
+        fn on_outcome(&mut self, outcome: Result<u32, &'static str>) {
+            self.outcomes.push(outcome);
+        }
+    }
+
+    #[test]
+    fn a_job_that_answers_across_epochs_is_neither_cancelled_nor_dropped_by_one() {
+        let mut worker = Worker::<Seen>::spawn(|| {}).unwrap();
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let mut seen = Seen::default();
+        worker.start(Lasting(Gated {
+            number: 7,
+            gate: Arc::clone(&gate),
+        }));
+        pump(&worker, &mut seen, |s| s.started == 1);
+        worker.new_epoch();
+        worker.new_epoch();
+        gate.notify_one();
+        pump(&worker, &mut seen, |s| !s.outcomes.is_empty());
+        assert_eq!(seen.outcomes, [Ok(7)]);
+    }
+
     #[test]
     fn repaint_is_asked_after_every_event() {
         let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
