@@ -51,8 +51,7 @@ fn frames_render_at_full_and_small_sizes() {
         // No keys yet: the preview names the missing field instead of starting.
         let error = h.state().preview.error.clone().unwrap();
         assert!(error.contains("ConnectWise company id"), "{error}");
-        h.get_by_label("History").click();
-        h.run_steps(3);
+        common::window::open_history(&mut h);
         assert!(
             h.query_by_label("No sync has run for this profile yet.")
                 .is_some()
@@ -594,8 +593,7 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
     });
 
     // History lists the runs in the product's words.
-    h.get_by_label("History").click();
-    h.run_steps(3);
+    common::window::open_history(&mut h);
     assert!(
         h.query_all_by_label("Send (services, accounts, counts)")
             .next()

@@ -138,8 +138,7 @@ fn history_compares_two_runs_and_lists_exactly_the_companies_that_changed() {
     preview(&mut h);
     send_and_wait(&mut h);
 
-    h.get_by_label("History").click();
-    h.run_steps(4);
+    common::window::open_history(&mut h);
     // Newest first: the second run's detail, compared with the first run.
     h.get_all_by_label("Details").next().unwrap().click();
     h.run_steps(3);
@@ -189,8 +188,7 @@ fn history_lists_who_excluded_what_when_and_why() {
             reason: "our own company".into(),
         })
         .unwrap();
-    h.get_by_label("History").click();
-    h.run_steps(3);
+    common::window::open_history(&mut h);
     h.get_by_label("Exclusion and override changes (1)").click();
     h.run_steps(3);
     assert!(

@@ -185,8 +185,7 @@ fn sync_usage_offers_to_create_the_missing_accounts_then_send() {
 #[test]
 fn history_names_the_tenant() {
     let (mut h, _env) = demo_harness();
-    h.get_by_label("History").click();
-    h.run_steps(3);
+    common::window::open_history(&mut h);
     let sandbox_url = h.state().demo_sandbox().unwrap().synthesize_url();
     let tenant = h.get_by_label_contains("Tenant: ConnectWise company ");
     assert!(

@@ -139,8 +139,7 @@ fn the_window_and_the_command_keep_one_history_for_the_tenant() {
     // One tenant journal, holding both runs; History shows both.
     let journals = journal::tenant_journals(&dirs).unwrap();
     assert_eq!(journals.len(), 1, "{journals:?}");
-    h.get_by_label("History").click();
-    h.run_steps(3);
+    common::window::open_history(&mut h);
     let runs = match &h.state().history {
         Some(Ok(view)) => view.runs.clone(),
         other => panic!("history: {other:?}"),

@@ -260,8 +260,7 @@ fn after_a_revert_the_rows_say_what_was_sent() {
     preview(&mut h);
     send(&mut h);
 
-    h.get_by_label("History").click();
-    h.run_steps(4);
+    common::window::open_history(&mut h);
     // Only the older run can be reverted to: the newer one's counts are what Synthesize holds.
     let reverts: Vec<_> = h.get_all_by_label("Revert to these counts").collect();
     assert_eq!(reverts.len(), 1);
@@ -360,8 +359,7 @@ fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
     });
     dry_run(&mut h);
 
-    h.get_by_label("History").click();
-    h.run_steps(4);
+    common::window::open_history(&mut h);
     let outcome = format!("finished with {faults} failed");
     let first = h.get_by_label(&outcome);
     let retry = h.get_by_label("Send (services, accounts, counts) — retry of failed counts");

@@ -171,3 +171,18 @@ pub fn history_journal(
         .max_by_key(|j| modified(&j.path))
         .map(|j| Journal::for_tenant(dirs, &j.tenant)))
 }
+
+/// Everything the tenant's history holds, for the window's History (empty before its first
+/// run); the files are read here, never while the window draws.
+pub fn read_history(
+    dirs: &AppDirs,
+    connectwise: &ConnectWiseTenant,
+    synthesize_url: &str,
+) -> Result<JournalReadout, EngineError> {
+    match history_journal(dirs, connectwise, synthesize_url)? {
+        Some(journal) => journal
+            .read()
+            .map_err(|e| EngineError::Other(e.to_string())),
+        None => Ok(JournalReadout::default()),
+    }
+}

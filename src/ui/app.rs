@@ -13,7 +13,7 @@ use crate::engine::PreviewRequest;
 use crate::engine::{ConnectionReport, FetchProgress, IntegrationData, PreviewOutcome};
 use crate::storage::{AppDirs, Profile, ProfileStore, SecretStore};
 use crate::worker::{
-    Handles, Job, JobError, JobKind, LoadTypesJob, PreviewJob, ProfileJob, SYNC,
+    Handles, Job, JobError, JobKind, LoadTypesJob, PreviewJob, ProfileJob, ReadHistoryJob, SYNC,
     TestConnectWiseJob, TestSynthesizeJob, Worker, WorkerEvent,
 };
 
@@ -184,6 +184,8 @@ pub struct App {
     pub counting_error: Option<String>,
     /// The tenant's configuration type names for the "Type names" pick list.
     pub type_list: TypeList,
+    /// The History tab's journal is being read on the worker.
+    history_reading: bool,
     /// Profile work waiting for the one running (saves, then a switch, in the order asked).
     profile_queue: std::collections::VecDeque<crate::engine::profile_work::ProfileWork>,
     /// The running profile job opens, creates, renames, duplicates or deletes a profile.
@@ -243,6 +245,7 @@ impl App {
             counting_form: CountingForm::default(),
             counting_error: None,
             type_list: TypeList::default(),
+            history_reading: false,
             profile_queue: std::collections::VecDeque::new(),
             profile_step_running: false,
         };
@@ -642,7 +645,8 @@ impl App {
         match event {
             // A sync's plan and its sending are one job kind: each logs its own line instead.
             // Profile saves happen on every edit: a line each would bury the log.
-            WorkerEvent::Started(kind) if kind == SYNC || kind == ProfileJob::KIND => {}
+            WorkerEvent::Started(kind)
+                if kind == SYNC || kind == ProfileJob::KIND || kind == ReadHistoryJob::KIND => {}
             WorkerEvent::Started(kind) => self
                 .log
                 .push(LogLevel::Info, format!("{} started", kind.label())),

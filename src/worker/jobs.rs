@@ -6,11 +6,12 @@ use std::sync::Arc;
 use super::{Job, JobContext, JobError, JobKind};
 use crate::engine::profile_work::{ProfileWork, ProfileWorkOutcome, run_profile_work};
 use crate::engine::sync::{PlannedSync, SyncReport, SyncRequest, SyncSession, SyncUpdate};
-use crate::engine::tenant::{TenantHistory, TenantPlace};
+use crate::engine::tenant::{ConnectWiseTenant, TenantHistory, TenantPlace};
 use crate::engine::{
     self, ConnectWiseSettings, ConnectionReport, FetchProgress, IntegrationData, IntegrationStatus,
     PreviewOutcome, PreviewRequest, SynthesizeSettings,
 };
+use crate::storage::journal::JournalReadout;
 use crate::storage::reports::ReportFiles;
 use crate::storage::{AppDirs, ProfileStore, ReportError, SecretStore};
 
@@ -207,5 +208,27 @@ impl Job for ProfileJob {
             .await
             .map(Box::new)
             .map_err(|e| JobError::Other(format!("the profile work stopped: {e}")))
+    }
+}
+
+/// Reads the tenant's history for the window's History tab.
+#[derive(Debug)]
+pub struct ReadHistoryJob {
+    pub dirs: AppDirs,
+    pub connectwise: ConnectWiseTenant,
+    pub synthesize_url: String,
+}
+
+impl Job for ReadHistoryJob {
+    const KIND: JobKind = JobKind::new("Reading the history");
+    type Progress = Infallible;
+    type Outcome = Result<JournalReadout, JobError>;
+
+    async fn run(self, _context: JobContext<Infallible>) -> Self::Outcome {
+        tokio::task::spawn_blocking(move || {
+            engine::tenant::read_history(&self.dirs, &self.connectwise, &self.synthesize_url)
+        })
+        .await
+        .map_err(|e| JobError::Other(format!("reading the history stopped: {e}")))?
     }
 }

@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::engine::EngineError as JobError;
 pub use jobs::{
-    ExecuteSyncJob, ExecutedSync, LoadTypesJob, PlanSyncJob, PreviewJob, ProfileJob, SYNC,
-    SetStatusJob, TenantPlan, TestConnectWiseJob, TestSynthesizeJob,
+    ExecuteSyncJob, ExecutedSync, LoadTypesJob, PlanSyncJob, PreviewJob, ProfileJob,
+    ReadHistoryJob, SYNC, SetStatusJob, TenantPlan, TestConnectWiseJob, TestSynthesizeJob,
 };
 pub use runner::{Answer, Worker, WorkerError, WorkerEvent};
 

@@ -189,3 +189,12 @@ pub fn settle_profiles(h: &mut Harness<'_, App>) {
     });
     h.run_steps(2);
 }
+
+/// Opens the History tab and waits until the tenant's history has been read.
+pub fn open_history(h: &mut Harness<'_, App>) {
+    h.get_by_label("History").click();
+    step_until(h, Duration::from_secs(10), "the history", |h| {
+        h.state().history.is_some()
+    });
+    h.run_steps(2);
+}

@@ -8,7 +8,7 @@ use crate::domain::printable::printable;
 use crate::domain::report::{RunComparison, RunReport};
 use crate::storage::journal::{JournalReadout, RunEnd, RunKind, RunSummary};
 use crate::storage::reports::{compare_runs, run_report};
-use crate::worker::SYNC;
+use crate::worker::{Handles, Job, JobError, ReadHistoryJob, SYNC};
 
 use super::super::log::LogLevel;
 use super::{Action, App};
@@ -120,39 +120,63 @@ fn find_retries(
 }
 
 impl App {
-    /// Reads the journal for History (on opening the tab, Refresh, and after a run).
+    /// Reads the journal for History on the worker (on opening the tab, Refresh, and after a
+    /// run); the tab shows the last view meanwhile.
     pub(super) fn read_history(&mut self) {
-        let read = match self.journal() {
-            Some(journal) => journal.read().map_err(|e| e.to_string()),
-            None => Ok(JournalReadout::default()),
-        };
-        self.history = Some(read.map(|mut readout| {
-            readout.events.extend(self.session_dry_runs.iter().cloned());
-            readout.events.sort_by_key(|e| e.at);
-            let runs = readout.runs();
-            let retries = find_retries(&readout, &runs);
-            let latest_sent = runs
-                .iter()
-                .find(|r| !r.dry_run && r.sent > 0)
-                .map(|r| r.run_id.clone());
-            let detail = self
-                .history_open_run
-                .as_deref()
-                .and_then(|id| run_report(&readout, id));
-            HistoryView {
-                runs,
-                retries,
-                latest_sent,
-                detail,
-                comparison: None,
-                changes: readout.adjustment_changes(),
-                readout,
-            }
-        }));
-        if let Some(Err(e)) = &self.history {
-            self.log
-                .push(LogLevel::Warn, format!("History could not be read: {e}"));
+        if self.worker.is_running(ReadHistoryJob::KIND) {
+            return;
         }
+        let Some(dirs) = self.history_dirs() else {
+            self.history = Some(Ok(self.history_view(JournalReadout::default())));
+            return;
+        };
+        if self.profile.is_none() {
+            self.history = Some(Ok(self.history_view(JournalReadout::default())));
+            return;
+        }
+        self.history_reading = true;
+        self.start_job(ReadHistoryJob {
+            dirs,
+            connectwise: self.connectwise_tenant(),
+            synthesize_url: self.form.synthesize_url.clone(),
+        });
+    }
+
+    /// History's view of what the journal holds, with this session's dry runs.
+    fn history_view(&self, mut readout: JournalReadout) -> HistoryView {
+        readout.events.extend(self.session_dry_runs.iter().cloned());
+        readout.events.sort_by_key(|e| e.at);
+        let runs = readout.runs();
+        let retries = find_retries(&readout, &runs);
+        let latest_sent = runs
+            .iter()
+            .find(|r| !r.dry_run && r.sent > 0)
+            .map(|r| r.run_id.clone());
+        let detail = self
+            .history_open_run
+            .as_deref()
+            .and_then(|id| run_report(&readout, id));
+        HistoryView {
+            runs,
+            retries,
+            latest_sent,
+            detail,
+            comparison: None,
+            changes: readout.adjustment_changes(),
+            readout,
+        }
+    }
+
+    fn on_history_read(&mut self, result: Result<JournalReadout, JobError>) {
+        self.history_reading = false;
+        self.history = Some(match result {
+            Ok(readout) => Ok(self.history_view(readout)),
+            Err(e) => {
+                self.log
+                    .push(LogLevel::Warn, format!("History could not be read: {e}"));
+                Err(e.to_string())
+            }
+        });
     }
 
     /// Opens (or closes, with `None`) one run's detail.
@@ -193,8 +217,8 @@ impl App {
     }
 
     pub(super) fn history_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        if self.history.is_none() {
-            // Read on the next action pass, not here while drawing.
+        if self.history.is_none() && !self.history_reading {
+            // Read on the worker, asked for after drawing.
             actions.push(Action::RefreshHistory);
         }
         ui.horizontal(|ui| {
@@ -216,7 +240,13 @@ impl App {
                 ui.colored_label(ui.visuals().error_fg_color, e);
                 return;
             }
-            None => return,
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Reading the history…");
+                });
+                return;
+            }
         };
         adjustment_changes_ui(ui, &view.changes);
         if view.runs.is_empty() {
@@ -491,4 +521,10 @@ fn adjustment_changes_ui(ui: &mut egui::Ui, changes: &[AdjustmentChange]) {
             )));
         }
     });
+}
+
+impl Handles<ReadHistoryJob> for App {
+    fn on_outcome(&mut self, result: Result<JournalReadout, JobError>) {
+        self.on_history_read(result);
+    }
 }
