@@ -172,14 +172,19 @@ pub fn history_journal(
         .map(|j| Journal::for_tenant(dirs, &j.tenant)))
 }
 
-/// Everything the tenant's history holds, for the window's History (empty before its first
-/// run); the files are read here, never while the window draws.
-pub fn read_history(
-    dirs: &AppDirs,
-    connectwise: &ConnectWiseTenant,
-    synthesize_url: &str,
-) -> Result<JournalReadout, EngineError> {
-    match history_journal(dirs, connectwise, synthesize_url)? {
+/// Where the window looks for a tenant's history: the folders, and the tenant as the connection
+/// form names it (before a run has asked Synthesize for its organization).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPlace {
+    pub dirs: AppDirs,
+    pub connectwise: ConnectWiseTenant,
+    pub synthesize_url: String,
+}
+
+/// Everything the tenant's history holds, for the window's History and the table's "last
+/// sent" (empty before its first run); the files are read here, never while the window draws.
+pub fn read_history(place: &HistoryPlace) -> Result<JournalReadout, EngineError> {
+    match history_journal(&place.dirs, &place.connectwise, &place.synthesize_url)? {
         Some(journal) => journal
             .read()
             .map_err(|e| EngineError::Other(e.to_string())),

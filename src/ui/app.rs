@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use crate::domain::csv_export::CsvDelimiter;
 use crate::engine::PreviewRequest;
-use crate::engine::{ConnectionReport, FetchProgress, IntegrationData, PreviewOutcome};
+use crate::engine::{ConnectionReport, FetchProgress, IntegrationData};
 use crate::storage::{AppDirs, Profile, ProfileStore, SecretStore};
 use crate::worker::{
     Handles, Job, JobError, JobKind, LoadTypesJob, PreviewJob, ProfileJob, ReadHistoryJob, SYNC,
-    TestConnectWiseJob, TestSynthesizeJob, Worker, WorkerEvent,
+    TestConnectWiseJob, TestSynthesizeJob, WindowPreview, Worker, WorkerEvent,
 };
 
 use super::UiError;
@@ -803,14 +803,16 @@ impl App {
         self.preview.progress = None;
         self.preview.error = None;
         self.preview.started_context = self.current_plan_context();
-        self.start_job(PreviewJob(PreviewRequest {
+        let request = PreviewRequest {
             connectwise,
             counting: self
                 .profile
                 .as_ref()
                 .map(|p| p.counting.clone())
                 .unwrap_or_default(),
-        }));
+        };
+        let history = self.history_place();
+        self.start_job(PreviewJob { request, history });
     }
 }
 
@@ -819,10 +821,11 @@ impl Handles<PreviewJob> for App {
         self.preview.progress = Some(progress);
     }
 
-    fn on_outcome(&mut self, result: Result<PreviewOutcome, JobError>) {
+    fn on_outcome(&mut self, result: Result<Box<WindowPreview>, JobError>) {
         self.preview.running = false;
         match result {
-            Ok(outcome) => {
+            Ok(preview) => {
+                let WindowPreview { outcome, last_sent } = *preview;
                 self.preview.binding = self.preview.started_context.take().map(|context| {
                     crate::domain::safety::PlanBinding::new(context, chrono::Utc::now())
                 });
@@ -845,7 +848,12 @@ impl Handles<PreviewJob> for App {
                     ),
                 );
                 self.preview.elapsed_ms = Some(outcome.elapsed_ms);
-                self.merge_last_sent(&mut table);
+                match last_sent {
+                    Ok(last_sent) => Self::merge_last_sent(&mut table, &last_sent),
+                    Err(e) => self
+                        .log
+                        .push(LogLevel::Warn, format!("History unreadable: {e}")),
+                }
                 let held: Vec<(i64, String)> = outcome
                     .completeness
                     .held_companies()

@@ -4,9 +4,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use super::{Job, JobContext, JobError, JobKind};
+use crate::domain::sync_plan::LastSent;
 use crate::engine::profile_work::{ProfileWork, ProfileWorkOutcome, run_profile_work};
 use crate::engine::sync::{PlannedSync, SyncReport, SyncRequest, SyncSession, SyncUpdate};
-use crate::engine::tenant::{ConnectWiseTenant, TenantHistory, TenantPlace};
+use crate::engine::tenant::{HistoryPlace, TenantHistory, TenantPlace};
 use crate::engine::{
     self, ConnectWiseSettings, ConnectionReport, FetchProgress, IntegrationData, IntegrationStatus,
     PreviewOutcome, PreviewRequest, SynthesizeSettings,
@@ -18,18 +19,41 @@ use crate::storage::{AppDirs, ProfileStore, ReportError, SecretStore};
 /// Planning and running a sync share one kind: one sync at a time, whichever its step.
 pub const SYNC: JobKind = JobKind::new("Sync");
 
-/// Fetches and counts the tenant's configurations.
+/// Fetches and counts the tenant's configurations, then reads what was last sent to it.
 #[derive(Debug)]
-pub struct PreviewJob(pub PreviewRequest);
+pub struct PreviewJob {
+    pub request: PreviewRequest,
+    /// Where the tenant's history is (`None`: it has none to read, as in a demo without a folder).
+    pub history: Option<HistoryPlace>,
+}
+
+/// A preview and the counts last sent to the tenant, for the table's "last sent" column.
+#[derive(Debug)]
+pub struct WindowPreview {
+    pub outcome: PreviewOutcome,
+    /// `Err`: the history could not be read (the preview itself stands).
+    pub last_sent: Result<LastSent, String>,
+}
 
 impl Job for PreviewJob {
     const KIND: JobKind = JobKind::new("Preview");
     type Progress = FetchProgress;
-    type Outcome = Result<PreviewOutcome, JobError>;
+    type Outcome = Result<Box<WindowPreview>, JobError>;
 
     async fn run(self, context: JobContext<FetchProgress>) -> Self::Outcome {
         let progress = |p: FetchProgress| context.report(p);
-        engine::run_preview(&self.0, &progress, context.cancel()).await
+        let outcome = engine::run_preview(&self.request, &progress, context.cancel()).await?;
+        let last_sent = match self.history {
+            Some(place) => {
+                tokio::task::spawn_blocking(move || engine::tenant::read_history(&place))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|read| read.map_err(|e| e.to_string()))
+                    .map(|readout| readout.last_sent())
+            }
+            None => Ok(LastSent::new()),
+        };
+        Ok(Box::new(WindowPreview { outcome, last_sent }))
     }
 }
 
@@ -213,11 +237,7 @@ impl Job for ProfileJob {
 
 /// Reads the tenant's history for the window's History tab.
 #[derive(Debug)]
-pub struct ReadHistoryJob {
-    pub dirs: AppDirs,
-    pub connectwise: ConnectWiseTenant,
-    pub synthesize_url: String,
-}
+pub struct ReadHistoryJob(pub HistoryPlace);
 
 impl Job for ReadHistoryJob {
     const KIND: JobKind = JobKind::new("Reading the history");
@@ -225,10 +245,8 @@ impl Job for ReadHistoryJob {
     type Outcome = Result<JournalReadout, JobError>;
 
     async fn run(self, _context: JobContext<Infallible>) -> Self::Outcome {
-        tokio::task::spawn_blocking(move || {
-            engine::tenant::read_history(&self.dirs, &self.connectwise, &self.synthesize_url)
-        })
-        .await
-        .map_err(|e| JobError::Other(format!("reading the history stopped: {e}")))?
+        tokio::task::spawn_blocking(move || engine::tenant::read_history(&self.0))
+            .await
+            .map_err(|e| JobError::Other(format!("reading the history stopped: {e}")))?
     }
 }

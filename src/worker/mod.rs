@@ -23,6 +23,7 @@ pub use crate::engine::EngineError as JobError;
 pub use jobs::{
     ExecuteSyncJob, ExecutedSync, LoadTypesJob, PlanSyncJob, PreviewJob, ProfileJob,
     ReadHistoryJob, SYNC, SetStatusJob, TenantPlan, TestConnectWiseJob, TestSynthesizeJob,
+    WindowPreview,
 };
 pub use runner::{Answer, Worker, WorkerError, WorkerEvent};
 

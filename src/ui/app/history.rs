@@ -28,7 +28,7 @@ pub struct HistoryView {
     pub comparison: Option<RunComparison>,
     /// Who excluded, included or overrode what, when and why; newest first.
     pub changes: Vec<AdjustmentChange>,
-    readout: JournalReadout,
+    pub(super) readout: JournalReadout,
 }
 
 /// A run kind in the window's words.
@@ -126,20 +126,12 @@ impl App {
         if self.worker.is_running(ReadHistoryJob::KIND) {
             return;
         }
-        let Some(dirs) = self.history_dirs() else {
+        let Some(place) = self.history_place() else {
             self.history = Some(Ok(self.history_view(JournalReadout::default())));
             return;
         };
-        if self.profile.is_none() {
-            self.history = Some(Ok(self.history_view(JournalReadout::default())));
-            return;
-        }
         self.history_reading = true;
-        self.start_job(ReadHistoryJob {
-            dirs,
-            connectwise: self.connectwise_tenant(),
-            synthesize_url: self.form.synthesize_url.clone(),
-        });
+        self.start_job(ReadHistoryJob(place));
     }
 
     /// History's view of what the journal holds, with this session's dry runs.

@@ -8,9 +8,10 @@ use crate::engine::profile_work::{
     KeyChange, OpenedProfile, ProfileSave, ProfileStep, ProfileWork, ProfileWorkOutcome,
     SaveOutcome, open_profile, queue_work,
 };
+use crate::engine::tenant::HistoryPlace;
 use crate::storage::profiles::ProfileList;
 use crate::storage::{
-    AppDirs, Journal, ProfileError, Secret, SecretError, SecretName, secrets::SessionStore,
+    AppDirs, ProfileError, Secret, SecretError, SecretName, secrets::SessionStore,
 };
 use crate::worker::{Handles, Job, JobError, ProfileJob};
 
@@ -52,22 +53,15 @@ impl App {
         }
     }
 
-    /// The journal History shows: the tenant's that the connection form names (its
-    /// ConnectWise site and company and its Synthesize URL), once a run has written one.
-    pub fn journal(&self) -> Option<Journal> {
-        let dirs = self.history_dirs()?;
+    /// Where History and the table's "last sent" read the tenant's history: the tenant the
+    /// connection form names (its ConnectWise site and company and its Synthesize URL).
+    pub fn history_place(&self) -> Option<HistoryPlace> {
         self.profile.as_ref()?;
-        match crate::engine::tenant::history_journal(
-            &dirs,
-            &self.connectwise_tenant(),
-            &self.form.synthesize_url,
-        ) {
-            Ok(journal) => journal,
-            Err(e) => {
-                tracing::warn!("history unavailable: {e}");
-                None
-            }
-        }
+        Some(HistoryPlace {
+            dirs: self.history_dirs()?,
+            connectwise: self.connectwise_tenant(),
+            synthesize_url: self.form.synthesize_url.clone(),
+        })
     }
 
     /// When the keychain fails as a whole, says so and keeps keys for this session instead.

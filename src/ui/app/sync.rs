@@ -8,7 +8,7 @@ use crate::engine::IntegrationStatus;
 use crate::engine::sync::{
     PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSteps, SyncUpdate, plan_of_counts,
 };
-use crate::engine::tenant::{ConnectWiseTenant, TenantPlace};
+use crate::engine::tenant::{ConnectWiseTenant, TenantHistory, TenantPlace};
 use crate::storage::journal::{
     CountOutcome, JournalEntry, JournalEvent, RunOptions, new_run_id, plan_events,
 };
@@ -464,6 +464,8 @@ impl App {
                         format!("The run report could not be written: {e}"),
                     ),
                 }
+                // The table's "last sent" follows the history as the run left it.
+                let last_sent = history.as_ref().map(TenantHistory::last_sent);
                 if let Some(history) = history {
                     made.history = history;
                 }
@@ -496,9 +498,8 @@ impl App {
                 self.settle_rows(&made, &report);
                 self.sync.message = Some(if failed { Err(text) } else { Ok(text) });
                 self.sync.flow = SyncFlow::Finished { plan: made, report };
-                if let Some(mut table) = self.preview.table.take() {
-                    self.merge_last_sent(&mut table);
-                    self.preview.table = Some(table);
+                if let (Some(table), Some(last_sent)) = (self.preview.table.as_mut(), last_sent) {
+                    Self::merge_last_sent(table, &last_sent);
                 }
             }
             Err(e) => {
@@ -575,20 +576,16 @@ impl App {
 
     /// "Revert to these counts": plans posting a past run's counts again, then asks to confirm.
     pub(super) fn start_revert(&mut self, run_id: &str) {
-        let Some(journal) = self.journal() else {
+        // The button is on History, whose view holds the journal as it was read.
+        let Some(Ok(view)) = &self.history else {
             return;
         };
-        match journal.run_counts(run_id) {
-            Ok(counts) if counts.is_empty() => {
-                self.sync.message = Some(Err("That run posted no counts to revert to.".into()));
-            }
-            Ok(counts) => {
-                self.tab = super::Tab::Preview;
-                self.plan_sync(SyncSteps::SERVICES, false, Some(counts));
-            }
-            Err(e) => {
-                self.sync.message = Some(Err(format!("The run could not be read: {e}")));
-            }
+        let counts = view.readout.run_counts(run_id);
+        if counts.is_empty() {
+            self.sync.message = Some(Err("That run posted no counts to revert to.".into()));
+        } else {
+            self.tab = super::Tab::Preview;
+            self.plan_sync(SyncSteps::SERVICES, false, Some(counts));
         }
     }
 

@@ -350,19 +350,11 @@ impl App {
         }
     }
 
-    /// Puts the counts last sent (from the journal) beside the new ones.
-    pub(super) fn merge_last_sent(&mut self, table: &mut PreviewTable) {
-        let Some(journal) = self.journal() else {
-            return;
-        };
-        let last = match journal.last_sent() {
-            Ok(last) => last,
-            Err(e) => {
-                self.log
-                    .push(LogLevel::Warn, format!("History unreadable: {e}"));
-                return;
-            }
-        };
+    /// Puts the counts last sent (as the tenant's history says) beside the new ones.
+    pub(super) fn merge_last_sent(
+        table: &mut PreviewTable,
+        last: &crate::domain::sync_plan::LastSent,
+    ) {
         use crate::domain::sync_plan::ServiceKind;
         for row in table.rows_mut() {
             let id = row.counts.company_id;
