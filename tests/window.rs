@@ -303,7 +303,7 @@ fn demo_preview_shows_exactly_the_rows_of_a_direct_preview_and_exports_them() {
     h.get_by_label("Semicolon (;)").click();
     h.run_steps(2);
     h.get_by_label("Export CSV...").click();
-    h.run_steps(2);
+    common::window::wait_for_export(&mut h);
     let text = std::fs::read_to_string(&env.csv_path).unwrap();
     let expected_csv = cw_shared_devices::domain::csv_export::csv_string(
         &expected,
@@ -885,7 +885,7 @@ fn without_a_save_dialog_the_csv_goes_to_a_typed_path() {
         .type_text(target.to_str().unwrap());
     h.run_steps(1);
     h.key_press(egui::Key::Enter);
-    h.run_steps(3);
+    common::window::wait_for_export(&mut h);
     let text = std::fs::read_to_string(&target).unwrap();
     assert!(
         text.starts_with("company_id,company_name,shared_devices,not_shared_devices,total_devices")

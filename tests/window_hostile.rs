@@ -59,7 +59,7 @@ fn names_are_drawn_cleaned_and_the_excel_choice_writes_the_byte_order_mark() {
     h.get_by_label("For Excel").click();
     h.run_steps(2);
     h.get_by_label("Export CSV...").click();
-    h.run_steps(2);
+    common::window::wait_for_export(&mut h);
     let bytes = std::fs::read(&csv_path).unwrap();
     // The table's rows, in the table's order.
     let companies = h

@@ -137,7 +137,7 @@ fn messages_go_to_the_status_bar_and_never_move_the_buttons() {
         h.get_by_label("Filter").rect(),
     );
     h.get_by_label("Export CSV...").click();
-    h.run_steps(3);
+    common::window::wait_for_export(&mut h);
     assert!(env.csv_path.exists());
     let message = status_message(&h);
     assert!(message.starts_with("Exported "), "{message}");
@@ -443,7 +443,7 @@ fn export_writes_the_ticked_rows_in_the_table_s_order_to_an_absolute_path() {
     h.get_by_label("Selected rows only").click();
     h.run_steps(2);
     h.get_by_label("Export CSV...").click();
-    h.run_steps(3);
+    common::window::wait_for_export(&mut h);
     let text = std::fs::read_to_string(&env.csv_path).unwrap();
     let ids: Vec<i64> = csv::Reader::from_reader(text.as_bytes())
         .records()

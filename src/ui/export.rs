@@ -1,11 +1,7 @@
-//! CSV export of the previewed table: the save dialog behind a trait (rfd in the window, a fixed
-//! path in tests) and the write to what the user chose.
+//! Where the window's CSV export goes: the save dialog behind a trait (rfd in the window, a
+//! fixed path in tests) and the file name it offers; the write itself is the engine's.
 
-use std::path::{Path, PathBuf};
-
-use crate::domain::counting::CompanyCounts;
-use crate::domain::csv_export::{CsvDelimiter, UTF8_BOM, write_csv_in_order};
-use crate::storage::export_file::{ExportFileError, write_export};
+use std::path::PathBuf;
 
 /// Asks the user where to save a file.
 pub trait SaveDialog: Send {
@@ -44,32 +40,6 @@ impl SaveDialog for FixedPathSaveDialog {
     }
 }
 
-/// Why an export failed, naming the file.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ExportError(String);
-
-/// Writes the CSV to what the user chose, the rows in the order given (the table's), as the
-/// command's `--csv` writes its file: a regular file atomically and keeping its permissions, a
-/// symlink's target, a pipe streamed; `excel` starts it with the UTF-8 byte-order mark.
-pub fn export_csv(
-    path: &Path,
-    companies: &[CompanyCounts],
-    delimiter: CsvDelimiter,
-    excel: bool,
-) -> Result<(), ExportError> {
-    let mut bytes = Vec::new();
-    if excel {
-        bytes.extend_from_slice(UTF8_BOM);
-    }
-    write_csv_in_order(companies, delimiter, &mut bytes)
-        .map_err(|e| ExportError(format!("could not write {}: {e}", path.display())))?;
-    write_export(path, &bytes).map(drop).map_err(|e| match e {
-        e @ ExportFileError::Refused { .. } => ExportError(format!("could not write {e}")),
-        e @ ExportFileError::Io { .. } => ExportError(e.to_string()),
-    })
-}
-
 /// The file name offered in the dialog.
 pub fn suggested_file_name(profile: &str) -> String {
     let date = chrono::Local::now().format("%Y-%m-%d");
@@ -94,47 +64,6 @@ pub fn suggested_file_name(profile: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-
-    #[test]
-    fn export_writes_the_header_and_rows_and_reports_a_missing_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.csv");
-        let rows = [CompanyCounts {
-            company_id: 7,
-            company_name: "Acme; Inc".to_owned(),
-            shared_devices: 1,
-            not_shared_devices: 2,
-            total_devices: 3,
-        }];
-        export_csv(&path, &rows, CsvDelimiter::Semicolon, false).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("company_id;company_name;"));
-        assert!(text.contains("7;\"Acme; Inc\";1;2;3"));
-        // The rows keep the order given.
-        let two = [
-            rows[0].clone(),
-            CompanyCounts {
-                company_id: 1,
-                ..rows[0].clone()
-            },
-        ];
-        export_csv(&path, &two, CsvDelimiter::Comma, false).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let ids: Vec<&str> = text.lines().skip(1).map(|l| &l[..1]).collect();
-        assert_eq!(ids, ["7", "1"]);
-        export_csv(&path, &rows, CsvDelimiter::Comma, true).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(bytes.starts_with(b"\xEF\xBB\xBFcompany_id,company_name,"));
-        let err = export_csv(
-            &dir.path().join("nope/out.csv"),
-            &rows,
-            CsvDelimiter::Comma,
-            false,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("nope/out.csv"), "{err}");
-        assert!(!err.to_string().contains(".out.csv."), "{err}");
-    }
 
     #[test]
     fn suggested_name_is_safe_for_every_file_system() {

@@ -4,6 +4,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use super::{Job, JobContext, JobError, JobKind};
+use crate::domain::counting::CompanyCounts;
+use crate::domain::csv_export::CsvDelimiter;
 use crate::domain::sync_plan::LastSent;
 use crate::engine::profile_work::{ProfileWork, ProfileWorkOutcome, run_profile_work};
 use crate::engine::sync::{PlannedSync, SyncReport, SyncRequest, SyncSession, SyncUpdate};
@@ -248,5 +250,45 @@ impl Job for ReadHistoryJob {
         tokio::task::spawn_blocking(move || engine::tenant::read_history(&self.0))
             .await
             .map_err(|e| JobError::Other(format!("reading the history stopped: {e}")))?
+    }
+}
+
+/// Writes the table's rows as CSV to the file the user chose.
+#[derive(Debug)]
+pub struct ExportJob {
+    pub path: std::path::PathBuf,
+    pub companies: Vec<CompanyCounts>,
+    pub delimiter: CsvDelimiter,
+    pub excel: bool,
+}
+
+/// Where an export went and how many companies it holds.
+#[derive(Debug)]
+pub struct Exported {
+    pub path: std::path::PathBuf,
+    pub companies: usize,
+}
+
+impl Job for ExportJob {
+    const KIND: JobKind = JobKind::new("CSV export");
+    type Progress = Infallible;
+    type Outcome = Result<Exported, JobError>;
+
+    async fn run(self, _context: JobContext<Infallible>) -> Self::Outcome {
+        tokio::task::spawn_blocking(move || {
+            engine::export::export_csv_in_order(
+                &self.path,
+                &self.companies,
+                self.delimiter,
+                self.excel,
+            )
+            .map(|_| Exported {
+                companies: self.companies.len(),
+                path: self.path,
+            })
+            .map_err(|e| JobError::Other(e.to_string()))
+        })
+        .await
+        .map_err(|e| JobError::Other(format!("the export stopped: {e}")))?
     }
 }

@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::engine::EngineError as JobError;
 pub use jobs::{
-    ExecuteSyncJob, ExecutedSync, LoadTypesJob, PlanSyncJob, PreviewJob, ProfileJob,
-    ReadHistoryJob, SYNC, SetStatusJob, TenantPlan, TestConnectWiseJob, TestSynthesizeJob,
-    WindowPreview,
+    ExecuteSyncJob, ExecutedSync, ExportJob, Exported, LoadTypesJob, PlanSyncJob, PreviewJob,
+    ProfileJob, ReadHistoryJob, SYNC, SetStatusJob, TenantPlan, TestConnectWiseJob,
+    TestSynthesizeJob, WindowPreview,
 };
 pub use runner::{Answer, Worker, WorkerError, WorkerEvent};
 

@@ -198,3 +198,12 @@ pub fn open_history(h: &mut Harness<'_, App>) {
     });
     h.run_steps(2);
 }
+
+/// Steps frames until the CSV export asked for has been written (or has failed) on the worker.
+pub fn wait_for_export(h: &mut Harness<'_, App>) {
+    use cw_shared_devices::worker::{ExportJob, Job};
+    step_until(h, Duration::from_secs(10), "the export", |h| {
+        !h.state().is_running(ExportJob::KIND) && h.state().export.message.is_some()
+    });
+    h.run_steps(2);
+}

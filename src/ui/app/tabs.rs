@@ -3,10 +3,10 @@
 
 use crate::domain::csv_export::CsvDelimiter;
 use crate::domain::printable::printable;
-use crate::worker::{Job, PreviewJob};
+use crate::worker::{ExportJob, Exported, Handles, Job, JobError, PreviewJob};
 
 use super::super::connection::TestState;
-use super::super::export::{export_csv, suggested_file_name};
+use super::super::export::suggested_file_name;
 use super::super::log::LogLevel;
 use super::super::steps::{StepFacts, show_step_bar};
 use super::super::sync_view::{SendView, SyncPhase, show_sync_controls, show_sync_progress};
@@ -394,8 +394,8 @@ impl App {
         }
     }
 
-    /// Writes the table as shown (its order; ticked rows only when asked) to `path`, made
-    /// absolute first so the message says exactly where the file is.
+    /// Writes the table as shown (its order; ticked rows only when asked) to `path` on the
+    /// worker, made absolute first so the message says exactly where the file is.
     pub(super) fn export_to(&mut self, path: &std::path::Path) {
         let Some(table) = &self.preview.table else {
             return;
@@ -407,13 +407,21 @@ impl App {
             .as_ref()
             .map(|p| p.csv_delimiter)
             .unwrap_or_default();
-        match export_csv(&path, &companies, delimiter, self.export.excel) {
-            Ok(()) => {
-                let text = format!(
-                    "Exported {} companies to {}",
-                    companies.len(),
-                    path.display()
-                );
+        self.export.message = None;
+        self.start_job(ExportJob {
+            path,
+            companies,
+            delimiter,
+            excel: self.export.excel,
+        });
+    }
+}
+
+impl Handles<ExportJob> for App {
+    fn on_outcome(&mut self, result: Result<Exported, JobError>) {
+        match result {
+            Ok(Exported { path, companies }) => {
+                let text = format!("Exported {companies} companies to {}", path.display());
                 self.log.push(LogLevel::Info, &text);
                 self.export.message = Some(Ok(text));
                 self.export.typed_path = None;
