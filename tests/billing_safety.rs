@@ -18,52 +18,20 @@ use cw_shared_devices::domain::sync_plan::NO_ACCOUNT_YET;
 use cw_shared_devices::sandbox::{
     ConnectWiseBehaviour, Sandbox, SandboxConfig, SandboxConfiguration, UnreadableRecord,
 };
-use cw_shared_devices::storage::AppDirs;
 use cw_shared_devices::storage::run_lock::RunLock;
 
-use common::command::{Home, Run, assert_no_secret, run, run_within, url_args};
+use common::command::{Home, SandboxHome, run, run_within, url_args};
 use common::tenant::{direct_default_count, held_counts};
 
-struct Env {
-    sandbox: Sandbox,
-    home: Home,
-}
+type Env = SandboxHome;
 
 impl Env {
-    fn new(config: SandboxConfig) -> Self {
-        Self {
-            sandbox: Sandbox::start_in_background(config).unwrap(),
-            home: Home::new(),
-        }
-    }
-
     fn small() -> Self {
         Self::new(SandboxConfig {
             companies: 12,
             configurations: 120,
             ..SandboxConfig::default()
         })
-    }
-
-    /// The command with the sandbox's credentials, pointed at the sandbox, with `args`.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = self.home.cmd_no_color();
-        cmd.args(args).args(url_args(&self.sandbox));
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = run(self.cmd(args));
-        assert_no_secret(&out.stdout, "stdout");
-        assert_no_secret(&out.stderr, "stderr");
-        out
-    }
-
-    fn dirs(&self) -> AppDirs {
-        AppDirs {
-            config_dir: self.home.config_dir(),
-            data_dir: self.home.data_dir(),
-        }
     }
 
     fn tenants_dir(&self) -> PathBuf {

@@ -15,21 +15,15 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::command::{Home, Run, run};
+use common::command::{Home, Run, SandboxHome, run};
 use cw_shared_devices::domain::csv_export::{CsvDelimiter, csv_string};
-use cw_shared_devices::sandbox::{Sandbox, SandboxConfig};
+use cw_shared_devices::sandbox::SandboxConfig;
 
-struct Env {
-    sandbox: Sandbox,
-    home: Home,
-}
+type Env = SandboxHome;
 
 impl Env {
-    fn new() -> Self {
-        Self {
-            sandbox: Sandbox::start_in_background(SandboxConfig::default()).unwrap(),
-            home: Home::new(),
-        }
+    fn default_sandbox() -> Self {
+        Self::new(SandboxConfig::default())
     }
 
     fn preview(&self, extra: &[&str]) -> std::process::Command {
@@ -56,7 +50,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn an_existing_file_keeps_its_mode_and_a_symlink_is_followed() {
-    let env = Env::new();
+    let env = Env::default_sandbox();
     let expected = env.expected_csv();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("shared.csv");
@@ -89,7 +83,7 @@ fn an_existing_file_keeps_its_mode_and_a_symlink_is_followed() {
 
 #[test]
 fn a_fifo_is_streamed_to_and_stays_a_fifo() {
-    let env = Env::new();
+    let env = Env::default_sandbox();
     let expected = env.expected_csv();
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pipe.csv");
@@ -113,7 +107,7 @@ fn a_fifo_is_streamed_to_and_stays_a_fifo() {
 
 #[test]
 fn dash_and_dev_stdout_stream_the_csv_alone_to_stdout() {
-    let env = Env::new();
+    let env = Env::default_sandbox();
     let expected = env.expected_csv();
     let cwd = tempfile::tempdir().unwrap();
     for target in ["-", "/dev/stdout"] {
@@ -134,7 +128,7 @@ fn dash_and_dev_stdout_stream_the_csv_alone_to_stdout() {
 
 #[test]
 fn devices_and_folders_are_refused_naming_the_path_and_left_as_they_are() {
-    let env = Env::new();
+    let env = Env::default_sandbox();
     let dir = tempfile::tempdir().unwrap();
     // A /dev/full of our own (char device 1:7): creating it needs root.
     let full = dir.path().join("full");
@@ -174,7 +168,7 @@ fn devices_and_folders_are_refused_naming_the_path_and_left_as_they_are() {
 
 #[test]
 fn write_errors_name_the_users_path_never_a_temporary_file() {
-    let env = Env::new();
+    let env = Env::default_sandbox();
     // A folder whose own name holds no ".tmp", so the check below can see a temporary file's.
     let dir = tempfile::Builder::new().prefix("csv-").tempdir().unwrap();
     let missing = dir.path().join("no-such-folder").join("out.csv");
@@ -210,7 +204,7 @@ fn write_errors_name_the_users_path_never_a_temporary_file() {
 
 #[test]
 fn excel_adds_the_byte_order_mark_and_nothing_else() {
-    let env = Env::new();
+    let env = Env::default_sandbox();
     let expected = env.expected_csv();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("excel.csv");
@@ -226,7 +220,7 @@ fn excel_adds_the_byte_order_mark_and_nothing_else() {
 
 #[test]
 fn journal_log_and_profiles_are_the_users_alone() {
-    let env = Env::new();
+    let env = Env::default_sandbox();
     let mut cmd = env.home.cmd();
     cmd.args([
         "--cw-url",

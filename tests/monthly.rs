@@ -12,7 +12,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use cw_shared_devices::domain::counting::{CompanyCounts, DEFAULT_TYPE_NAME};
 use cw_shared_devices::domain::sync_plan::ServiceKind;
@@ -20,28 +19,21 @@ use cw_shared_devices::sandbox::{
     SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, Sandbox, SandboxConfig, SandboxConfiguration,
 };
 
-use common::command::{Home, Run, assert_no_secret, run, url_args};
+use common::command::{Run, SandboxHome, assert_no_secret};
 use common::tenant::{direct_default_count, held_counts};
 
 const PROFILE: &str = "Monthly";
 
-struct Env {
-    sandbox: Sandbox,
-    home: Home,
-}
+type Env = SandboxHome;
 
 impl Env {
     /// A small sandbox and a profile pointed at it (the keys come from the environment).
-    fn new() -> Self {
-        let env = Self {
-            sandbox: Sandbox::start_in_background(SandboxConfig {
-                companies: 12,
-                configurations: 160,
-                ..SandboxConfig::default()
-            })
-            .unwrap(),
-            home: Home::new(),
-        };
+    fn monthly() -> Self {
+        let env = Self::new(SandboxConfig {
+            companies: 12,
+            configurations: 160,
+            ..SandboxConfig::default()
+        });
         let out = env.run(&[
             "profile",
             "create",
@@ -55,20 +47,6 @@ impl Env {
         env
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = self.home.cmd_no_color();
-        cmd.args(args).args(url_args(&self.sandbox));
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = run(self.cmd(args));
-        assert_no_secret(&out.stdout, "stdout");
-        assert_no_secret(&out.stderr, "stderr");
-        out
-    }
-
-    /// A command of the profile that must succeed.
     fn ok(&self, args: &[&str]) -> Run {
         let mut all = vec!["--profile", PROFILE];
         all.extend_from_slice(args);
@@ -189,7 +167,7 @@ fn report_rows(path: &Path) -> BTreeMap<i64, (Option<u64>, Option<u64>, String)>
 
 #[test]
 fn an_excluded_company_is_never_posted_nor_zeroed_nor_given_an_account() {
-    let env = Env::new();
+    let env = Env::monthly();
     let companies = counted(&env.sandbox);
     let (from_start, later) = (&companies[0], &companies[1]);
 
@@ -309,7 +287,7 @@ fn an_excluded_company_is_never_posted_nor_zeroed_nor_given_an_account() {
 
 #[test]
 fn an_overrides_final_count_is_what_lands_and_after_its_last_day_the_computed_one_does() {
-    let env = Env::new();
+    let env = Env::monthly();
     let companies = counted(&env.sandbox);
     let (fixed, adjusted) = (&companies[0], &companies[1]);
     env.ok(&[
@@ -420,7 +398,7 @@ fn an_overrides_final_count_is_what_lands_and_after_its_last_day_the_computed_on
 
 #[test]
 fn a_runs_report_says_what_was_posted_and_a_dry_run_has_one_and_changes_nothing() {
-    let env = Env::new();
+    let env = Env::monthly();
     let companies = counted(&env.sandbox);
     env.ok(&[
         "profile",
@@ -534,7 +512,7 @@ fn a_runs_report_says_what_was_posted_and_a_dry_run_has_one_and_changes_nothing(
 
 #[test]
 fn a_comparison_of_two_runs_lists_exactly_the_companies_that_changed() {
-    let env = Env::new();
+    let env = Env::monthly();
     let companies = counted(&env.sandbox);
     let (first, _) = env.sync();
     // One company loses a device in ConnectWise, one gets an override, one is excluded.
@@ -609,7 +587,7 @@ fn a_comparison_of_two_runs_lists_exactly_the_companies_that_changed() {
 
 #[test]
 fn hostile_input_is_refused_with_exit_2_naming_the_field_and_changes_nothing() {
-    let env = Env::new();
+    let env = Env::monthly();
     let before = std::fs::read(env.profile_file()).unwrap();
     let cases: [(&[&str], &str); 9] = [
         (
@@ -697,7 +675,7 @@ fn hostile_input_is_refused_with_exit_2_naming_the_field_and_changes_nothing() {
 
 #[test]
 fn the_preview_shows_and_exports_the_final_counts_without_the_excluded_companies() {
-    let env = Env::new();
+    let env = Env::monthly();
     let companies = counted(&env.sandbox);
     env.ok(&[
         "profile",
@@ -758,7 +736,7 @@ fn the_preview_shows_and_exports_the_final_counts_without_the_excluded_companies
 
 #[test]
 fn a_profile_excluding_inactive_companies_is_told_the_statuses_are_not_read() {
-    let env = Env::new();
+    let env = Env::monthly();
     let path = env.profile_file();
     let mut profile: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();

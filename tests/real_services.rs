@@ -9,36 +9,18 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use cw_shared_devices::domain::sync_plan::ServiceKind;
 use cw_shared_devices::sandbox::{
-    ConnectWiseBehaviour, IdFields, Sandbox, SandboxAccount, SandboxConfig, SynthesizeShape,
+    ConnectWiseBehaviour, IdFields, SandboxAccount, SandboxConfig, SynthesizeShape,
 };
 
-use common::command::{Home, Run, run, run_within, url_args};
+use common::command::{Run, SandboxHome, run, run_within};
 use common::tenant::direct_default_count;
 
-struct Env {
-    sandbox: Sandbox,
-    home: Home,
-}
+type Env = SandboxHome;
 
 impl Env {
-    fn new(config: SandboxConfig) -> Self {
-        Self {
-            sandbox: Sandbox::start_in_background(config).unwrap(),
-            home: Home::new(),
-        }
-    }
-
-    /// The command with private folders, the sandbox's keys in the environment and its URLs.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = self.home.cmd_no_color();
-        cmd.args(args).args(url_args(&self.sandbox));
-        cmd
-    }
-
     /// The counts a direct count of every record gives, by company id.
     fn expected(&self) -> BTreeMap<i64, (u64, u64)> {
         direct_default_count(&self.sandbox)

@@ -194,3 +194,42 @@ pub fn run_within(mut cmd: Command, deadline: Duration, what_hung: &str) -> Run 
     }
     child.wait_with_output().unwrap().into()
 }
+
+/// A sandbox and a private home: the command lives in the one and is pointed at the other.
+/// Test files add their own views of it (`impl SandboxHome` in the file).
+pub struct SandboxHome {
+    pub sandbox: Sandbox,
+    pub home: Home,
+}
+
+impl SandboxHome {
+    pub fn new(config: cw_shared_devices::sandbox::SandboxConfig) -> Self {
+        Self {
+            sandbox: Sandbox::start_in_background(config).unwrap(),
+            home: Home::new(),
+        }
+    }
+
+    /// The command with the sandbox's credentials, no colour, pointed at the sandbox, with `args`.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.home.cmd_no_color();
+        cmd.args(args).args(url_args(&self.sandbox));
+        cmd
+    }
+
+    /// Runs [`SandboxHome::cmd`]; fails if a key or an Authorization header was printed.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = run(self.cmd(args));
+        assert_no_secret(&out.stdout, "stdout");
+        assert_no_secret(&out.stderr, "stderr");
+        out
+    }
+
+    /// The home's folders as the product names them.
+    pub fn dirs(&self) -> cw_shared_devices::storage::AppDirs {
+        cw_shared_devices::storage::AppDirs {
+            config_dir: self.home.config_dir(),
+            data_dir: self.home.data_dir(),
+        }
+    }
+}
