@@ -274,7 +274,8 @@ impl TransportError {
                 detail,
             } => write!(
                 f,
-                "cannot reach the ConnectWise site {host} ({detail}): check the site URL, the network, and any proxy or firewall"
+                "cannot reach the ConnectWise site {host} ({}): check the site URL, the network, and any proxy or firewall",
+                plain_network_detail(detail)
             ),
             TransportError::Unreachable {
                 service: Synthesize,
@@ -282,7 +283,8 @@ impl TransportError {
                 detail,
             } => write!(
                 f,
-                "cannot reach Synthesize at {host} ({detail}): check the URL, the network, and any proxy"
+                "cannot reach Synthesize at {host} ({}): check the URL, the network, and any proxy",
+                plain_network_detail(detail)
             ),
             TransportError::Malformed {
                 service: ConnectWise,
@@ -303,6 +305,71 @@ impl TransportError {
             // rather than stopping the program.
             _ => f.write_str("the request failed"),
         }
+    }
+}
+
+/// What a failed connection's causes mean, in words a technician reads at a glance: the HTTP
+/// stack's own wording ("error sending request: client error (Connect): tcp connect error: …")
+/// names its internals, not the problem. The full chain stays in the log.
+fn plain_network_detail(detail: &str) -> String {
+    let lower = detail.to_lowercase();
+    let known = [
+        (
+            "connection refused",
+            "the connection was refused: nothing answers at that address and port",
+        ),
+        (
+            "network is unreachable",
+            "the network is unreachable from this machine",
+        ),
+        (
+            "network unreachable",
+            "the network is unreachable from this machine",
+        ),
+        ("no route to host", "there is no route to that host"),
+        ("host is unreachable", "there is no route to that host"),
+        ("connection reset", "the connection was reset"),
+        ("connection aborted", "the connection was cut"),
+        ("broken pipe", "the connection was cut"),
+        ("timed out", "no answer in time"),
+        ("proxy", "the proxy did not let the connection through"),
+        (
+            "connection closed",
+            "the connection closed before an answer came",
+        ),
+        (
+            "incomplete message",
+            "the connection closed before the whole answer came",
+        ),
+        (
+            "unexpected eof",
+            "the connection closed before the whole answer came",
+        ),
+    ];
+    if let Some((_, words)) = known.iter().find(|(cause, _)| lower.contains(cause)) {
+        return (*words).to_owned();
+    }
+    // Something else: keep what the system said, without the HTTP stack's own layers.
+    let parts: Vec<&str> = detail
+        .split(": ")
+        .map(str::trim)
+        .filter(|part| {
+            let part = part.to_lowercase();
+            !(part.starts_with("error sending request")
+                || part.starts_with("client error")
+                || part.starts_with("tcp connect error")
+                || part.is_empty())
+        })
+        .collect();
+    let text = parts.join(": ");
+    let text = match text.find(" (os error") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    };
+    if text.is_empty() {
+        "the connection failed".to_owned()
+    } else {
+        text
     }
 }
 
@@ -375,5 +442,44 @@ mod tests {
         assert_eq!(limited.status(), Some(429));
         assert_eq!(TransportError::NoRights.status(), Some(403));
         assert_eq!(TransportError::Cancelled.status(), None);
+    }
+
+    #[test]
+    fn a_connection_failure_is_said_in_plain_words_without_the_http_stacks_layers() {
+        let refused = "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)";
+        let e = TransportError::Unreachable {
+            service: Service::ConnectWise,
+            host: "127.0.0.1:9".into(),
+            detail: refused.into(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("the connection was refused: nothing answers at that address and port"),
+            "{text}"
+        );
+        for internal in [
+            "client error",
+            "tcp connect",
+            "os error",
+            "error sending request",
+        ] {
+            assert!(!text.contains(internal), "{text}");
+        }
+        assert_eq!(
+            plain_network_detail(
+                "error sending request: client error (Connect): operation timed out"
+            ),
+            "no answer in time"
+        );
+        assert_eq!(
+            plain_network_detail(
+                "error sending request: client error (Connect): tcp connect error: Permission denied (os error 13)"
+            ),
+            "Permission denied"
+        );
+        assert_eq!(
+            plain_network_detail("error sending request: client error (Connect)"),
+            "the connection failed"
+        );
     }
 }
