@@ -184,8 +184,6 @@ pub struct App {
     pub counting_error: Option<String>,
     /// The tenant's configuration type names for the "Type names" pick list.
     pub type_list: TypeList,
-    /// The History tab's journal is being read on the worker.
-    history_reading: bool,
     /// Profile work waiting for the one running (saves, then a switch, in the order asked).
     profile_queue: std::collections::VecDeque<crate::engine::profile_work::ProfileWork>,
     /// The running profile job opens, creates, renames, duplicates or deletes a profile.
@@ -245,7 +243,6 @@ impl App {
             counting_form: CountingForm::default(),
             counting_error: None,
             type_list: TypeList::default(),
-            history_reading: false,
             profile_queue: std::collections::VecDeque::new(),
             profile_step_running: false,
         };

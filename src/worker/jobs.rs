@@ -18,6 +18,17 @@ use crate::storage::journal::JournalReadout;
 use crate::storage::reports::ReportFiles;
 use crate::storage::{AppDirs, ProfileStore, ReportError, SecretStore};
 
+/// Runs file or keychain work on tokio's blocking threads (it blocks, so never on the runtime's
+/// own); `what` names it if the thread stops before answering.
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, JobError> + Send + 'static,
+) -> Result<T, JobError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| JobError::Other(format!("{what} stopped: {e}")))?
+}
+
 /// Planning and running a sync share one kind: one sync at a time, whichever its step.
 pub const SYNC: JobKind = JobKind::new("Sync");
 
@@ -46,13 +57,12 @@ impl Job for PreviewJob {
         let progress = |p: FetchProgress| context.report(p);
         let outcome = engine::run_preview(&self.request, &progress, context.cancel()).await?;
         let last_sent = match self.history {
-            Some(place) => {
-                tokio::task::spawn_blocking(move || engine::tenant::read_history(&place))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|read| read.map_err(|e| e.to_string()))
-                    .map(|readout| readout.last_sent())
-            }
+            Some(place) => blocking("reading the history", move || {
+                engine::tenant::read_history(&place)
+            })
+            .await
+            .map(|readout| readout.last_sent())
+            .map_err(|e| e.to_string()),
             None => Ok(LastSent::new()),
         };
         Ok(Box::new(WindowPreview { outcome, last_sent }))
@@ -230,10 +240,10 @@ impl Job for ProfileJob {
             work,
         } = self;
         // Files and the keychain block; they run on tokio's blocking threads.
-        tokio::task::spawn_blocking(move || run_profile_work(&store, &secrets, work))
-            .await
-            .map(Box::new)
-            .map_err(|e| JobError::Other(format!("the profile work stopped: {e}")))
+        blocking("the profile work", move || {
+            Ok(Box::new(run_profile_work(&store, &secrets, work)))
+        })
+        .await
     }
 }
 
@@ -247,9 +257,10 @@ impl Job for ReadHistoryJob {
     type Outcome = Result<JournalReadout, JobError>;
 
     async fn run(self, _context: JobContext<Infallible>) -> Self::Outcome {
-        tokio::task::spawn_blocking(move || engine::tenant::read_history(&self.0))
-            .await
-            .map_err(|e| JobError::Other(format!("reading the history stopped: {e}")))?
+        blocking("reading the history", move || {
+            engine::tenant::read_history(&self.0)
+        })
+        .await
     }
 }
 
@@ -275,7 +286,7 @@ impl Job for ExportJob {
     type Outcome = Result<Exported, JobError>;
 
     async fn run(self, _context: JobContext<Infallible>) -> Self::Outcome {
-        tokio::task::spawn_blocking(move || {
+        blocking("the export", move || {
             engine::export::export_csv_in_order(
                 &self.path,
                 &self.companies,
@@ -289,6 +300,5 @@ impl Job for ExportJob {
             .map_err(|e| JobError::Other(e.to_string()))
         })
         .await
-        .map_err(|e| JobError::Other(format!("the export stopped: {e}")))?
     }
 }

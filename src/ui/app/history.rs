@@ -130,7 +130,6 @@ impl App {
             self.history = Some(Ok(self.history_view(JournalReadout::default())));
             return;
         };
-        self.history_reading = true;
         self.start_job(ReadHistoryJob(place));
     }
 
@@ -160,7 +159,6 @@ impl App {
     }
 
     fn on_history_read(&mut self, result: Result<JournalReadout, JobError>) {
-        self.history_reading = false;
         self.history = Some(match result {
             Ok(readout) => Ok(self.history_view(readout)),
             Err(e) => {
@@ -209,7 +207,8 @@ impl App {
     }
 
     pub(super) fn history_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        if self.history.is_none() && !self.history_reading {
+        // Asked again once a read left behind by a profile switch has ended.
+        if self.history.is_none() && !self.worker.is_running(ReadHistoryJob::KIND) {
             // Read on the worker, asked for after drawing.
             actions.push(Action::RefreshHistory);
         }

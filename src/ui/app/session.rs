@@ -127,8 +127,6 @@ impl App {
         self.synthesize_test = TestState::NotRun;
         self.connectwise_report = None;
         self.history = None;
-        // A read of the previous profile's history is left behind with the epoch.
-        self.history_reading = false;
         self.session_dry_runs.clear();
         self.sync = super::super::sync_view::SyncState::default();
     }
