@@ -13,35 +13,27 @@ use std::time::{Duration, Instant};
 use cw_shared_devices::domain::sync_plan::ServiceKind;
 use cw_shared_devices::sandbox::{
     FaultKind, SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY, SANDBOX_PRIVATE_KEY,
-    SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxConfig, ScheduledFault,
+    SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, SandboxConfig, ScheduledFault,
 };
 use cw_shared_devices::storage::Journal;
 use cw_shared_devices::storage::journal::{CountOutcome, JournalEvent};
 
-use common::command::{Home, assert_no_secret, run, url_args};
+use common::command::{SandboxHome, assert_no_secret, run, url_args};
 use common::keychain;
 use common::tenant::{direct_default_count, held_counts};
 
-struct Env {
-    sandbox: Sandbox,
-    home: Home,
-}
+type Env = SandboxHome;
 
-impl Env {
-    fn new(config: SandboxConfig) -> Self {
-        Self {
-            sandbox: Sandbox::start_in_background(config).unwrap(),
-            home: Home::new(),
-        }
-    }
-
+/// This file's views of the rig: the command without the sandbox's URLs, which these tests
+/// place themselves (before or after the subcommand, or not at all).
+impl SandboxHome {
     /// The command with private config/data folders and no credentials in its environment.
     fn bare(&self) -> Command {
         self.home.bare_no_color()
     }
 
     /// The command with the six variables set to the sandbox's credentials.
-    fn cmd(&self) -> Command {
+    fn with_credentials(&self) -> Command {
         self.home.cmd_no_color()
     }
 
@@ -70,7 +62,7 @@ fn preview_prints_the_table_json_and_csv_exactly_as_counted() {
     let env = Env::new(SandboxConfig::default());
     let expected = env.expected_counts();
 
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.arg("preview").args(env.urls());
     let table = run(cmd);
     assert_eq!(table.code, Some(0), "{}", table.stderr);
@@ -95,7 +87,7 @@ fn preview_prints_the_table_json_and_csv_exactly_as_counted() {
     );
 
     // --json, with the flags after the subcommand or before it.
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.args(env.urls()).args(["preview", "--json"]);
     let json = run(cmd);
     assert_eq!(json.code, Some(0), "{}", json.stderr);
@@ -120,7 +112,7 @@ fn preview_prints_the_table_json_and_csv_exactly_as_counted() {
 
     let csv_path = env.home.path().join("out").join("counts.csv");
     std::fs::create_dir_all(csv_path.parent().unwrap()).unwrap();
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.arg("preview")
         .arg("--csv")
         .arg(&csv_path)
@@ -164,7 +156,7 @@ fn usage_and_configuration_errors_exit_2_with_the_field_named() {
     );
 
     // Plain http to a remote host is refused before anything is sent.
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.args(["preview", "--cw-url", "http://cw.example.com"]);
     let r = run(cmd);
     assert_eq!(r.code, Some(2));
@@ -174,17 +166,17 @@ fn usage_and_configuration_errors_exit_2_with_the_field_named() {
         r.stderr
     );
 
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.args(["preview", "--bogus-flag"]);
     assert_eq!(run(cmd).code, Some(2));
 
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.args(["update-status", "paused"]).args(env.urls());
     let r = run(cmd);
     assert_eq!(r.code, Some(2));
     assert!(r.stderr.contains("STATUS"), "{}", r.stderr);
 
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.args(["preview", "--profile", "nope"]).args(env.urls());
     let r = run(cmd);
     assert_eq!(r.code, Some(2));
@@ -194,7 +186,7 @@ fn usage_and_configuration_errors_exit_2_with_the_field_named() {
 #[test]
 fn wrong_keys_fail_with_exit_1_and_the_credentials_message() {
     let env = Env::new(SandboxConfig::default());
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.env("CW_PRIVATE_KEY", "not-the-key")
         .arg("authenticate")
         .args(env.urls());
@@ -206,7 +198,7 @@ fn wrong_keys_fail_with_exit_1_and_the_credentials_message() {
     assert!(r.stdout.contains("Synthesize: OK"));
     assert!(!r.stdout.contains("not-the-key") && !r.stderr.contains("not-the-key"));
 
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.arg("authenticate").args(env.urls());
     let r = run(cmd);
     assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
@@ -249,7 +241,7 @@ fn expected_posts(env: &Env) -> Vec<(i64, ServiceKind, u64)> {
 #[test]
 fn sync_lands_every_count_and_a_second_run_creates_nothing() {
     let env = Env::new(SandboxConfig::default());
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.args(["sync", "--dry-run"]).args(env.urls());
     let dry = run(cmd);
     assert_eq!(dry.code, Some(0), "{}", dry.stderr);
@@ -264,7 +256,7 @@ fn sync_lands_every_count_and_a_second_run_creates_nothing() {
     );
     assert!(sent_counts(&env).is_empty());
 
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.args(["sync", "--json"]).args(env.urls());
     let first = run(cmd);
     assert_eq!(first.code, Some(0), "{}", first.stderr);
@@ -275,7 +267,7 @@ fn sync_lands_every_count_and_a_second_run_creates_nothing() {
     let accounts = env.sandbox.handle().accounts().len();
     assert_eq!(accounts, env.expected_counts().companies.len());
 
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.args(["sync", "--json"]).args(env.urls());
     let second = run(cmd);
     assert_eq!(second.code, Some(0), "{}", second.stderr);
@@ -293,10 +285,10 @@ fn sync_lands_every_count_and_a_second_run_creates_nothing() {
 #[test]
 fn some_rows_failing_exits_3_and_the_rest_are_sent() {
     let env = Env::new(SandboxConfig::default());
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.arg("sync-services").args(env.urls());
     assert_eq!(run(cmd).code, Some(0));
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.arg("sync-accounts").args(env.urls());
     assert_eq!(run(cmd).code, Some(0));
     // Two count posts answer 400: not retried, reported as failed.
@@ -307,7 +299,7 @@ fn some_rows_failing_exits_3_and_the_rest_are_sent() {
             "/api/vendor-api/service/",
         ));
     }
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.arg("sync-usage").args(env.urls());
     let r = run(cmd);
     assert_eq!(r.code, Some(3), "{}{}", r.stdout, r.stderr);
@@ -325,7 +317,7 @@ fn some_rows_failing_exits_3_and_the_rest_are_sent() {
     // Unmapped accounts are reported as unmapped, not failed: exit 0.
     let some = env.expected_counts().companies[0].company_id.to_string();
     env.sandbox.handle().set_account_unmapped(&some, true);
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.arg("sync-usage").args(env.urls());
     let r = run(cmd);
     assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
@@ -359,13 +351,13 @@ fn environment_variables_override_the_profile() {
 
     // All four keys and both ids from the environment: the profile's wrong id is overridden,
     // and the keychain is never needed.
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.args(["preview", "--json", "--profile", "Tenant A"]);
     let r = run(cmd);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
 
     // Without the override, the profile's wrong company id is what is used.
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.env_remove("CW_COMPANY_ID")
         .args(["preview", "--profile", "Tenant A"]);
     let r = run(cmd);
@@ -395,7 +387,7 @@ fn a_sync_killed_mid_run_resumes_to_the_exact_state() {
         .handle()
         .synthesize_knobs()
         .set_latency(Duration::from_millis(30));
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.arg("sync")
         .args(env.urls())
         .stdout(Stdio::null())
@@ -461,7 +453,7 @@ fn a_sync_killed_mid_run_resumes_to_the_exact_state() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status(), "cut off");
 
-    let mut cmd = env.cmd();
+    let mut cmd = env.with_credentials();
     cmd.arg("sync").args(env.urls());
     let r = run(cmd);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
