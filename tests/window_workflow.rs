@@ -595,6 +595,12 @@ fn check_layout(size: egui::Vec2) -> usize {
         window.contains_rect(send),
         "the send button is outside {size:?}"
     );
+    // The step bar's last step is in sight as drawn, without scrolling the bar sideways.
+    let last_step = h.get_by_label_contains("4 Send").rect();
+    assert!(
+        window.contains_rect(last_step),
+        "the step bar's last step at {last_step:?} is cut at {size:?}"
+    );
     // Rows in view: the company checkboxes drawn inside the window.
     let ids: Vec<String> = h
         .state()
@@ -641,7 +647,7 @@ fn every_control_and_column_is_reachable_at_1280_1024_and_800_wide() {
 
 #[test]
 fn the_demo_keeps_a_way_back_after_switching_to_a_profile() {
-    let (mut h, _env) = demo_harness();
+    let (mut h, env) = demo_harness();
     h.get_by_label("New profile").click();
     h.run_steps(3);
     h.get_by_label("Profile name").type_text("Acme");
@@ -650,6 +656,16 @@ fn the_demo_keeps_a_way_back_after_switching_to_a_profile() {
     common::window::settle_profiles(&mut h);
     assert_eq!(h.state().profile_name(), "Acme");
     assert!(!h.state().is_demo());
+    // A profile made from the demo is a real one: it is where the window keeps its profiles.
+    let stored = cw_shared_devices::storage::profiles::ProfileStore::new(
+        &cw_shared_devices::storage::AppDirs::at(env.dir.path()),
+    )
+    .list()
+    .unwrap();
+    assert!(
+        stored.profiles.iter().any(|p| p.name == "Acme"),
+        "{stored:?}"
+    );
     h.get_by_label("Profile").click();
     h.run_steps(2);
     h.get_by_label("Demo (sandbox)").click();
@@ -751,4 +767,72 @@ fn a_connection_test_can_be_cancelled_and_an_edit_clears_its_old_result() {
     // A client id that is not a GUID is pointed out.
     set_field(&mut h, "Client ID", "my-client");
     assert!(h.query_by_label_contains("Client ID: not a GUID").is_some());
+}
+
+#[test]
+fn the_window_follows_the_system_theme_until_the_user_picks_one() {
+    let (mut h, _env) = demo_harness();
+    // kittest pins a theme for its pictures; a user's window starts as egui's default does.
+    h.ctx.set_theme(egui::ThemePreference::System);
+    for (system, dark) in [(egui::Theme::Light, false), (egui::Theme::Dark, true)] {
+        h.input_mut().system_theme = Some(system);
+        h.run_steps(3);
+        assert_eq!(
+            h.ctx.theme() == egui::Theme::Dark,
+            dark,
+            "system {system:?}"
+        );
+    }
+    h.get_by_label("Theme").click();
+    h.run_steps(2);
+    h.get_by_label("Light").click();
+    h.run_steps(2);
+    h.input_mut().system_theme = Some(egui::Theme::Dark);
+    h.run_steps(3);
+    assert!(
+        h.ctx.theme() == egui::Theme::Light,
+        "the user's Light gave way to the system's Dark"
+    );
+}
+
+#[test]
+fn tab_walks_the_form_in_drawn_order_and_enter_tests_that_connection() {
+    let (mut h, _env) = demo_harness();
+    h.get_by_label("Company ID").focus();
+    h.run_steps(2);
+    let order = [
+        "Company ID",
+        "Client ID",
+        "Public key",
+        "Private key",
+        "API version",
+        "Extra CA certificates",
+    ];
+    for next in &order[1..] {
+        h.key_press(egui::Key::Tab);
+        h.run_steps(2);
+        assert!(
+            h.get_by_label(next).is_focused(),
+            "Tab did not go to {next}"
+        );
+    }
+    // Enter in a field is the Connect step's action: it tests that side (a test only reads).
+    h.get_by_label("Company ID").focus();
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the ConnectWise test after Enter",
+        |h| h.query_by_label("1 Connect: test Synthesize").is_some(),
+    );
+    h.get_by_label("Vendor API key").focus();
+    h.run_steps(2);
+    h.key_press(egui::Key::Enter);
+    step_until(
+        &mut h,
+        Duration::from_secs(30),
+        "the Synthesize test after Enter",
+        |h| h.query_by_label("1 Connect done").is_some(),
+    );
 }

@@ -19,19 +19,20 @@ use crate::worker::{
 
 use super::UiError;
 use super::connection::{
-    ConnectionAction, ConnectionForm, ConnectionView, TestState, connectwise_test_state,
-    show_connection, synthesize_test_state,
+    ConnectionAction, ConnectionForm, ConnectionView, TestState, connection_ui,
+    connectwise_test_state, synthesize_test_state,
 };
-use super::counting_form::{CountingForm, OptionsAction, TypeList, show_options};
+use super::counting_form::{CountingForm, OptionsAction, TypeList, counting_options_ui};
 use super::export::SaveDialog;
-use super::log::{LogBuffer, LogLevel, show_log};
+use super::log::{LogBuffer, LogLevel, log_ui};
 use super::profiles::{
-    ProfileAction, ProfileBarView, ProfileDialog, show_profile_bar, show_profile_dialog,
+    ProfileAction, ProfileBarView, ProfileDialog, profile_bar_ui, profile_dialog_ui,
 };
 use super::sync_view::{
-    SyncAction, SyncFlow, SyncPhase, SyncState, show_integration_status, show_plan_dialog,
+    SyncAction, SyncFlow, SyncPhase, SyncState, integration_status_ui, plan_dialog_ui,
 };
 use super::table::PreviewTable;
+use super::widgets::theme_choice_ui;
 
 /// What the window needs from outside: injected so tests run on a temp dir and fakes.
 pub struct AppContext {
@@ -394,13 +395,13 @@ impl App {
         self.shortcuts(ui, &mut actions);
 
         egui::Panel::top("top_bar").show(ui, |ui| {
-            self.top_bar(ui, &mut actions);
+            self.top_bar_ui(ui, &mut actions);
             if self.profile.is_some() {
-                self.step_bar(ui);
+                self.steps_ui(ui);
             }
         });
         if self.profile.is_some() {
-            egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui, &mut actions));
+            egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui, &mut actions));
         }
         let mut log_open = self.persisted.log_open;
         egui::Panel::bottom("log_panel")
@@ -408,13 +409,13 @@ impl App {
             .default_size(100.0_f32.min(ui.available_height() * 0.15))
             .show_collapsible(ui, &mut log_open, |ui| {
                 ui.strong("Log");
-                show_log(ui, &self.log);
+                log_ui(ui, &self.log);
             });
         self.persisted.log_open = log_open;
 
         if let Some(dialog) = self.dialog.as_mut() {
             let current = self.profile.as_ref().map_or("", |p| p.name.as_str());
-            for action in show_profile_dialog(
+            for action in profile_dialog_ui(
                 ui.ctx(),
                 dialog,
                 current,
@@ -427,13 +428,13 @@ impl App {
 
         self.typed_path_dialog(&ui.ctx().clone(), &mut actions);
         if let SyncFlow::Confirm(on_screen) = &mut self.sync.flow {
-            for action in show_plan_dialog(ui.ctx(), on_screen) {
+            for action in plan_dialog_ui(ui.ctx(), on_screen) {
                 actions.push(Action::Sync(action));
             }
         }
 
         if self.profile.is_none() {
-            egui::CentralPanel::default().show(ui, |ui| Self::welcome(ui, &mut actions));
+            egui::CentralPanel::default().show(ui, |ui| Self::welcome_ui(ui, &mut actions));
         } else {
             // On a small window the connection panel must leave the table most of the room.
             let max_width = (ui.available_width() * 0.45).max(200.0);
@@ -445,9 +446,9 @@ impl App {
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical()
                         .id_salt("connection_scroll")
-                        .show(ui, |ui| self.connection_panel(ui, &mut actions));
+                        .show(ui, |ui| self.connection_panel_ui(ui, &mut actions));
                 });
-            egui::CentralPanel::default().show(ui, |ui| self.central(ui, &mut actions));
+            egui::CentralPanel::default().show(ui, |ui| self.central_ui(ui, &mut actions));
         }
 
         for action in actions {
@@ -472,7 +473,7 @@ impl App {
         }
     }
 
-    fn top_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
             ui.heading("Shared devices");
             ui.separator();
@@ -486,7 +487,7 @@ impl App {
             // nor while a profile is being opened or renamed.
             let syncing = self.sync.phase() != SyncPhase::Idle;
             ui.add_enabled_ui(!syncing && !self.profile_changing(), |ui| {
-                for action in show_profile_bar(ui, &view) {
+                for action in profile_bar_ui(ui, &view) {
                     actions.push(Action::Profile(action));
                 }
             });
@@ -499,9 +500,11 @@ impl App {
                 if ui.button(text).clicked() {
                     self.persisted.log_open = !self.persisted.log_open;
                 }
+                theme_choice_ui(ui);
             });
         });
-        if let Some(problem) = &self.keychain_problem {
+        // The demo's keys are this session's by design, so the banner waits for a real profile.
+        if let Some(problem) = self.keychain_problem.as_ref().filter(|_| !self.is_demo()) {
             // One line in plain words; the system's own message on hover.
             ui.add(
                 egui::Label::new(
@@ -519,7 +522,7 @@ impl App {
         }
     }
 
-    fn welcome(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    fn welcome_ui(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         egui::ScrollArea::vertical().id_salt("welcome_scroll").show(ui, |ui| ui.vertical_centered(|ui| {
             ui.add_space((ui.available_height() * 0.1).min(60.0));
             ui.heading("Welcome");
@@ -542,7 +545,7 @@ impl App {
         }));
     }
 
-    fn connection_panel(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    fn connection_panel_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let view = ConnectionView {
             connectwise_test: Some(&self.connectwise_test),
             synthesize_test: Some(&self.synthesize_test),
@@ -570,7 +573,7 @@ impl App {
         let changing = self.profile_changing();
         header.show(ui, |ui| {
             ui.add_enabled_ui(!changing, |ui| {
-                for action in show_connection(ui, &mut self.form, &view) {
+                for action in connection_ui(ui, &mut self.form, &view) {
                     actions.push(Action::Connection(action));
                 }
             });
@@ -580,7 +583,7 @@ impl App {
             .id_salt("status_section")
             .show(ui, |ui| {
                 let busy = self.worker.is_running(crate::worker::SetStatusJob::KIND);
-                for action in show_integration_status(ui, &mut self.sync, busy) {
+                for action in integration_status_ui(ui, &mut self.sync, busy) {
                     actions.push(Action::Sync(action));
                 }
             });
@@ -593,7 +596,7 @@ impl App {
                     .as_ref()
                     .map(|p| p.sync.zero_policy)
                     .unwrap_or_default();
-                for action in show_options(
+                for action in counting_options_ui(
                     ui,
                     &mut self.counting_form,
                     &self.type_list,
@@ -605,7 +608,7 @@ impl App {
             });
     }
 
-    fn central(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    fn central_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
             ui.selectable_value(&mut self.tab, Tab::Preview, "Counts");
             let before = self.tab;
@@ -617,8 +620,8 @@ impl App {
         });
         ui.separator();
         match self.tab {
-            Tab::Preview => self.preview_tab(ui, actions),
-            Tab::History => self.history_tab(ui, actions),
+            Tab::Preview => self.preview_tab_ui(ui, actions),
+            Tab::History => self.history_tab_ui(ui, actions),
         }
     }
 

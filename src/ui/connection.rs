@@ -12,7 +12,7 @@ use crate::engine::{
 use crate::storage::{Profile, SecretName};
 use crate::worker::JobError;
 
-use super::widgets::{secret_row, submitted, text_row};
+use super::widgets::{secret_row_ui, submitted, text_row_ui};
 
 /// How a connection test went.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -276,7 +276,7 @@ pub struct ConnectionView<'a> {
     pub read_only: bool,
 }
 
-fn show_test_state(ui: &mut egui::Ui, state: Option<&TestState>) {
+fn test_state_ui(ui: &mut egui::Ui, state: Option<&TestState>) {
     match state {
         None | Some(TestState::NotRun) => {}
         Some(TestState::Running) => {
@@ -297,8 +297,8 @@ fn show_test_state(ui: &mut egui::Ui, state: Option<&TestState>) {
     }
 }
 
-/// Marks the form for saving when the user leaves a field or presses Enter in it, and the
-/// side's last test as outdated when the field's text changed.
+/// Marks the form for saving when the user leaves a field, saves and tests that side when
+/// Enter is pressed in it, and marks the side's last test outdated when the text changed.
 fn note(actions: &mut Vec<ConnectionAction>, ui: &egui::Ui, r: &egui::Response) {
     note_side(actions, ui, r, ConnectionAction::EditedConnectWise);
 }
@@ -312,7 +312,16 @@ fn note_side(
     if r.changed() && !actions.contains(&edited) {
         actions.push(edited);
     }
-    if r.lost_focus() || submitted(ui, r) {
+    if submitted(ui, r) {
+        // Enter is the Connect step's primary action: save, then test this side. A test only
+        // reads, so the key is always safe here.
+        actions.push(ConnectionAction::Save);
+        actions.push(if edited == ConnectionAction::EditedSynthesize {
+            ConnectionAction::TestSynthesize
+        } else {
+            ConnectionAction::TestConnectWise
+        });
+    } else if r.lost_focus() {
         actions.push(ConnectionAction::Save);
     }
 }
@@ -354,7 +363,7 @@ fn connectwise_fields_ui(
             ui.end_row();
             match form.site {
                 ConnectWiseSite::Custom { .. } => {
-                    let r = text_row(
+                    let r = text_row_ui(
                         ui,
                         "Site URL",
                         &mut form.custom_url,
@@ -363,7 +372,7 @@ fn connectwise_fields_ui(
                     note(actions, ui, &r);
                 }
                 ConnectWiseSite::DirectApi { .. } => {
-                    let r = text_row(
+                    let r = text_row_ui(
                         ui,
                         "API URL",
                         &mut form.api_url,
@@ -373,14 +382,14 @@ fn connectwise_fields_ui(
                 }
                 _ => {}
             }
-            let r = text_row(
+            let r = text_row_ui(
                 ui,
                 "Company ID",
                 &mut form.company_id,
                 "as typed at the ConnectWise login",
             );
             note(actions, ui, &r);
-            let r = text_row(
+            let r = text_row_ui(
                 ui,
                 "Client ID",
                 &mut form.client_id,
@@ -395,18 +404,18 @@ fn connectwise_fields_ui(
                 );
                 ui.end_row();
             }
-            let r = secret_row(ui, "Public key", &mut form.public_key, form.show_secrets);
+            let r = secret_row_ui(ui, "Public key", &mut form.public_key, form.show_secrets);
             note(actions, ui, &r);
-            let r = secret_row(ui, "Private key", &mut form.private_key, form.show_secrets);
+            let r = secret_row_ui(ui, "Private key", &mut form.private_key, form.show_secrets);
             note(actions, ui, &r);
-            let r = text_row(
+            let r = text_row_ui(
                 ui,
                 "API version",
                 &mut form.api_version,
                 DEFAULT_API_VERSION,
             );
             note(actions, ui, &r);
-            let r = text_row(
+            let r = text_row_ui(
                 ui,
                 "Extra CA certificates",
                 &mut form.extra_ca_file,
@@ -441,7 +450,7 @@ fn discovery_ui(ui: &mut egui::Ui, report: &ConnectionReport) {
 }
 
 /// Draws the form; returns what the user asked for.
-pub fn show_connection(
+pub fn connection_ui(
     ui: &mut egui::Ui,
     form: &mut ConnectionForm,
     view: &ConnectionView<'_>,
@@ -462,7 +471,7 @@ pub fn show_connection(
                 actions.push(ConnectionAction::CancelConnectWiseTest);
             }
         });
-        show_test_state(ui, view.connectwise_test);
+        test_state_ui(ui, view.connectwise_test);
         if let Some(report) = view.discovery {
             discovery_ui(ui, report);
         }
@@ -473,21 +482,21 @@ pub fn show_connection(
             .num_columns(2)
             .spacing([8.0, 6.0])
             .show(ui, |ui| {
-                let r = text_row(
+                let r = text_row_ui(
                     ui,
                     "Synthesize URL",
                     &mut form.synthesize_url,
                     DEFAULT_SYNTHESIZE_URL,
                 );
                 note_side(&mut actions, ui, &r, ConnectionAction::EditedSynthesize);
-                let r = secret_row(
+                let r = secret_row_ui(
                     ui,
                     "Vendor API key",
                     &mut form.vendor_api_key,
                     form.show_secrets,
                 );
                 note_side(&mut actions, ui, &r, ConnectionAction::EditedSynthesize);
-                let r = secret_row(
+                let r = secret_row_ui(
                     ui,
                     "Partner API key",
                     &mut form.partner_api_key,
@@ -509,7 +518,7 @@ pub fn show_connection(
                 actions.push(ConnectionAction::CancelSynthesizeTest);
             }
         });
-        show_test_state(ui, view.synthesize_test);
+        test_state_ui(ui, view.synthesize_test);
     });
     ui.checkbox(&mut form.show_secrets, "Show keys");
     actions.dedup();

@@ -100,7 +100,7 @@ pub enum OptionsAction {
 }
 
 /// Draws the counting and sync options; `error` is the last problem with the typed rule.
-pub fn show_options(
+pub fn counting_options_ui(
     ui: &mut egui::Ui,
     form: &mut CountingForm,
     types: &TypeList,

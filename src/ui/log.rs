@@ -70,7 +70,7 @@ impl LogBuffer {
 }
 
 /// Draws the lines, newest at the bottom, following new lines.
-pub fn show_log(ui: &mut egui::Ui, log: &LogBuffer) {
+pub fn log_ui(ui: &mut egui::Ui, log: &LogBuffer) {
     egui::ScrollArea::vertical()
         .id_salt("log_scroll")
         .stick_to_bottom(true)

@@ -104,17 +104,18 @@ pub fn run_demo() -> Result<(), UiError> {
     let sandbox =
         crate::sandbox::Sandbox::start_in_background(crate::sandbox::SandboxConfig::default())
             .map_err(|e| UiError::Start(e.to_string()))?;
-    // The demo writes nothing of the user's: its folders are temporary and its keys in memory.
-    let root = tempfile::tempdir().map_err(|e| UiError::Start(e.to_string()))?;
-    let result = run(AppContext {
-        dirs: AppDirs::at(root.path()),
-        secrets: Arc::new(SessionStore::new()),
-        keychain_problem: None,
+    // The demo profile itself is never saved and its history lives in its own temporary
+    // folder (App::enter_demo); a profile the user creates from the demo is a real one, so it
+    // goes where every other profile lives, its keys in the system keychain.
+    let dirs = AppDirs::platform().map_err(|e| UiError::Start(e.to_string()))?;
+    let (secrets, keychain_problem) = open_keychain();
+    run(AppContext {
+        dirs,
+        secrets,
+        keychain_problem,
         save_dialog: Box::new(RfdSaveDialog),
         demo: Some(sandbox),
-    });
-    drop(root);
-    result
+    })
 }
 
 /// Without the embedded sandbox there is no demo.

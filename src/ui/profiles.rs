@@ -49,7 +49,7 @@ pub struct ProfileBarView<'a> {
 }
 
 /// The profile picker and its buttons.
-pub fn show_profile_bar(ui: &mut egui::Ui, view: &ProfileBarView<'_>) -> Vec<ProfileAction> {
+pub fn profile_bar_ui(ui: &mut egui::Ui, view: &ProfileBarView<'_>) -> Vec<ProfileAction> {
     let mut actions = Vec::new();
     let label = ui.label("Profile");
     egui::ComboBox::from_id_salt("profile_picker")
@@ -103,7 +103,7 @@ pub fn show_profile_bar(ui: &mut egui::Ui, view: &ProfileBarView<'_>) -> Vec<Pro
 }
 
 /// Draws the open dialog as a modal: Enter submits, Esc or Cancel closes.
-pub fn show_profile_dialog(
+pub fn profile_dialog_ui(
     ctx: &egui::Context,
     dialog: &mut ProfileDialog,
     current: &str,

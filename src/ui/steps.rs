@@ -19,21 +19,41 @@ pub struct Step {
     pub name: &'static str,
     pub state: StepState,
     pub detail: String,
+    /// The detail in fewer words, for a window too narrow for every step's full line.
+    pub brief: String,
 }
 
 impl Step {
     /// The step as one line: "2 Preview done: 40 companies, 10:32" (in words, not only in
     /// colour).
     pub fn text(&self, number: usize) -> String {
+        self.line(number, &self.detail)
+    }
+
+    /// The step as a shorter line, its state still in words: "2 Preview done: 40 companies".
+    pub fn brief_text(&self, number: usize) -> String {
+        self.line(number, &self.brief)
+    }
+
+    fn line(&self, number: usize, detail: &str) -> String {
         let mark = match self.state {
             StepState::Done => " done",
             StepState::Problem => " (!)",
             StepState::Waiting | StepState::Current => "",
         };
-        if self.detail.is_empty() {
+        if detail.is_empty() {
             format!("{number} {}{mark}", self.name)
         } else {
-            format!("{number} {}{mark}: {}", self.name, self.detail)
+            format!("{number} {}{mark}: {detail}", self.name)
+        }
+    }
+
+    fn new(name: &'static str, state: StepState, detail: String, brief: String) -> Self {
+        Self {
+            name,
+            state,
+            detail,
+            brief,
         }
     }
 }
@@ -59,112 +79,115 @@ pub struct StepFacts {
 
 /// The four steps for these facts.
 pub fn steps(facts: &StepFacts) -> [Step; 4] {
-    let connect = match (facts.connectwise_ok, facts.synthesize_ok) {
-        (Some(true), Some(true)) => Step {
-            name: "Connect",
-            state: StepState::Done,
-            detail: String::new(),
-        },
-        (Some(false), _) | (_, Some(false)) => Step {
-            name: "Connect",
-            state: StepState::Problem,
-            detail: "a connection test failed".to_owned(),
-        },
-        (cw, syn) => Step {
-            name: "Connect",
-            state: StepState::Current,
-            detail: match (cw, syn) {
-                (Some(true), _) => "test Synthesize".to_owned(),
-                (_, Some(true)) => "test ConnectWise".to_owned(),
-                _ => "test both connections".to_owned(),
-            },
-        },
+    use StepState::{Current, Done, Problem, Waiting};
+    let same = |detail: &str| (detail.to_owned(), detail.to_owned());
+    let (state, (detail, brief)) = match (facts.connectwise_ok, facts.synthesize_ok) {
+        (Some(true), Some(true)) => (Done, same("")),
+        (Some(false), _) | (_, Some(false)) => (
+            Problem,
+            ("a connection test failed".to_owned(), "failed".to_owned()),
+        ),
+        (Some(true), _) => (Current, same("test Synthesize")),
+        (_, Some(true)) => (Current, same("test ConnectWise")),
+        _ => (
+            Current,
+            ("test both connections".to_owned(), "test both".to_owned()),
+        ),
     };
-    let preview = match (&facts.preview, &facts.preview_blocked) {
-        _ if facts.preview_running => Step {
-            name: "Preview",
-            state: StepState::Current,
-            detail: "counting…".to_owned(),
-        },
-        (Some((companies, when)), None) => Step {
-            name: "Preview",
-            state: StepState::Done,
-            detail: format!("{companies} companies, {when}"),
-        },
-        (Some(_), Some(_)) => Step {
-            name: "Preview",
-            state: StepState::Problem,
-            detail: "out of date or incomplete; preview again".to_owned(),
-        },
-        (None, _) => Step {
-            name: "Preview",
-            state: StepState::Current,
-            detail: String::new(),
-        },
+    let connect = Step::new("Connect", state, detail, brief);
+    let (state, (detail, brief)) = match (&facts.preview, &facts.preview_blocked) {
+        _ if facts.preview_running => (Current, same("counting…")),
+        (Some((companies, when)), None) => (
+            Done,
+            (
+                format!("{companies} companies, {when}"),
+                format!("{companies} companies"),
+            ),
+        ),
+        (Some(_), Some(_)) => (
+            Problem,
+            (
+                "out of date or incomplete; preview again".to_owned(),
+                "preview again".to_owned(),
+            ),
+        ),
+        (None, _) => (Current, same("")),
     };
-    let previewed = preview.state == StepState::Done;
-    let review = Step {
-        name: "Review",
-        state: if previewed {
-            if facts.sent.is_some() {
-                StepState::Done
-            } else {
-                StepState::Current
-            }
-        } else {
-            StepState::Waiting
-        },
-        detail: if previewed {
+    let preview = Step::new("Preview", state, detail, brief);
+    let previewed = preview.state == Done;
+    let review = if previewed {
+        Step::new(
+            "Review",
+            if facts.sent.is_some() { Done } else { Current },
             format!(
                 "{} changes, {} held, {} without account",
                 facts.changes, facts.held, facts.without_account
-            )
-        } else {
-            String::new()
-        },
+            ),
+            format!(
+                "{} changes, {} held, {} no account",
+                facts.changes, facts.held, facts.without_account
+            ),
+        )
+    } else {
+        Step::new("Review", Waiting, String::new(), String::new())
     };
     let send = match &facts.sent {
-        _ if facts.sending => Step {
-            name: "Send",
-            state: StepState::Current,
-            detail: "sending…".to_owned(),
-        },
-        Some((words, ok)) => Step {
-            name: "Send",
-            state: if *ok {
-                StepState::Done
-            } else {
-                StepState::Problem
-            },
-            detail: words.clone(),
-        },
-        None => Step {
-            name: "Send",
-            state: if previewed {
-                StepState::Current
-            } else {
-                StepState::Waiting
-            },
-            detail: if previewed {
-                format!("{} selected", facts.selected)
-            } else {
-                String::new()
-            },
-        },
+        _ if facts.sending => Step::new("Send", Current, "sending…".into(), "sending…".into()),
+        Some((words, ok)) => Step::new(
+            "Send",
+            if *ok { Done } else { Problem },
+            words.clone(),
+            words.clone(),
+        ),
+        None if previewed => {
+            let (detail, brief) = same(&format!("{} selected", facts.selected));
+            Step::new("Send", Current, detail, brief)
+        }
+        None => Step::new("Send", Waiting, String::new(), String::new()),
     };
     [connect, preview, review, send]
 }
 
-/// Draws the steps on one line (wrapping only when the window is too narrow for it).
-pub fn show_step_bar(ui: &mut egui::Ui, facts: &StepFacts) {
+/// Draws the steps on one line; when the window is too narrow for every step's full words,
+/// in their brief words, so the last step stays in sight down to the smallest window.
+pub fn step_bar_ui(ui: &mut egui::Ui, facts: &StepFacts) {
     let steps = steps(facts);
     let ok = egui::Color32::from_rgb(0x2e, 0x9e, 0x4f);
+    let full: Vec<String> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s.text(i + 1))
+        .collect();
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let spacing = ui.spacing().item_spacing.x;
+    let arrow = ui
+        .painter()
+        .layout_no_wrap("→".to_owned(), font.clone(), egui::Color32::PLACEHOLDER)
+        .size()
+        .x;
+    // Strong text is drawn in the same font here, so one measure serves every state.
+    let needed: f32 = full
+        .iter()
+        .map(|t| {
+            ui.painter()
+                .layout_no_wrap(t.clone(), font.clone(), egui::Color32::PLACEHOLDER)
+                .size()
+                .x
+        })
+        .sum::<f32>()
+        + (arrow + 2.0 * spacing) * 3.0;
+    let brief = needed > ui.available_width();
     ui.horizontal(|ui| {
         for (index, step) in steps.iter().enumerate() {
             if index > 0 {
                 ui.weak("→");
             }
-            let text = egui::RichText::new(step.text(index + 1));
+            let words = if brief {
+                step.brief_text(index + 1)
+            } else {
+                full[index].clone()
+            };
+            let text = egui::RichText::new(words);
             let text = match step.state {
                 StepState::Waiting => text.weak(),
                 StepState::Current => text.strong().color(ui.visuals().strong_text_color()),
@@ -210,6 +233,11 @@ mod tests {
             "3 Review: 12 changes, 1 held, 5 without account"
         );
         assert_eq!(s[3].text(4), "4 Send: 39 selected");
+        assert_eq!(s[1].brief_text(2), "2 Preview done: 40 companies");
+        assert_eq!(
+            s[2].brief_text(3),
+            "3 Review: 12 changes, 1 held, 5 no account"
+        );
         facts.preview_blocked = Some("stale".to_owned());
         let s = steps(&facts);
         assert_eq!(s[1].state, StepState::Problem);

@@ -211,7 +211,7 @@ fn why_off(state: &SyncState, view: &SendView<'_>) -> Option<String> {
 /// The send controls: the primary "Send N companies…", the partial steps and the dry run as
 /// secondary actions, Cancel while sending and "Retry failed" afterwards. Every one is off
 /// until a current, complete preview exists, and says why on hover.
-pub fn show_sync_controls(
+pub fn sync_controls_ui(
     ui: &mut egui::Ui,
     state: &SyncState,
     view: &SendView<'_>,
@@ -267,7 +267,7 @@ pub fn show_sync_controls(
 }
 
 /// The sync's progress while it plans or sends (nothing when idle).
-pub fn show_sync_progress(ui: &mut egui::Ui, state: &SyncState) {
+pub fn sync_progress_ui(ui: &mut egui::Ui, state: &SyncState) {
     match &state.flow {
         SyncFlow::Planning { .. } => {
             ui.horizontal(|ui| {
@@ -296,7 +296,7 @@ pub fn show_sync_progress(ui: &mut egui::Ui, state: &SyncState) {
 }
 
 /// The integration's status as Synthesize last reported it, and a change that asks first.
-pub fn show_integration_status(
+pub fn integration_status_ui(
     ui: &mut egui::Ui,
     state: &mut SyncState,
     busy: bool,
@@ -387,7 +387,7 @@ fn status_consequence(status: IntegrationStatus) -> &'static str {
 }
 
 /// The plan, as the confirmation dialog (or the dry run) shows it: every item that would be sent.
-pub fn show_plan_dialog(ctx: &egui::Context, on_screen: &mut PlanOnScreen) -> Vec<SyncAction> {
+pub fn plan_dialog_ui(ctx: &egui::Context, on_screen: &mut PlanOnScreen) -> Vec<SyncAction> {
     let mut actions = Vec::new();
     let planned = &on_screen.plan.planned;
     let request = &on_screen.plan.request;
@@ -406,10 +406,10 @@ pub fn show_plan_dialog(ctx: &egui::Context, on_screen: &mut PlanOnScreen) -> Ve
         for warning in &plan.warnings {
             ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
         }
-        show_held_and_awaiting(ui, planned, &mut actions);
+        held_and_awaiting_ui(ui, planned, &mut actions);
         let large_drop = planned.drop_check.is_large_drop() && !dry_run;
         if large_drop {
-            show_large_drop(ui, planned, &mut drop_confirmed);
+            large_drop_ui(ui, planned, &mut drop_confirmed);
         }
         ui.separator();
         egui::ScrollArea::vertical()
@@ -474,7 +474,7 @@ pub fn show_plan_dialog(ctx: &egui::Context, on_screen: &mut PlanOnScreen) -> Ve
 
 /// The companies held (records that could not be read) and the counts waiting for an account,
 /// with "Create the missing accounts, then send".
-fn show_held_and_awaiting(ui: &mut egui::Ui, planned: &PlannedSync, actions: &mut Vec<SyncAction>) {
+fn held_and_awaiting_ui(ui: &mut egui::Ui, planned: &PlannedSync, actions: &mut Vec<SyncAction>) {
     for line in planned.held_lines() {
         ui.colored_label(
             ui.visuals().warn_fg_color,
@@ -503,7 +503,7 @@ fn show_held_and_awaiting(ui: &mut egui::Ui, planned: &PlannedSync, actions: &mu
 }
 
 /// The drop guard: the companies going to zero, and the tick that lets the drop through.
-fn show_large_drop(ui: &mut egui::Ui, planned: &PlannedSync, confirmed: &mut bool) {
+fn large_drop_ui(ui: &mut egui::Ui, planned: &PlannedSync, confirmed: &mut bool) {
     let check = &planned.drop_check;
     ui.colored_label(
         ui.visuals().error_fg_color,

@@ -564,7 +564,7 @@ impl PreviewTable {
 pub const ROW_HEIGHT: f32 = 20.0;
 
 /// Draws a number right-aligned in its cell, so digits line up by place.
-fn number_cell(ui: &mut egui::Ui, text: egui::RichText) {
+fn number_cell_ui(ui: &mut egui::Ui, text: egui::RichText) {
     ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
         ui.label(text);
     });
@@ -572,7 +572,7 @@ fn number_cell(ui: &mut egui::Ui, text: egui::RichText) {
 
 /// Draws the table, the totals row pinned under it, leaving `below` points free under that;
 /// edits (sort, selection) are local view state.
-pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable, below: f32) {
+pub fn table_ui(ui: &mut egui::Ui, table: &mut PreviewTable, below: f32) {
     let (sort, ascending) = table.sort();
     let arrow = |column: SortColumn| {
         if column == sort {
@@ -661,7 +661,7 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable, below: f32) {
                             company_row_ui(&mut row, data, changed_color, error_color);
                         });
                     });
-                totals_row(ui, &totals, visible_len);
+                totals_row_ui(ui, &totals, visible_len);
             });
         });
     if let Some(column) = clicked {
@@ -670,7 +670,7 @@ pub fn show_table(ui: &mut egui::Ui, table: &mut PreviewTable, below: f32) {
 }
 
 /// The totals of the rows shown, pinned under the table, each under its column.
-fn totals_row(ui: &mut egui::Ui, totals: &[Option<u64>], visible_len: usize) {
+fn totals_row_ui(ui: &mut egui::Ui, totals: &[Option<u64>], visible_len: usize) {
     ui.separator();
     ui.horizontal(|ui| {
         let mut parts = vec![format!("Total of {visible_len} companies shown:")];
@@ -718,9 +718,9 @@ fn company_row_ui(
                 let old = data.last_sent.and_then(|l| l.count(column.key));
                 let text = egui::RichText::new(new.to_string());
                 if old.is_some_and(|o| o != new) {
-                    number_cell(ui, text.color(changed_color));
+                    number_cell_ui(ui, text.color(changed_color));
                 } else {
-                    number_cell(ui, text);
+                    number_cell_ui(ui, text);
                 }
             }
         });

@@ -1,7 +1,12 @@
 //! Small widget helpers: every input gets an accessible name tied to its visible label.
 
 /// A label and a single-line text field tied to it (`labelled_by`), in a two-column grid row.
-pub fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) -> egui::Response {
+pub fn text_row_ui(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    hint: &str,
+) -> egui::Response {
     let label = ui.label(label);
     let response = ui
         .add(
@@ -15,7 +20,7 @@ pub fn text_row(ui: &mut egui::Ui, label: &str, value: &mut String, hint: &str) 
 }
 
 /// A masked secret field with its label; `show` reveals the text.
-pub fn secret_row(
+pub fn secret_row_ui(
     ui: &mut egui::Ui,
     label: &str,
     value: &mut String,
@@ -55,4 +60,30 @@ pub fn primary_button(ui: &egui::Ui, text: impl Into<String>) -> egui::Button<'s
 pub fn destructive_button(ui: &egui::Ui, text: impl Into<String>) -> egui::Button<'static> {
     egui::Button::new(egui::RichText::new(text.into()).color(ui.visuals().error_fg_color))
         .stroke(egui::Stroke::new(1.0, ui.visuals().error_fg_color))
+}
+
+/// The theme picker in words ("Follow the system", "Light", "Dark"). egui keeps the choice
+/// with the window's memory, so it holds across restarts; the default follows the OS setting.
+pub fn theme_choice_ui(ui: &mut egui::Ui) {
+    let mut preference = ui.options(|o| o.theme_preference);
+    let name = |p: egui::ThemePreference| match p {
+        egui::ThemePreference::System => "Follow the system",
+        egui::ThemePreference::Light => "Light",
+        egui::ThemePreference::Dark => "Dark",
+    };
+    let before = preference;
+    egui::ComboBox::from_label("Theme")
+        .selected_text(name(preference))
+        .show_ui(ui, |ui| {
+            for choice in [
+                egui::ThemePreference::System,
+                egui::ThemePreference::Light,
+                egui::ThemePreference::Dark,
+            ] {
+                ui.selectable_value(&mut preference, choice, name(choice));
+            }
+        });
+    if preference != before {
+        ui.ctx().set_theme(preference);
+    }
 }

@@ -206,7 +206,7 @@ impl App {
         }
     }
 
-    pub(super) fn history_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    pub(super) fn history_tab_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         // Asked again once a read left behind by a profile switch has ended.
         if self.history.is_none() && !self.worker.is_running(ReadHistoryJob::KIND) {
             // Read on the worker, asked for after drawing.

@@ -28,10 +28,10 @@ impl App {
     /// Reads the profile list again; unreadable files are reported, never lost.
     pub fn refresh_profiles(&mut self) {
         let list = self.store.list();
-        self.show_profile_list(list);
+        self.apply_profile_list(list);
     }
 
-    fn show_profile_list(&mut self, list: Result<ProfileList, ProfileError>) {
+    fn apply_profile_list(&mut self, list: Result<ProfileList, ProfileError>) {
         match list {
             Ok(list) => {
                 self.profile_names = list.profiles.iter().map(|p| p.name.clone()).collect();
@@ -80,7 +80,7 @@ impl App {
     /// profile is opened on the worker ([`ProfileAction::Switch`]).
     pub fn switch_profile(&mut self, name: &str) {
         match open_profile(&self.store, self.secrets.as_ref(), name) {
-            Ok(opened) => self.show_opened(opened),
+            Ok(opened) => self.apply_opened(opened),
             Err(e) => {
                 self.log.push(LogLevel::Error, e);
                 self.refresh_profiles();
@@ -90,7 +90,7 @@ impl App {
 
     /// Shows a profile read back with its keys, leaving the demo and the previous profile's
     /// results behind.
-    fn show_opened(&mut self, opened: OpenedProfile) {
+    fn apply_opened(&mut self, opened: OpenedProfile) {
         let OpenedProfile {
             profile,
             keys,
@@ -267,7 +267,7 @@ impl App {
             self.on_profile_saved(save);
         }
         if let Some(list) = outcome.list {
-            self.show_profile_list(list);
+            self.apply_profile_list(list);
         }
         let dialog_step = !matches!(outcome.step, ProfileStep::SaveOnly | ProfileStep::Open(_));
         match outcome.result {
@@ -283,7 +283,7 @@ impl App {
                     self.log.push(LogLevel::Info, message);
                 }
                 match done.opened {
-                    Some(opened) => self.show_opened(opened),
+                    Some(opened) => self.apply_opened(opened),
                     None if matches!(outcome.step, ProfileStep::Delete(_)) => {
                         self.profile = None;
                         self.persisted.last_profile = None;

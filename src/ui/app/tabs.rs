@@ -8,21 +8,21 @@ use crate::worker::{ExportJob, Exported, Handles, Job, JobError, PreviewJob};
 use super::super::connection::TestState;
 use super::super::export::suggested_file_name;
 use super::super::log::LogLevel;
-use super::super::steps::{StepFacts, show_step_bar};
-use super::super::sync_view::{SendView, SyncPhase, show_sync_controls, show_sync_progress};
-use super::super::table::{AccountState, PreviewTable, ROW_HEIGHT, show_table};
+use super::super::steps::{StepFacts, step_bar_ui};
+use super::super::sync_view::{SendView, SyncPhase, sync_controls_ui, sync_progress_ui};
+use super::super::table::{AccountState, PreviewTable, ROW_HEIGHT, table_ui};
 use super::super::widgets::{primary_button, submitted};
 use super::{Action, App};
 
 impl App {
     /// The step bar, across the whole window under the profile bar: one line always (it
     /// scrolls sideways rather than wraps), so nothing below moves when its words change.
-    pub(super) fn step_bar(&self, ui: &mut egui::Ui) {
+    pub(super) fn steps_ui(&self, ui: &mut egui::Ui) {
         let send_blocked = self.send_blocked();
         let facts = self.step_facts(send_blocked.as_deref());
         egui::ScrollArea::horizontal()
             .id_salt("step_bar_scroll")
-            .show(ui, |ui| show_step_bar(ui, &facts));
+            .show(ui, |ui| step_bar_ui(ui, &facts));
     }
 
     /// The step bar's facts, from the window's state.
@@ -122,14 +122,14 @@ impl App {
                 selected,
                 companies,
             };
-            for action in show_sync_controls(ui, &self.sync, &view) {
+            for action in sync_controls_ui(ui, &self.sync, &view) {
                 actions.push(Action::Sync(action));
             }
         });
     }
 
     /// Export CSV…, the delimiter and the Excel option.
-    fn export_controls(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    fn export_controls_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let has_table = self.preview.table.is_some();
         if ui
             .add_enabled(has_table, egui::Button::new("Export CSV..."))
@@ -166,14 +166,14 @@ impl App {
             .on_hover_text("Export only the ticked companies; the file keeps the table's order");
     }
 
-    pub(super) fn preview_tab(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    pub(super) fn preview_tab_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let send_blocked = self.send_blocked();
         self.preview_toolbar(ui, send_blocked.as_deref(), actions);
 
         if self.preview.running {
             fetch_progress_ui(ui, self.preview.progress);
         }
-        show_sync_progress(ui, &self.sync);
+        sync_progress_ui(ui, &self.sync);
 
         let Some(table) = self.preview.table.as_mut() else {
             if !self.preview.running && self.preview.error.is_none() {
@@ -256,13 +256,13 @@ impl App {
         });
         ui.separator();
         // The export row sits under the table (and its totals), so it is kept free.
-        show_table(ui, table, ROW_HEIGHT + 12.0);
-        ui.horizontal_wrapped(|ui| self.export_controls(ui, actions));
+        table_ui(ui, table, ROW_HEIGHT + 12.0);
+        ui.horizontal_wrapped(|ui| self.export_controls_ui(ui, actions));
     }
 
     /// The status bar: the latest outcome of each kind of action, at the bottom of the window
     /// so a message never moves the buttons above.
-    pub(super) fn status_bar(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+    pub(super) fn status_bar_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let mut any = false;
         let error = ui.visuals().error_fg_color;
         let preview_error = self
@@ -295,7 +295,7 @@ impl App {
             ui.add(
                 egui::Label::new(
                     egui::RichText::new(
-                        "Demo: generated data on a built-in sandbox. Its history and keys are temporary and go when the window closes; pick a profile above to leave it.",
+                        "Demo: generated data on a built-in sandbox. Its history and keys are temporary and go when the window closes; pick a profile above to leave it (a profile made with New profile is a real one, saved with your others).",
                     )
                     .color(ui.visuals().warn_fg_color),
                 )
