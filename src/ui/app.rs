@@ -32,7 +32,6 @@ use super::sync_view::{
     SyncAction, SyncFlow, SyncPhase, SyncState, integration_status_ui, plan_dialog_ui,
 };
 use super::table::PreviewTable;
-use super::widgets::theme_choice_ui;
 
 /// What the window needs from outside: injected so tests run on a temp dir and fakes.
 pub struct AppContext {
@@ -500,7 +499,6 @@ impl App {
                 if ui.button(text).clicked() {
                     self.persisted.log_open = !self.persisted.log_open;
                 }
-                theme_choice_ui(ui);
             });
         });
         // The demo's keys are this session's by design, so the banner waits for a real profile.

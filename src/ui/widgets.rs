@@ -72,17 +72,29 @@ pub fn theme_choice_ui(ui: &mut egui::Ui) {
         egui::ThemePreference::Dark => "Dark",
     };
     let before = preference;
-    egui::ComboBox::from_label("Theme")
-        .selected_text(name(preference))
-        .show_ui(ui, |ui| {
-            for choice in [
-                egui::ThemePreference::System,
-                egui::ThemePreference::Light,
-                egui::ThemePreference::Dark,
-            ] {
-                ui.selectable_value(&mut preference, choice, name(choice));
-            }
-        });
+    // Its own left-to-right box, so the label reads before the box in a right-aligned bar.
+    let size = egui::vec2(200.0, ui.spacing().interact_size.y);
+    ui.allocate_ui_with_layout(
+        size,
+        egui::Layout::left_to_right(egui::Align::Center),
+        |ui| {
+            let label = ui.label("Theme");
+            egui::ComboBox::from_id_salt("theme_choice")
+                .width(140.0)
+                .selected_text(name(preference))
+                .show_ui(ui, |ui| {
+                    for choice in [
+                        egui::ThemePreference::System,
+                        egui::ThemePreference::Light,
+                        egui::ThemePreference::Dark,
+                    ] {
+                        ui.selectable_value(&mut preference, choice, name(choice));
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+        },
+    );
     if preference != before {
         ui.ctx().set_theme(preference);
     }

@@ -11,7 +11,7 @@ use super::super::log::LogLevel;
 use super::super::steps::{StepFacts, step_bar_ui};
 use super::super::sync_view::{SendView, SyncPhase, sync_controls_ui, sync_progress_ui};
 use super::super::table::{AccountState, PreviewTable, ROW_HEIGHT, table_ui};
-use super::super::widgets::{primary_button, submitted};
+use super::super::widgets::{primary_button, submitted, theme_choice_ui};
 use super::{Action, App};
 
 impl App {
@@ -263,6 +263,17 @@ impl App {
     /// The status bar: the latest outcome of each kind of action, at the bottom of the window
     /// so a message never moves the buttons above.
     pub(super) fn status_bar_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        // The theme sits at the bar's right end, where it never crowds the profile bar; the
+        // messages take the rest of the line.
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            theme_choice_ui(ui);
+            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                self.status_messages_ui(ui, actions);
+            });
+        });
+    }
+
+    fn status_messages_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let mut any = false;
         let error = ui.visuals().error_fg_color;
         let preview_error = self
