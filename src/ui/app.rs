@@ -137,14 +137,26 @@ pub enum Action {
     CompareRuns(Option<(String, String)>),
 }
 
-/// The window.
-pub struct App {
+/// The window's handles on the world: the egui context for repaints, the worker every job
+/// runs on, the save dialog, the profile files, the secret store and, in the demo, the sandbox
+/// and its temporary folders. State and drawing never do I/O through anything else.
+struct Services {
     ctx: egui::Context,
     worker: Worker<App>,
     save_dialog: Box<dyn SaveDialog>,
     dirs: AppDirs,
     store: ProfileStore,
     secrets: Arc<dyn SecretStore>,
+    #[cfg(feature = "sandbox")]
+    demo: Option<crate::sandbox::Sandbox>,
+    /// The demo's own folders for its history, removed when the window closes.
+    demo_dirs: Option<tempfile::TempDir>,
+}
+
+/// The window.
+pub struct App {
+    /// Everything the window does its work through; the rest of App is what it shows.
+    services: Services,
     /// The keys as last stored, so only changed keys are written to the keychain.
     stored_secrets: std::collections::BTreeMap<crate::storage::SecretName, String>,
     pub keychain_problem: Option<String>,
@@ -168,10 +180,6 @@ pub struct App {
     filter_text: String,
     /// Both connection tests had passed at the last frame (the panel folds once when they do).
     connection_folded: bool,
-    #[cfg(feature = "sandbox")]
-    demo: Option<crate::sandbox::Sandbox>,
-    /// The demo's own folders for its history, removed when the window closes.
-    demo_dirs: Option<tempfile::TempDir>,
     /// Past runs from the journal, read when the History tab opens or is refreshed, never
     /// while drawing (`None`: read it when the tab is next opened).
     pub history: Option<Result<history::HistoryView, String>>,
@@ -207,12 +215,17 @@ impl App {
             .map_err(|e| UiError::Start(e.to_string()))?;
         add_symbol_font(ctx);
         let mut app = Self {
-            ctx: ctx.clone(),
-            worker,
-            save_dialog: context.save_dialog,
-            store: ProfileStore::new(&context.dirs),
-            dirs: context.dirs,
-            secrets: context.secrets,
+            services: Services {
+                ctx: ctx.clone(),
+                worker,
+                save_dialog: context.save_dialog,
+                store: ProfileStore::new(&context.dirs),
+                dirs: context.dirs,
+                secrets: context.secrets,
+                #[cfg(feature = "sandbox")]
+                demo: None,
+                demo_dirs: None,
+            },
             stored_secrets: std::collections::BTreeMap::new(),
             keychain_problem: context.keychain_problem,
             persisted: Persisted::default(),
@@ -233,9 +246,6 @@ impl App {
             focus_filter: false,
             filter_text: String::new(),
             connection_folded: false,
-            #[cfg(feature = "sandbox")]
-            demo: None,
-            demo_dirs: None,
             history: None,
             history_open_run: None,
             session_dry_runs: Vec::new(),
@@ -261,14 +271,14 @@ impl App {
     /// The sandbox the demo runs on, when the window is in demo mode.
     #[cfg(feature = "sandbox")]
     pub fn demo_sandbox(&self) -> Option<&crate::sandbox::Sandbox> {
-        self.demo.as_ref()
+        self.services.demo.as_ref()
     }
 
     /// Whether the window shows the demo profile.
     pub fn is_demo(&self) -> bool {
         #[cfg(feature = "sandbox")]
         {
-            self.demo.is_some()
+            self.services.demo.is_some()
         }
         #[cfg(not(feature = "sandbox"))]
         {
@@ -310,7 +320,7 @@ impl App {
         self.profile = Some(profile);
         self.stored_secrets.clear();
         match tempfile::tempdir() {
-            Ok(dir) => self.demo_dirs = Some(dir),
+            Ok(dir) => self.services.demo_dirs = Some(dir),
             Err(e) => self.log.push(
                 LogLevel::Warn,
                 format!("The demo's history cannot be kept ({e}); syncs still work"),
@@ -328,7 +338,7 @@ impl App {
                 sandbox.synthesize_url()
             ),
         );
-        self.demo = Some(sandbox);
+        self.services.demo = Some(sandbox);
     }
 
     #[cfg(feature = "sandbox")]
@@ -369,25 +379,25 @@ impl App {
 
     /// Replaces how the window asks where to save (tests switch to "no dialog here").
     pub fn set_save_dialog(&mut self, dialog: Box<dyn SaveDialog>) {
-        self.save_dialog = dialog;
+        self.services.save_dialog = dialog;
     }
 
     pub fn worker(&self) -> &Worker<App> {
-        &self.worker
+        &self.services.worker
     }
 
     pub fn egui_ctx(&self) -> &egui::Context {
-        &self.ctx
+        &self.services.ctx
     }
 
     /// Whether a job of this kind is in flight.
     pub fn is_running(&self, kind: JobKind) -> bool {
-        self.worker.is_running(kind)
+        self.services.worker.is_running(kind)
     }
 
     /// Draws one frame into `ui` (the whole window).
     pub fn show(&mut self, ui: &mut egui::Ui) {
-        for event in self.worker.poll() {
+        for event in self.services.worker.poll() {
             self.on_event(event);
         }
         let mut actions = Vec::new();
@@ -548,8 +558,8 @@ impl App {
             connectwise_test: Some(&self.connectwise_test),
             synthesize_test: Some(&self.synthesize_test),
             discovery: self.connectwise_report.as_ref(),
-            connectwise_busy: self.worker.is_running(TestConnectWiseJob::KIND),
-            synthesize_busy: self.worker.is_running(TestSynthesizeJob::KIND),
+            connectwise_busy: self.services.worker.is_running(TestConnectWiseJob::KIND),
+            synthesize_busy: self.services.worker.is_running(TestSynthesizeJob::KIND),
             read_only: false,
         };
         let both_passed = matches!(self.connectwise_test, TestState::Passed(_))
@@ -580,7 +590,7 @@ impl App {
         egui::CollapsingHeader::new("Synthesize integration status")
             .id_salt("status_section")
             .show(ui, |ui| {
-                let busy = self.worker.is_running(crate::worker::SetStatusJob::KIND);
+                let busy = self.services.worker.is_running(crate::worker::SetStatusJob::KIND);
                 for action in integration_status_ui(ui, &mut self.sync, busy) {
                     actions.push(Action::Sync(action));
                 }
@@ -628,13 +638,13 @@ impl App {
     where
         App: Handles<J>,
     {
-        self.worker.start(job);
+        self.services.worker.start(job);
     }
 
     /// Leaves the current profile's jobs behind: they are cancelled (a sync excepted) and their
     /// answers are ignored, so a late answer for the previous profile never lands in the new one.
     pub(crate) fn new_epoch(&mut self) {
-        self.worker.new_epoch();
+        self.services.worker.new_epoch();
         // The list was the previous tenant's.
         self.type_list = TypeList::default();
     }
@@ -692,10 +702,10 @@ impl App {
                 }
             }
             ConnectionAction::CancelConnectWiseTest => {
-                self.worker.cancel(TestConnectWiseJob::KIND);
+                self.services.worker.cancel(TestConnectWiseJob::KIND);
             }
             ConnectionAction::CancelSynthesizeTest => {
-                self.worker.cancel(TestSynthesizeJob::KIND);
+                self.services.worker.cancel(TestSynthesizeJob::KIND);
             }
             ConnectionAction::TestConnectWise => match self.form.connectwise_settings() {
                 Ok(settings) => {
@@ -720,7 +730,7 @@ impl App {
             Action::Cancel(kind) => {
                 self.log
                     .push(LogLevel::Info, format!("Cancelling {}", kind.label()));
-                self.worker.cancel(kind);
+                self.services.worker.cancel(kind);
             }
             Action::Connection(action) => self.connection_action(action),
             Action::ExportCsv => self.export_with_dialog(),
@@ -780,7 +790,7 @@ impl App {
             Action::TryDemo => self.start_demo(),
             Action::OpenFolder(folder) => {
                 let url = format!("file://{}", folder.display());
-                self.ctx.open_url(egui::OpenUrl::new_tab(url));
+                self.services.ctx.open_url(egui::OpenUrl::new_tab(url));
             }
             Action::RefreshHistory => self.read_history(),
             Action::OpenRun(run_id) => self.open_run(run_id),

@@ -123,7 +123,7 @@ impl App {
     /// Reads the journal for History on the worker (on opening the tab, Refresh, and after a
     /// run); the tab shows the last view meanwhile.
     pub(super) fn read_history(&mut self) {
-        if self.worker.is_running(ReadHistoryJob::KIND) {
+        if self.services.worker.is_running(ReadHistoryJob::KIND) {
             return;
         }
         let Some(place) = self.history_place() else {
@@ -208,7 +208,7 @@ impl App {
 
     pub(super) fn history_tab_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         // Asked again once a read left behind by a profile switch has ended.
-        if self.history.is_none() && !self.worker.is_running(ReadHistoryJob::KIND) {
+        if self.history.is_none() && !self.services.worker.is_running(ReadHistoryJob::KIND) {
             // Read on the worker, asked for after drawing.
             actions.push(Action::RefreshHistory);
         }
@@ -244,7 +244,7 @@ impl App {
             ui.label("No sync has run for this profile yet.");
             return;
         }
-        let busy = self.worker.is_running(SYNC);
+        let busy = self.services.worker.is_running(SYNC);
         if let Some(report) = &view.detail {
             run_detail_ui(ui, report, actions);
             compare_picker_ui(ui, report, &view.runs, actions);

@@ -27,7 +27,7 @@ const NOT_REMOVED: &str = "\u{0}";
 impl App {
     /// Reads the profile list again; unreadable files are reported, never lost.
     pub fn refresh_profiles(&mut self) {
-        let list = self.store.list();
+        let list = self.services.store.list();
         self.apply_profile_list(list);
     }
 
@@ -47,9 +47,9 @@ impl App {
     /// The folders history is kept in (the demo's own temporary ones in demo mode).
     pub fn history_dirs(&self) -> Option<AppDirs> {
         if self.is_demo() {
-            self.demo_dirs.as_ref().map(|d| AppDirs::at(d.path()))
+            self.services.demo_dirs.as_ref().map(|d| AppDirs::at(d.path()))
         } else {
-            Some(self.dirs.clone())
+            Some(self.services.dirs.clone())
         }
     }
 
@@ -69,7 +69,7 @@ impl App {
         let text = e.to_string();
         self.log.push(LogLevel::Error, text.clone());
         if matches!(e, SecretError::KeychainUnavailable { .. }) && !self.is_demo() {
-            self.secrets = Arc::new(SessionStore::new());
+            self.services.secrets = Arc::new(SessionStore::new());
             self.keychain_problem = Some(text);
         } else {
             self.dialog_error = Some(text);
@@ -79,7 +79,7 @@ impl App {
     /// Opens a stored profile there and then: at start, before the window shows. Afterwards a
     /// profile is opened on the worker ([`ProfileAction::Switch`]).
     pub fn switch_profile(&mut self, name: &str) {
-        match open_profile(&self.store, self.secrets.as_ref(), name) {
+        match open_profile(&self.services.store, self.services.secrets.as_ref(), name) {
             Ok(opened) => self.apply_opened(opened),
             Err(e) => {
                 self.log.push(LogLevel::Error, e);
@@ -98,9 +98,9 @@ impl App {
         } = opened;
         #[cfg(feature = "sandbox")]
         {
-            self.demo = None;
+            self.services.demo = None;
         }
-        self.demo_dirs = None;
+        self.services.demo_dirs = None;
         if let Some(e) = key_error {
             self.on_secret_error(&e);
         }
@@ -189,7 +189,7 @@ impl App {
 
     /// Profile work runs one job at a time, in the order asked; saves waiting in a row are one.
     fn queue_profile_work(&mut self, work: ProfileWork) {
-        if self.profile_queue.is_empty() && !self.worker.is_running(ProfileJob::KIND) {
+        if self.profile_queue.is_empty() && !self.services.worker.is_running(ProfileJob::KIND) {
             self.start_profile_job(work);
             return;
         }
@@ -200,21 +200,21 @@ impl App {
         self.profile_step_running = work.step != ProfileStep::SaveOnly;
         // The demo never saves, so profile work always uses the real store.
         self.start_job(ProfileJob {
-            store: self.store.clone(),
-            secrets: Arc::clone(&self.secrets),
+            store: self.services.store.clone(),
+            secrets: Arc::clone(&self.services.secrets),
             work,
         });
     }
 
     /// Whether profile work is running or waiting (a profile being opened, saved or renamed).
     pub fn profile_work_pending(&self) -> bool {
-        !self.profile_queue.is_empty() || self.worker.is_running(ProfileJob::KIND)
+        !self.profile_queue.is_empty() || self.services.worker.is_running(ProfileJob::KIND)
     }
 
     /// Whether a profile is being opened, created, renamed, duplicated or deleted: the form is
     /// about to be replaced, so it is not editable meanwhile.
     pub fn profile_changing(&self) -> bool {
-        (self.profile_step_running && self.worker.is_running(ProfileJob::KIND))
+        (self.profile_step_running && self.services.worker.is_running(ProfileJob::KIND))
             || self
                 .profile_queue
                 .iter()
@@ -247,7 +247,7 @@ impl App {
                     // The session store that replaced a missing keychain takes it now.
                     let kept = change.value.as_ref().is_some_and(|value| {
                         self.keychain_problem.is_some()
-                            && self.secrets.set(&save.profile, name, value).is_ok()
+                            && self.services.secrets.set(&save.profile, name, value).is_ok()
                     });
                     if current && !kept {
                         // Not stored: the next save writes it again. A removal that failed

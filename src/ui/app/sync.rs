@@ -38,7 +38,7 @@ impl App {
             }
             SyncAction::Cancel => {
                 self.log.push(LogLevel::Info, "Cancelling the sync");
-                self.worker.cancel(SYNC);
+                self.services.worker.cancel(SYNC);
             }
             SyncAction::RetryFailed => self.retry_failed(),
             SyncAction::SetStatus(status) => self.set_status(status),

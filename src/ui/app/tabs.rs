@@ -388,7 +388,7 @@ impl App {
             return;
         }
         let suggested = suggested_file_name(self.profile_name());
-        match self.save_dialog.save_file(&suggested) {
+        match self.services.save_dialog.save_file(&suggested) {
             Ok(Some(path)) => self.export_to(&path),
             Ok(None) => {
                 self.export.message = Some(Ok("Export cancelled: no file chosen.".to_owned()));
