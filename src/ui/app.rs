@@ -590,7 +590,10 @@ impl App {
         egui::CollapsingHeader::new("Synthesize integration status")
             .id_salt("status_section")
             .show(ui, |ui| {
-                let busy = self.services.worker.is_running(crate::worker::SetStatusJob::KIND);
+                let busy = self
+                    .services
+                    .worker
+                    .is_running(crate::worker::SetStatusJob::KIND);
                 for action in integration_status_ui(ui, &mut self.sync, busy) {
                     actions.push(Action::Sync(action));
                 }

@@ -207,81 +207,107 @@ impl App {
     }
 
     pub(super) fn history_tab_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        // Asked again once a read left behind by a profile switch has ended.
-        if self.history.is_none() && !self.services.worker.is_running(ReadHistoryJob::KIND) {
-            // Read on the worker, asked for after drawing.
+        let tenant = self.current_plan_context().map(|c| {
+            let t = c.tenant;
+            format!(
+                "Tenant: ConnectWise company {} at {}, Synthesize at {}",
+                t.connectwise_company_id, t.connectwise_host, t.synthesize_url
+            )
+        });
+        let screen = HistoryScreen {
+            tenant,
+            history: self.history.as_ref(),
+            reading: self.services.worker.is_running(ReadHistoryJob::KIND),
+            syncing: self.services.worker.is_running(SYNC),
+        };
+        actions.extend(history_ui(ui, &screen));
+    }
+}
+
+/// What the History tab shows: the tenant it belongs to, the runs read (or why not), and
+/// whether a read or a sync is on its way.
+pub struct HistoryScreen<'a> {
+    /// The tenant in words, when the form names one.
+    pub tenant: Option<String>,
+    /// `None`: not read yet.
+    pub history: Option<&'a Result<HistoryView, String>>,
+    pub reading: bool,
+    pub syncing: bool,
+}
+
+/// Draws History from `screen`; what the user asked for comes back as actions.
+pub fn history_ui(ui: &mut egui::Ui, screen: &HistoryScreen<'_>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    // Asked again once a read left behind by a profile switch has ended.
+    if screen.history.is_none() && !screen.reading {
+        // Read on the worker, asked for after drawing.
+        actions.push(Action::RefreshHistory);
+    }
+    ui.horizontal(|ui| {
+        ui.heading("History");
+        if ui.button("Refresh history").clicked() {
             actions.push(Action::RefreshHistory);
         }
-        ui.horizontal(|ui| {
-            ui.heading("History");
-            if ui.button("Refresh history").clicked() {
-                actions.push(Action::RefreshHistory);
-            }
-        });
-        if let Some(context) = self.current_plan_context() {
-            let tenant = &context.tenant;
-            ui.label(format!(
-                "Tenant: ConnectWise company {} at {}, Synthesize at {}",
-                tenant.connectwise_company_id, tenant.connectwise_host, tenant.synthesize_url
-            ));
-        }
-        let view = match &self.history {
-            Some(Ok(view)) => view,
-            Some(Err(e)) => {
-                ui.colored_label(ui.visuals().error_fg_color, e);
-                return;
-            }
-            None => {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label("Reading the history…");
-                });
-                return;
-            }
-        };
-        adjustment_changes_ui(ui, &view.changes);
-        if view.runs.is_empty() {
-            ui.label("No sync has run for this profile yet.");
-            return;
-        }
-        let busy = self.services.worker.is_running(SYNC);
-        if let Some(report) = &view.detail {
-            run_detail_ui(ui, report, actions);
-            compare_picker_ui(ui, report, &view.runs, actions);
-            if let Some(comparison) = &view.comparison {
-                comparison_ui(ui, comparison, actions);
-            }
-            ui.separator();
-        }
-        // Filling the space, so the sideways scroll bar sits at the bottom of the tab rather
-        // than over the last run's buttons.
-        egui::ScrollArea::both()
-            .id_salt("history_scroll")
-            .auto_shrink([false, false])
-            .show(ui, |ui| {
-                egui::Grid::new("history_grid")
-                    .striped(true)
-                    .num_columns(7)
-                    .show(ui, |ui| {
-                        for title in [
-                            "",
-                            "When",
-                            "What",
-                            "Outcome",
-                            "Sent",
-                            "Unmapped / failed",
-                            "",
-                        ] {
-                            ui.strong(title);
-                        }
-                        ui.end_row();
-                        for run in &view.runs {
-                            run_row_ui(ui, view, run, busy, actions);
-                            ui.end_row();
-                        }
-                    });
-            });
+    });
+    if let Some(tenant) = &screen.tenant {
+        ui.label(tenant);
     }
+    let view = match screen.history {
+        Some(Ok(view)) => view,
+        Some(Err(e)) => {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+            return actions;
+        }
+        None => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Reading the history…");
+            });
+            return actions;
+        }
+    };
+    adjustment_changes_ui(ui, &view.changes);
+    if view.runs.is_empty() {
+        ui.label("No sync has run for this profile yet.");
+        return actions;
+    }
+    if let Some(report) = &view.detail {
+        run_detail_ui(ui, report, &mut actions);
+        compare_picker_ui(ui, report, &view.runs, &mut actions);
+        if let Some(comparison) = &view.comparison {
+            comparison_ui(ui, comparison, &mut actions);
+        }
+        ui.separator();
+    }
+    // Filling the space, so the sideways scroll bar sits at the bottom of the tab rather than
+    // over the last run's buttons.
+    egui::ScrollArea::both()
+        .id_salt("history_scroll")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            egui::Grid::new("history_grid")
+                .striped(true)
+                .num_columns(7)
+                .show(ui, |ui| {
+                    for title in [
+                        "",
+                        "When",
+                        "What",
+                        "Outcome",
+                        "Sent",
+                        "Unmapped / failed",
+                        "",
+                    ] {
+                        ui.strong(title);
+                    }
+                    ui.end_row();
+                    for run in &view.runs {
+                        run_row_ui(ui, view, run, screen.syncing, &mut actions);
+                        ui.end_row();
+                    }
+                });
+        });
+    actions
 }
 
 /// One run's line in the list.

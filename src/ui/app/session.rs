@@ -47,7 +47,10 @@ impl App {
     /// The folders history is kept in (the demo's own temporary ones in demo mode).
     pub fn history_dirs(&self) -> Option<AppDirs> {
         if self.is_demo() {
-            self.services.demo_dirs.as_ref().map(|d| AppDirs::at(d.path()))
+            self.services
+                .demo_dirs
+                .as_ref()
+                .map(|d| AppDirs::at(d.path()))
         } else {
             Some(self.services.dirs.clone())
         }
@@ -247,7 +250,11 @@ impl App {
                     // The session store that replaced a missing keychain takes it now.
                     let kept = change.value.as_ref().is_some_and(|value| {
                         self.keychain_problem.is_some()
-                            && self.services.secrets.set(&save.profile, name, value).is_ok()
+                            && self
+                                .services
+                                .secrets
+                                .set(&save.profile, name, value)
+                                .is_ok()
                     });
                     if current && !kept {
                         // Not stored: the next save writes it again. A removal that failed
