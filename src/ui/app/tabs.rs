@@ -263,58 +263,28 @@ impl App {
     /// The status bar: the latest outcome of each kind of action, at the bottom of the window
     /// so a message never moves the buttons above.
     pub(super) fn status_bar_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        // The theme sits at the bar's right end, where it never crowds the profile bar; the
-        // messages take the rest of the line.
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            theme_choice_ui(ui);
-            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
-                self.status_messages_ui(ui, actions);
-            });
-        });
-    }
-
-    fn status_messages_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        let mut any = false;
-        let error = ui.visuals().error_fg_color;
         let preview_error = self
             .preview
             .error
             .as_ref()
             .map(|e| Err::<String, _>(e.clone()));
-        for message in [
-            &preview_error,
-            &self.sync.message,
-            &self.sync.status_message,
-            &self.export.message,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            any = true;
-            match message {
-                Ok(text) => ui.label(text),
-                Err(text) => ui.colored_label(error, text),
-            };
-        }
-        if let (Some(Ok(_)), Some(folder)) = (&self.export.message, &self.export.saved_folder)
-            && ui.button("Open folder").clicked()
-        {
-            actions.push(Action::OpenFolder(folder.clone()));
-        }
-        if self.is_demo() {
-            // Said where it is always in sight, without taking a line from the table.
-            ui.add(
-                egui::Label::new(
-                    egui::RichText::new(
-                        "Demo: generated data on a built-in sandbox. Its history and keys are temporary and go when the window closes; pick a profile above to leave it (a profile made with New profile is a real one, saved with your others).",
-                    )
-                    .color(ui.visuals().warn_fg_color),
-                )
-                .truncate(),
-            );
-        } else if !any {
-            ui.weak("Ready.");
-        }
+        let screen = StatusScreen {
+            messages: [
+                &preview_error,
+                &self.sync.message,
+                &self.sync.status_message,
+                &self.export.message,
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            saved_folder: match (&self.export.message, &self.export.saved_folder) {
+                (Some(Ok(_)), Some(folder)) => Some(folder.as_path()),
+                _ => None,
+            },
+            demo: self.is_demo(),
+        };
+        actions.extend(status_bar_ui(ui, &screen));
     }
 
     /// The typed path, when no save dialog could open: a small window of its own, with the
@@ -523,4 +493,50 @@ fn table_notices_ui(
     for warning in &table.warnings {
         ui.colored_label(ui.visuals().warn_fg_color, format!("Warning: {warning}"));
     }
+}
+
+/// What the status bar says: the messages of the last actions (an error as `Err`), the folder
+/// of a CSV just saved, and whether the window shows the demo.
+pub struct StatusScreen<'a> {
+    pub messages: Vec<&'a Result<String, String>>,
+    pub saved_folder: Option<&'a std::path::Path>,
+    pub demo: bool,
+}
+
+/// Draws the status bar: the messages on the left, the theme at the right end, where it never
+/// crowds the profile bar.
+pub fn status_bar_ui(ui: &mut egui::Ui, screen: &StatusScreen<'_>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+        theme_choice_ui(ui);
+        ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+            let error = ui.visuals().error_fg_color;
+            for message in &screen.messages {
+                match message {
+                    Ok(text) => ui.label(text),
+                    Err(text) => ui.colored_label(error, text),
+                };
+            }
+            if let Some(folder) = screen.saved_folder
+                && ui.button("Open folder").clicked()
+            {
+                actions.push(Action::OpenFolder(folder.to_path_buf()));
+            }
+            if screen.demo {
+                // Said where it is always in sight, without taking a line from the table.
+                ui.add(
+                    egui::Label::new(
+                        egui::RichText::new(
+                            "Demo: generated data on a built-in sandbox. Its history and keys are temporary and go when the window closes; pick a profile above to leave it (a profile made with New profile is a real one, saved with your others).",
+                        )
+                        .color(ui.visuals().warn_fg_color),
+                    )
+                    .truncate(),
+                );
+            } else if screen.messages.is_empty() {
+                ui.weak("Ready.");
+            }
+        });
+    });
+    actions
 }
