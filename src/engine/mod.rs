@@ -18,6 +18,7 @@ pub mod settings;
 pub mod status;
 pub mod sync;
 pub mod tenant;
+pub mod tenants;
 
 pub use crate::api::connectwise::{
     ConnectWiseSettings, ConnectionReport, ConnectionStep, DEFAULT_API_VERSION, FetchProgress,
