@@ -10,6 +10,7 @@ pub mod profiles;
 pub mod steps;
 pub mod sync_view;
 pub mod table;
+pub mod tenants;
 mod widgets;
 
 pub use app::{Action, App, AppContext, DEMO_PROFILE, ExportState, Persisted, PreviewState, Tab};

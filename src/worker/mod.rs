@@ -13,6 +13,7 @@
 
 mod jobs;
 mod runner;
+mod tenant_jobs;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +27,11 @@ pub use jobs::{
     TestSynthesizeJob, WindowPreview,
 };
 pub use runner::{Answer, Worker, WorkerError, WorkerEvent};
+pub use tenant_jobs::{
+    PlanAllJob, PlannedTenant, PreviewAllJob, PreviewTotals, SendAllJob, SetWebhookJob,
+    TenantPlanEntry, TenantPreviewed, TenantSendResult, TenantStep, TenantsOverviewJob,
+    TestNotificationJob,
+};
 
 /// A kind of job, named by its label; one job of each kind may run at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,0 +1,294 @@
+//! The Tenants tab's glue: its actions turned into worker jobs, and the jobs' answers applied
+//! to its state (see `ui::tenants` for what it draws).
+
+use std::sync::Arc;
+
+use super::super::log::LogLevel;
+use super::super::tenants::{TenantsAction, TenantsView, result_words, show_tenants};
+use super::App;
+use crate::engine::tenants::{TenantOutcome, TenantRow};
+use crate::worker::{
+    Handles, Job, JobError, PlanAllJob, PreviewAllJob, SYNC, SendAllJob, SetWebhookJob,
+    TenantPlanEntry, TenantPreviewed, TenantSendResult, TenantStep, TenantsOverviewJob,
+    TestNotificationJob,
+};
+
+impl App {
+    /// Whether Preview all, a plan or a send of many tenants (or any sync) runs.
+    pub fn tenants_busy(&self) -> bool {
+        self.worker.is_running(PreviewAllJob::KIND) || self.worker.is_running(SYNC)
+    }
+
+    /// The Tenants tab; its actions are handled right after it is drawn.
+    pub(super) fn tenants_tab(&mut self, ui: &mut egui::Ui) {
+        if self.tenants.rows.is_none() && !self.worker.is_running(TenantsOverviewJob::KIND) {
+            self.refresh_tenants();
+        }
+        let profile =
+            (!self.is_demo() && self.profile.is_some()).then(|| self.profile_name().to_owned());
+        let view = TenantsView {
+            busy: self.tenants_busy(),
+            profile: profile.as_deref(),
+        };
+        let actions = show_tenants(ui, &mut self.tenants, view);
+        for action in actions {
+            self.on_tenants_action(action);
+        }
+    }
+
+    /// Reads every profile's last run again, on the worker.
+    pub fn refresh_tenants(&mut self) {
+        self.start_job(TenantsOverviewJob {
+            dirs: self.dirs.clone(),
+        });
+    }
+
+    fn tenant_names(&self) -> Vec<String> {
+        match &self.tenants.rows {
+            Some(Ok(rows)) => rows.iter().map(|r| r.name.clone()).collect(),
+            _ => self.profile_names.clone(),
+        }
+    }
+
+    fn on_tenants_action(&mut self, action: TenantsAction) {
+        match action {
+            TenantsAction::Refresh => self.refresh_tenants(),
+            TenantsAction::PreviewAll => {
+                self.tenants.previews.clear();
+                self.tenants.message = None;
+                self.start_job(PreviewAllJob {
+                    dirs: self.dirs.clone(),
+                    secrets: Arc::clone(&self.secrets),
+                    names: self.tenant_names(),
+                });
+            }
+            TenantsAction::PlanAll => {
+                self.tenants.results.clear();
+                self.tenants.message = None;
+                self.start_job(PlanAllJob {
+                    dirs: self.dirs.clone(),
+                    secrets: Arc::clone(&self.secrets),
+                    names: self.tenant_names(),
+                });
+            }
+            TenantsAction::CancelSendAll => {
+                if self.tenants.plans.take().is_some() {
+                    self.tenants.message = Some(Ok("Send all cancelled: nothing was sent.".into()));
+                    self.log
+                        .push(LogLevel::Info, "Send all cancelled; nothing was sent");
+                }
+            }
+            TenantsAction::ConfirmSendAll => self.send_all(),
+            TenantsAction::Stop => {
+                self.worker.cancel(PreviewAllJob::KIND);
+                self.worker.cancel(SYNC);
+            }
+            TenantsAction::OpenSchedule => {}
+            TenantsAction::SaveWebhook => {
+                if self.is_demo() || self.profile.is_none() {
+                    return;
+                }
+                let url =
+                    crate::storage::Secret::new(std::mem::take(&mut self.tenants.webhook_text));
+                self.start_job(SetWebhookJob {
+                    profile: self.profile_name().to_owned(),
+                    url,
+                    secrets: Arc::clone(&self.secrets),
+                });
+            }
+            TenantsAction::TestNotification => {
+                let Some(profile) = self.profile.as_ref().filter(|_| !self.is_demo()) else {
+                    return;
+                };
+                self.tenants.notify_message = Some(Ok("Sending a test notification…".into()));
+                self.start_job(TestNotificationJob {
+                    profile: profile.name.clone(),
+                    settings: profile.notify,
+                    secrets: Arc::clone(&self.secrets),
+                });
+            }
+        }
+    }
+
+    /// Sends the plans the user confirmed: the tenants without a plan are reported failed
+    /// here; the others (those a safety check stops included, which send nothing) go to the
+    /// worker one after another.
+    fn send_all(&mut self) {
+        let Some(plans) = self.tenants.plans.take() else {
+            return;
+        };
+        let mut tenants = Vec::new();
+        for TenantPlanEntry { name, result } in plans {
+            match result {
+                Ok(planned) => tenants.push((name, planned)),
+                Err(message) => {
+                    self.tenants.results.insert(
+                        name.clone(),
+                        TenantSendResult {
+                            name,
+                            outcome: TenantOutcome::Failed,
+                            message: Some(message),
+                            figures: None,
+                            notified: None,
+                        },
+                    );
+                }
+            }
+        }
+        self.log.push(
+            LogLevel::Info,
+            format!("Send all confirmed for {} tenant(s)", tenants.len()),
+        );
+        self.start_job(SendAllJob {
+            secrets: Arc::clone(&self.secrets),
+            tenants,
+        });
+    }
+
+    fn tenants_working(&mut self, index: usize, total: usize, name: String, what: &'static str) {
+        self.tenants.working = Some((index, total, name, what));
+    }
+
+    fn tenants_stopped(&mut self, what: &str, result: Result<(), JobError>) {
+        self.tenants.working = None;
+        if let Err(e) = result {
+            let text = match e {
+                JobError::Cancelled => format!("{what} stopped."),
+                e => format!("{what}: {e}"),
+            };
+            self.log.push(LogLevel::Warn, text.clone());
+            self.tenants.message = Some(Err(text));
+        }
+    }
+}
+
+impl Handles<TenantsOverviewJob> for App {
+    fn on_outcome(&mut self, outcome: Result<Vec<TenantRow>, JobError>) {
+        self.tenants.rows = Some(outcome.map_err(|e| e.to_string()));
+    }
+}
+
+impl Handles<PreviewAllJob> for App {
+    fn on_progress(&mut self, progress: TenantStep<TenantPreviewed>) {
+        match progress {
+            TenantStep::Working { index, total, name } => {
+                self.tenants_working(index, total, name, "Previewing");
+            }
+            TenantStep::Finished(previewed) => {
+                if let Err(e) = &previewed.result {
+                    self.log.push(
+                        LogLevel::Warn,
+                        format!("Preview of {}: {e}", previewed.name),
+                    );
+                }
+                self.tenants
+                    .previews
+                    .insert(previewed.name.clone(), previewed.result);
+            }
+        }
+    }
+
+    fn on_outcome(&mut self, outcome: Result<(), JobError>) {
+        self.tenants_stopped("Preview all", outcome.clone());
+        if outcome.is_ok() {
+            let failed = self
+                .tenants
+                .previews
+                .values()
+                .filter(|r| r.is_err())
+                .count();
+            let total = self.tenants.previews.len();
+            self.tenants.message = Some(Ok(format!(
+                "Preview all: {} of {total} tenant(s) previewed, {failed} failed.",
+                total - failed
+            )));
+        }
+    }
+}
+
+impl Handles<PlanAllJob> for App {
+    fn on_progress(&mut self, progress: TenantStep<std::convert::Infallible>) {
+        let TenantStep::Working { index, total, name } = progress;
+        self.tenants_working(index, total, name, "Planning");
+    }
+
+    fn on_outcome(&mut self, outcome: Result<Vec<TenantPlanEntry>, JobError>) {
+        self.tenants.working = None;
+        match outcome {
+            Ok(plans) => self.tenants.plans = Some(plans),
+            Err(e) => self.tenants_stopped("Planning all tenants", Err(e)),
+        }
+    }
+}
+
+impl Handles<SendAllJob> for App {
+    fn on_progress(&mut self, progress: TenantStep<TenantSendResult>) {
+        match progress {
+            TenantStep::Working { index, total, name } => {
+                self.tenants_working(index, total, name, "Sending");
+            }
+            TenantStep::Finished(result) => {
+                let level = if result.outcome == TenantOutcome::Done {
+                    LogLevel::Info
+                } else {
+                    LogLevel::Warn
+                };
+                self.log.push(
+                    level,
+                    format!("Send all, {}: {}", result.name, result_words(&result)),
+                );
+                self.tenants.results.insert(result.name.clone(), result);
+            }
+        }
+    }
+
+    fn on_outcome(&mut self, outcome: Result<(), JobError>) {
+        self.tenants_stopped("Send all", outcome.clone());
+        if outcome.is_ok() {
+            let results = &self.tenants.results;
+            let worst = TenantOutcome::worst(results.values().map(|r| r.outcome));
+            let not_done = results
+                .values()
+                .filter(|r| r.outcome != TenantOutcome::Done)
+                .count();
+            self.tenants.message = Some(if not_done == 0 {
+                Ok(format!("Send all: all {} tenant(s) done.", results.len()))
+            } else {
+                Err(format!(
+                    "Send all: {} of {} tenant(s) done, {not_done} not done (worst: {}).",
+                    results.len() - not_done,
+                    results.len(),
+                    worst.words()
+                ))
+            });
+        }
+        // The last runs changed.
+        self.tenants.rows = None;
+    }
+}
+
+impl Handles<TestNotificationJob> for App {
+    fn on_outcome(&mut self, outcome: Result<(), JobError>) {
+        self.tenants.notify_message = Some(match outcome {
+            Ok(()) => {
+                self.log.push(LogLevel::Info, "Test notification sent");
+                Ok("Test notification sent.".into())
+            }
+            Err(e) => {
+                self.log
+                    .push(LogLevel::Warn, format!("Test notification not sent: {e}"));
+                Err(format!("Test notification not sent: {e}"))
+            }
+        });
+    }
+}
+
+impl Handles<SetWebhookJob> for App {
+    fn on_outcome(&mut self, outcome: Result<bool, JobError>) {
+        self.tenants.notify_message = Some(match outcome {
+            Ok(true) => Ok("Webhook stored in the keychain.".into()),
+            Ok(false) => Ok("Webhook removed.".into()),
+            Err(e) => Err(format!("The webhook was not stored: {e}")),
+        });
+    }
+}
