@@ -14,6 +14,7 @@ pub mod notify;
 pub mod preview;
 pub mod profile_work;
 pub mod report;
+pub mod schedule;
 pub mod settings;
 pub mod status;
 pub mod sync;
