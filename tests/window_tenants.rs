@@ -275,3 +275,103 @@ fn test_notification_reaches_the_profiles_webhook() {
             .all(|l| !l.text.contains("secret-token-part"))
     );
 }
+
+/// Replaces a field's text: focus, select all, type.
+fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get_by_label(label).type_text(text);
+    h.run_steps(2);
+}
+
+fn wait_schedule(h: &mut Harness<'_, App>, what: &str) {
+    step_until(h, Duration::from_secs(20), what, |h| {
+        h.state()
+            .tenants
+            .schedule
+            .as_ref()
+            .is_some_and(|d| !d.running && d.answer.is_some())
+    });
+    h.run_steps(5);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_schedule_dialog_writes_the_entry_and_shows_it_without_calling_the_scheduler() {
+    use cw_shared_devices::storage::schedule::Scheduler;
+    use cw_shared_devices::worker::SchedulePlace;
+
+    let mut rig = Rig::new();
+    // The scheduler's place in the test's folder, its tool never called (as under
+    // CW_SHARED_DEVICES_NO_SCHEDULER): the real scheduler is never touched.
+    let units = tempfile::tempdir().unwrap();
+    rig.h.state_mut().tenants.schedule_place = Some(SchedulePlace {
+        scheduler: Scheduler::Systemd {
+            unit_dir: units.path().to_owned(),
+        },
+        call_tool: false,
+    });
+    rig.h.get_by_label("Schedule…").click();
+    rig.h.run_steps(2);
+    wait_schedule(&mut rig.h, "the schedules");
+    assert!(rig.h.query_by_label("No scheduled syncs.").is_some());
+
+    type_into(&mut rig.h, "Time (HH:MM)", "25:00");
+    rig.h.get_by_label("Install").click();
+    rig.h.run_steps(3);
+    let dialog = rig.h.state().tenants.schedule.as_ref().unwrap();
+    assert!(dialog.field_error.is_some(), "a bad time was taken");
+    assert!(std::fs::read_dir(units.path()).unwrap().next().is_none());
+
+    type_into(&mut rig.h, "Time (HH:MM)", "03:30");
+    rig.h.get_by_label("Install").click();
+    rig.h.run_steps(2);
+    wait_schedule(&mut rig.h, "the install");
+
+    let answer = rig
+        .h
+        .state()
+        .tenants
+        .schedule
+        .as_ref()
+        .unwrap()
+        .answer
+        .clone();
+    let answer = answer.unwrap().unwrap();
+    let done = answer.done.clone().unwrap().unwrap();
+    assert!(
+        done.contains("sync of profile \"Acme\", daily at 03:30") && done.contains("Not loaded"),
+        "{done}"
+    );
+    // What it would have run is shown, not run.
+    let (_, commands) = answer.not_run.clone().unwrap();
+    assert!(
+        commands.iter().any(|c| c.contains("systemctl")),
+        "{commands:?}"
+    );
+    assert!(
+        rig.h
+            .query_by_label_contains("--profile Acme sync")
+            .is_some()
+    );
+    assert_eq!(answer.schedules.len(), 1);
+    let timer = units.path().join(format!(
+        "{}.timer",
+        answer.schedules[0].schedule.run.entry_name()
+    ));
+    let text = std::fs::read_to_string(&timer).unwrap();
+    assert!(text.contains("OnCalendar=*-*-* 03:30:00"), "{text}");
+    assert!(
+        rig.h
+            .query_by_label_contains(&format!("file: {}", timer.display()))
+            .is_some()
+    );
+
+    rig.h.get_by_label("Remove").click();
+    rig.h.run_steps(2);
+    wait_schedule(&mut rig.h, "the removal");
+    assert!(!timer.exists());
+    assert!(rig.h.query_by_label("No scheduled syncs.").is_some());
+}

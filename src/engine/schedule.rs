@@ -212,7 +212,7 @@ pub struct ShownSchedule {
 /// and the records that could not be read.
 pub fn show(
     store: &ScheduleStore,
-    usable: Result<(), String>,
+    usable: &Result<(), String>,
 ) -> Result<(Vec<ShownSchedule>, Vec<String>), ScheduleStoreError> {
     let (list, problems) = store.list()?;
     let shown = list

@@ -7,6 +7,7 @@ pub mod counting_form;
 pub mod export;
 pub mod log;
 pub mod profiles;
+pub mod schedule_dialog;
 pub mod steps;
 pub mod sync_view;
 pub mod table;

@@ -30,6 +30,10 @@ pub struct TenantsState {
     pub webhook_text: String,
     /// What the last webhook save or test said.
     pub notify_message: Option<Result<String, String>>,
+    /// The "Schedule…" dialog, when open.
+    pub schedule: Option<super::schedule_dialog::ScheduleDialog>,
+    /// Where schedules are written instead of this machine's scheduler (tests).
+    pub schedule_place: Option<crate::worker::SchedulePlace>,
 }
 
 impl TenantsState {
@@ -264,13 +268,14 @@ fn webhook_section(
         printable(profile)
     ));
     ui.horizontal(|ui| {
+        let label = ui.label("Webhook URL");
         ui.add(
             egui::TextEdit::singleline(&mut state.webhook_text)
                 .password(true)
                 .hint_text("https://…")
                 .desired_width(360.0),
         )
-        .labelled_by(ui.label("Webhook URL").id);
+        .labelled_by(label.id);
         if ui.button("Save webhook").clicked() {
             actions.push(TenantsAction::SaveWebhook);
         }

@@ -13,6 +13,7 @@
 
 mod jobs;
 mod runner;
+mod schedule_jobs;
 mod tenant_jobs;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ pub use jobs::{
     TestSynthesizeJob, WindowPreview,
 };
 pub use runner::{Answer, Worker, WorkerError, WorkerEvent};
+pub use schedule_jobs::{ScheduleAnswer, ScheduleJob, SchedulePlace, ScheduleWork};
 pub use tenant_jobs::{
     PlanAllJob, PlannedTenant, PreviewAllJob, PreviewTotals, SendAllJob, SetWebhookJob,
     TenantPlanEntry, TenantPreviewed, TenantSendResult, TenantStep, TenantsOverviewJob,

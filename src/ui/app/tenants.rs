@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use super::super::log::LogLevel;
+use super::super::schedule_dialog::{ScheduleAction, ScheduleDialog, show_schedule_dialog};
 use super::super::tenants::{TenantsAction, TenantsView, result_words, show_tenants};
 use super::App;
 use crate::engine::tenants::{TenantOutcome, TenantRow};
 use crate::worker::{
-    Handles, Job, JobError, PlanAllJob, PreviewAllJob, SYNC, SendAllJob, SetWebhookJob,
-    TenantPlanEntry, TenantPreviewed, TenantSendResult, TenantStep, TenantsOverviewJob,
-    TestNotificationJob,
+    Handles, Job, JobError, PlanAllJob, PreviewAllJob, SYNC, ScheduleAnswer, ScheduleJob,
+    ScheduleWork, SendAllJob, SetWebhookJob, TenantPlanEntry, TenantPreviewed, TenantSendResult,
+    TenantStep, TenantsOverviewJob, TestNotificationJob,
 };
 
 impl App {
@@ -34,6 +35,7 @@ impl App {
         for action in actions {
             self.on_tenants_action(action);
         }
+        self.schedule_dialog(ui.ctx());
     }
 
     /// Reads every profile's last run again, on the worker.
@@ -83,7 +85,7 @@ impl App {
                 self.worker.cancel(PreviewAllJob::KIND);
                 self.worker.cancel(SYNC);
             }
-            TenantsAction::OpenSchedule => {}
+            TenantsAction::OpenSchedule => self.open_schedule_dialog(),
             TenantsAction::SaveWebhook => {
                 if self.is_demo() || self.profile.is_none() {
                     return;
@@ -143,6 +145,60 @@ impl App {
             secrets: Arc::clone(&self.secrets),
             tenants,
         });
+    }
+
+    /// Opens "Schedule…" for the open profile (every profile when none is open) and reads
+    /// the schedules there are.
+    pub fn open_schedule_dialog(&mut self) {
+        let profile = if self.is_demo() {
+            String::new()
+        } else {
+            self.profile_name().to_owned()
+        };
+        self.tenants.schedule = Some(ScheduleDialog::new(&profile));
+        self.start_schedule_job(ScheduleWork::Show);
+    }
+
+    fn start_schedule_job(&mut self, work: ScheduleWork) {
+        if let Some(dialog) = &mut self.tenants.schedule {
+            dialog.running = true;
+        }
+        self.start_job(ScheduleJob {
+            dirs: self.dirs.clone(),
+            place: self.tenants.schedule_place.clone(),
+            work,
+        });
+    }
+
+    fn schedule_dialog(&mut self, ctx: &egui::Context) {
+        let Some(dialog) = &mut self.tenants.schedule else {
+            return;
+        };
+        for action in show_schedule_dialog(ctx, dialog) {
+            match action {
+                ScheduleAction::Close => self.tenants.schedule = None,
+                ScheduleAction::Install => {
+                    let Some(dialog) = &mut self.tenants.schedule else {
+                        continue;
+                    };
+                    match dialog.time() {
+                        Ok(time) => {
+                            dialog.field_error = None;
+                            let target = dialog.target();
+                            self.start_schedule_job(ScheduleWork::Install { target, time });
+                        }
+                        Err(e) => dialog.field_error = Some(e),
+                    }
+                }
+                ScheduleAction::Remove => {
+                    let Some(dialog) = &self.tenants.schedule else {
+                        continue;
+                    };
+                    let target = dialog.target();
+                    self.start_schedule_job(ScheduleWork::Remove { target });
+                }
+            }
+        }
     }
 
     fn tenants_working(&mut self, index: usize, total: usize, name: String, what: &'static str) {
@@ -264,6 +320,24 @@ impl Handles<SendAllJob> for App {
         }
         // The last runs changed.
         self.tenants.rows = None;
+    }
+}
+
+impl Handles<ScheduleJob> for App {
+    fn on_outcome(&mut self, outcome: Result<ScheduleAnswer, JobError>) {
+        if let Ok(ScheduleAnswer {
+            done: Some(done), ..
+        }) = &outcome
+        {
+            match done {
+                Ok(text) => self.log.push(LogLevel::Info, text.clone()),
+                Err(text) => self.log.push(LogLevel::Warn, text.clone()),
+            }
+        }
+        if let Some(dialog) = &mut self.tenants.schedule {
+            dialog.running = false;
+            dialog.answer = Some(outcome.map_err(|e| e.to_string()));
+        }
     }
 }
 
