@@ -16,7 +16,7 @@ use cw_shared_devices::sandbox::{
     SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PARTNER_API_KEY, SANDBOX_PRIVATE_KEY,
     SANDBOX_PUBLIC_KEY, SANDBOX_VENDOR_API_KEY, Sandbox, SandboxConfig,
 };
-use cw_shared_devices::storage::secrets::MemoryStore;
+use cw_shared_devices::storage::secrets::{MemoryStore, SecretSlot};
 use cw_shared_devices::storage::{AppDirs, Profile, ProfileStore, Secret, SecretName, SecretStore};
 use cw_shared_devices::ui::{App, Tab};
 use egui_kittest::Harness;
@@ -61,6 +61,11 @@ fn add_profile(dir: &std::path::Path, store: &MemoryStore, name: &str, cw: &str,
 
 impl Rig {
     fn new() -> Self {
+        Self::with_webhook(None)
+    }
+
+    /// Three tenants; with `webhook`, each profile's notification webhook set to it.
+    fn with_webhook(webhook: Option<&str>) -> Self {
         let acme = Sandbox::start_in_background(SandboxConfig {
             seed: 1,
             ..SandboxConfig::default()
@@ -97,6 +102,13 @@ impl Rig {
             globex.cw_api_url().as_str(),
             globex.synthesize_url().as_str(),
         );
+        if let Some(url) = webhook {
+            for name in ["Acme", "Down Tenant", "Globex"] {
+                store
+                    .set_slot(name, SecretSlot::NotifyWebhook, &Secret::new(url))
+                    .unwrap();
+            }
+        }
         let (mut h, env) = build_with(egui::vec2(1280.0, 900.0), true, store, Some(dir));
         h.run_steps(3);
         common::window::settle_profiles(&mut h);
@@ -374,4 +386,30 @@ fn the_schedule_dialog_writes_the_entry_and_shows_it_without_calling_the_schedul
     wait_schedule(&mut rig.h, "the removal");
     assert!(!timer.exists());
     assert!(rig.h.query_by_label("No scheduled syncs.").is_some());
+}
+
+#[test]
+fn send_all_notifies_the_failed_tenant_as_the_command_does_and_not_the_others() {
+    let webhook = HostileServer::start(|_, _| json(200, "{}"));
+    let url = format!("{}/hooks/T000/B000/secret-token-part", webhook.url());
+    let mut rig = Rig::with_webhook(Some(&url));
+    rig.plan_all();
+    rig.h.get_by_label("Send 2 tenants").click();
+    rig.h.run_steps(2);
+    rig.wait_idle("Send all");
+    let results = &rig.h.state().tenants.results;
+    assert_eq!(results["Down Tenant"].notified, Some(Ok(())), "{results:?}");
+    assert_eq!(results["Acme"].notified, None, "a success notified unasked");
+    let requests = webhook.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["outcome"], "failed", "{body}");
+    assert_eq!(body["tenant"]["profile"], "Down Tenant", "{body}");
+    assert!(
+        rig.h
+            .state()
+            .log
+            .lines()
+            .all(|l| !l.text.contains("secret-token-part"))
+    );
 }

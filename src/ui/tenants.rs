@@ -332,7 +332,7 @@ fn confirm_dialog(ctx: &egui::Context, state: &TenantsState, actions: &mut Vec<T
                         Err(e) => {
                             ui.colored_label(
                                 ui.visuals().error_fg_color,
-                                format!("{name}: no plan, not sent: {}", printable(e)),
+                                format!("{name}: no plan, not sent: {}", printable(&e.message)),
                             );
                         }
                     }

@@ -30,9 +30,9 @@ pub use jobs::{
 pub use runner::{Answer, Worker, WorkerError, WorkerEvent};
 pub use schedule_jobs::{ScheduleAnswer, ScheduleJob, SchedulePlace, ScheduleWork};
 pub use tenant_jobs::{
-    PlanAllJob, PlannedTenant, PreviewAllJob, PreviewTotals, SendAllJob, SetWebhookJob,
-    TenantPlanEntry, TenantPreviewed, TenantSendResult, TenantStep, TenantsOverviewJob,
-    TestNotificationJob,
+    PlanAllJob, PlanFailure, PlannedTenant, PreviewAllJob, PreviewTotals, SendAllJob,
+    SetWebhookJob, TenantPlanEntry, TenantPreviewed, TenantSendResult, TenantStep,
+    TenantsOverviewJob, TestNotificationJob,
 };
 
 /// A kind of job, named by its label; one job of each kind may run at a time.

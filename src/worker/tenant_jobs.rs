@@ -129,7 +129,14 @@ impl Job for PreviewAllJob {
 #[derive(Debug)]
 pub struct TenantPlanEntry {
     pub name: String,
-    pub result: Result<PlannedTenant, String>,
+    pub result: Result<PlannedTenant, PlanFailure>,
+}
+
+/// Why a tenant has no plan, and how its run counts as ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanFailure {
+    pub outcome: TenantOutcome,
+    pub message: String,
 }
 
 /// A plan and the settings it was made from (the notification needs them after the send).
@@ -197,8 +204,14 @@ impl Job for PlanAllJob {
                 Ok(settings) => tenants::plan_tenant(&settings, context.cancel())
                     .await
                     .map(|planned| PlannedTenant { planned, settings })
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
+                    .map_err(|e| PlanFailure {
+                        outcome: TenantOutcome::of_error(&e),
+                        message: e.to_string(),
+                    }),
+                Err(e) => Err(PlanFailure {
+                    outcome: TenantOutcome::Configuration,
+                    message: e.to_string(),
+                }),
             };
             out.push(TenantPlanEntry { name, result });
         }
@@ -222,7 +235,9 @@ pub struct TenantSendResult {
 #[derive(Debug)]
 pub struct SendAllJob {
     pub secrets: Arc<dyn SecretStore>,
-    pub tenants: Vec<(String, PlannedTenant)>,
+    /// Every tenant of the confirmed list; those without a plan send nothing and are
+    /// notified of their failure, as the command notifies it.
+    pub tenants: Vec<TenantPlanEntry>,
 }
 
 impl Job for SendAllJob {
@@ -234,7 +249,7 @@ impl Job for SendAllJob {
 
     async fn run(self, context: JobContext<Self::Progress>) -> Self::Outcome {
         let total = self.tenants.len();
-        for (index, (name, tenant)) in self.tenants.into_iter().enumerate() {
+        for (index, TenantPlanEntry { name, result }) in self.tenants.into_iter().enumerate() {
             if context.cancel().is_cancelled() {
                 return Err(JobError::Cancelled);
             }
@@ -243,6 +258,28 @@ impl Job for SendAllJob {
                 total,
                 name: name.clone(),
             });
+            let tenant = match result {
+                Ok(tenant) => tenant,
+                Err(failure) => {
+                    let notified = notify(
+                        &name,
+                        None,
+                        &self.secrets,
+                        failure.outcome,
+                        Some(failure.message.clone()),
+                        None,
+                    )
+                    .await;
+                    context.report(TenantStep::Finished(TenantSendResult {
+                        name,
+                        outcome: failure.outcome,
+                        message: Some(failure.message),
+                        figures: None,
+                        notified,
+                    }));
+                    continue;
+                }
+            };
             let settings = tenant.settings.clone();
             let before = blocking("reading the history", move || {
                 tenants::journaled_runs(&settings)
@@ -256,7 +293,7 @@ impl Job for SendAllJob {
             .await?;
             let notified = notify(
                 &name,
-                &tenant.settings,
+                Some(&tenant.settings),
                 &self.secrets,
                 sent.outcome,
                 sent.message.clone(),
@@ -279,7 +316,7 @@ impl Job for SendAllJob {
 /// is set or due. A failure is logged (without the URL) and changes nothing.
 async fn notify(
     name: &str,
-    settings: &RunSettings,
+    settings: Option<&RunSettings>,
     secrets: &Arc<dyn SecretStore>,
     outcome: TenantOutcome,
     message: Option<String>,
@@ -287,12 +324,11 @@ async fn notify(
 ) -> Option<Result<(), String>> {
     let url = webhook(name, secrets).await?;
     let notify_settings: NotifySettings = settings
-        .profile
-        .as_ref()
+        .and_then(|s| s.profile.as_ref())
         .map(|p| p.notify)
         .unwrap_or_default();
     let notice = tenants::run_notice(
-        Some(settings),
+        settings,
         &NoticeContext {
             profile: Some(name),
             command: "window send all",

@@ -112,31 +112,14 @@ impl App {
         }
     }
 
-    /// Sends the plans the user confirmed: the tenants without a plan are reported failed
-    /// here; the others (those a safety check stops included, which send nothing) go to the
-    /// worker one after another.
+    /// Sends the plans the user confirmed, one tenant after another on the worker: those
+    /// without a plan or stopped by a safety check send nothing and are reported (and
+    /// notified) as the command reports them.
     fn send_all(&mut self) {
         let Some(plans) = self.tenants.plans.take() else {
             return;
         };
-        let mut tenants = Vec::new();
-        for TenantPlanEntry { name, result } in plans {
-            match result {
-                Ok(planned) => tenants.push((name, planned)),
-                Err(message) => {
-                    self.tenants.results.insert(
-                        name.clone(),
-                        TenantSendResult {
-                            name,
-                            outcome: TenantOutcome::Failed,
-                            message: Some(message),
-                            figures: None,
-                            notified: None,
-                        },
-                    );
-                }
-            }
-        }
+        let tenants = plans;
         self.log.push(
             LogLevel::Info,
             format!("Send all confirmed for {} tenant(s)", tenants.len()),
