@@ -69,10 +69,7 @@ pub enum ScheduleAction {
 }
 
 /// Draws the dialog.
-pub fn show_schedule_dialog(
-    ctx: &egui::Context,
-    dialog: &mut ScheduleDialog,
-) -> Vec<ScheduleAction> {
+pub fn schedule_dialog_ui(ctx: &egui::Context, dialog: &mut ScheduleDialog) -> Vec<ScheduleAction> {
     let mut actions = Vec::new();
     let response = egui::Modal::new(egui::Id::unique("schedule_dialog")).show(ctx, |ui| {
         ui.set_width(640.0);

@@ -74,7 +74,7 @@ pub struct TenantsView<'a> {
 }
 
 /// Draws the tab.
-pub fn show_tenants(
+pub fn tenants_ui(
     ui: &mut egui::Ui,
     state: &mut TenantsState,
     view: TenantsView<'_>,

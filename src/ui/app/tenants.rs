@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::super::log::LogLevel;
-use super::super::schedule_dialog::{ScheduleAction, ScheduleDialog, show_schedule_dialog};
-use super::super::tenants::{TenantsAction, TenantsView, result_words, show_tenants};
+use super::super::schedule_dialog::{ScheduleAction, ScheduleDialog, schedule_dialog_ui};
+use super::super::tenants::{TenantsAction, TenantsView, result_words, tenants_ui};
 use super::App;
 use crate::engine::tenants::{TenantOutcome, TenantRow};
 use crate::worker::{
@@ -15,14 +15,24 @@ use crate::worker::{
 };
 
 impl App {
+    /// The app's folders (the profiles and their tenants' histories).
+    fn tenants_dirs(&self) -> crate::storage::AppDirs {
+        self.dirs.clone()
+    }
+
+    /// The window's secret store (the keychain, or a test's).
+    fn tenants_secrets(&self) -> Arc<dyn crate::storage::SecretStore> {
+        Arc::clone(&self.secrets)
+    }
+
     /// Whether Preview all, a plan or a send of many tenants (or any sync) runs.
     pub fn tenants_busy(&self) -> bool {
-        self.worker.is_running(PreviewAllJob::KIND) || self.worker.is_running(SYNC)
+        self.is_running(PreviewAllJob::KIND) || self.is_running(SYNC)
     }
 
     /// The Tenants tab; its actions are handled right after it is drawn.
     pub(super) fn tenants_tab(&mut self, ui: &mut egui::Ui) {
-        if self.tenants.rows.is_none() && !self.worker.is_running(TenantsOverviewJob::KIND) {
+        if self.tenants.rows.is_none() && !self.is_running(TenantsOverviewJob::KIND) {
             self.refresh_tenants();
         }
         let profile =
@@ -31,7 +41,7 @@ impl App {
             busy: self.tenants_busy(),
             profile: profile.as_deref(),
         };
-        let actions = show_tenants(ui, &mut self.tenants, view);
+        let actions = tenants_ui(ui, &mut self.tenants, view);
         for action in actions {
             self.on_tenants_action(action);
         }
@@ -41,7 +51,7 @@ impl App {
     /// Reads every profile's last run again, on the worker.
     pub fn refresh_tenants(&mut self) {
         self.start_job(TenantsOverviewJob {
-            dirs: self.dirs.clone(),
+            dirs: self.tenants_dirs(),
         });
     }
 
@@ -59,8 +69,8 @@ impl App {
                 self.tenants.previews.clear();
                 self.tenants.message = None;
                 self.start_job(PreviewAllJob {
-                    dirs: self.dirs.clone(),
-                    secrets: Arc::clone(&self.secrets),
+                    dirs: self.tenants_dirs(),
+                    secrets: self.tenants_secrets(),
                     names: self.tenant_names(),
                 });
             }
@@ -68,8 +78,8 @@ impl App {
                 self.tenants.results.clear();
                 self.tenants.message = None;
                 self.start_job(PlanAllJob {
-                    dirs: self.dirs.clone(),
-                    secrets: Arc::clone(&self.secrets),
+                    dirs: self.tenants_dirs(),
+                    secrets: self.tenants_secrets(),
                     names: self.tenant_names(),
                 });
             }
@@ -82,8 +92,8 @@ impl App {
             }
             TenantsAction::ConfirmSendAll => self.send_all(),
             TenantsAction::Stop => {
-                self.worker.cancel(PreviewAllJob::KIND);
-                self.worker.cancel(SYNC);
+                self.worker().cancel(PreviewAllJob::KIND);
+                self.worker().cancel(SYNC);
             }
             TenantsAction::OpenSchedule => self.open_schedule_dialog(),
             TenantsAction::SaveWebhook => {
@@ -95,7 +105,7 @@ impl App {
                 self.start_job(SetWebhookJob {
                     profile: self.profile_name().to_owned(),
                     url,
-                    secrets: Arc::clone(&self.secrets),
+                    secrets: self.tenants_secrets(),
                 });
             }
             TenantsAction::TestNotification => {
@@ -106,7 +116,7 @@ impl App {
                 self.start_job(TestNotificationJob {
                     profile: profile.name.clone(),
                     settings: profile.notify,
-                    secrets: Arc::clone(&self.secrets),
+                    secrets: self.tenants_secrets(),
                 });
             }
         }
@@ -125,7 +135,7 @@ impl App {
             format!("Send all confirmed for {} tenant(s)", tenants.len()),
         );
         self.start_job(SendAllJob {
-            secrets: Arc::clone(&self.secrets),
+            secrets: self.tenants_secrets(),
             tenants,
         });
     }
@@ -147,7 +157,7 @@ impl App {
             dialog.running = true;
         }
         self.start_job(ScheduleJob {
-            dirs: self.dirs.clone(),
+            dirs: self.tenants_dirs(),
             place: self.tenants.schedule_place.clone(),
             work,
         });
@@ -157,7 +167,7 @@ impl App {
         let Some(dialog) = &mut self.tenants.schedule else {
             return;
         };
-        for action in show_schedule_dialog(ctx, dialog) {
+        for action in schedule_dialog_ui(ctx, dialog) {
             match action {
                 ScheduleAction::Close => self.tenants.schedule = None,
                 ScheduleAction::Install => {
