@@ -6,18 +6,24 @@
 //! or a machine where the user loads it themselves): then the commands to run are printed.
 
 use super::args::{GlobalArgs, ScheduleCommand, ScheduleInstallArgs};
-use super::settings::{app_dirs, load_profile};
+use super::settings::app_dirs;
 use super::{CliError, Outcome};
-use crate::domain::schedule::{
-    RunTime, ScheduleTarget, ScheduledRun, TimeOfDay, parse_day_of_month,
+use crate::domain::schedule::{ScheduleTarget, ScheduledRun};
+use crate::engine::schedule::{
+    self as engine_schedule, Applied, ScheduleFailure, run_command_line, scheduler_usable,
 };
-use crate::storage::ProfileStore;
 use crate::storage::schedule::{
     InstalledSchedule, ScheduleStore, ScheduleStoreError, Scheduler, SchedulerCommand,
 };
 
-/// Set (to anything) to write scheduler entries without calling the scheduler's tool.
-pub const NO_SCHEDULER_ENV: &str = "CW_SHARED_DEVICES_NO_SCHEDULER";
+impl From<ScheduleFailure> for CliError {
+    fn from(e: ScheduleFailure) -> Self {
+        match e {
+            ScheduleFailure::Config(text) => CliError::Config(text),
+            ScheduleFailure::Failed(text) => CliError::Failed(text),
+        }
+    }
+}
 
 fn failed(e: &ScheduleStoreError) -> CliError {
     CliError::Failed(format!("schedule: {e}"))
@@ -60,26 +66,8 @@ fn target(global: &GlobalArgs) -> Result<Option<ScheduleTarget>, CliError> {
     }
 }
 
-/// The profile must exist (a schedule of a missing profile would fail every night); for
-/// `--all-profiles`, at least one must.
 fn check_target(dirs: &crate::storage::AppDirs, target: &ScheduleTarget) -> Result<(), CliError> {
-    match target {
-        ScheduleTarget::Profile(name) => {
-            load_profile(dirs, name).map(|_| ()).map_err(CliError::from)
-        }
-        ScheduleTarget::AllProfiles => {
-            let list = ProfileStore::new(dirs)
-                .list()
-                .map_err(|e| CliError::Config(e.to_string()))?;
-            if list.names().is_empty() {
-                Err(CliError::Config(
-                    "--all-profiles: there are no profiles yet; create one with `cw-shared-devices profile create NAME`".into(),
-                ))
-            } else {
-                Ok(())
-            }
-        }
-    }
+    Ok(engine_schedule::check_target(dirs, target)?)
 }
 
 fn scheduled_run(
@@ -88,48 +76,17 @@ fn scheduled_run(
 ) -> Result<ScheduledRun, CliError> {
     let config = |e: crate::domain::schedule::ScheduleError| CliError::Config(e.to_string());
     let time = match (&args.daily, args.monthly.as_slice()) {
-        (Some(at), []) => RunTime::Daily {
-            at: TimeOfDay::parse("--daily", at).map_err(config)?,
-        },
-        (None, [day, at]) => RunTime::Monthly {
-            day: parse_day_of_month("--monthly", day).map_err(config)?,
-            at: TimeOfDay::parse("--monthly", at).map_err(config)?,
-        },
+        (Some(at), []) => engine_schedule::run_time("--daily", None, at).map_err(config)?,
+        (None, [day, at]) => {
+            engine_schedule::run_time("--monthly", Some(day), at).map_err(config)?
+        }
         _ => {
             return Err(CliError::Config(
                 "schedule install: give --daily HH:MM or --monthly DAY HH:MM".into(),
             ));
         }
     };
-    // Absolute already (Linux resolves /proc/self/exe; Windows' module path is absolute). Not
-    // canonicalised: on Windows that gives a `\\?\` path Task Scheduler may not start.
-    let program = std::env::current_exe().map_err(|e| {
-        CliError::Failed(format!(
-            "schedule install: could not find this program's own path ({e})"
-        ))
-    })?;
-    Ok(ScheduledRun {
-        target,
-        time,
-        program: program.to_string_lossy().into_owned(),
-    })
-}
-
-/// Whether to call the scheduler's tool: not when tests say so, nor when it is not installed.
-fn scheduler_usable(scheduler: &Scheduler) -> Result<(), String> {
-    if std::env::var_os(NO_SCHEDULER_ENV).is_some() {
-        return Err(format!("{NO_SCHEDULER_ENV} is set"));
-    }
-    let tool = scheduler.tool();
-    let on_path = std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path)
-            .any(|dir| dir.join(tool).is_file() || dir.join(format!("{tool}.exe")).is_file())
-    });
-    if on_path {
-        Ok(())
-    } else {
-        Err(format!("{tool} was not found"))
-    }
+    Ok(engine_schedule::scheduled_run(target, time)?)
 }
 
 /// Runs the commands in turn (stopping at the first that fails and may not), or prints them
@@ -139,26 +96,23 @@ fn run_or_print(
     commands: &[SchedulerCommand],
     not_run: &str,
 ) -> Result<bool, String> {
-    if commands.is_empty() {
-        return Ok(true);
-    }
-    if let Err(why) = scheduler_usable(scheduler) {
-        println!("{not_run} ({why}); run:");
-        for command in commands {
-            println!("  {}", command.display());
-        }
-        return Ok(false);
-    }
-    for command in commands {
-        match command.run() {
-            Ok(_) => {}
-            Err(e) if command.may_fail => {
-                tracing::debug!(error = %e, "scheduler command failed as it may");
+    print_applied(
+        engine_schedule::apply(commands, scheduler_usable(scheduler)),
+        not_run,
+    )
+}
+
+fn print_applied(applied: Result<Applied, String>, not_run: &str) -> Result<bool, String> {
+    match applied? {
+        Applied::Ran => Ok(true),
+        Applied::NotRun { why, commands } => {
+            println!("{not_run} ({why}); run:");
+            for command in commands {
+                println!("  {command}");
             }
-            Err(e) => return Err(e),
+            Ok(false)
         }
     }
-    Ok(true)
 }
 
 fn install(store: &ScheduleStore, run: &ScheduledRun) -> Result<Outcome, CliError> {
@@ -196,16 +150,6 @@ fn install(store: &ScheduleStore, run: &ScheduledRun) -> Result<Outcome, CliErro
     }
 }
 
-/// The scheduled command line, for the user to read (and try by hand).
-fn run_command_line(run: &ScheduledRun) -> String {
-    let command = SchedulerCommand {
-        program: run.program.clone(),
-        args: run.target.arguments(),
-        may_fail: false,
-    };
-    command.display()
-}
-
 fn show(store: &ScheduleStore) -> Result<Outcome, CliError> {
     let (list, problems) = store.list().map_err(|e| failed(&e))?;
     for problem in &problems {
@@ -236,27 +180,13 @@ fn print_schedule(scheduler: &Scheduler, schedule: &InstalledSchedule, status_us
     if !status_usable {
         return;
     }
-    match scheduler.status_command(run).run() {
-        Ok(text) => {
-            for line in text.lines().filter(|l| status_line(scheduler, l)) {
-                println!("  {}", line.trim());
+    match engine_schedule::status_lines(scheduler, run) {
+        Ok(lines) => {
+            for line in lines {
+                println!("  {line}");
             }
         }
         Err(e) => println!("  status: not known to the {} ({e})", scheduler.name()),
-    }
-}
-
-/// The lines of the scheduler's report worth repeating: next and last run, last result.
-fn status_line(scheduler: &Scheduler, line: &str) -> bool {
-    let line = line.trim();
-    match scheduler {
-        Scheduler::Systemd { .. } => !line.is_empty(),
-        Scheduler::TaskScheduler { .. } => {
-            ["Next Run Time", "Last Run Time", "Last Result", "Status"]
-                .iter()
-                .any(|key| line.starts_with(key))
-        }
-        Scheduler::Launchd { .. } => line.contains("LastExitStatus") || line.contains("\"PID\""),
     }
 }
 

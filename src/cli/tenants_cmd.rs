@@ -9,32 +9,21 @@
 use std::collections::BTreeSet;
 use std::io::Write as _;
 
-use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::args::{GlobalArgs, PreviewArgs};
 use super::settings::{app_dirs, sources};
 use super::sync_cmd::{self, SyncFlags};
 use super::{CliError, Outcome, print_error};
-use crate::domain::notify::{
-    NoticeFigures, NoticeOutcome, NoticeTenant, NotifySettings, RunNotice, WebhookKind,
-};
+use crate::domain::notify::{NoticeFigures, NoticeOutcome, NotifySettings, WebhookKind};
 use crate::domain::printable::printable;
-use crate::domain::safety::TenantIdentity;
 use crate::engine::notify::send_notice;
 use crate::engine::settings::{self, RunSettings};
 use crate::engine::sync::SyncSteps;
+use crate::engine::tenants::{self, NoticeContext, TenantOutcome};
 use crate::logging;
-use crate::storage::journal::{
-    Journal, JournalEvent, JournalReadout, TenantJournal, tenant_journals,
-};
-use crate::storage::reports::{reports_dir, run_report, write_run_report};
-use crate::storage::secrets::{KeychainStore, SecretSlot};
+use crate::storage::secrets::KeychainStore;
 use crate::storage::{ProfileStore, Secret, SecretStore};
-
-/// Overrides the profile's keychain entry for the notification webhook URL, as the six key
-/// variables override theirs.
-pub const NOTIFY_WEBHOOK_ENV: &str = "CW_SHARED_DEVICES_NOTIFY_WEBHOOK";
 
 /// Which tenants a run is for.
 enum Tenants {
@@ -198,6 +187,19 @@ fn resolve(global: &GlobalArgs, profile: Option<&str>) -> Result<RunSettings, Cl
     Ok(settings::resolve(&sources)?)
 }
 
+/// The engine's outcome of a run the command ended with `outcome`, as its notice says it.
+fn tenant_outcome(notice: NoticeOutcome, outcome: Outcome) -> TenantOutcome {
+    match notice {
+        NoticeOutcome::Done => TenantOutcome::Done,
+        NoticeOutcome::Partial => TenantOutcome::Partial,
+        NoticeOutcome::StoppedBySafetyCheck => TenantOutcome::StoppedBySafetyCheck,
+        NoticeOutcome::Failed | NoticeOutcome::Test if outcome == Outcome::Usage => {
+            TenantOutcome::Configuration
+        }
+        NoticeOutcome::Failed | NoticeOutcome::Test => TenantOutcome::Failed,
+    }
+}
+
 fn notice_outcome(outcome: Outcome, safety_stop: bool) -> NoticeOutcome {
     match outcome {
         Outcome::Done => NoticeOutcome::Done,
@@ -219,7 +221,7 @@ async fn sync_tenant(
 ) -> TenantRun {
     let (result, resolved, before) = match resolve(global, profile) {
         Ok(resolved) => {
-            let before = journaled_runs(&resolved);
+            let before = tenants::journaled_runs(&resolved);
             (
                 sync_cmd::sync(&resolved, steps, flags, cancel).await,
                 Some(resolved),
@@ -240,15 +242,17 @@ async fn sync_tenant(
         }
     };
     let notice = notice_outcome(outcome, safety_stop);
-    let ran = resolved.as_ref().and_then(|r| run_in_journal(r, &before));
+    let ran = resolved
+        .as_ref()
+        .and_then(|r| tenants::run_in_journal(r, &before));
     let figures = ran.as_ref().map(|r| r.figures);
     let name = profile.map_or_else(|| "(environment)".to_owned(), str::to_owned);
     if !flags.dry_run {
         let context = NoticeContext {
             profile,
             command,
-            outcome,
-            notice,
+            outcome: tenant_outcome(notice, outcome),
+            exit_status: outcome.code(),
             message,
             ran: ran.as_ref(),
         };
@@ -262,111 +266,6 @@ async fn sync_tenant(
     }
 }
 
-/// A run as its tenant's journal tells it.
-struct JournalRun {
-    run_id: String,
-    figures: NoticeFigures,
-    report: Option<String>,
-}
-
-/// The tenant as the settings name it, without its Synthesize organization (which only
-/// Synthesize can tell): what its journals and its notification are matched by.
-fn named_tenant(resolved: &RunSettings) -> TenantIdentity {
-    let place = resolved.tenant_place();
-    let synthesize = resolved
-        .synthesize_settings()
-        .map(|s| s.base_url.to_string())
-        .unwrap_or_default();
-    TenantIdentity::new(
-        &place.connectwise.site,
-        &place.connectwise.company_id,
-        &synthesize,
-        "",
-    )
-}
-
-/// The journals of the tenant these settings name (whatever its Synthesize organization).
-fn tenant_readouts(resolved: &RunSettings) -> Vec<(TenantJournal, JournalReadout)> {
-    let wanted = named_tenant(resolved);
-    tenant_journals(&resolved.dirs)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|j| {
-            j.tenant.connectwise_host == wanted.connectwise_host
-                && j.tenant.connectwise_company_id == wanted.connectwise_company_id
-                && j.tenant.synthesize_url == wanted.synthesize_url
-        })
-        .filter_map(|j| {
-            let readout = Journal::at_path(&j.path).read().ok()?;
-            Some((j, readout))
-        })
-        .collect()
-}
-
-/// The ids of the runs the tenant's journals hold now.
-fn journaled_runs(resolved: &RunSettings) -> BTreeSet<String> {
-    tenant_readouts(resolved)
-        .iter()
-        .flat_map(|(_, readout)| readout.runs().into_iter().map(|r| r.run_id))
-        .collect()
-}
-
-/// The newest run journaled for the tenant that is not in `before` (the one this process just
-/// made, if it got that far), with its figures and its report written so the notification can
-/// point at it.
-fn run_in_journal(resolved: &RunSettings, before: &BTreeSet<String>) -> Option<JournalRun> {
-    let mut best: Option<(DateTime<Utc>, JournalRun)> = None;
-    for (journal, readout) in tenant_readouts(resolved) {
-        let Some(summary) = readout
-            .runs()
-            .into_iter()
-            .find(|r| !before.contains(&r.run_id))
-        else {
-            continue;
-        };
-        if best.as_ref().is_some_and(|(at, _)| *at >= summary.started) {
-            continue;
-        }
-        let held = readout
-            .events
-            .iter()
-            .filter(|e| {
-                e.run_id == summary.run_id && matches!(e.event, JournalEvent::CompanyHeld { .. })
-            })
-            .count() as u64;
-        let report = run_report(&readout, &summary.run_id).and_then(|report| {
-            let dir = reports_dir(&resolved.dirs, &journal.tenant.journal_key());
-            write_run_report(&dir, &report, None)
-                .map_err(|e| tracing::warn!(error = %e, "the run report could not be written"))
-                .ok()
-                .map(|files| files.html.to_string_lossy().into_owned())
-        });
-        best = Some((
-            summary.started,
-            JournalRun {
-                figures: NoticeFigures {
-                    sent: summary.sent,
-                    held,
-                    unmapped: summary.unmapped,
-                    failed: summary.failed,
-                },
-                run_id: summary.run_id,
-                report,
-            },
-        ));
-    }
-    best.map(|(_, run)| run)
-}
-
-struct NoticeContext<'a> {
-    profile: Option<&'a str>,
-    command: &'static str,
-    outcome: Outcome,
-    notice: NoticeOutcome,
-    message: Option<String>,
-    ran: Option<&'a JournalRun>,
-}
-
 /// The profile's notification settings and webhook URL (the environment's first), if a webhook
 /// is set.
 async fn webhook(
@@ -377,15 +276,21 @@ async fn webhook(
         .and_then(|r| r.profile.as_ref())
         .map(|p| p.notify)
         .unwrap_or_default();
-    if let Some(url) = std::env::var(NOTIFY_WEBHOOK_ENV)
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-    {
-        return Some((settings, Secret::new(url)));
-    }
-    let name = profile?.to_owned();
+    let name = profile.map(str::to_owned);
     let stored = tokio::task::spawn_blocking(move || {
-        KeychainStore::open().and_then(|store| store.get_slot(&name, SecretSlot::NotifyWebhook))
+        let store = match name {
+            Some(_)
+                if std::env::var(tenants::NOTIFY_WEBHOOK_ENV)
+                    .map_or(true, |u| u.trim().is_empty()) =>
+            {
+                Some(KeychainStore::open().map_err(|e| e.to_string())?)
+            }
+            _ => None,
+        };
+        tenants::webhook_url(
+            name.as_deref(),
+            store.as_ref().map(|s| s as &dyn SecretStore),
+        )
     })
     .await;
     match stored {
@@ -407,44 +312,12 @@ async fn notify(resolved: Option<&RunSettings>, context: &NoticeContext<'_>) {
     let Some((settings, url)) = webhook(context.profile, resolved).await else {
         return;
     };
-    if !context.notice.is_due(&settings) {
-        return;
-    }
-    let tenant = resolved.map(named_tenant);
-    let notice = RunNotice {
-        product: "cw-shared-devices".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        command: context.command.into(),
-        tenant: NoticeTenant {
-            profile: context.profile.unwrap_or("(environment)").to_owned(),
-            connectwise_site: tenant
-                .as_ref()
-                .map(|t| t.connectwise_host.clone())
-                .unwrap_or_default(),
-            connectwise_company_id: tenant
-                .as_ref()
-                .map(|t| t.connectwise_company_id.clone())
-                .unwrap_or_default(),
-            synthesize_url: tenant.map(|t| t.synthesize_url).unwrap_or_default(),
-        },
-        outcome: context.notice,
-        exit_status: context.outcome.code(),
-        message: context
-            .message
-            .as_deref()
-            .map(|m| printable(m).into_owned()),
-        figures: context.ran.map(|r| r.figures),
-        run_id: context.ran.map(|r| r.run_id.clone()),
-        report: context.ran.and_then(|r| r.report.clone()),
-        finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    };
-    // The run's own cancellation (Ctrl+C, SIGTERM) does not stop the notice of how it ended;
-    // the send's own deadline bounds it.
-    let unstoppable = CancellationToken::new();
-    match send_notice(&notice, settings.kind, &url, &unstoppable).await {
-        Ok(()) => {
+    let notice = tenants::run_notice(resolved, context);
+    match tenants::notify_if_due(&notice, &settings, &url).await {
+        Ok(false) => {}
+        Ok(true) => {
             eprintln!("Notified the {} webhook.", kind_name(settings.kind));
-            tracing::info!(target: logging::FILE_ONLY, outcome = ?context.notice, "notification sent");
+            tracing::info!(target: logging::FILE_ONLY, outcome = ?notice.outcome, "notification sent");
         }
         Err(e) => {
             eprintln!(
@@ -463,27 +336,14 @@ pub async fn test_notification(profile: &str, settings: NotifySettings) -> Resul
             "notify-webhook: \"{profile}\" has no webhook URL; store one with `cw-shared-devices profile set-secret '{profile}' notify-webhook`"
         ))
     })?;
-    let notice = RunNotice {
-        product: "cw-shared-devices".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        command: "test".into(),
-        tenant: NoticeTenant {
-            profile: profile.to_owned(),
-            connectwise_site: String::new(),
-            connectwise_company_id: String::new(),
-            synthesize_url: String::new(),
-        },
-        outcome: NoticeOutcome::Test,
-        exit_status: 0,
-        message: Some("A test of this profile's notification webhook; nothing was synced.".into()),
-        figures: None,
-        run_id: None,
-        report: None,
-        finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    };
-    send_notice(&notice, settings.kind, &url, &CancellationToken::new())
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))
+    send_notice(
+        &tenants::test_notice(profile),
+        settings.kind,
+        &url,
+        &CancellationToken::new(),
+    )
+    .await
+    .map_err(|e| CliError::Failed(e.to_string()))
 }
 
 fn kind_name(kind: WebhookKind) -> &'static str {

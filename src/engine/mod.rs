@@ -14,10 +14,12 @@ pub mod notify;
 pub mod preview;
 pub mod profile_work;
 pub mod report;
+pub mod schedule;
 pub mod settings;
 pub mod status;
 pub mod sync;
 pub mod tenant;
+pub mod tenants;
 
 pub use crate::api::connectwise::{
     ConnectWiseSettings, ConnectionReport, ConnectionStep, DEFAULT_API_VERSION, FetchProgress,

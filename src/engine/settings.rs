@@ -199,7 +199,62 @@ pub fn offline_tenant_of(
 
 /// Resolves the settings from the profile, the flags and the environment.
 pub fn resolve(sources: &SettingsSources) -> Result<RunSettings, SettingsError> {
-    let dirs = app_dirs()?;
+    resolve_with(app_dirs()?, sources, &|| {
+        KeychainStore::open()
+            .map(|store| Box::new(store) as Box<dyn SecretStore>)
+            .map_err(|e| SettingsError::Config(e.to_string()))
+    })
+}
+
+/// [`resolve`] on these folders with the keys from `secrets` (the window's store) instead of
+/// the OS keychain opened here.
+pub fn resolve_in(
+    dirs: AppDirs,
+    sources: &SettingsSources,
+    secrets: &std::sync::Arc<dyn SecretStore>,
+) -> Result<RunSettings, SettingsError> {
+    let secrets = std::sync::Arc::clone(secrets);
+    resolve_with(dirs, sources, &move || {
+        Ok(Box::new(SharedStore(std::sync::Arc::clone(&secrets))) as Box<dyn SecretStore>)
+    })
+}
+
+/// A shared store handed out as a boxed one.
+#[derive(Debug)]
+struct SharedStore(std::sync::Arc<dyn SecretStore>);
+
+impl SecretStore for SharedStore {
+    fn get_slot(
+        &self,
+        profile: &str,
+        slot: crate::storage::secrets::SecretSlot,
+    ) -> Result<Option<crate::storage::Secret>, crate::storage::secrets::SecretError> {
+        self.0.get_slot(profile, slot)
+    }
+    fn set_slot(
+        &self,
+        profile: &str,
+        slot: crate::storage::secrets::SecretSlot,
+        secret: &crate::storage::Secret,
+    ) -> Result<(), crate::storage::secrets::SecretError> {
+        self.0.set_slot(profile, slot, secret)
+    }
+    fn delete_slot(
+        &self,
+        profile: &str,
+        slot: crate::storage::secrets::SecretSlot,
+    ) -> Result<(), crate::storage::secrets::SecretError> {
+        self.0.delete_slot(profile, slot)
+    }
+}
+
+type OpenSecrets<'a> = &'a dyn Fn() -> Result<Box<dyn SecretStore>, SettingsError>;
+
+fn resolve_with(
+    dirs: AppDirs,
+    sources: &SettingsSources,
+    open_secrets: OpenSecrets<'_>,
+) -> Result<RunSettings, SettingsError> {
     let all_env = ENV_VARS.iter().all(|v| env(v).is_some());
     let profile = match &sources.profile {
         Some(name) => Some(load_profile(&dirs, name)?),
@@ -254,13 +309,16 @@ pub fn resolve(sources: &SettingsSources) -> Result<RunSettings, SettingsError> 
             .unwrap_or_default(),
         profile,
     };
-    resolved.fill_secrets_from_keychain()?;
+    resolved.fill_secrets_from_keychain(open_secrets)?;
     Ok(resolved)
 }
 
 impl RunSettings {
     /// Reads from the keychain only the keys the environment did not give.
-    fn fill_secrets_from_keychain(&mut self) -> Result<(), SettingsError> {
+    fn fill_secrets_from_keychain(
+        &mut self,
+        open_secrets: OpenSecrets<'_>,
+    ) -> Result<(), SettingsError> {
         let Some(profile) = self.profile.as_ref().map(|p| p.name.clone()) else {
             return Ok(());
         };
@@ -273,7 +331,7 @@ impl RunSettings {
         if slots.iter().all(|(_, v)| v.is_some()) {
             return Ok(());
         }
-        let store = KeychainStore::open().map_err(|e| SettingsError::Config(e.to_string()))?;
+        let store = open_secrets()?;
         for (name, slot) in slots {
             if slot.is_none() {
                 *slot = store

@@ -5,6 +5,7 @@ mod history;
 mod session;
 mod sync;
 mod tabs;
+mod tenants;
 
 use std::sync::Arc;
 
@@ -79,6 +80,7 @@ pub enum Tab {
     #[default]
     Preview,
     History,
+    Tenants,
 }
 
 /// The preview's state; the last table stays visible while a new preview loads.
@@ -188,6 +190,8 @@ pub struct App {
     /// This session's dry runs, for History: kept in memory, never in the tenant's history.
     session_dry_runs: Vec<crate::storage::journal::JournalEntry>,
     pub sync: SyncState,
+    /// The Tenants tab (every profile at once).
+    pub tenants: super::tenants::TenantsState,
     pub counting_form: CountingForm,
     pub counting_error: Option<String>,
     /// The tenant's configuration type names for the "Type names" pick list.
@@ -250,6 +254,7 @@ impl App {
             history_open_run: None,
             session_dry_runs: Vec::new(),
             sync: SyncState::default(),
+            tenants: super::tenants::TenantsState::default(),
             counting_form: CountingForm::default(),
             counting_error: None,
             type_list: TypeList::default(),
@@ -628,11 +633,13 @@ impl App {
                 // The journal is read once, when the tab opens, and kept.
                 actions.push(Action::RefreshHistory);
             }
+            ui.selectable_value(&mut self.tab, Tab::Tenants, "Tenants");
         });
         ui.separator();
         match self.tab {
             Tab::Preview => self.preview_tab_ui(ui, actions),
             Tab::History => self.history_tab_ui(ui, actions),
+            Tab::Tenants => self.tenants_tab_ui(ui),
         }
     }
 

@@ -7,9 +7,11 @@ pub mod counting_form;
 pub mod export;
 pub mod log;
 pub mod profiles;
+pub mod schedule_dialog;
 pub mod steps;
 pub mod sync_view;
 pub mod table;
+pub mod tenants;
 mod widgets;
 
 pub use app::{Action, App, AppContext, DEMO_PROFILE, ExportState, Persisted, PreviewState, Tab};

@@ -13,6 +13,8 @@
 
 mod jobs;
 mod runner;
+mod schedule_jobs;
+mod tenant_jobs;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +28,12 @@ pub use jobs::{
     TestSynthesizeJob, WindowPreview,
 };
 pub use runner::{Answer, Worker, WorkerError, WorkerEvent};
+pub use schedule_jobs::{ScheduleAnswer, ScheduleJob, SchedulePlace, ScheduleWork};
+pub use tenant_jobs::{
+    PlanAllJob, PlanFailure, PlannedTenant, PreviewAllJob, PreviewTotals, SendAllJob,
+    SetWebhookJob, TenantPlanEntry, TenantPreviewed, TenantSendResult, TenantStep,
+    TenantsOverviewJob, TestNotificationJob,
+};
 
 /// A kind of job, named by its label; one job of each kind may run at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
