@@ -12,6 +12,7 @@ use crate::engine::settings::RunSettings as Resolved;
 use crate::engine::sync::{
     PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSession, SyncSteps, SyncUpdate,
 };
+use crate::engine::tenants::TenantOutcome;
 use crate::engine::{self, ConnectionStep, IntegrationStatus, PreviewRequest, TransportError};
 use crate::storage::journal::CountOutcome;
 
@@ -222,20 +223,12 @@ pub async fn sync(
     bar.finish();
     print_report_path(resolved, journal, &report.run_id);
     print_report(&report, flags.json)?;
-    let journal_failed = report
-        .step_failures
-        .iter()
-        .any(|(step, _)| step == "journal");
-    Ok(if report.cancelled || journal_failed {
-        Outcome::Failed
-    } else if report.has_failures() {
-        if report.sent_anything() {
-            Outcome::Partial
-        } else {
-            Outcome::Failed
-        }
-    } else {
-        Outcome::Done
+    // One reading of how a run ended, shared with --all-profiles and the window.
+    Ok(match TenantOutcome::of_report(&report) {
+        TenantOutcome::Done => Outcome::Done,
+        TenantOutcome::Partial => Outcome::Partial,
+        TenantOutcome::Configuration => Outcome::Usage,
+        TenantOutcome::Failed | TenantOutcome::StoppedBySafetyCheck => Outcome::Failed,
     })
 }
 

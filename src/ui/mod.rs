@@ -88,16 +88,10 @@ fn run(context: AppContext) -> Result<(), UiError> {
 
 /// Opens the window (the binary with no subcommand).
 pub fn run_window() -> Result<(), UiError> {
-    let dirs = AppDirs::platform().map_err(|e| UiError::Start(e.to_string()))?;
-    let (secrets, keychain_problem) = open_keychain();
-    run(AppContext {
-        dirs,
-        secrets,
-        keychain_problem,
-        save_dialog: Box::new(RfdSaveDialog),
+    run_on_platform(
         #[cfg(feature = "sandbox")]
-        demo: None,
-    })
+        None,
+    )
 }
 
 /// Opens the window on the embedded sandbox of both services (`cw-shared-devices demo`).
@@ -106,9 +100,15 @@ pub fn run_demo() -> Result<(), UiError> {
     let sandbox =
         crate::sandbox::Sandbox::start_in_background(crate::sandbox::SandboxConfig::default())
             .map_err(|e| UiError::Start(e.to_string()))?;
-    // The demo profile itself is never saved and its history lives in its own temporary
-    // folder (App::enter_demo); a profile the user creates from the demo is a real one, so it
-    // goes where every other profile lives, its keys in the system keychain.
+    run_on_platform(Some(sandbox))
+}
+
+/// The window on the platform's folders and keychain. In the demo too: the demo profile itself
+/// is never saved and its history lives in its own temporary folder (App::enter_demo), but a
+/// profile the user creates from the demo is a real one, kept with the others.
+fn run_on_platform(
+    #[cfg(feature = "sandbox")] demo: Option<crate::sandbox::Sandbox>,
+) -> Result<(), UiError> {
     let dirs = AppDirs::platform().map_err(|e| UiError::Start(e.to_string()))?;
     let (secrets, keychain_problem) = open_keychain();
     run(AppContext {
@@ -116,7 +116,8 @@ pub fn run_demo() -> Result<(), UiError> {
         secrets,
         keychain_problem,
         save_dialog: Box::new(RfdSaveDialog),
-        demo: Some(sandbox),
+        #[cfg(feature = "sandbox")]
+        demo,
     })
 }
 

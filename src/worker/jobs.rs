@@ -20,13 +20,13 @@ use crate::storage::{AppDirs, ProfileStore, ReportError, SecretStore};
 
 /// Runs file or keychain work on tokio's blocking threads (it blocks, so never on the runtime's
 /// own); `what` names it if the thread stops before answering.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     what: &'static str,
-    work: impl FnOnce() -> Result<T, JobError> + Send + 'static,
+    work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, JobError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| JobError::Other(format!("{what} stopped: {e}")))?
+        .map_err(|e| JobError::Other(format!("{what} stopped: {e}")))
 }
 
 /// Planning and running a sync share one kind: one sync at a time, whichever its step.
@@ -61,6 +61,7 @@ impl Job for PreviewJob {
                 engine::tenant::read_history(&place)
             })
             .await
+            .and_then(|read| read)
             .map(|readout| readout.last_sent())
             .map_err(|e| e.to_string()),
             None => Ok(LastSent::new()),
@@ -241,7 +242,7 @@ impl Job for ProfileJob {
         } = self;
         // Files and the keychain block; they run on tokio's blocking threads.
         blocking("the profile work", move || {
-            Ok(Box::new(run_profile_work(&store, &secrets, work)))
+            Box::new(run_profile_work(&store, &secrets, work))
         })
         .await
     }
@@ -260,7 +261,7 @@ impl Job for ReadHistoryJob {
         blocking("reading the history", move || {
             engine::tenant::read_history(&self.0)
         })
-        .await
+        .await?
     }
 }
 
@@ -299,6 +300,6 @@ impl Job for ExportJob {
             })
             .map_err(|e| JobError::Other(e.to_string()))
         })
-        .await
+        .await?
     }
 }

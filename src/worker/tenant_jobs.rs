@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use super::jobs::blocking;
 use super::{Job, JobContext, JobError, JobKind, SYNC};
 use crate::domain::notify::{NoticeFigures, NotifySettings};
 use crate::engine::settings::RunSettings;
@@ -14,13 +15,20 @@ use crate::engine::tenants::{
 };
 use crate::storage::{AppDirs, SecretStore};
 
-async fn blocking<T: Send + 'static>(
-    what: &'static str,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, JobError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| JobError::Other(format!("{what} stopped: {e}")))
+/// One tenant's profile resolved on a blocking thread (profile file and keychain): its run
+/// settings, or why not in words.
+async fn resolve_tenant(
+    dirs: &AppDirs,
+    secrets: &Arc<dyn SecretStore>,
+    name: &str,
+) -> Result<Result<RunSettings, crate::engine::settings::SettingsError>, JobError> {
+    let dirs = dirs.clone();
+    let secrets = Arc::clone(secrets);
+    let wanted = name.to_owned();
+    blocking("resolving the profile", move || {
+        tenants::resolve_profile(&dirs, &secrets, &wanted)
+    })
+    .await
 }
 
 /// Which tenant a job of many works on now, and what finished.
@@ -96,13 +104,7 @@ impl Job for PreviewAllJob {
                 total,
                 name: name.clone(),
             });
-            let dirs = self.dirs.clone();
-            let secrets = Arc::clone(&self.secrets);
-            let wanted = name.clone();
-            let resolved = blocking("resolving the profile", move || {
-                tenants::resolve_profile(&dirs, &secrets, &wanted)
-            })
-            .await?;
+            let resolved = resolve_tenant(&self.dirs, &self.secrets, &name).await?;
             let result = match resolved {
                 Ok(resolved) => tenants::preview_tenant(&resolved, &|_| {}, context.cancel())
                     .await
@@ -193,13 +195,7 @@ impl Job for PlanAllJob {
                 total,
                 name: name.clone(),
             });
-            let dirs = self.dirs.clone();
-            let secrets = Arc::clone(&self.secrets);
-            let wanted = name.clone();
-            let resolved = blocking("resolving the profile", move || {
-                tenants::resolve_profile(&dirs, &secrets, &wanted)
-            })
-            .await?;
+            let resolved = resolve_tenant(&self.dirs, &self.secrets, &name).await?;
             let result = match resolved {
                 Ok(settings) => tenants::plan_tenant(&settings, context.cancel())
                     .await
