@@ -353,6 +353,7 @@ async fn preview(
     let request = PreviewRequest {
         connectwise: resolved.connectwise_settings()?,
         counting: resolved.counting.clone(),
+        company_statuses: resolved.adjustments.exclusions.exclude_inactive_companies,
     };
     let bar = progress::FetchBar::new();
     let report = |p| bar.update(p);
@@ -360,9 +361,13 @@ async fn preview(
     bar.finish(outcome.is_ok());
     let outcome = outcome?;
     // The final counts are what is shown and exported: overrides applied, excluded companies out.
+    let adjustments = outcome.adjustments_with_statuses(&resolved.adjustments);
+    for warning in &adjustments.company_status_warnings {
+        eprintln!("warning: {}", printable(warning));
+    }
     let shown = crate::domain::adjustments::shown_counts(
         &outcome.counts.companies,
-        &resolved.adjustments,
+        &adjustments,
         chrono::Local::now().date_naive(),
     );
     for e in &shown.excluded {
