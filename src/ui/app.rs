@@ -22,7 +22,9 @@ use super::connection::{
     ConnectionAction, ConnectionForm, ConnectionView, TestState, connectwise_test_state,
     show_connection, synthesize_test_state,
 };
-use super::counting_form::{CountingForm, OptionsAction, TypeList, show_options};
+use super::counting_form::{
+    CountingForm, OptionsAction, TypeList, exclude_inactive_ui, show_options,
+};
 use super::export::SaveDialog;
 use super::log::{LogBuffer, LogLevel, show_log};
 use super::profiles::{
@@ -95,6 +97,9 @@ pub struct PreviewState {
     pub started_context: Option<crate::domain::safety::PlanContext>,
     /// Whether what the table was counted from agrees with what ConnectWise said it holds.
     pub completeness: Option<crate::domain::safety::PreviewCompleteness>,
+    /// The companies' ConnectWise statuses the preview read (with "exclude companies whose
+    /// status is not Active" on), for the sync made from it.
+    pub company_statuses: Option<crate::domain::adjustments::CompanyStatusList>,
 }
 
 /// The export's state: a typed path field appears when no dialog could open.
@@ -602,6 +607,13 @@ impl App {
                 ) {
                     actions.push(Action::Options(action));
                 }
+                let exclude_inactive = self
+                    .profile
+                    .as_ref()
+                    .is_some_and(|p| p.exclusions.exclude_inactive_companies);
+                if let Some(action) = exclude_inactive_ui(ui, exclude_inactive) {
+                    actions.push(Action::Options(action));
+                }
             });
     }
 
@@ -770,6 +782,19 @@ impl App {
                 }
                 self.save_profile();
             }
+            Action::Options(OptionsAction::SetExcludeInactive(on)) => {
+                if let Some(profile) = self.profile.as_mut() {
+                    profile.exclusions.exclude_inactive_companies = on;
+                    self.log.push(
+                        LogLevel::Info,
+                        format!(
+                            "Companies whose ConnectWise status is not Active: {}; preview again to apply",
+                            if on { "left out" } else { "counted" }
+                        ),
+                    );
+                }
+                self.save_profile();
+            }
             Action::SetDelimiter(delimiter) => {
                 if let Some(profile) = self.profile.as_mut() {
                     profile.csv_delimiter = delimiter;
@@ -807,6 +832,10 @@ impl App {
                 .as_ref()
                 .map(|p| p.counting.clone())
                 .unwrap_or_default(),
+            company_statuses: self
+                .profile
+                .as_ref()
+                .is_some_and(|p| p.exclusions.exclude_inactive_companies),
         };
         let history = self.history_place();
         self.start_job(PreviewJob { request, history });
@@ -830,11 +859,13 @@ impl Handles<PreviewJob> for App {
                 let mut table = PreviewTable::new(&outcome.counts, outcome.rule_text);
                 // The table shows what a sync would send: the final counts, the excluded out.
                 if let Some(profile) = &self.profile {
-                    table.apply_adjustments(
-                        &profile.run_adjustments(),
-                        chrono::Local::now().date_naive(),
-                    );
+                    let adjustments = outcome.adjustments_with_statuses(&profile.run_adjustments());
+                    for warning in &adjustments.company_status_warnings {
+                        self.log.push(LogLevel::Warn, warning.clone());
+                    }
+                    table.apply_adjustments(&adjustments, chrono::Local::now().date_naive());
                 }
+                self.preview.company_statuses = outcome.company_statuses.clone();
                 self.log.push(
                     LogLevel::Info,
                     format!(
