@@ -499,10 +499,11 @@ async fn company_statuses_read_every_page_and_an_odd_item_does_not_sink_the_read
     h.set_company_status(253, None);
     let companies_path = format!("{}/company/companies", sandbox.cw_api_url().path());
     // One page has an item that is not a company (`{"id":N,"company":"x"}`: no status).
-    h.connectwise_knobs().push_fault(ScheduledFault::path_prefix(
-        FaultKind::MalformedRecord,
-        companies_path.clone(),
-    ));
+    h.connectwise_knobs()
+        .push_fault(ScheduledFault::path_prefix(
+            FaultKind::MalformedRecord,
+            companies_path.clone(),
+        ));
     let client = ConnectWiseClient::new(settings(&sandbox, PagingStrategy::ForwardOnly)).unwrap();
     let list = client
         .company_statuses(&CancellationToken::new())
@@ -526,10 +527,11 @@ async fn company_statuses_read_every_page_and_an_odd_item_does_not_sink_the_read
     assert_eq!(asked.len(), 5, "30 companies, 7 a page");
 
     // A 403 is the API member's rights, said for companies.
-    h.connectwise_knobs().push_fault(ScheduledFault::path_prefix(
-        FaultKind::Status(403),
-        companies_path,
-    ));
+    h.connectwise_knobs()
+        .push_fault(ScheduledFault::path_prefix(
+            FaultKind::Status(403),
+            companies_path,
+        ));
     let e = client
         .company_statuses(&CancellationToken::new())
         .await

@@ -740,13 +740,16 @@ const NOT_ACTIVE: [(i64, &str); 2] = [(256, "Inactive"), (262, "Not Approved")];
 
 #[test]
 fn with_exclude_inactive_on_a_company_not_active_is_never_posted_nor_zeroed_and_listed_with_its_status()
-{
+ {
     let env = Env::monthly();
     // Billed once while the option is off, so a later zero would be due.
     env.sync();
     let posted = env.posted_to();
     for (id, _) in NOT_ACTIVE {
-        assert!(posted.contains_key(&id.to_string()), "{id} billed: {posted:?}");
+        assert!(
+            posted.contains_key(&id.to_string()),
+            "{id} billed: {posted:?}"
+        );
     }
     let out = env.ok(&[
         "profile",
@@ -756,7 +759,11 @@ fn with_exclude_inactive_on_a_company_not_active_is_never_posted_nor_zeroed_and_
         "--reason",
         "left us at month end",
     ]);
-    assert!(out.stdout.contains("now excludes companies"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("now excludes companies"),
+        "{}",
+        out.stdout
+    );
     let again = env.ok(&["profile", "exclude-inactive", PROFILE, "on"]);
     assert!(again.stdout.contains("nothing changed"), "{}", again.stdout);
     let show = env.ok(&["profile", "show", PROFILE]);
@@ -772,16 +779,18 @@ fn with_exclude_inactive_on_a_company_not_active_is_never_posted_nor_zeroed_and_
     let preview = env.ok(&["preview", "--csv", csv_path.to_str().unwrap()]);
     for (id, status) in NOT_ACTIVE {
         assert!(
-            preview.stderr.contains(&format!(
-                "excluded: company {id} "
-            )) && preview
-                .stderr
-                .contains(&format!("ConnectWise status is \"{status}\", not Active")),
+            preview.stderr.contains(&format!("excluded: company {id} "))
+                && preview
+                    .stderr
+                    .contains(&format!("ConnectWise status is \"{status}\", not Active")),
             "{}",
             preview.stderr
         );
         assert!(
-            !preview.stdout.lines().any(|l| l.trim_start().starts_with(&format!("{id} "))),
+            !preview
+                .stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{id} "))),
             "{}",
             preview.stdout
         );
@@ -873,7 +882,11 @@ fn when_the_statuses_cannot_be_read_nothing_is_sent_and_the_run_names_the_fetch_
         }));
     let out = env.run(&["--profile", PROFILE, "preview"]);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(out.stderr.contains("GET company/companies"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("GET company/companies"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -1789,7 +1789,10 @@ async fn companies_are_listed_in_connectwise_shape_projected_and_paged_by_link()
     assert_eq!(body[0], json!({"id": 250, "status": {"name": "Active"}}));
 
     // Five a page: every company once, following `next`.
-    let mut url = Some(api(&sb, "company/companies?fields=id,status/name&pageSize=5"));
+    let mut url = Some(api(
+        &sb,
+        "company/companies?fields=id,status/name&pageSize=5",
+    ));
     let mut seen = Vec::new();
     let mut pages = 0;
     while let Some(u) = url.take() {
@@ -1816,6 +1819,10 @@ async fn companies_are_listed_in_connectwise_shape_projected_and_paged_by_link()
     ))
     .await;
     assert_eq!(ids(&body), vec![250, 256]);
-    let (_, body) = get_json(cw(&c, api(&sb, "company/companies?fields=id,status&pageSize=3"))).await;
+    let (_, body) = get_json(cw(
+        &c,
+        api(&sb, "company/companies?fields=id,status&pageSize=3"),
+    ))
+    .await;
     assert_eq!(body[1], json!({"id": 253}));
 }

@@ -241,7 +241,10 @@ fn ticking_exclude_inactive_leaves_the_companies_not_active_out_with_their_statu
             .iter()
             .find(|e| e.company_id == inactive)
             .expect("not listed as excluded");
-        assert_eq!(excluded.reason, "ConnectWise status is \"Inactive\", not Active");
+        assert_eq!(
+            excluded.reason,
+            "ConnectWise status is \"Inactive\", not Active"
+        );
     }
     assert!(
         h.query_by_label_contains("Excluded, never posted nor zeroed")

@@ -53,7 +53,9 @@ pub enum EngineError {
 /// Why the companies' statuses could not be read, and the two ways on.
 fn company_statuses_message(e: &TransportError) -> String {
     let cause = match e {
-        TransportError::NoRights => "ConnectWise says the API member has no rights to read companies (HTTP 403)".to_owned(),
+        TransportError::NoRights => {
+            "ConnectWise says the API member has no rights to read companies (HTTP 403)".to_owned()
+        }
         e => e.to_string(),
     };
     format!(

@@ -130,13 +130,10 @@ pub async fn run_preview(
     let outcome = fetch_counts(&client, &rule, progress, cancel).await?;
     let count_after = client.count_configurations(&filter, cancel).await?;
     let company_statuses = if request.company_statuses {
-        let list = client
-            .company_statuses(cancel)
-            .await
-            .map_err(|e| match e {
-                TransportError::Cancelled => EngineError::Cancelled,
-                e => EngineError::CompanyStatuses(e),
-            })?;
+        let list = client.company_statuses(cancel).await.map_err(|e| match e {
+            TransportError::Cancelled => EngineError::Cancelled,
+            e => EngineError::CompanyStatuses(e),
+        })?;
         for warning in list.warnings() {
             tracing::warn!("{warning}");
         }

@@ -604,7 +604,7 @@ impl SandboxCompanyRecord {
                 });
             });
         }
-        w.array("types", &[()], |(), a| {
+        w.array("types", &[()], |_, a| {
             a.int("id", 1);
             a.str("name", "Client");
         });

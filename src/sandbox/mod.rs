@@ -129,8 +129,8 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 pub use data::{
-    SandboxCompany, SandboxCompanyRecord, SandboxConfiguration, SandboxConfigurationType, SandboxCustomField,
-    SandboxQuestion, SandboxRef,
+    SandboxCompany, SandboxCompanyRecord, SandboxConfiguration, SandboxConfigurationType,
+    SandboxCustomField, SandboxQuestion, SandboxRef,
 };
 pub use knobs::{
     FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, ScheduledFault, ServiceKnobs,
@@ -361,7 +361,10 @@ impl SandboxHandle {
             data::COMPANY_STATUSES
                 .iter()
                 .find(|(_, n)| *n == name)
-                .map_or_else(|| SandboxRef::new(99, name), |(id, _)| data::company_status(*id))
+                .map_or_else(
+                    || SandboxRef::new(99, name),
+                    |(id, _)| data::company_status(*id),
+                )
         });
         let mut store = self.shared.cw.write();
         match store.companies.binary_search_by_key(&company_id, |c| c.id) {

@@ -427,7 +427,10 @@ fn a_company_list_is_read_tolerantly_and_says_what_it_could_not_judge() {
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].contains("3 companies without a status (3, 4, 5)"));
     // A later page that names a status settles it.
-    assert_eq!(list.add_page(br#"[{"id": 3, "status": {"name": "Active"}}]"#), Ok(1));
+    assert_eq!(
+        list.add_page(br#"[{"id": 3, "status": {"name": "Active"}}]"#),
+        Ok(1)
+    );
     assert!(!list.without_status.contains(&3));
     assert!(list.add_page(b"{\"not\": \"a list\"}").is_err());
 
