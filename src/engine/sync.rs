@@ -237,12 +237,7 @@ pub async fn plan(
     last_sent: &LastSent,
     cancel: &CancellationToken,
 ) -> Result<PlannedSync, EngineError> {
-    if (request.steps.accounts || request.steps.usage)
-        && !request.counts.is_empty()
-        && request.adjustments.statuses_missing()
-    {
-        return Err(EngineError::Other(STATUSES_NOT_READ.to_owned()));
-    }
+    refuse_without_statuses(request)?;
     let listed_services = client.list_services(cancel).await?;
     let listed_accounts = client.list_accounts(cancel).await?;
     let skipped: Vec<String> = listed_services
@@ -343,6 +338,18 @@ pub async fn plan(
         incomplete,
         drop_check,
     })
+}
+
+/// Counts may not be planned for sending when the profile excludes companies whose status is
+/// not Active and the statuses were not read with them.
+fn refuse_without_statuses(request: &SyncRequest) -> Result<(), EngineError> {
+    if (request.steps.accounts || request.steps.usage)
+        && !request.counts.is_empty()
+        && request.adjustments.statuses_missing()
+    {
+        return Err(EngineError::Other(STATUSES_NOT_READ.to_owned()));
+    }
+    Ok(())
 }
 
 /// Said when the profile excludes companies whose ConnectWise status is not Active and the
