@@ -246,9 +246,11 @@ fn ticking_exclude_inactive_leaves_the_companies_not_active_out_with_their_statu
             "ConnectWise status is \"Inactive\", not Active"
         );
     }
-    assert!(
-        h.query_by_label_contains("Excluded, never posted nor zeroed")
-            .is_some()
+    // Both companies not Active (the demo has an Inactive and a Not Approved one) are listed.
+    assert_eq!(
+        h.query_all_by_label_contains("Excluded, never posted nor zeroed")
+            .count(),
+        2
     );
     send_and_wait(&mut h);
     let landed = held_counts(h.state().demo_sandbox().unwrap());
