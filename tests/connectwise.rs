@@ -480,3 +480,61 @@ async fn records_deleted_and_added_mid_fetch_never_make_another_one_be_skipped()
         "a record that existed all along was skipped"
     );
 }
+
+#[tokio::test]
+async fn company_statuses_read_every_page_and_an_odd_item_does_not_sink_the_read() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        companies: 30,
+        configurations: 10,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let h = sandbox.handle();
+    // Pages shorter than asked, as servers serve them: `next` is followed to the end.
+    h.set_connectwise_behaviour(cw_shared_devices::sandbox::ConnectWiseBehaviour {
+        max_records_per_page: Some(7),
+        ..Default::default()
+    });
+    h.set_company_status(253, None);
+    let companies_path = format!("{}/company/companies", sandbox.cw_api_url().path());
+    // One page has an item that is not a company (`{"id":N,"company":"x"}`: no status).
+    h.connectwise_knobs()
+        .push_fault(ScheduledFault::path_prefix(
+            FaultKind::MalformedRecord,
+            companies_path.clone(),
+        ));
+    let client = ConnectWiseClient::new(settings(&sandbox, PagingStrategy::ForwardOnly)).unwrap();
+    let list = client
+        .company_statuses(&CancellationToken::new())
+        .await
+        .unwrap();
+    let odd = 250 + 3 * 3; // the middle item of the first page of seven
+    assert_eq!(list.statuses.len() + list.without_status.len(), 30);
+    assert_eq!(list.statuses[&256], "Inactive");
+    assert_eq!(list.statuses[&262], "Not Approved");
+    assert_eq!(
+        list.without_status.iter().copied().collect::<Vec<_>>(),
+        vec![253, odd]
+    );
+    assert_eq!(list.unreadable, 0);
+    assert_eq!(list.warnings().len(), 1, "{:?}", list.warnings());
+    let asked: Vec<_> = h
+        .connectwise_requests()
+        .into_iter()
+        .filter(|r| r.path == companies_path)
+        .collect();
+    assert_eq!(asked.len(), 5, "30 companies, 7 a page");
+
+    // A 403 is the API member's rights, said for companies.
+    h.connectwise_knobs()
+        .push_fault(ScheduledFault::path_prefix(
+            FaultKind::Status(403),
+            companies_path,
+        ));
+    let e = client
+        .company_statuses(&CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e, TransportError::NoRights);
+}

@@ -734,28 +734,167 @@ fn the_preview_shows_and_exports_the_final_counts_without_the_excluded_companies
     assert_eq!(rows.len(), companies.len() - 1);
 }
 
+/// The demo's companies whose ConnectWise status is not Active (the sandbox's third and fifth
+/// companies): id and status.
+const NOT_ACTIVE: [(i64, &str); 2] = [(256, "Inactive"), (262, "Not Approved")];
+
 #[test]
-fn a_profile_excluding_inactive_companies_is_told_the_statuses_are_not_read() {
+fn with_exclude_inactive_on_a_company_not_active_is_never_posted_nor_zeroed_and_listed_with_its_status()
+ {
     let env = Env::monthly();
-    let path = env.profile_file();
-    let mut profile: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    profile["exclusions"]["exclude_inactive_companies"] = true.into();
-    std::fs::write(&path, serde_json::to_vec_pretty(&profile).unwrap()).unwrap();
-    let out = env.ok(&["sync", "--dry-run"]);
+    // Billed once while the option is off, so a later zero would be due.
+    env.sync();
+    let posted = env.posted_to();
+    for (id, _) in NOT_ACTIVE {
+        assert!(
+            posted.contains_key(&id.to_string()),
+            "{id} billed: {posted:?}"
+        );
+    }
+    let out = env.ok(&[
+        "profile",
+        "exclude-inactive",
+        PROFILE,
+        "on",
+        "--reason",
+        "left us at month end",
+    ]);
     assert!(
-        out.stderr.contains(
-            "warning: the profile excludes companies whose ConnectWise status is not Active, but no company statuses were read"
-        ),
+        out.stdout.contains("now excludes companies"),
+        "{}",
+        out.stdout
+    );
+    let again = env.ok(&["profile", "exclude-inactive", PROFILE, "on"]);
+    assert!(again.stdout.contains("nothing changed"), "{}", again.stdout);
+    let show = env.ok(&["profile", "show", PROFILE]);
+    let line = show
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Exclude inactive companies:"))
+        .unwrap_or_default();
+    assert!(line.contains("yes"), "{}", show.stdout);
+
+    // Preview: left out of the table and the CSV, listed with the status as the reason.
+    let csv_path = env.home.path().join("inactive.csv");
+    let preview = env.ok(&["preview", "--csv", csv_path.to_str().unwrap()]);
+    for (id, status) in NOT_ACTIVE {
+        assert!(
+            preview.stderr.contains(&format!("excluded: company {id} "))
+                && preview
+                    .stderr
+                    .contains(&format!("ConnectWise status is \"{status}\", not Active")),
+            "{}",
+            preview.stderr
+        );
+        assert!(
+            !preview
+                .stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{id} "))),
+            "{}",
+            preview.stdout
+        );
+    }
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    for (id, _) in NOT_ACTIVE {
+        assert!(
+            !csv.lines().any(|l| l.starts_with(&format!("{id},"))),
+            "{csv}"
+        );
+    }
+    let asked: Vec<_> = env
+        .sandbox
+        .handle()
+        .connectwise_requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/company/companies"))
+        .collect();
+    assert!(!asked.is_empty());
+    let query = asked[0].query.clone().unwrap_or_default();
+    assert!(
+        query.contains("fields=id%2Cstatus%2Fname") && query.contains("pageSize=1000"),
+        "{query}"
+    );
+
+    // Sync: never posted, never zeroed, listed as excluded; the Active ones still go out.
+    env.sandbox.handle().clear_synthesize_requests();
+    let (_, out) = env.sync();
+    let posted = env.posted_to();
+    for (id, status) in NOT_ACTIVE {
+        assert!(!posted.contains_key(&id.to_string()), "{id}: {posted:?}");
+        assert!(
+            out.stderr.contains(&format!("excluded: company {id} "))
+                && out
+                    .stderr
+                    .contains(&format!("ConnectWise status is \"{status}\", not Active")),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(!posted.is_empty(), "the Active companies are still billed");
+
+    // Back off: the company is billed again from the next run.
+    env.ok(&["profile", "exclude-inactive", PROFILE, "off"]);
+    env.sandbox.handle().clear_synthesize_requests();
+    env.sync();
+    assert!(env.posted_to().contains_key("256"));
+}
+
+#[test]
+fn when_the_statuses_cannot_be_read_nothing_is_sent_and_the_run_names_the_fetch_and_the_fix() {
+    use cw_shared_devices::sandbox::{FaultKind, ScheduledFault};
+    let env = Env::monthly();
+    env.ok(&["profile", "exclude-inactive", PROFILE, "on"]);
+    env.sandbox
+        .handle()
+        .connectwise_knobs()
+        .push_fault(ScheduledFault::path_prefix(
+            FaultKind::Status(403),
+            "/v4_6_release/apis/3.0/company/companies",
+        ));
+    let out = env.run(&["--profile", PROFILE, "sync"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("GET company/companies")
+            && out.stderr.contains("no rights to read companies")
+            && out.stderr.contains("profile exclude-inactive PROFILE off"),
         "{}",
         out.stderr
     );
-    let show = env.ok(&["profile", "show", PROFILE]);
+    let sent: Vec<_> = env
+        .sandbox
+        .handle()
+        .synthesize_requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(sent.is_empty(), "nothing is sent: {sent:?}");
+
+    // A server error that outlasts the retries stops the preview the same way.
+    env.sandbox
+        .handle()
+        .connectwise_knobs()
+        .push_faults((0..10).map(|_| {
+            ScheduledFault::path_prefix(
+                FaultKind::Status(500),
+                "/v4_6_release/apis/3.0/company/companies",
+            )
+        }));
+    let out = env.run(&["--profile", PROFILE, "preview"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
-        show.stdout.contains("so exclude them by id"),
+        out.stderr.contains("GET company/companies"),
         "{}",
-        show.stdout
+        out.stderr
     );
+}
+
+#[test]
+fn exclude_inactive_refuses_anything_but_on_or_off() {
+    let env = Env::monthly();
+    let out = env.run(&["profile", "exclude-inactive", PROFILE, "yes"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("on|off"), "{}", out.stderr);
 }
 
 #[test]

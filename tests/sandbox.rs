@@ -1754,3 +1754,75 @@ async fn a_capped_page_size_serves_fewer_records_while_link_still_says_next() {
             .all(|r| r.page_size == Some(50))
     );
 }
+
+// ---------------------------------------------------------------- companies
+
+#[tokio::test]
+async fn companies_are_listed_in_connectwise_shape_projected_and_paged_by_link() {
+    let sb = start(1).await;
+    let c = client();
+    let (status, body) = get_json(cw(&c, api(&sb, "company/companies?pageSize=1000"))).await;
+    assert_eq!(status, 200);
+    let all = body.as_array().unwrap();
+    assert_eq!(all.len(), 40);
+    let first = &all[0];
+    for field in ["id", "identifier", "name", "status", "types", "_info"] {
+        assert!(first.get(field).is_some(), "{field}: {first}");
+    }
+    assert_eq!(first["status"]["name"], "Active");
+    assert!(first["status"]["_info"]["status_href"].is_string());
+    let status_of = |id: i64| {
+        all.iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["status"]["name"].clone())
+            .unwrap()
+    };
+    assert_eq!(status_of(256), "Inactive");
+    assert_eq!(status_of(262), "Not Approved");
+
+    // `fields=id,status/name` keeps just those.
+    let (_, body) = get_json(cw(
+        &c,
+        api(&sb, "company/companies?fields=id,status/name&pageSize=1000"),
+    ))
+    .await;
+    assert_eq!(body[0], json!({"id": 250, "status": {"name": "Active"}}));
+
+    // Five a page: every company once, following `next`.
+    let mut url = Some(api(
+        &sb,
+        "company/companies?fields=id,status/name&pageSize=5",
+    ));
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    while let Some(u) = url.take() {
+        let response = cw(&c, u).send().await.unwrap();
+        url = links(&response).get("next").cloned();
+        let body: Value = response.json().await.unwrap();
+        seen.extend(ids(&body));
+        pages += 1;
+    }
+    assert_eq!(pages, 8);
+    assert_eq!(seen.len(), 40);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+
+    // The handle sets a status, or takes it away.
+    let h = sb.handle();
+    h.set_company_status(250, Some("Inactive"));
+    h.set_company_status(253, None);
+    let (_, body) = get_json(cw(
+        &c,
+        api(
+            &sb,
+            "company/companies?conditions=status/name%3D%22Inactive%22&fields=id",
+        ),
+    ))
+    .await;
+    assert_eq!(ids(&body), vec![250, 256]);
+    let (_, body) = get_json(cw(
+        &c,
+        api(&sb, "company/companies?fields=id,status&pageSize=3"),
+    ))
+    .await;
+    assert_eq!(body[1], json!({"id": 253}));
+}

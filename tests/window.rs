@@ -257,6 +257,7 @@ fn direct_preview(app: &App) -> Vec<cw_shared_devices::domain::counting::Company
     let request = cw_shared_devices::engine::PreviewRequest {
         connectwise: app.form.connectwise_settings().unwrap(),
         counting: cw_shared_devices::domain::counting::CountingOptions::default(),
+        company_statuses: false,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();

@@ -196,3 +196,67 @@ fn history_lists_who_excluded_what_when_and_why() {
             .is_some()
     );
 }
+
+#[test]
+fn ticking_exclude_inactive_leaves_the_companies_not_active_out_with_their_status() {
+    use cw_shared_devices::ui::counting_form::EXCLUDE_INACTIVE_LABEL;
+    let (mut h, _env) = demo_harness();
+    preview(&mut h);
+    // The demo's third company is Inactive in ConnectWise, and counted.
+    let inactive = 256;
+    assert!(
+        h.state()
+            .preview
+            .table
+            .as_ref()
+            .unwrap()
+            .rows()
+            .iter()
+            .any(|r| r.counts.company_id == inactive)
+    );
+    h.get_by_label("Counting and sync options").click();
+    h.run_steps(2);
+    h.get_by_label(EXCLUDE_INACTIVE_LABEL).scroll_to_me();
+    // Scrolling is animated: let it settle before pointing at the checkbox.
+    h.run_steps(20);
+    h.get_by_label(EXCLUDE_INACTIVE_LABEL).click();
+    h.run_steps(2);
+    assert!(
+        h.state()
+            .profile
+            .as_ref()
+            .unwrap()
+            .exclusions
+            .exclude_inactive_companies
+    );
+    preview(&mut h);
+    {
+        let table = h.state().preview.table.as_ref().unwrap();
+        assert!(
+            table.rows().iter().all(|r| r.counts.company_id != inactive),
+            "the Inactive company is still a row"
+        );
+        let excluded = table
+            .excluded
+            .iter()
+            .find(|e| e.company_id == inactive)
+            .expect("not listed as excluded");
+        assert_eq!(
+            excluded.reason,
+            "ConnectWise status is \"Inactive\", not Active"
+        );
+    }
+    // Both companies not Active (the demo has an Inactive and a Not Approved one) are listed.
+    assert_eq!(
+        h.query_all_by_label_contains("Excluded, never posted nor zeroed")
+            .count(),
+        2
+    );
+    send_and_wait(&mut h);
+    let landed = held_counts(h.state().demo_sandbox().unwrap());
+    assert!(!landed.is_empty());
+    assert!(
+        !landed.keys().any(|(id, _)| *id == inactive),
+        "the Inactive company was posted"
+    );
+}

@@ -26,6 +26,7 @@ use super::retry::{Idempotency, with_retries};
 
 /// The service this client's errors name.
 const SERVICE: Service = Service::ConnectWise;
+use crate::domain::adjustments::CompanyStatusList;
 use crate::domain::configuration::ConfigurationPage;
 use crate::domain::counting::ServerFilter;
 
@@ -40,6 +41,8 @@ pub const DEFAULT_API_VERSION: &str = "2022.1";
 /// Pages of configuration types read at most (a pick list; a server that keeps saying `next`
 /// must not be read forever).
 const MAX_TYPE_PAGES: usize = 100;
+/// Pages of companies read at most for their statuses (1000 a page: a million companies).
+pub const MAX_COMPANY_PAGES: usize = 1000;
 /// The paging cap: configurations read beyond what `/count` said, at most. A tenant that grows
 /// during a fetch stays well within it; a server that keeps issuing new ids does not.
 fn paging_cap(counted: u64) -> u64 {
@@ -699,6 +702,42 @@ impl ConnectWiseClient {
         }
     }
 
+    /// Follows a list's `Link: rel="next"` pages from `url`, handing each body to `page`,
+    /// at most `max_pages` (a server that keeps saying `next` is not read forever). A link to
+    /// another origin would carry the keys there: it is not followed. `what` names the list
+    /// in errors.
+    async fn each_linked_page(
+        &self,
+        url: Url,
+        what: &str,
+        max_pages: usize,
+        mut page: impl FnMut(&[u8]) -> Result<(), String>,
+        cancel: &CancellationToken,
+    ) -> Result<(), TransportError> {
+        let mut next = Some(url);
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            if pages > max_pages {
+                return Err(TransportError::Malformed {
+                    service: SERVICE,
+                    detail: format!("{what}: still a next page after {max_pages} pages"),
+                });
+            }
+            let (headers, body) = match self.get_with_retries(&url, &[], true, cancel).await {
+                Ok(Some(ok)) => ok,
+                Ok(None) => return Err(TransportError::Cancelled),
+                Err((err, attempts)) => return Err(self.api_error(&url, err, attempts)),
+            };
+            page(&body).map_err(|e| TransportError::Malformed {
+                service: SERVICE,
+                detail: format!("{what}: {e}"),
+            })?;
+            next = next_link(&headers).filter(|n| super::http::same_origin(n, &url));
+        }
+        Ok(())
+    }
+
     /// The configuration type names the tenant has (for a pick list).
     pub async fn configuration_types(
         &self,
@@ -709,35 +748,46 @@ impl ConnectWiseClient {
             .append_pair("pageSize", &MAX_PAGE_SIZE.to_string())
             .append_pair("fields", "id,name");
         let mut names = Vec::new();
-        let mut next = Some(url);
-        let mut pages = 0;
-        while let Some(url) = next.take() {
-            pages += 1;
-            if pages > MAX_TYPE_PAGES {
-                return Err(TransportError::Malformed {
-                    service: SERVICE,
-                    detail: format!(
-                        "configuration types: still a next page after {MAX_TYPE_PAGES} pages"
-                    ),
-                });
-            }
-            let (headers, body) = match self.get_with_retries(&url, &[], true, cancel).await {
-                Ok(Some(ok)) => ok,
-                Ok(None) => return Err(TransportError::Cancelled),
-                Err((err, attempts)) => return Err(self.api_error(&url, err, attempts)),
-            };
-            let page: Vec<crate::domain::configuration::NamedRef> =
-                serde_json::from_slice(&body).map_err(|e| TransportError::Malformed {
-                    service: SERVICE,
-                    detail: format!("configuration types: {e}"),
-                })?;
-            names.extend(page.into_iter().filter_map(|t| t.name));
-            // A link to another origin would carry the keys there: not followed.
-            next = next_link(&headers).filter(|n| super::http::same_origin(n, &url));
-        }
+        self.each_linked_page(
+            url,
+            "configuration types",
+            MAX_TYPE_PAGES,
+            |body| {
+                let page: Vec<crate::domain::configuration::NamedRef> =
+                    serde_json::from_slice(body).map_err(|e| e.to_string())?;
+                names.extend(page.into_iter().filter_map(|t| t.name));
+                Ok(())
+            },
+            cancel,
+        )
+        .await?;
         names.sort_by_key(|n| n.to_lowercase());
         names.dedup();
         Ok(names)
+    }
+
+    /// Every company's ConnectWise status: `company/companies?fields=id,status/name`, 1000 a
+    /// page, every `next` page followed (at most [`MAX_COMPANY_PAGES`]). Items it cannot read
+    /// are counted or listed in the answer, never fatal (see [`CompanyStatusList`]); a body
+    /// that is not a list is.
+    pub async fn company_statuses(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<CompanyStatusList, TransportError> {
+        let mut url = self.api_url("company/companies", cancel).await?;
+        url.query_pairs_mut()
+            .append_pair("fields", "id,status/name")
+            .append_pair("pageSize", &MAX_PAGE_SIZE.to_string());
+        let mut list = CompanyStatusList::default();
+        self.each_linked_page(
+            url,
+            "company/companies",
+            MAX_COMPANY_PAGES,
+            |body| list.add_page(body).map(|_| ()),
+            cancel,
+        )
+        .await?;
+        Ok(list)
     }
 
     fn conditions(&self, filter: &ServerFilter) -> Option<String> {

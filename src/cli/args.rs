@@ -179,6 +179,9 @@ pub enum ProfileCommand {
     Exclude(ProfileExcludeArgs),
     /// Include an excluded company again.
     Include(ProfileIncludeArgs),
+    /// Exclude (on) or bill again (off) every company whose ConnectWise status is not
+    /// Active: each run then reads the companies' statuses (one small fetch).
+    ExcludeInactive(ProfileExcludeInactiveArgs),
     /// Set a company's count for one service: =N fixed, +N or -N on the computed count.
     Override(ProfileOverrideArgs),
     /// Clear a company's override for one service.
@@ -194,6 +197,18 @@ pub struct ProfileExcludeArgs {
     pub company_id: String,
     /// Why it is not billed (kept in the history and the run report).
     #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+/// `profile exclude-inactive PROFILE on|off [--reason TEXT]`.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileExcludeInactiveArgs {
+    pub name: String,
+    /// on or off
+    #[arg(value_name = "on|off")]
+    pub state: String,
+    /// Why (optional; kept in the history).
+    #[arg(long, value_name = "TEXT", default_value = "")]
     pub reason: String,
 }
 

@@ -332,6 +332,27 @@ fn csv_error(e: &ExportError) -> CliError {
     }
 }
 
+/// The companies the table leaves out or shows overridden, each with its reason, on stderr.
+fn print_adjusted(shown: &crate::domain::adjustments::ShownCounts) {
+    for e in &shown.excluded {
+        eprintln!(
+            "excluded: company {} {}: {} (not in the table or the CSV; never posted nor zeroed)",
+            e.company_id,
+            printable(&e.company_name),
+            printable(&e.reason)
+        );
+    }
+    for a in &shown.adjusted {
+        eprintln!(
+            "override: company {} {} — {}: {}",
+            a.company_id,
+            printable(&a.company_name),
+            a.service.service_name(),
+            printable(&a.describe())
+        );
+    }
+}
+
 async fn preview(
     resolved: &RunSettings,
     args: &args::PreviewArgs,
@@ -353,6 +374,7 @@ async fn preview(
     let request = PreviewRequest {
         connectwise: resolved.connectwise_settings()?,
         counting: resolved.counting.clone(),
+        company_statuses: resolved.adjustments.exclusions.exclude_inactive_companies,
     };
     let bar = progress::FetchBar::new();
     let report = |p| bar.update(p);
@@ -360,28 +382,16 @@ async fn preview(
     bar.finish(outcome.is_ok());
     let outcome = outcome?;
     // The final counts are what is shown and exported: overrides applied, excluded companies out.
+    let adjustments = outcome.adjustments_with_statuses(&resolved.adjustments);
+    for warning in &adjustments.company_status_warnings {
+        eprintln!("warning: {}", printable(warning));
+    }
     let shown = crate::domain::adjustments::shown_counts(
         &outcome.counts.companies,
-        &resolved.adjustments,
+        &adjustments,
         chrono::Local::now().date_naive(),
     );
-    for e in &shown.excluded {
-        eprintln!(
-            "excluded: company {} {}: {} (not in the table or the CSV; never posted nor zeroed)",
-            e.company_id,
-            printable(&e.company_name),
-            printable(&e.reason)
-        );
-    }
-    for a in &shown.adjusted {
-        eprintln!(
-            "override: company {} {} — {}: {}",
-            a.company_id,
-            printable(&a.company_name),
-            a.service.service_name(),
-            printable(&a.describe())
-        );
-    }
+    print_adjusted(&shown);
     let final_counts = crate::domain::counting::CountingResult {
         companies: shown.counts,
         ..outcome.counts.clone()

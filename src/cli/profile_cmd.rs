@@ -129,12 +129,13 @@ pub fn run(command: ProfileCommand, global: &GlobalArgs) -> Result<Outcome, CliE
         }
         command @ (ProfileCommand::Exclude(_)
         | ProfileCommand::Include(_)
+        | ProfileCommand::ExcludeInactive(_)
         | ProfileCommand::Override(_)
         | ProfileCommand::ClearOverride(_)) => adjust(command, &dirs, &store, global),
     }
 }
 
-/// `profile exclude|include|override|clear-override`: the change saved in the profile, then
+/// `profile exclude|include|exclude-inactive|override|clear-override`: the change saved in the profile, then
 /// recorded in the history.
 fn adjust(
     command: ProfileCommand,
@@ -173,6 +174,7 @@ fn adjust(
             );
             record_change(dirs, &profile, global, &change)
         }
+        ProfileCommand::ExcludeInactive(args) => exclude_inactive(&args, dirs, store, global),
         ProfileCommand::Override(args) => {
             let new = parse_override(&args)?;
             let profile = load_profile(dirs, &args.name)?;
@@ -209,6 +211,49 @@ fn adjust(
         }
         _ => Ok(Outcome::Usage),
     }
+}
+
+/// `profile exclude-inactive PROFILE on|off [--reason TEXT]`: the option saved in the profile,
+/// then the change recorded in the history (nothing is recorded when it already was so).
+fn exclude_inactive(
+    args: &super::args::ProfileExcludeInactiveArgs,
+    dirs: &AppDirs,
+    store: &ProfileStore,
+    global: &GlobalArgs,
+) -> Result<Outcome, CliError> {
+    let on = match args.state.trim().to_ascii_lowercase().as_str() {
+        "on" => true,
+        "off" => false,
+        other => {
+            return Err(CliError::Config(format!(
+                "on|off: \"{other}\" is neither; write on (exclude companies whose ConnectWise status is not Active) or off"
+            )));
+        }
+    };
+    let profile = load_profile(dirs, &args.name)?;
+    let change = store
+        .set_exclude_inactive_companies(&profile.name, on, &args.reason, &ChangeAuthor::current())
+        .map_err(profile_error)?;
+    let Some(change) = change else {
+        println!(
+            "\"{}\" already {} companies whose ConnectWise status is not Active; nothing changed.",
+            profile.name,
+            if on { "excludes" } else { "bills" }
+        );
+        return Ok(Outcome::Done);
+    };
+    if on {
+        println!(
+            "\"{}\" now excludes companies whose ConnectWise status is not Active: each run reads the companies' statuses, and those not Active are never posted nor zeroed.",
+            profile.name
+        );
+    } else {
+        println!(
+            "\"{}\" bills companies whatever their ConnectWise status from the next run.",
+            profile.name
+        );
+    }
+    record_change(dirs, &profile, global, &change)
 }
 
 /// A profile that cannot be changed as asked (nothing to include or clear, a bad field) is the
@@ -321,7 +366,7 @@ fn describe_adjustments(p: &Profile) -> String {
         "{:<28} {}\n",
         "Exclude inactive companies:",
         if p.exclusions.exclude_inactive_companies {
-            "yes (companies whose ConnectWise status is not Active; this version does not read the statuses yet, so exclude them by id)"
+            "yes (companies whose ConnectWise status is not Active are never posted nor zeroed; each run reads the statuses)"
         } else {
             "no"
         }

@@ -153,15 +153,22 @@ pub async fn sync(
     let _lock = engine::tenant::lock_tenant(&resolved.dirs, &tenant).await?;
     let history = engine::tenant::TenantHistory::read(&resolved.dirs, tenant)?;
     // Services need no counts; accounts and usage need the preview first.
-    let (counts, rule_text, completeness) = if steps.accounts || steps.usage {
+    let (counts, rule_text, completeness, adjustments) = if steps.accounts || steps.usage {
         let preview = preview_for_sync(resolved, cancel).await?;
+        let adjustments = preview.adjustments_with_statuses(&resolved.adjustments);
         (
             preview.counts.companies,
             preview.rule_text,
             Some(preview.completeness),
+            adjustments,
         )
     } else {
-        (Vec::new(), String::new(), None)
+        (
+            Vec::new(),
+            String::new(),
+            None,
+            resolved.adjustments.clone(),
+        )
     };
     if let Some(report) = history.readout.unreadable_report() {
         eprintln!("warning: {}", printable(&report));
@@ -182,7 +189,7 @@ pub async fn sync(
             drop_thresholds: resolved.drop_guard(),
             last_counts_unknown: Vec::new(),
         },
-        adjustments: resolved.adjustments.clone(),
+        adjustments,
     };
     let planned = session
         .plan_for_tenant(&mut request, &history, cancel)
@@ -258,6 +265,7 @@ async fn preview_for_sync(
     let request = PreviewRequest {
         connectwise: resolved.connectwise_settings()?,
         counting: resolved.counting.clone(),
+        company_statuses: resolved.adjustments.exclusions.exclude_inactive_companies,
     };
     let bar = progress::FetchBar::new();
     let report = |p| bar.update(p);

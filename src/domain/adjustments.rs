@@ -96,6 +96,74 @@ impl ExclusionSettings {
     }
 }
 
+/// The companies' ConnectWise statuses as `company/companies?fields=id,status/name` lists them.
+///
+/// Read tolerantly: fields beyond `id` and `status` are ignored; an item whose `id` is not a
+/// whole number (or that is not an object) cannot be tied to a company and is only counted in
+/// `unreadable`; an item with an id but no status name (status missing, `null`, not an object,
+/// or its name not a string) is listed in `without_status`: its status is unknown, so the
+/// option does not exclude it (it is billed as any other company) and the run says so.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompanyStatusList {
+    /// Status name by company id.
+    pub statuses: BTreeMap<i64, String>,
+    /// Companies listed without a readable status, by id.
+    pub without_status: BTreeSet<i64>,
+    /// Items that could not be tied to a company.
+    pub unreadable: u64,
+}
+
+impl CompanyStatusList {
+    /// Adds one page (a JSON array); `Err` when the body is not an array at all.
+    pub fn add_page(&mut self, body: &[u8]) -> Result<usize, String> {
+        let items: Vec<serde_json::Value> = serde_json::from_slice(body)
+            .map_err(|e| format!("company/companies: not a list of companies: {e}"))?;
+        for item in &items {
+            let Some(id) = item.get("id").and_then(serde_json::Value::as_i64) else {
+                self.unreadable += 1;
+                continue;
+            };
+            let name = item
+                .get("status")
+                .and_then(|s| s.get("name"))
+                .and_then(serde_json::Value::as_str);
+            match name {
+                Some(name) => {
+                    self.without_status.remove(&id);
+                    self.statuses.insert(id, name.to_owned());
+                }
+                None if !self.statuses.contains_key(&id) => {
+                    self.without_status.insert(id);
+                }
+                None => {}
+            }
+        }
+        Ok(items.len())
+    }
+
+    /// What the run must be told about the items it could not judge, in words; empty when
+    /// every item had a status.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.without_status.is_empty() {
+            let ids: Vec<String> = self.without_status.iter().map(i64::to_string).collect();
+            out.push(format!(
+                "ConnectWise listed {} compan{} without a status ({}); they are not excluded for their status",
+                ids.len(),
+                if ids.len() == 1 { "y" } else { "ies" },
+                ids.join(", ")
+            ));
+        }
+        if self.unreadable > 0 {
+            out.push(format!(
+                "{} item(s) of ConnectWise's company list had no readable id and were skipped",
+                self.unreadable
+            ));
+        }
+        out
+    }
+}
+
 /// A company left out of a run because it is excluded. The name is filled in where the run
 /// knows it (from the counts or the history), else empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,11 +355,27 @@ pub struct RunAdjustments {
     pub overrides: Vec<Override>,
     /// ConnectWise status name by company id; read only when the option is on.
     pub company_statuses: BTreeMap<i64, String>,
+    /// Whether the run read the statuses (with the option on, a run that sends counts must).
+    pub company_statuses_read: bool,
+    /// What the status read could not judge, in words (see [`CompanyStatusList::warnings`]).
+    pub company_status_warnings: Vec<String>,
     /// The day overrides are judged on; `None`: today, in local time.
     pub day: Option<NaiveDate>,
 }
 
 impl RunAdjustments {
+    /// Takes the statuses a run read.
+    pub fn set_company_statuses(&mut self, list: &CompanyStatusList) {
+        self.company_statuses.clone_from(&list.statuses);
+        self.company_statuses_read = true;
+        self.company_status_warnings = list.warnings();
+    }
+
+    /// Whether the option is on and the statuses it needs were not read.
+    pub fn statuses_missing(&self) -> bool {
+        self.exclusions.exclude_inactive_companies && !self.company_statuses_read
+    }
+
     /// Whether there is nothing to apply.
     pub fn is_empty(&self) -> bool {
         self.exclusions.companies.is_empty()

@@ -44,8 +44,25 @@ pub enum EngineError {
     /// Another run holds the tenant's run lock.
     #[error("{0}")]
     Busy(String),
+    /// The profile excludes companies whose ConnectWise status is not Active, and their
+    /// statuses could not be read: nothing is counted as final, nothing is sent.
+    #[error("{}", company_statuses_message(.0))]
+    CompanyStatuses(TransportError),
     #[error("{0}")]
     Other(String),
+}
+
+/// Why the companies' statuses could not be read, and the two ways on.
+fn company_statuses_message(e: &TransportError) -> String {
+    let cause = match e {
+        TransportError::NoRights => {
+            "ConnectWise says the API member has no rights to read companies (HTTP 403)".to_owned()
+        }
+        e => e.to_string(),
+    };
+    format!(
+        "reading the companies' ConnectWise statuses (GET company/companies) failed: {cause}. The profile excludes companies whose status is not Active, so nothing was sent: give the API member's security role Companies › Company Maintenance at Inquire level, or turn the option off (`profile exclude-inactive PROFILE off`, or untick it in the window)"
+    )
 }
 
 impl EngineError {
@@ -55,7 +72,10 @@ impl EngineError {
         match self {
             EngineError::Rule(_) => true,
             EngineError::Transport(e) => e.is_configuration(),
-            EngineError::Cancelled | EngineError::Busy(_) | EngineError::Other(_) => false,
+            EngineError::Cancelled
+            | EngineError::Busy(_)
+            | EngineError::CompanyStatuses(_)
+            | EngineError::Other(_) => false,
         }
     }
 }

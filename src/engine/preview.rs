@@ -1,5 +1,6 @@
-//! Preview: fetch the tenant's configurations and count them by the rule as the pages arrive.
-//! Nothing is sent.
+//! Preview: fetch the tenant's configurations and count them by the rule as the pages arrive,
+//! and, when the profile excludes companies whose status is not Active, read the companies'
+//! statuses. Nothing is sent.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -10,6 +11,7 @@ use super::EngineError;
 use crate::api::connectwise::{
     ConnectWiseClient, ConnectWiseSettings, FetchProgress, FetchStats, PageSink, TransportError,
 };
+use crate::domain::adjustments::{CompanyStatusList, RunAdjustments};
 use crate::domain::configuration::{ConfigurationPage, UnparseableRecord};
 use crate::domain::counting::{CountingEngine, CountingOptions, CountingResult, CountingRule};
 use crate::domain::safety::{PreviewCompleteness, UnreadableRecord};
@@ -81,6 +83,9 @@ pub async fn fetch_counts(
 pub struct PreviewRequest {
     pub connectwise: ConnectWiseSettings,
     pub counting: CountingOptions,
+    /// Also read every company's ConnectWise status (the profile excludes companies whose
+    /// status is not Active); a failure to read them fails the preview.
+    pub company_statuses: bool,
 }
 
 /// A finished preview: the counts, the rule in words, what the fetch took, and whether what
@@ -92,6 +97,19 @@ pub struct PreviewOutcome {
     pub stats: FetchStats,
     pub elapsed_ms: u64,
     pub completeness: PreviewCompleteness,
+    /// The companies' statuses, when the request asked for them.
+    pub company_statuses: Option<CompanyStatusList>,
+}
+
+impl PreviewOutcome {
+    /// The profile's adjustments with this preview's company statuses (when it read them).
+    pub fn adjustments_with_statuses(&self, adjustments: &RunAdjustments) -> RunAdjustments {
+        let mut out = adjustments.clone();
+        if let Some(list) = &self.company_statuses {
+            out.set_company_statuses(list);
+        }
+        out
+    }
 }
 
 /// Fetches the tenant's configurations and counts them. Nothing is sent anywhere.
@@ -111,6 +129,18 @@ pub async fn run_preview(
     let count_before = client.count_configurations(&filter, cancel).await?;
     let outcome = fetch_counts(&client, &rule, progress, cancel).await?;
     let count_after = client.count_configurations(&filter, cancel).await?;
+    let company_statuses = if request.company_statuses {
+        let list = client.company_statuses(cancel).await.map_err(|e| match e {
+            TransportError::Cancelled => EngineError::Cancelled,
+            e => EngineError::CompanyStatuses(e),
+        })?;
+        for warning in list.warnings() {
+            tracing::warn!("{warning}");
+        }
+        Some(list)
+    } else {
+        None
+    };
     let unreadable = outcome
         .unparseable
         .iter()
@@ -131,5 +161,6 @@ pub async fn run_preview(
         stats: outcome.stats,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         completeness,
+        company_statuses,
     })
 }

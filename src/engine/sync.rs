@@ -237,6 +237,7 @@ pub async fn plan(
     last_sent: &LastSent,
     cancel: &CancellationToken,
 ) -> Result<PlannedSync, EngineError> {
+    refuse_without_statuses(request)?;
     let listed_services = client.list_services(cancel).await?;
     let listed_accounts = client.list_accounts(cancel).await?;
     let skipped: Vec<String> = listed_services
@@ -302,10 +303,8 @@ pub async fn plan(
     for clamped in adjusted.clamped() {
         plan.warnings.push(clamped.describe());
     }
-    if adjustments.exclusions.exclude_inactive_companies && adjustments.company_statuses.is_empty()
-    {
-        plan.warnings.push(INACTIVE_NOT_READ.to_owned());
-    }
+    plan.warnings
+        .extend(adjustments.company_status_warnings.iter().cloned());
     plan.last_count_unknown
         .clone_from(&guard.last_counts_unknown);
     if !request.steps.services {
@@ -341,9 +340,21 @@ pub async fn plan(
     })
 }
 
-/// Said when the profile asks to exclude companies whose ConnectWise status is not Active and
-/// the run has no statuses to judge by: only the companies excluded by id are left out.
-pub const INACTIVE_NOT_READ: &str = "the profile excludes companies whose ConnectWise status is not Active, but no company statuses were read for this run, so only the companies excluded by id are left out; exclude the others by id (`profile exclude`)";
+/// Counts may not be planned for sending when the profile excludes companies whose status is
+/// not Active and the statuses were not read with them.
+fn refuse_without_statuses(request: &SyncRequest) -> Result<(), EngineError> {
+    if (request.steps.accounts || request.steps.usage)
+        && !request.counts.is_empty()
+        && request.adjustments.statuses_missing()
+    {
+        return Err(EngineError::Other(STATUSES_NOT_READ.to_owned()));
+    }
+    Ok(())
+}
+
+/// Said when the profile excludes companies whose ConnectWise status is not Active and the
+/// counts to send come from a preview that did not read the statuses: nothing is sent.
+pub const STATUSES_NOT_READ: &str = "the profile excludes companies whose ConnectWise status is not Active, but the preview these counts come from did not read the companies' statuses; nothing was sent: run the preview again, then sync";
 
 /// A held company in words: "company 12: 2 configuration records could not be read …".
 pub fn held_line(held: &HeldCompany) -> String {

@@ -321,6 +321,7 @@ pub async fn preview_tenant(
             .connectwise_settings()
             .map_err(|e| EngineError::Other(e.to_string()))?,
         counting: resolved.counting.clone(),
+        company_statuses: resolved.adjustments.exclusions.exclude_inactive_companies,
     };
     super::run_preview(&request, progress, cancel).await
 }
@@ -352,6 +353,8 @@ pub async fn plan_tenant(
         .open_tenant(&resolved.tenant_place(), cancel)
         .await?;
     let preview = preview_tenant(resolved, &|_| {}, cancel).await?;
+    // The companies left out by their ConnectWise status go with the counts they came with.
+    let adjustments = preview.adjustments_with_statuses(&resolved.adjustments);
     let mut request = SyncRequest {
         synthesize,
         counts: preview.counts.companies,
@@ -368,7 +371,7 @@ pub async fn plan_tenant(
             drop_thresholds: resolved.drop_guard(),
             last_counts_unknown: Vec::new(),
         },
-        adjustments: resolved.adjustments.clone(),
+        adjustments,
     };
     let planned = session
         .plan_for_tenant(&mut request, &history, cancel)

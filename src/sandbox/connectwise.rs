@@ -14,7 +14,7 @@ use axum::routing::get;
 use base64::Engine as _;
 
 use super::conditions::{Condition, Filterable, OrderBy};
-use super::data::{SandboxConfiguration, SandboxConfigurationType};
+use super::data::{SandboxCompanyRecord, SandboxConfiguration, SandboxConfigurationType};
 use super::json::Projection;
 use super::knobs::{PageFault, RequestShape, ServiceKnobs};
 use super::{SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY};
@@ -32,6 +32,8 @@ pub(crate) struct Store {
     pub version: u64,
     pub configurations: Vec<SandboxConfiguration>,
     pub types: Vec<SandboxConfigurationType>,
+    /// What `company/companies` lists, in id order.
+    pub companies: Vec<SandboxCompanyRecord>,
 }
 
 /// Which list a cached selection belongs to.
@@ -39,6 +41,7 @@ pub(crate) struct Store {
 enum Resource {
     Configurations,
     Types,
+    Companies,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -249,6 +252,12 @@ impl WriteRecord for SandboxConfiguration {
     }
 }
 
+impl WriteRecord for SandboxCompanyRecord {
+    fn write(&self, out: &mut String, projection: Option<&Projection>, api_base: &str) {
+        self.write_json(out, projection, api_base);
+    }
+}
+
 impl WriteRecord for SandboxConfigurationType {
     fn write(&self, out: &mut String, projection: Option<&Projection>, api_base: &str) {
         self.write_json(out, projection, api_base);
@@ -291,7 +300,8 @@ pub(crate) fn classify(request: &Request) -> RequestShape {
     let path = request.uri().path();
     let is_list = request.method() == axum::http::Method::GET
         && (path.ends_with("/company/configurations")
-            || path.ends_with("/company/configurations/types"));
+            || path.ends_with("/company/configurations/types")
+            || path.ends_with("/company/companies"));
     let mut has_previous_page = false;
     if let Some(query) = request.uri().query() {
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -313,6 +323,7 @@ pub(crate) fn router(state: CwState) -> Router<CwState> {
         .route("/company/configurations", get(list_configurations))
         .route("/company/configurations/count", get(count_configurations))
         .route("/company/configurations/types", get(list_types))
+        .route("/company/companies", get(list_companies))
         .route("/system/info", get(system_info))
         .fallback(api_not_found)
         .layer(axum::middleware::from_fn_with_state(state, require_auth));
@@ -589,6 +600,17 @@ async fn list_types(State(cw): State<CwState>, request: Request) -> Response {
     list(&cw, &request, Resource::Types, store.version, &store.types)
 }
 
+async fn list_companies(State(cw): State<CwState>, request: Request) -> Response {
+    let store = cw.read();
+    list(
+        &cw,
+        &request,
+        Resource::Companies,
+        store.version,
+        &store.companies,
+    )
+}
+
 async fn count_configurations(State(cw): State<CwState>, request: Request) -> Response {
     let query = ListQuery::parse(request.uri().query());
     let store = cw.read();
@@ -766,7 +788,7 @@ fn list<R: WriteRecord>(
     let none_unreadable = BTreeMap::new();
     let unreadable = match resource {
         Resource::Configurations => &behaviour.unreadable_records,
-        Resource::Types => &none_unreadable,
+        Resource::Types | Resource::Companies => &none_unreadable,
     };
     let body = page_body(
         records,

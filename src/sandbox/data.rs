@@ -565,6 +565,99 @@ pub(crate) fn configuration_types() -> Vec<SandboxConfigurationType> {
         .collect()
 }
 
+/// A company as `company/companies` lists it: its id, identifier, name and status
+/// (`{id, name, _info}`; a status without a name, or none at all, can be set for tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxCompanyRecord {
+    pub id: i64,
+    pub identifier: String,
+    pub name: String,
+    pub status: Option<SandboxRef>,
+}
+
+/// The company statuses the sandbox knows, as ConnectWise ships them: (id, name).
+pub(crate) const COMPANY_STATUSES: &[(i64, &str)] =
+    &[(1, "Active"), (2, "Inactive"), (3, "Not Approved")];
+
+/// The demo tenant's companies whose status is not Active: (company index, status id).
+const NOT_ACTIVE_COMPANIES: &[(usize, i64)] = &[(2, 2), (4, 3)];
+
+impl SandboxCompanyRecord {
+    pub(crate) fn write_json(
+        &self,
+        out: &mut String,
+        projection: Option<&Projection>,
+        api_base: &str,
+    ) {
+        let mut w = ObjectWriter::begin(out, projection);
+        w.int("id", self.id);
+        w.str("identifier", &self.identifier);
+        w.str("name", &self.name);
+        if let Some(s) = &self.status {
+            w.object("status", |o| {
+                o.int("id", s.id);
+                o.opt_str("name", s.name.as_deref());
+                o.object("_info", |i| {
+                    i.str_with("status_href", || {
+                        format!("{api_base}/company/companies/statuses/{}", s.id)
+                    });
+                });
+            });
+        }
+        w.array("types", &[()], |_, a| {
+            a.int("id", 1);
+            a.str("name", "Client");
+        });
+        w.str("phoneNumber", "555-0100");
+        w.str("website", "www.example.com");
+        w.bool("deletedFlag", false);
+        w.bool("leadFlag", false);
+        w.bool("unsubscribeFlag", false);
+        w.object("_info", |i| {
+            i.str("lastUpdated", "2025-01-01T00:00:00Z");
+            i.str("updatedBy", "sandbox");
+            i.str_with("configurations_href", || {
+                format!(
+                    "{api_base}/company/configurations?conditions=company/id={}",
+                    self.id
+                )
+            });
+        });
+        w.end();
+    }
+}
+
+/// The company list of a tenant: every company Active but the demo's few that are not.
+pub(crate) fn company_records(companies: &[SandboxCompany]) -> Vec<SandboxCompanyRecord> {
+    let mut out: Vec<SandboxCompanyRecord> = companies
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let status_id = NOT_ACTIVE_COMPANIES
+                .iter()
+                .find(|(at, _)| *at == i)
+                .map_or(1, |(_, s)| *s);
+            SandboxCompanyRecord {
+                id: c.id,
+                identifier: c.identifier.clone(),
+                name: c.name.clone(),
+                status: Some(company_status(status_id)),
+            }
+        })
+        .collect();
+    out.sort_by_key(|c| c.id);
+    out
+}
+
+/// A status reference by id; an id the sandbox does not know is named "Status N".
+pub(crate) fn company_status(id: i64) -> SandboxRef {
+    let name = COMPANY_STATUSES
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map_or_else(|| format!("Status {id}"), |(_, n)| (*n).to_owned());
+    SandboxRef::new(id, name)
+}
+
 /// The contact cases the counting rule must tell apart.
 #[derive(Debug, Clone, Copy)]
 enum ContactCase {
@@ -921,6 +1014,56 @@ impl Filterable for SandboxConfigurationType {
             TypeField::Id => FieldValue::Integer(self.id),
             TypeField::Name => FieldValue::Text(&self.name),
             TypeField::InactiveFlag => FieldValue::Boolean(self.inactive_flag),
+        }
+    }
+
+    fn record_id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// The company fields the sandbox can filter and sort on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CompanyField {
+    Id,
+    Identifier,
+    Name,
+    StatusId,
+    StatusName,
+}
+
+impl Filterable for SandboxCompanyRecord {
+    type Field = CompanyField;
+
+    fn resolve(path: &str) -> Option<(CompanyField, ValueKind)> {
+        Some(match path.to_ascii_lowercase().as_str() {
+            "id" => (CompanyField::Id, ValueKind::Integer),
+            "identifier" => (CompanyField::Identifier, ValueKind::Text),
+            "name" => (CompanyField::Name, ValueKind::Text),
+            "status/id" => (CompanyField::StatusId, ValueKind::Integer),
+            "status/name" => (CompanyField::StatusName, ValueKind::Text),
+            _ => return None,
+        })
+    }
+
+    fn known_paths() -> &'static str {
+        "id, identifier, name, status/id, status/name"
+    }
+
+    fn value(&self, field: CompanyField) -> FieldValue<'_> {
+        match field {
+            CompanyField::Id => FieldValue::Integer(self.id),
+            CompanyField::Identifier => FieldValue::Text(&self.identifier),
+            CompanyField::Name => FieldValue::Text(&self.name),
+            CompanyField::StatusId => self
+                .status
+                .as_ref()
+                .map_or(FieldValue::Null, |s| FieldValue::Integer(s.id)),
+            CompanyField::StatusName => self
+                .status
+                .as_ref()
+                .and_then(|s| s.name.as_deref())
+                .map_or(FieldValue::Null, FieldValue::Text),
         }
     }
 

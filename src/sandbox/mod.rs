@@ -32,7 +32,11 @@
 //!   ConnectWise does.
 //! - `company/configurations/count` → `{"count":N}` (honours `conditions`).
 //! - `company/configurations/types` → `[{id,name,inactiveFlag,systemFlag,_info}]`, paged and
-//!   filtered the same way. `system/info` → `{"version","isCloud","serverTimeZone",…}`.
+//!   filtered the same way.
+//! - `company/companies` → `[{id,identifier,name,status:{id,name,_info},types,…,_info}]`, paged,
+//!   filtered and projected the same way (`fields=id,status/name`). Every company is `Active`
+//!   but two of the demo's: the third `Inactive`, the fifth `Not Approved`
+//!   ([`SandboxHandle::set_company_status`] changes one). `system/info` → `{"version","isCloud","serverTimeZone",…}`.
 //! - Errors are `{"code","message"}`; a bad `conditions`/`orderBy` is 400 `InvalidObject` with
 //!   what is wrong.
 //! - `conditions`: `= != <> < > <= >=`, `like` (`%`, `_`), `contains`, `in (…)`, `not like`,
@@ -125,8 +129,8 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 pub use data::{
-    SandboxCompany, SandboxConfiguration, SandboxConfigurationType, SandboxCustomField,
-    SandboxQuestion, SandboxRef,
+    SandboxCompany, SandboxCompanyRecord, SandboxConfiguration, SandboxConfigurationType,
+    SandboxCustomField, SandboxQuestion, SandboxRef,
 };
 pub use knobs::{
     FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, ScheduledFault, ServiceKnobs,
@@ -342,6 +346,39 @@ impl SandboxHandle {
     /// The configuration types `company/configurations/types` lists.
     pub fn configuration_types(&self) -> Vec<SandboxConfigurationType> {
         self.shared.cw.read().types.clone()
+    }
+
+    /// The companies `company/companies` lists, in id order.
+    pub fn company_records(&self) -> Vec<SandboxCompanyRecord> {
+        self.shared.cw.read().companies.clone()
+    }
+
+    /// Sets a company's status by name (`"Active"`, `"Inactive"`, `"Not Approved"`, or any
+    /// other name, given a new id), or `None` to list the company without a status; a company
+    /// not listed yet is added (identifier and name `Company N`). Statuses compare as named.
+    pub fn set_company_status(&self, company_id: i64, status: Option<&str>) {
+        let status = status.map(|name| {
+            data::COMPANY_STATUSES
+                .iter()
+                .find(|(_, n)| *n == name)
+                .map_or_else(
+                    || SandboxRef::new(99, name),
+                    |(id, _)| data::company_status(*id),
+                )
+        });
+        let mut store = self.shared.cw.write();
+        match store.companies.binary_search_by_key(&company_id, |c| c.id) {
+            Ok(at) => store.companies[at].status = status,
+            Err(at) => store.companies.insert(
+                at,
+                SandboxCompanyRecord {
+                    id: company_id,
+                    identifier: format!("Company{company_id}"),
+                    name: format!("Company {company_id}"),
+                    status,
+                },
+            ),
+        }
     }
 
     // ---- ConnectWise behaviour ----
@@ -626,6 +663,7 @@ async fn start_servers(
             config.configurations,
         ),
         types: data::configuration_types(),
+        companies: data::company_records(&companies),
     };
     let cw = Arc::new(ConnectWiseState::new(
         store,

@@ -23,7 +23,9 @@ use super::connection::{
     ConnectionAction, ConnectionForm, ConnectionView, TestState, connection_ui,
     connectwise_test_state, synthesize_test_state,
 };
-use super::counting_form::{CountingForm, OptionsAction, TypeList, counting_options_ui};
+use super::counting_form::{
+    CountingForm, OptionsAction, TypeList, counting_options_ui, exclude_inactive_ui,
+};
 use super::export::SaveDialog;
 use super::log::{LogBuffer, LogLevel, log_ui};
 use super::profiles::{
@@ -97,6 +99,9 @@ pub struct PreviewState {
     pub started_context: Option<crate::domain::safety::PlanContext>,
     /// Whether what the table was counted from agrees with what ConnectWise said it holds.
     pub completeness: Option<crate::domain::safety::PreviewCompleteness>,
+    /// The companies' ConnectWise statuses the preview read (with "exclude companies whose
+    /// status is not Active" on), for the sync made from it.
+    pub company_statuses: Option<crate::domain::adjustments::CompanyStatusList>,
 }
 
 /// The export's state: a typed path field appears when no dialog could open.
@@ -621,6 +626,13 @@ impl App {
                 ) {
                     actions.push(Action::Options(action));
                 }
+                let exclude_inactive = self
+                    .profile
+                    .as_ref()
+                    .is_some_and(|p| p.exclusions.exclude_inactive_companies);
+                if let Some(action) = exclude_inactive_ui(ui, exclude_inactive) {
+                    actions.push(Action::Options(action));
+                }
             });
     }
 
@@ -791,6 +803,19 @@ impl App {
                 }
                 self.save_profile();
             }
+            Action::Options(OptionsAction::SetExcludeInactive(on)) => {
+                if let Some(profile) = self.profile.as_mut() {
+                    profile.exclusions.exclude_inactive_companies = on;
+                    self.log.push(
+                        LogLevel::Info,
+                        format!(
+                            "Companies whose ConnectWise status is not Active: {}; preview again to apply",
+                            if on { "left out" } else { "counted" }
+                        ),
+                    );
+                }
+                self.save_profile();
+            }
             Action::SetDelimiter(delimiter) => {
                 if let Some(profile) = self.profile.as_mut() {
                     profile.csv_delimiter = delimiter;
@@ -828,6 +853,10 @@ impl App {
                 .as_ref()
                 .map(|p| p.counting.clone())
                 .unwrap_or_default(),
+            company_statuses: self
+                .profile
+                .as_ref()
+                .is_some_and(|p| p.exclusions.exclude_inactive_companies),
         };
         let history = self.history_place();
         self.start_job(PreviewJob { request, history });
@@ -851,11 +880,16 @@ impl Handles<PreviewJob> for App {
                 let mut table = PreviewTable::new(&outcome.counts, outcome.rule_text);
                 // The table shows what a sync would send: the final counts, the excluded out.
                 if let Some(profile) = &self.profile {
-                    table.apply_adjustments(
-                        &profile.run_adjustments(),
-                        chrono::Local::now().date_naive(),
-                    );
+                    let mut adjustments = profile.run_adjustments();
+                    if let Some(list) = &outcome.company_statuses {
+                        adjustments.set_company_statuses(list);
+                    }
+                    for warning in &adjustments.company_status_warnings {
+                        self.log.push(LogLevel::Warn, warning.clone());
+                    }
+                    table.apply_adjustments(&adjustments, chrono::Local::now().date_naive());
                 }
+                self.preview.company_statuses = outcome.company_statuses.clone();
                 self.log.push(
                     LogLevel::Info,
                     format!(

@@ -404,3 +404,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_company_list_is_read_tolerantly_and_says_what_it_could_not_judge() {
+    let mut list = CompanyStatusList::default();
+    let page = br#"[
+        {"id": 1, "status": {"id": 1, "name": "Active", "_info": {}}, "name": "A", "extra": [1]},
+        {"id": 2, "status": {"name": "Inactive"}},
+        {"id": 3},
+        {"id": 4, "status": null},
+        {"id": 5, "status": {"name": 7}},
+        {"id": "six", "status": {"name": "Inactive"}},
+        "not an object",
+        {"status": {"name": "Inactive"}}
+    ]"#;
+    assert_eq!(list.add_page(page), Ok(8));
+    assert_eq!(list.statuses.len(), 2);
+    assert_eq!(list.statuses[&2], "Inactive");
+    assert_eq!(list.without_status, BTreeSet::from([3, 4, 5]));
+    assert_eq!(list.unreadable, 3);
+    let warnings = list.warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("3 companies without a status (3, 4, 5)"));
+    // A later page that names a status settles it.
+    assert_eq!(
+        list.add_page(br#"[{"id": 3, "status": {"name": "Active"}}]"#),
+        Ok(1)
+    );
+    assert!(!list.without_status.contains(&3));
+    assert!(list.add_page(b"{\"not\": \"a list\"}").is_err());
+
+    let mut run = RunAdjustments::default();
+    run.exclusions.exclude_inactive_companies = true;
+    assert!(run.statuses_missing());
+    run.set_company_statuses(&list);
+    assert!(!run.statuses_missing());
+    let known = BTreeSet::from([1, 2, 3, 4]);
+    let ids: Vec<i64> = run
+        .excluded_companies(&known)
+        .iter()
+        .map(|e| e.company_id)
+        .collect();
+    assert_eq!(ids, vec![2], "unknown statuses are not excluded");
+}

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::domain::adjustments::RunAdjustments;
 use crate::domain::safety::{PlanContext, TenantIdentity};
 use crate::engine::IntegrationStatus;
 use crate::engine::sync::{
@@ -103,6 +104,15 @@ impl App {
         ))
     }
 
+    /// The profile's adjustments with the statuses the last preview read, if it read them.
+    fn run_adjustments_of(&self, profile: &crate::storage::Profile) -> RunAdjustments {
+        let mut adjustments = profile.run_adjustments();
+        if let Some(list) = &self.preview.company_statuses {
+            adjustments.set_company_statuses(list);
+        }
+        adjustments
+    }
+
     fn sync_request(&self, steps: SyncSteps) -> Result<SyncRequest, String> {
         let synthesize = self.form.synthesize_settings()?;
         let profile = self
@@ -138,7 +148,7 @@ impl App {
                 drop_thresholds: profile.drop_guard,
                 ..SendGuard::default()
             },
-            adjustments: profile.run_adjustments(),
+            adjustments: self.run_adjustments_of(profile),
         })
     }
 
