@@ -260,3 +260,46 @@ fn ticking_exclude_inactive_leaves_the_companies_not_active_out_with_their_statu
         "the Inactive company was posted"
     );
 }
+
+#[test]
+fn ticking_exclude_inactive_is_recorded_in_the_history_with_who_and_what() {
+    use cw_shared_devices::storage::{AppDirs, Journal, ProfileStore};
+    use cw_shared_devices::ui::counting_form::EXCLUDE_INACTIVE_LABEL;
+    let (mut h, env) = common::window::harness(egui::vec2(1280.0, 800.0));
+    h.run_steps(2);
+    h.get_by_label("Create a profile").click();
+    h.run_steps(3);
+    h.get_by_label("Profile name").type_text("Acme");
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    common::window::settle_profiles(&mut h);
+    assert_eq!(h.state().profile_name(), "Acme");
+    h.get_by_label("Counting and sync options").click();
+    h.run_steps(2);
+    h.get_by_label(EXCLUDE_INACTIVE_LABEL).scroll_to_me();
+    h.run_steps(20);
+    h.get_by_label(EXCLUDE_INACTIVE_LABEL).click();
+    h.run_steps(2);
+    common::window::settle_profiles(&mut h);
+    let dirs = AppDirs::at(env.dir.path());
+    assert!(
+        ProfileStore::new(&dirs)
+            .load("Acme")
+            .unwrap()
+            .exclusions
+            .exclude_inactive_companies,
+        "the profile was not saved with the option on"
+    );
+    // A profile with no tenant yet keeps the change in its own history, as the command does.
+    let changes = Journal::for_profile(&dirs, "Acme")
+        .unwrap()
+        .adjustment_changes()
+        .unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(
+        changes[0].change,
+        AdjustmentChangeKind::InactiveCompaniesExcluded { on: true }
+    );
+    assert!(!changes[0].by.is_empty());
+    assert_eq!(changes[0].profile, "Acme");
+}

@@ -14,10 +14,9 @@ use crate::domain::adjustments::{
 use crate::domain::counting::{AssignmentField, AssignmentSource, CountingOptions, CountingRule};
 use crate::domain::csv_export::CsvDelimiter;
 use crate::domain::settings::{ConnectWiseSite, ZeroPolicy};
-use crate::storage::journal::tenant_journals_matching;
 use crate::storage::secrets::{KeychainStore, SecretSlot, delete_secrets};
 use crate::storage::{
-    AppDirs, ChangeAuthor, Journal, Profile, ProfileError, ProfileStore, Secret, SecretStore,
+    AppDirs, ChangeAuthor, Profile, ProfileError, ProfileStore, Secret, SecretStore,
 };
 
 /// Text cleaned line by line of anything a terminal would act on (reasons are typed by users).
@@ -306,41 +305,10 @@ fn record_change(
     global: &GlobalArgs,
     change: &AdjustmentChange,
 ) -> Result<Outcome, CliError> {
-    let not_recorded = |e: &dyn std::fmt::Display| {
-        CliError::Failed(format!(
-            "the profile was changed, but the change could not be recorded in the history: {e}"
-        ))
-    };
     let mut sources = super::settings::sources(global);
     sources.profile = Some(profile.name.clone());
-    let journals: Vec<Journal> = match crate::engine::settings::offline_tenant_of(
-        dirs.clone(),
-        Some(profile.clone()),
-        &sources,
-    ) {
-        Ok(offline) => tenant_journals_matching(
-            dirs,
-            &offline.tenant.connectwise_host,
-            &offline.tenant.connectwise_company_id,
-            &offline.tenant.synthesize_url,
-        )
-        .map_err(|e| not_recorded(&e))?
-        .iter()
-        .map(|found| Journal::for_tenant(dirs, &found.tenant))
-        .collect(),
-        // A profile with no company id yet has no tenant: its own history keeps the change.
-        Err(_) => Vec::new(),
-    };
-    let journals = if journals.is_empty() {
-        vec![Journal::for_profile(dirs, &profile.name).map_err(|e| not_recorded(&e))?]
-    } else {
-        journals
-    };
-    for journal in &journals {
-        journal
-            .append_adjustment_change(change)
-            .map_err(|e| not_recorded(&e))?;
-    }
+    crate::engine::profile_work::record_change(dirs, profile, &sources, change)
+        .map_err(CliError::Failed)?;
     eprintln!("Recorded in the history: {}", change.describe());
     Ok(Outcome::Done)
 }

@@ -6,10 +6,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use super::settings::SettingsSources;
+use crate::domain::adjustments::AdjustmentChange;
+use crate::storage::journal::tenant_journals_matching;
 use crate::storage::secrets::{copy_secrets, delete_secrets, move_secrets};
 use crate::storage::{
-    Profile, ProfileError, ProfileStore, Secret, SecretError, SecretName, SecretStore,
-    profiles::ProfileList,
+    AppDirs, Journal, Profile, ProfileError, ProfileStore, Secret, SecretError, SecretName,
+    SecretStore, profiles::ProfileList,
 };
 
 /// One key to write: a new value, or `None` to remove it.
@@ -44,6 +47,20 @@ pub enum ProfileStep {
     },
     /// Delete it (file and keys), then open the first profile left, if any.
     Delete(String),
+    /// Record a change of the profile's exclusions in the history of its tenants (after the
+    /// save that made it); the profile shown stays as it is.
+    Record {
+        change: Box<AdjustmentChange>,
+        dirs: AppDirs,
+    },
+}
+
+impl ProfileStep {
+    /// Whether the step replaces the profile shown (opens, creates, renames, duplicates or
+    /// deletes one), so the form waits for it.
+    pub fn replaces_profile(&self) -> bool {
+        !matches!(self, Self::SaveOnly | Self::Record { .. })
+    }
 }
 
 /// The work of one job: an optional save, then one step.
@@ -120,7 +137,7 @@ pub fn run_profile_work(
         .save
         .map(|save| save_profile(store, secrets.as_ref(), save));
     let result = run_step(store, secrets.as_ref(), &work.step);
-    let list = (work.step != ProfileStep::SaveOnly).then(|| store.list());
+    let list = work.step.replaces_profile().then(|| store.list());
     ProfileWorkOutcome {
         step: work.step,
         save,
@@ -199,6 +216,19 @@ fn run_step(
                 &copy.name,
                 copied,
             )
+        }
+        ProfileStep::Record { change, dirs } => {
+            let profile = store.load(&change.profile).map_err(|e| e.to_string())?;
+            let sources = SettingsSources {
+                profile: Some(profile.name.clone()),
+                ..SettingsSources::default()
+            };
+            record_change(dirs, &profile, &sources, change)?;
+            Ok(StepOutcome {
+                message: Some(format!("Recorded in the history: {}", change.describe())),
+                opened: None,
+                key_error: None,
+            })
         }
         ProfileStep::Delete(name) => {
             store.delete(name).map_err(|e| e.to_string())?;
@@ -429,4 +459,45 @@ mod tests {
         );
         drop(dir);
     }
+}
+
+/// Records a change of an exclusion or override in the history of every tenant the profile
+/// names (its ConnectWise site and company and Synthesize URL, whatever the organization);
+/// before the profile's first run there is none, and the change goes to the profile's own
+/// history. The command and the window both record through this.
+pub fn record_change(
+    dirs: &AppDirs,
+    profile: &Profile,
+    sources: &SettingsSources,
+    change: &AdjustmentChange,
+) -> Result<(), String> {
+    let not_recorded = |e: &dyn std::fmt::Display| {
+        format!("the profile was changed, but the change could not be recorded in the history: {e}")
+    };
+    let journals: Vec<Journal> =
+        match super::settings::offline_tenant_of(dirs.clone(), Some(profile.clone()), sources) {
+            Ok(offline) => tenant_journals_matching(
+                dirs,
+                &offline.tenant.connectwise_host,
+                &offline.tenant.connectwise_company_id,
+                &offline.tenant.synthesize_url,
+            )
+            .map_err(|e| not_recorded(&e))?
+            .iter()
+            .map(|found| Journal::for_tenant(dirs, &found.tenant))
+            .collect(),
+            // A profile with no company id yet has no tenant: its own history keeps the change.
+            Err(_) => Vec::new(),
+        };
+    let journals = if journals.is_empty() {
+        vec![Journal::for_profile(dirs, &profile.name).map_err(|e| not_recorded(&e))?]
+    } else {
+        journals
+    };
+    for journal in &journals {
+        journal
+            .append_adjustment_change(change)
+            .map_err(|e| not_recorded(&e))?;
+    }
+    Ok(())
 }

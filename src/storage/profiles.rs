@@ -629,7 +629,7 @@ impl ChangeAuthor {
         }
     }
 
-    fn change(
+    pub fn change(
         &self,
         profile: &str,
         change: AdjustmentChangeKind,

@@ -814,7 +814,15 @@ impl App {
                         ),
                     );
                 }
-                self.save_profile();
+                // Journaled as the command's `profile exclude-inactive` is: who, when, what.
+                let change = crate::storage::ChangeAuthor::current().change(
+                    self.profile_name(),
+                    crate::domain::adjustments::AdjustmentChangeKind::InactiveCompaniesExcluded {
+                        on,
+                    },
+                    String::new(),
+                );
+                self.save_and_record(change);
             }
             Action::SetDelimiter(delimiter) => {
                 if let Some(profile) = self.profile.as_mut() {

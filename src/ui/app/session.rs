@@ -184,6 +184,18 @@ impl App {
         }
     }
 
+    /// Saves the form, then records `change` of its exclusions in the tenant's history, as the
+    /// command's `profile exclude…` does (the demo, never saved, records nothing).
+    pub(super) fn save_and_record(&mut self, change: crate::domain::adjustments::AdjustmentChange) {
+        if self.is_demo() {
+            return;
+        }
+        self.save_then(ProfileStep::Record {
+            change: Box::new(change),
+            dirs: self.services.dirs.clone(),
+        });
+    }
+
     /// Saves the form, then does `step`, on the worker.
     fn save_then(&mut self, step: ProfileStep) {
         let save = self.pending_save();
@@ -200,7 +212,7 @@ impl App {
     }
 
     fn start_profile_job(&mut self, work: ProfileWork) {
-        self.profile_step_running = work.step != ProfileStep::SaveOnly;
+        self.profile_step_running = work.step.replaces_profile();
         // The demo never saves, so profile work always uses the real store.
         self.start_job(ProfileJob {
             store: self.services.store.clone(),
@@ -218,10 +230,7 @@ impl App {
     /// about to be replaced, so it is not editable meanwhile.
     pub fn profile_changing(&self) -> bool {
         (self.profile_step_running && self.services.worker.is_running(ProfileJob::KIND))
-            || self
-                .profile_queue
-                .iter()
-                .any(|w| w.step != ProfileStep::SaveOnly)
+            || self.profile_queue.iter().any(|w| w.step.replaces_profile())
     }
 
     fn on_profile_saved(&mut self, save: SaveOutcome) {
@@ -276,7 +285,8 @@ impl App {
         if let Some(list) = outcome.list {
             self.apply_profile_list(list);
         }
-        let dialog_step = !matches!(outcome.step, ProfileStep::SaveOnly | ProfileStep::Open(_));
+        let dialog_step =
+            outcome.step.replaces_profile() && !matches!(outcome.step, ProfileStep::Open(_));
         match outcome.result {
             Ok(done) => {
                 if let Some(e) = done.key_error {
