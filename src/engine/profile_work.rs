@@ -275,11 +275,51 @@ pub fn open_profile(
     })
 }
 
+/// Records a change of an exclusion or override in the history of every tenant the profile
+/// names (its ConnectWise site and company and Synthesize URL, whatever the organization);
+/// before the profile's first run there is none, and the change goes to the profile's own
+/// history. The command and the window both record through this.
+pub fn record_change(
+    dirs: &AppDirs,
+    profile: &Profile,
+    sources: &SettingsSources,
+    change: &AdjustmentChange,
+) -> Result<(), String> {
+    let not_recorded = |e: &dyn std::fmt::Display| {
+        format!("the profile was changed, but the change could not be recorded in the history: {e}")
+    };
+    let journals: Vec<Journal> =
+        match super::settings::offline_tenant_of(dirs.clone(), Some(profile.clone()), sources) {
+            Ok(offline) => tenant_journals_matching(
+                dirs,
+                &offline.tenant.connectwise_host,
+                &offline.tenant.connectwise_company_id,
+                &offline.tenant.synthesize_url,
+            )
+            .map_err(|e| not_recorded(&e))?
+            .iter()
+            .map(|found| Journal::for_tenant(dirs, &found.tenant))
+            .collect(),
+            // A profile with no company id yet has no tenant: its own history keeps the change.
+            Err(_) => Vec::new(),
+        };
+    let journals = if journals.is_empty() {
+        vec![Journal::for_profile(dirs, &profile.name).map_err(|e| not_recorded(&e))?]
+    } else {
+        journals
+    };
+    for journal in &journals {
+        journal
+            .append_adjustment_change(change)
+            .map_err(|e| not_recorded(&e))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::storage::AppDirs;
     use crate::storage::secrets::MemoryStore;
 
     fn setup() -> (tempfile::TempDir, ProfileStore, Arc<dyn SecretStore>) {
@@ -459,45 +499,4 @@ mod tests {
         );
         drop(dir);
     }
-}
-
-/// Records a change of an exclusion or override in the history of every tenant the profile
-/// names (its ConnectWise site and company and Synthesize URL, whatever the organization);
-/// before the profile's first run there is none, and the change goes to the profile's own
-/// history. The command and the window both record through this.
-pub fn record_change(
-    dirs: &AppDirs,
-    profile: &Profile,
-    sources: &SettingsSources,
-    change: &AdjustmentChange,
-) -> Result<(), String> {
-    let not_recorded = |e: &dyn std::fmt::Display| {
-        format!("the profile was changed, but the change could not be recorded in the history: {e}")
-    };
-    let journals: Vec<Journal> =
-        match super::settings::offline_tenant_of(dirs.clone(), Some(profile.clone()), sources) {
-            Ok(offline) => tenant_journals_matching(
-                dirs,
-                &offline.tenant.connectwise_host,
-                &offline.tenant.connectwise_company_id,
-                &offline.tenant.synthesize_url,
-            )
-            .map_err(|e| not_recorded(&e))?
-            .iter()
-            .map(|found| Journal::for_tenant(dirs, &found.tenant))
-            .collect(),
-            // A profile with no company id yet has no tenant: its own history keeps the change.
-            Err(_) => Vec::new(),
-        };
-    let journals = if journals.is_empty() {
-        vec![Journal::for_profile(dirs, &profile.name).map_err(|e| not_recorded(&e))?]
-    } else {
-        journals
-    };
-    for journal in &journals {
-        journal
-            .append_adjustment_change(change)
-            .map_err(|e| not_recorded(&e))?;
-    }
-    Ok(())
 }
