@@ -19,21 +19,11 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
 use common::window::{
-    build_with, click_send, demo_harness, harness, set_field, settle_profiles, step_until,
+    build_with, click_send, create_profile, demo_harness, harness, set_field, settle_profiles,
+    step_until, wait_for_dialog,
 };
 
 /// Creates a profile the way a user does from the welcome screen or the bar.
-fn create_profile(h: &mut Harness<'_, App>, button: &str, name: &str) {
-    h.get_by_label(button).click();
-    wait_for_dialog(h);
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.get_by_label("Profile name").type_text(name);
-    h.run_steps(1);
-    h.key_press(egui::Key::Enter);
-    settle_profiles(h);
-    assert_eq!(h.state().dialog, None, "{:?}", h.state().dialog_error);
-    assert_eq!(h.state().profile_name(), name);
-}
 
 #[test]
 fn frames_render_at_full_and_small_sizes() {
@@ -242,11 +232,6 @@ fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
 }
 
 /// A modal dialog takes a few frames to fade in.
-fn wait_for_dialog(h: &mut Harness<'_, App>) {
-    step_until(h, Duration::from_secs(5), "the profile dialog", |h| {
-        h.query_by_label("Profile name").is_some() || h.query_by_label("Yes, delete").is_some()
-    });
-}
 
 fn preview_done(h: &Harness<'_, App>) -> bool {
     !h.state().preview.running

@@ -267,13 +267,7 @@ fn ticking_exclude_inactive_is_recorded_in_the_history_with_who_and_what() {
     use cw_shared_devices::ui::counting_form::EXCLUDE_INACTIVE_LABEL;
     let (mut h, env) = common::window::harness(egui::vec2(1280.0, 800.0));
     h.run_steps(2);
-    h.get_by_label("Create a profile").click();
-    h.run_steps(3);
-    h.get_by_label("Profile name").type_text("Acme");
-    h.run_steps(1);
-    h.key_press(egui::Key::Enter);
-    common::window::settle_profiles(&mut h);
-    assert_eq!(h.state().profile_name(), "Acme");
+    common::window::create_profile(&mut h, "Create a profile", "Acme");
     h.get_by_label("Counting and sync options").click();
     h.run_steps(2);
     h.get_by_label(EXCLUDE_INACTIVE_LABEL).scroll_to_me();

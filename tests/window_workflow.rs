@@ -648,13 +648,7 @@ fn every_control_and_column_is_reachable_at_1280_1024_and_800_wide() {
 #[test]
 fn the_demo_keeps_a_way_back_after_switching_to_a_profile() {
     let (mut h, env) = demo_harness();
-    h.get_by_label("New profile").click();
-    h.run_steps(3);
-    h.get_by_label("Profile name").type_text("Acme");
-    h.run_steps(1);
-    h.key_press(egui::Key::Enter);
-    common::window::settle_profiles(&mut h);
-    assert_eq!(h.state().profile_name(), "Acme");
+    common::window::create_profile(&mut h, "New profile", "Acme");
     assert!(!h.state().is_demo());
     // A profile made from the demo is a real one: it is where the window keeps its profiles.
     let stored = cw_shared_devices::storage::profiles::ProfileStore::new(
@@ -687,12 +681,7 @@ fn without_a_keychain_the_words_are_plain_and_the_log_says_where_keys_went_once(
         None,
     );
     h.run_steps(2);
-    h.get_by_label("Create a profile").click();
-    h.run_steps(3);
-    h.get_by_label("Profile name").type_text("No keychain");
-    h.run_steps(1);
-    h.key_press(egui::Key::Enter);
-    common::window::settle_profiles(&mut h);
+    common::window::create_profile(&mut h, "Create a profile", "No keychain");
     for key in ["one", "two"] {
         h.get_by_label("Private key").focus();
         h.run_steps(1);

@@ -207,3 +207,24 @@ pub fn wait_for_export(h: &mut Harness<'_, App>) {
     });
     h.run_steps(2);
 }
+
+/// Waits for the profile dialog (a name field, or the delete confirmation).
+pub fn wait_for_dialog(h: &mut Harness<'_, App>) {
+    step_until(h, Duration::from_secs(5), "the profile dialog", |h| {
+        h.query_by_label("Profile name").is_some() || h.query_by_label("Yes, delete").is_some()
+    });
+}
+
+/// Creates a profile as a user does: `button` ("Create a profile", "New profile"), the name,
+/// Enter; then waits until it is open.
+pub fn create_profile(h: &mut Harness<'_, App>, button: &str, name: &str) {
+    h.get_by_label(button).click();
+    wait_for_dialog(h);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Profile name").type_text(name);
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    settle_profiles(h);
+    assert_eq!(h.state().dialog, None, "{:?}", h.state().dialog_error);
+    assert_eq!(h.state().profile_name(), name);
+}
