@@ -231,8 +231,6 @@ fn all_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
     out
 }
 
-/// A modal dialog takes a few frames to fade in.
-
 fn preview_done(h: &Harness<'_, App>) -> bool {
     !h.state().preview.running
         && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
