@@ -31,6 +31,25 @@ async fn resolve_tenant(
     .await
 }
 
+/// Starts the next tenant of a job of many: stops if the job was cancelled, else says which
+/// tenant it works on now.
+fn begin_tenant<T>(
+    context: &JobContext<TenantStep<T>>,
+    index: usize,
+    total: usize,
+    name: &str,
+) -> Result<(), JobError> {
+    if context.cancel().is_cancelled() {
+        return Err(JobError::Cancelled);
+    }
+    context.report(TenantStep::Working {
+        index,
+        total,
+        name: name.to_owned(),
+    });
+    Ok(())
+}
+
 /// Which tenant a job of many works on now, and what finished.
 #[derive(Debug)]
 pub enum TenantStep<T> {
@@ -96,14 +115,7 @@ impl Job for PreviewAllJob {
     async fn run(self, context: JobContext<Self::Progress>) -> Self::Outcome {
         let total = self.names.len();
         for (index, name) in self.names.into_iter().enumerate() {
-            if context.cancel().is_cancelled() {
-                return Err(JobError::Cancelled);
-            }
-            context.report(TenantStep::Working {
-                index,
-                total,
-                name: name.clone(),
-            });
+            begin_tenant(&context, index, total, &name)?;
             let resolved = resolve_tenant(&self.dirs, &self.secrets, &name).await?;
             let result = match resolved {
                 Ok(resolved) => tenants::preview_tenant(&resolved, &|_| {}, context.cancel())
@@ -187,14 +199,7 @@ impl Job for PlanAllJob {
         let total = self.names.len();
         let mut out = Vec::with_capacity(total);
         for (index, name) in self.names.into_iter().enumerate() {
-            if context.cancel().is_cancelled() {
-                return Err(JobError::Cancelled);
-            }
-            context.report(TenantStep::Working {
-                index,
-                total,
-                name: name.clone(),
-            });
+            begin_tenant(&context, index, total, &name)?;
             let resolved = resolve_tenant(&self.dirs, &self.secrets, &name).await?;
             let result = match resolved {
                 Ok(settings) => tenants::plan_tenant(&settings, context.cancel())
@@ -246,14 +251,7 @@ impl Job for SendAllJob {
     async fn run(self, context: JobContext<Self::Progress>) -> Self::Outcome {
         let total = self.tenants.len();
         for (index, TenantPlanEntry { name, result }) in self.tenants.into_iter().enumerate() {
-            if context.cancel().is_cancelled() {
-                return Err(JobError::Cancelled);
-            }
-            context.report(TenantStep::Working {
-                index,
-                total,
-                name: name.clone(),
-            });
+            begin_tenant(&context, index, total, &name)?;
             let tenant = match result {
                 Ok(tenant) => tenant,
                 Err(failure) => {
