@@ -2,6 +2,7 @@
 
 pub mod adjustments;
 pub mod columns;
+pub mod company_status;
 pub mod configuration;
 pub mod counting;
 pub mod csv_export;

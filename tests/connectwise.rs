@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -510,9 +511,18 @@ async fn company_statuses_read_every_page_and_an_odd_item_does_not_sink_the_read
         .await
         .unwrap();
     let odd = 250 + 3 * 3; // the middle item of the first page of seven
-    assert_eq!(list.statuses.len() + list.without_status.len(), 30);
-    assert_eq!(list.statuses[&256], "Inactive");
-    assert_eq!(list.statuses[&262], "Not Approved");
+    assert_eq!(list.companies.len() + list.without_status.len(), 30);
+    // Judged by the status list's inactive flag: the renamed active status and one the tenant
+    // added are billed, whatever their names say.
+    assert_eq!(list.definitions.len(), 5);
+    assert_eq!(
+        list.inactive_companies(),
+        BTreeMap::from([
+            (256, "Inactive".to_owned()),
+            (262, "Not Approved".to_owned())
+        ])
+    );
+    assert_eq!(list.status_name(268).as_deref(), Some("Credit Hold"));
     assert_eq!(
         list.without_status.iter().copied().collect::<Vec<_>>(),
         vec![253, odd]
@@ -525,16 +535,61 @@ async fn company_statuses_read_every_page_and_an_odd_item_does_not_sink_the_read
         .filter(|r| r.path == companies_path)
         .collect();
     assert_eq!(asked.len(), 5, "30 companies, 7 a page");
+    let query = asked[0].query.clone().unwrap_or_default();
+    assert!(
+        query.contains("fields=id%2Cstatus%2Fid%2Cstatus%2Fname"),
+        "{query}"
+    );
+    let statuses_path = format!("{companies_path}/statuses");
+    let asked: Vec<_> = h
+        .connectwise_requests()
+        .into_iter()
+        .filter(|r| r.path == statuses_path)
+        .collect();
+    assert_eq!(asked.len(), 1, "five statuses, 7 a page");
+    let query = asked[0].query.clone().unwrap_or_default();
+    assert!(query.contains("fields=id%2Cname%2CinactiveFlag"), "{query}");
+
+    // An admin who marks "Credit Hold" inactive in ConnectWise changes the judgement with it.
+    assert!(h.set_status_inactive("Credit Hold", true));
+    let list = client
+        .company_statuses(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(list.inactive_companies().contains_key(&268));
 
     // A 403 is the API member's rights, said for companies.
     h.connectwise_knobs()
         .push_fault(ScheduledFault::path_prefix(
             FaultKind::Status(403),
-            companies_path,
+            companies_path.clone(),
         ));
     let e = client
         .company_statuses(&CancellationToken::new())
         .await
         .unwrap_err();
     assert_eq!(e, TransportError::NoRights);
+
+    // An odd item in the status list skips that one status, not the read.
+    h.connectwise_knobs()
+        .push_fault(ScheduledFault::path_prefix(
+            FaultKind::MalformedRecord,
+            statuses_path,
+        ));
+    let list = client
+        .company_statuses(&CancellationToken::new())
+        .await
+        .unwrap();
+    // The middle one of five ("Not Approved") is `{"id":3,"company":"x"}`: no flag, so its
+    // companies are not excluded for their status, and the run says so.
+    assert_eq!(list.definitions.len(), 5, "{:?}", list.definitions);
+    assert_eq!(list.definitions[&3].inactive, None);
+    assert!(!list.inactive_companies().contains_key(&262));
+    assert!(
+        list.warnings()
+            .iter()
+            .any(|w| w.contains("no inactive flag for the company status(es) status 3")),
+        "{:?}",
+        list.warnings()
+    );
 }

@@ -734,12 +734,16 @@ fn the_preview_shows_and_exports_the_final_counts_without_the_excluded_companies
     assert_eq!(rows.len(), companies.len() - 1);
 }
 
-/// The demo's companies whose ConnectWise status is not Active (the sandbox's third and fifth
-/// companies): id and status.
+/// The demo's companies whose ConnectWise status is marked inactive (the sandbox's third and
+/// fifth companies): id and status.
 const NOT_ACTIVE: [(i64, &str); 2] = [(256, "Inactive"), (262, "Not Approved")];
 
+/// The demo's companies whose status is neither "Active" nor inactive ("Active - Managed",
+/// "Credit Hold"): billed with the option on.
+const STILL_BILLED: [i64; 2] = [253, 268];
+
 #[test]
-fn with_exclude_inactive_on_a_company_not_active_is_never_posted_nor_zeroed_and_listed_with_its_status()
+fn with_exclude_inactive_on_a_company_marked_inactive_is_never_posted_nor_zeroed_and_listed_with_its_status()
  {
     let env = Env::monthly();
     // Billed once while the option is off, so a later zero would be due.
@@ -780,9 +784,9 @@ fn with_exclude_inactive_on_a_company_not_active_is_never_posted_nor_zeroed_and_
     for (id, status) in NOT_ACTIVE {
         assert!(
             preview.stderr.contains(&format!("excluded: company {id} "))
-                && preview
-                    .stderr
-                    .contains(&format!("ConnectWise status is \"{status}\", not Active")),
+                && preview.stderr.contains(&format!(
+                    "ConnectWise status \"{status}\" is marked inactive"
+                )),
             "{}",
             preview.stderr
         );
@@ -812,9 +816,22 @@ fn with_exclude_inactive_on_a_company_not_active_is_never_posted_nor_zeroed_and_
     assert!(!asked.is_empty());
     let query = asked[0].query.clone().unwrap_or_default();
     assert!(
-        query.contains("fields=id%2Cstatus%2Fname") && query.contains("pageSize=1000"),
+        query.contains("fields=id%2Cstatus%2Fid%2Cstatus%2Fname")
+            && query.contains("pageSize=1000"),
         "{query}"
     );
+    // Judged by ConnectWise's inactive flag, not the name: the demo's "Active - Managed" and
+    // "Credit Hold" companies are still in the table.
+    for id in STILL_BILLED {
+        assert!(
+            preview
+                .stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{id} "))),
+            "{id}: {}",
+            preview.stdout
+        );
+    }
 
     // Sync: never posted, never zeroed, listed as excluded; the Active ones still go out.
     env.sandbox.handle().clear_synthesize_requests();
@@ -824,14 +841,17 @@ fn with_exclude_inactive_on_a_company_not_active_is_never_posted_nor_zeroed_and_
         assert!(!posted.contains_key(&id.to_string()), "{id}: {posted:?}");
         assert!(
             out.stderr.contains(&format!("excluded: company {id} "))
-                && out
-                    .stderr
-                    .contains(&format!("ConnectWise status is \"{status}\", not Active")),
+                && out.stderr.contains(&format!(
+                    "ConnectWise status \"{status}\" is marked inactive"
+                )),
             "{}",
             out.stderr
         );
     }
     assert!(!posted.is_empty(), "the Active companies are still billed");
+    for id in STILL_BILLED {
+        assert!(posted.contains_key(&id.to_string()), "{id}: {posted:?}");
+    }
 
     // Back off: the company is billed again from the next run.
     env.ok(&["profile", "exclude-inactive", PROFILE, "off"]);

@@ -1826,3 +1826,50 @@ async fn companies_are_listed_in_connectwise_shape_projected_and_paged_by_link()
     .await;
     assert_eq!(body[1], json!({"id": 253}));
 }
+
+#[tokio::test]
+async fn the_company_status_list_says_which_statuses_are_inactive() {
+    let sb = start(1).await;
+    let c = client();
+    let (status, body) = get_json(cw(&c, api(&sb, "company/companies/statuses"))).await;
+    assert_eq!(status, 200);
+    let all = body.as_array().unwrap();
+    assert_eq!(all.len(), 5);
+    for field in ["id", "name", "defaultFlag", "inactiveFlag", "_info"] {
+        assert!(all[0].get(field).is_some(), "{field}: {}", all[0]);
+    }
+    let (_, body) = get_json(cw(
+        &c,
+        api(
+            &sb,
+            "company/companies/statuses?conditions=inactiveFlag%3Dtrue&fields=id,name",
+        ),
+    ))
+    .await;
+    assert_eq!(
+        body,
+        json!([{"id": 2, "name": "Inactive"}, {"id": 3, "name": "Not Approved"}])
+    );
+    // The demo's renamed active status and an added one are listed, not inactive.
+    let (_, body) = get_json(cw(
+        &c,
+        api(&sb, "company/companies?fields=id,status/id&pageSize=1000"),
+    ))
+    .await;
+    let status_of = |id: i64| {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["status"]["id"].clone())
+            .unwrap()
+    };
+    assert_eq!(status_of(253), 4);
+    assert_eq!(status_of(268), 5);
+    // A name the tenant does not have yet is added to the list (not inactive).
+    sb.handle().set_company_status(250, Some("On Boarding"));
+    let list = sb.handle().company_status_list();
+    assert_eq!(list.len(), 6);
+    assert!(!list[5].inactive_flag);
+    assert_eq!(list[5].name, "On Boarding");
+}

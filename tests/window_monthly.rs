@@ -198,7 +198,7 @@ fn history_lists_who_excluded_what_when_and_why() {
 }
 
 #[test]
-fn ticking_exclude_inactive_leaves_the_companies_not_active_out_with_their_status() {
+fn ticking_exclude_inactive_leaves_the_companies_marked_inactive_out_with_their_status() {
     use cw_shared_devices::ui::counting_form::EXCLUDE_INACTIVE_LABEL;
     let (mut h, _env) = demo_harness();
     preview(&mut h);
@@ -236,6 +236,13 @@ fn ticking_exclude_inactive_leaves_the_companies_not_active_out_with_their_statu
             table.rows().iter().all(|r| r.counts.company_id != inactive),
             "the Inactive company is still a row"
         );
+        // "Active - Managed" (253) and "Credit Hold" (268) are not marked inactive.
+        for id in [253, 268] {
+            assert!(
+                table.rows().iter().any(|r| r.counts.company_id == id),
+                "{id} was left out"
+            );
+        }
         let excluded = table
             .excluded
             .iter()
@@ -243,10 +250,11 @@ fn ticking_exclude_inactive_leaves_the_companies_not_active_out_with_their_statu
             .expect("not listed as excluded");
         assert_eq!(
             excluded.reason,
-            "ConnectWise status is \"Inactive\", not Active"
+            "ConnectWise status \"Inactive\" is marked inactive"
         );
     }
-    // Both companies not Active (the demo has an Inactive and a Not Approved one) are listed.
+    // Both inactive companies (the demo has an Inactive and a Not Approved one) are listed; its
+    // "Active - Managed" and "Credit Hold" companies are still rows.
     assert_eq!(
         h.query_all_by_label_contains("Excluded, never posted nor zeroed")
             .count(),

@@ -766,24 +766,38 @@ impl ConnectWiseClient {
         Ok(names)
     }
 
-    /// Every company's ConnectWise status: `company/companies?fields=id,status/name`, 1000 a
-    /// page, every `next` page followed (at most [`MAX_COMPANY_PAGES`]). Items it cannot read
-    /// are counted or listed in the answer, never fatal (see [`CompanyStatusList`]); a body
-    /// that is not a list is.
+    /// Every company's ConnectWise status and the tenant's status list, which says which
+    /// statuses are inactive: `company/companies?fields=id,status/id,status/name` and
+    /// `company/companies/statuses?fields=id,name,inactiveFlag`, 1000 a page, every `next` page
+    /// followed (at most [`MAX_COMPANY_PAGES`] each). Items it cannot read are counted or
+    /// listed in the answer, never fatal (see [`CompanyStatusList`]); a body that is not a
+    /// list is.
     pub async fn company_statuses(
         &self,
         cancel: &CancellationToken,
     ) -> Result<CompanyStatusList, TransportError> {
+        let mut list = CompanyStatusList::default();
         let mut url = self.api_url("company/companies", cancel).await?;
         url.query_pairs_mut()
-            .append_pair("fields", "id,status/name")
+            .append_pair("fields", "id,status/id,status/name")
             .append_pair("pageSize", &MAX_PAGE_SIZE.to_string());
-        let mut list = CompanyStatusList::default();
         self.each_linked_page(
             url,
             "company/companies",
             MAX_COMPANY_PAGES,
             |body| list.add_page(body).map(|_| ()),
+            cancel,
+        )
+        .await?;
+        let mut url = self.api_url("company/companies/statuses", cancel).await?;
+        url.query_pairs_mut()
+            .append_pair("fields", "id,name,inactiveFlag")
+            .append_pair("pageSize", &MAX_PAGE_SIZE.to_string());
+        self.each_linked_page(
+            url,
+            "company/companies/statuses",
+            MAX_COMPANY_PAGES,
+            |body| list.add_definitions_page(body).map(|_| ()),
             cancel,
         )
         .await?;

@@ -225,7 +225,7 @@ fn exclude_inactive(
         "off" => false,
         other => {
             return Err(CliError::Config(format!(
-                "on|off: \"{other}\" is neither; write on (exclude companies whose ConnectWise status is not Active) or off"
+                "on|off: \"{other}\" is neither; write on (exclude companies whose ConnectWise status is marked inactive) or off"
             )));
         }
     };
@@ -235,7 +235,7 @@ fn exclude_inactive(
         .map_err(profile_error)?;
     let Some(change) = change else {
         println!(
-            "\"{}\" already {} companies whose ConnectWise status is not Active; nothing changed.",
+            "\"{}\" already {} companies whose ConnectWise status is marked inactive; nothing changed.",
             profile.name,
             if on { "excludes" } else { "bills" }
         );
@@ -243,7 +243,7 @@ fn exclude_inactive(
     };
     if on {
         println!(
-            "\"{}\" now excludes companies whose ConnectWise status is not Active: each run reads the companies' statuses, and those not Active are never posted nor zeroed.",
+            "\"{}\" now excludes companies whose ConnectWise status is marked inactive: each run reads the companies' statuses, and those marked inactive are never posted nor zeroed.",
             profile.name
         );
     } else {
@@ -334,7 +334,7 @@ fn describe_adjustments(p: &Profile) -> String {
         "{:<28} {}\n",
         "Exclude inactive companies:",
         if p.exclusions.exclude_inactive_companies {
-            "yes (companies whose ConnectWise status is not Active are never posted nor zeroed; each run reads the statuses)"
+            "yes (companies whose ConnectWise status is marked inactive are never posted nor zeroed; each run reads the statuses)"
         } else {
             "no"
         }

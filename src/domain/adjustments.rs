@@ -18,6 +18,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use super::company_status::CompanyStatusList;
 use super::counting::CompanyCounts;
 use super::sync_plan::ServiceKind;
 
@@ -36,14 +37,14 @@ pub struct Exclusion {
 pub struct ExclusionSettings {
     /// Companies excluded by id, sorted by id, each once.
     pub companies: Vec<Exclusion>,
-    /// Also exclude every company whose ConnectWise status is not Active (one small fetch of
-    /// the companies' ids and statuses).
+    /// Also exclude every company whose ConnectWise status is marked inactive (two small
+    /// fetches: the companies' statuses and the tenant's status list).
     pub exclude_inactive_companies: bool,
 }
 
-/// The reason given to companies excluded because their ConnectWise status is not Active.
+/// The reason given to companies excluded because their ConnectWise status is marked inactive.
 pub fn inactive_reason(status: &str) -> String {
-    format!("ConnectWise status is \"{status}\", not Active")
+    format!("ConnectWise status \"{status}\" is marked inactive")
 }
 
 impl ExclusionSettings {
@@ -70,20 +71,17 @@ impl ExclusionSettings {
     }
 
     /// The companies excluded in a run: those listed, and (with the option on) those whose
-    /// status is not Active. `statuses` maps company id to its ConnectWise status name; only
-    /// read when the option is on. A status compares ignoring case and surrounding spaces.
-    pub fn effective(&self, statuses: &BTreeMap<i64, String>) -> Vec<ExcludedCompany> {
+    /// status is marked inactive. `inactive` maps company id to its inactive status's name
+    /// (see [`CompanyStatusList::inactive_companies`]); only read when the option is on.
+    pub fn effective(&self, inactive: &BTreeMap<i64, String>) -> Vec<ExcludedCompany> {
         let mut out: BTreeMap<i64, String> = self
             .companies
             .iter()
             .map(|e| (e.company_id, e.reason.clone()))
             .collect();
         if self.exclude_inactive_companies {
-            for (id, status) in statuses {
-                if !status.trim().eq_ignore_ascii_case("active") {
-                    out.entry(*id)
-                        .or_insert_with(|| inactive_reason(status.trim()));
-                }
+            for (id, status) in inactive {
+                out.entry(*id).or_insert_with(|| inactive_reason(status));
             }
         }
         out.into_iter()
@@ -93,74 +91,6 @@ impl ExclusionSettings {
                 reason,
             })
             .collect()
-    }
-}
-
-/// The companies' ConnectWise statuses as `company/companies?fields=id,status/name` lists them.
-///
-/// Read tolerantly: fields beyond `id` and `status` are ignored; an item whose `id` is not a
-/// whole number (or that is not an object) cannot be tied to a company and is only counted in
-/// `unreadable`; an item with an id but no status name (status missing, `null`, not an object,
-/// or its name not a string) is listed in `without_status`: its status is unknown, so the
-/// option does not exclude it (it is billed as any other company) and the run says so.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CompanyStatusList {
-    /// Status name by company id.
-    pub statuses: BTreeMap<i64, String>,
-    /// Companies listed without a readable status, by id.
-    pub without_status: BTreeSet<i64>,
-    /// Items that could not be tied to a company.
-    pub unreadable: u64,
-}
-
-impl CompanyStatusList {
-    /// Adds one page (a JSON array); `Err` when the body is not an array at all.
-    pub fn add_page(&mut self, body: &[u8]) -> Result<usize, String> {
-        let items: Vec<serde_json::Value> = serde_json::from_slice(body)
-            .map_err(|e| format!("company/companies: not a list of companies: {e}"))?;
-        for item in &items {
-            let Some(id) = item.get("id").and_then(serde_json::Value::as_i64) else {
-                self.unreadable += 1;
-                continue;
-            };
-            let name = item
-                .get("status")
-                .and_then(|s| s.get("name"))
-                .and_then(serde_json::Value::as_str);
-            match name {
-                Some(name) => {
-                    self.without_status.remove(&id);
-                    self.statuses.insert(id, name.to_owned());
-                }
-                None if !self.statuses.contains_key(&id) => {
-                    self.without_status.insert(id);
-                }
-                None => {}
-            }
-        }
-        Ok(items.len())
-    }
-
-    /// What the run must be told about the items it could not judge, in words; empty when
-    /// every item had a status.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if !self.without_status.is_empty() {
-            let ids: Vec<String> = self.without_status.iter().map(i64::to_string).collect();
-            out.push(format!(
-                "ConnectWise listed {} compan{} without a status ({}); they are not excluded for their status",
-                ids.len(),
-                if ids.len() == 1 { "y" } else { "ies" },
-                ids.join(", ")
-            ));
-        }
-        if self.unreadable > 0 {
-            out.push(format!(
-                "{} item(s) of ConnectWise's company list had no readable id and were skipped",
-                self.unreadable
-            ));
-        }
-        out
     }
 }
 
@@ -347,14 +277,15 @@ pub fn apply_overrides(
 }
 
 /// A profile's adjustments as a run applies them: its exclusions and overrides, and the
-/// companies' ConnectWise statuses when "exclude companies whose status is not Active" is on.
+/// companies' ConnectWise statuses when "exclude companies whose status is marked inactive" is on.
 /// A run made from the environment alone has none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunAdjustments {
     pub exclusions: ExclusionSettings,
     pub overrides: Vec<Override>,
-    /// ConnectWise status name by company id; read only when the option is on.
-    pub company_statuses: BTreeMap<i64, String>,
+    /// The companies whose ConnectWise status is marked inactive, with the status's name;
+    /// read only when the option is on.
+    pub inactive_companies: BTreeMap<i64, String>,
     /// Whether the run read the statuses (with the option on, a run that sends counts must).
     pub company_statuses_read: bool,
     /// What the status read could not judge, in words (see [`CompanyStatusList::warnings`]).
@@ -366,7 +297,7 @@ pub struct RunAdjustments {
 impl RunAdjustments {
     /// Takes the statuses a run read.
     pub fn set_company_statuses(&mut self, list: &CompanyStatusList) {
-        self.company_statuses.clone_from(&list.statuses);
+        self.inactive_companies = list.inactive_companies();
         self.company_statuses_read = true;
         self.company_status_warnings = list.warnings();
     }
@@ -388,7 +319,7 @@ impl RunAdjustments {
     /// or sent to before), so a tenant's many inactive companies do not crowd the report.
     pub fn excluded_companies(&self, known: &BTreeSet<i64>) -> Vec<ExcludedCompany> {
         self.exclusions
-            .effective(&self.company_statuses)
+            .effective(&self.inactive_companies)
             .into_iter()
             .filter(|e| {
                 self.exclusions.get(e.company_id).is_some() || known.contains(&e.company_id)
@@ -534,10 +465,12 @@ impl AdjustmentChange {
                 cleared.describe()
             ),
             AdjustmentChangeKind::InactiveCompaniesExcluded { on: true } => {
-                "turned on excluding companies whose ConnectWise status is not Active".to_owned()
+                "turned on excluding companies whose ConnectWise status is marked inactive"
+                    .to_owned()
             }
             AdjustmentChangeKind::InactiveCompaniesExcluded { on: false } => {
-                "turned off excluding companies whose ConnectWise status is not Active".to_owned()
+                "turned off excluding companies whose ConnectWise status is marked inactive"
+                    .to_owned()
             }
         };
         if self.reason.is_empty() {

@@ -44,7 +44,7 @@ pub enum EngineError {
     /// Another run holds the tenant's run lock.
     #[error("{0}")]
     Busy(String),
-    /// The profile excludes companies whose ConnectWise status is not Active, and their
+    /// The profile excludes companies whose ConnectWise status is marked inactive, and their
     /// statuses could not be read: nothing is counted as final, nothing is sent.
     #[error("{}", company_statuses_message(.0))]
     CompanyStatuses(TransportError),
@@ -56,12 +56,12 @@ pub enum EngineError {
 fn company_statuses_message(e: &TransportError) -> String {
     let cause = match e {
         TransportError::NoRights => {
-            "ConnectWise says the API member has no rights to read companies (HTTP 403)".to_owned()
+            "ConnectWise says the API member has no rights to read companies or their status list (HTTP 403)".to_owned()
         }
         e => e.to_string(),
     };
     format!(
-        "reading the companies' ConnectWise statuses (GET company/companies) failed: {cause}. The profile excludes companies whose status is not Active, so nothing was sent: give the API member's security role Companies › Company Maintenance at Inquire level, or turn the option off (`profile exclude-inactive PROFILE off`, or untick it in the window)"
+        "reading the companies' ConnectWise statuses (GET company/companies and company/companies/statuses) failed: {cause}. The profile excludes companies whose status is marked inactive, so nothing was sent: give the API member's security role Companies › Company Maintenance at Inquire level (and Inquire on the Company Status setup table), or turn the option off (`profile exclude-inactive PROFILE off`, or untick it in the window)"
     )
 }
 

@@ -1,5 +1,5 @@
 //! Preview: fetch the tenant's configurations and count them by the rule as the pages arrive,
-//! and, when the profile excludes companies whose status is not Active, read the companies'
+//! and, when the profile excludes companies whose status is marked inactive, read the companies'
 //! statuses. Nothing is sent.
 
 use std::sync::Mutex;
@@ -84,7 +84,7 @@ pub struct PreviewRequest {
     pub connectwise: ConnectWiseSettings,
     pub counting: CountingOptions,
     /// Also read every company's ConnectWise status (the profile excludes companies whose
-    /// status is not Active); a failure to read them fails the preview.
+    /// status is marked inactive); a failure to read them fails the preview.
     pub company_statuses: bool,
 }
 

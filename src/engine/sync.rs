@@ -341,7 +341,7 @@ pub async fn plan(
 }
 
 /// Counts may not be planned for sending when the profile excludes companies whose status is
-/// not Active and the statuses were not read with them.
+/// marked inactive and the statuses were not read with them.
 fn refuse_without_statuses(request: &SyncRequest) -> Result<(), EngineError> {
     if (request.steps.accounts || request.steps.usage)
         && !request.counts.is_empty()
@@ -352,9 +352,9 @@ fn refuse_without_statuses(request: &SyncRequest) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Said when the profile excludes companies whose ConnectWise status is not Active and the
+/// Said when the profile excludes companies whose ConnectWise status is marked inactive and the
 /// counts to send come from a preview that did not read the statuses: nothing is sent.
-pub const STATUSES_NOT_READ: &str = "the profile excludes companies whose ConnectWise status is not Active, but the preview these counts come from did not read the companies' statuses; nothing was sent: run the preview again, then sync";
+pub const STATUSES_NOT_READ: &str = "the profile excludes companies whose ConnectWise status is marked inactive, but the preview these counts come from did not read the companies' statuses; nothing was sent: run the preview again, then sync";
 
 /// A held company in words: "company 12: 2 configuration records could not be read …".
 pub fn held_line(held: &HeldCompany) -> String {

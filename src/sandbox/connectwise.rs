@@ -14,7 +14,9 @@ use axum::routing::get;
 use base64::Engine as _;
 
 use super::conditions::{Condition, Filterable, OrderBy};
-use super::data::{SandboxCompanyRecord, SandboxConfiguration, SandboxConfigurationType};
+use super::data::{
+    SandboxCompanyRecord, SandboxCompanyStatus, SandboxConfiguration, SandboxConfigurationType,
+};
 use super::json::Projection;
 use super::knobs::{PageFault, RequestShape, ServiceKnobs};
 use super::{SANDBOX_CLIENT_ID, SANDBOX_COMPANY_ID, SANDBOX_PRIVATE_KEY, SANDBOX_PUBLIC_KEY};
@@ -34,6 +36,8 @@ pub(crate) struct Store {
     pub types: Vec<SandboxConfigurationType>,
     /// What `company/companies` lists, in id order.
     pub companies: Vec<SandboxCompanyRecord>,
+    /// What `company/companies/statuses` lists, in id order.
+    pub company_statuses: Vec<SandboxCompanyStatus>,
 }
 
 /// Which list a cached selection belongs to.
@@ -42,6 +46,7 @@ enum Resource {
     Configurations,
     Types,
     Companies,
+    CompanyStatuses,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -258,6 +263,12 @@ impl WriteRecord for SandboxCompanyRecord {
     }
 }
 
+impl WriteRecord for SandboxCompanyStatus {
+    fn write(&self, out: &mut String, projection: Option<&Projection>, _api_base: &str) {
+        self.write_json(out, projection);
+    }
+}
+
 impl WriteRecord for SandboxConfigurationType {
     fn write(&self, out: &mut String, projection: Option<&Projection>, api_base: &str) {
         self.write_json(out, projection, api_base);
@@ -301,7 +312,8 @@ pub(crate) fn classify(request: &Request) -> RequestShape {
     let is_list = request.method() == axum::http::Method::GET
         && (path.ends_with("/company/configurations")
             || path.ends_with("/company/configurations/types")
-            || path.ends_with("/company/companies"));
+            || path.ends_with("/company/companies")
+            || path.ends_with("/company/companies/statuses"));
     let mut has_previous_page = false;
     if let Some(query) = request.uri().query() {
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -324,6 +336,7 @@ pub(crate) fn router(state: CwState) -> Router<CwState> {
         .route("/company/configurations/count", get(count_configurations))
         .route("/company/configurations/types", get(list_types))
         .route("/company/companies", get(list_companies))
+        .route("/company/companies/statuses", get(list_company_statuses))
         .route("/system/info", get(system_info))
         .fallback(api_not_found)
         .layer(axum::middleware::from_fn_with_state(state, require_auth));
@@ -611,6 +624,17 @@ async fn list_companies(State(cw): State<CwState>, request: Request) -> Response
     )
 }
 
+async fn list_company_statuses(State(cw): State<CwState>, request: Request) -> Response {
+    let store = cw.read();
+    list(
+        &cw,
+        &request,
+        Resource::CompanyStatuses,
+        store.version,
+        &store.company_statuses,
+    )
+}
+
 async fn count_configurations(State(cw): State<CwState>, request: Request) -> Response {
     let query = ListQuery::parse(request.uri().query());
     let store = cw.read();
@@ -788,7 +812,7 @@ fn list<R: WriteRecord>(
     let none_unreadable = BTreeMap::new();
     let unreadable = match resource {
         Resource::Configurations => &behaviour.unreadable_records,
-        Resource::Types | Resource::Companies => &none_unreadable,
+        Resource::Types | Resource::Companies | Resource::CompanyStatuses => &none_unreadable,
     };
     let body = page_body(
         records,

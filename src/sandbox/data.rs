@@ -575,12 +575,59 @@ pub struct SandboxCompanyRecord {
     pub status: Option<SandboxRef>,
 }
 
-/// The company statuses the sandbox knows, as ConnectWise ships them: (id, name).
-pub(crate) const COMPANY_STATUSES: &[(i64, &str)] =
-    &[(1, "Active"), (2, "Inactive"), (3, "Not Approved")];
+/// The company statuses the sandbox's tenants have: (id, name, inactive). The first three
+/// are as ConnectWise ships them; the two after are what tenants add, both still billed, so a
+/// rule that judged by name rather than by the inactive flag would show.
+pub(crate) const COMPANY_STATUSES: &[(i64, &str, bool)] = &[
+    (1, "Active", false),
+    (2, "Inactive", true),
+    (3, "Not Approved", true),
+    (4, "Active - Managed", false),
+    (5, "Credit Hold", false),
+];
 
-/// The demo tenant's companies whose status is not Active: (company index, status id).
-const NOT_ACTIVE_COMPANIES: &[(usize, i64)] = &[(2, 2), (4, 3)];
+/// The demo tenant's companies whose status is not the plain "Active": (company index,
+/// status id). Two are inactive (the third and fifth companies), two are not.
+const OTHER_STATUS_COMPANIES: &[(usize, i64)] = &[(1, 4), (2, 2), (4, 3), (6, 5)];
+
+/// A company status as `company/companies/statuses` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxCompanyStatus {
+    pub id: i64,
+    pub name: String,
+    pub inactive_flag: bool,
+}
+
+impl SandboxCompanyStatus {
+    pub(crate) fn write_json(&self, out: &mut String, projection: Option<&Projection>) {
+        let mut w = ObjectWriter::begin(out, projection);
+        w.int("id", self.id);
+        w.str("name", &self.name);
+        w.bool("defaultFlag", self.id == 1);
+        w.bool("inactiveFlag", self.inactive_flag);
+        w.bool("notifyFlag", false);
+        w.bool("disallowSavingFlag", false);
+        w.bool("customNoteFlag", false);
+        w.bool("cancelOpenTracksFlag", false);
+        w.object("_info", |i| {
+            i.str("lastUpdated", "2025-01-01T00:00:00Z");
+            i.str("updatedBy", "sandbox");
+        });
+        w.end();
+    }
+}
+
+/// The tenant's company status list.
+pub(crate) fn company_status_list() -> Vec<SandboxCompanyStatus> {
+    COMPANY_STATUSES
+        .iter()
+        .map(|(id, name, inactive)| SandboxCompanyStatus {
+            id: *id,
+            name: (*name).to_owned(),
+            inactive_flag: *inactive,
+        })
+        .collect()
+}
 
 impl SandboxCompanyRecord {
     pub(crate) fn write_json(
@@ -633,7 +680,7 @@ pub(crate) fn company_records(companies: &[SandboxCompany]) -> Vec<SandboxCompan
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let status_id = NOT_ACTIVE_COMPANIES
+            let status_id = OTHER_STATUS_COMPANIES
                 .iter()
                 .find(|(at, _)| *at == i)
                 .map_or(1, |(_, s)| *s);
@@ -653,8 +700,8 @@ pub(crate) fn company_records(companies: &[SandboxCompany]) -> Vec<SandboxCompan
 pub(crate) fn company_status(id: i64) -> SandboxRef {
     let name = COMPANY_STATUSES
         .iter()
-        .find(|(i, _)| *i == id)
-        .map_or_else(|| format!("Status {id}"), |(_, n)| (*n).to_owned());
+        .find(|(i, _, _)| *i == id)
+        .map_or_else(|| format!("Status {id}"), |(_, n, _)| (*n).to_owned());
     SandboxRef::new(id, name)
 }
 
@@ -985,7 +1032,7 @@ impl Filterable for SandboxConfiguration {
     }
 }
 
-/// The configuration type fields the sandbox can filter and sort on.
+/// The fields of configuration types and company statuses the sandbox can filter and sort on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TypeField {
     Id,
@@ -1007,6 +1054,30 @@ impl Filterable for SandboxConfigurationType {
 
     fn known_paths() -> &'static str {
         "id, name, inactiveFlag"
+    }
+
+    fn value(&self, field: TypeField) -> FieldValue<'_> {
+        match field {
+            TypeField::Id => FieldValue::Integer(self.id),
+            TypeField::Name => FieldValue::Text(&self.name),
+            TypeField::InactiveFlag => FieldValue::Boolean(self.inactive_flag),
+        }
+    }
+
+    fn record_id(&self) -> i64 {
+        self.id
+    }
+}
+
+impl Filterable for SandboxCompanyStatus {
+    type Field = TypeField;
+
+    fn resolve(path: &str) -> Option<(TypeField, ValueKind)> {
+        SandboxConfigurationType::resolve(path)
+    }
+
+    fn known_paths() -> &'static str {
+        SandboxConfigurationType::known_paths()
     }
 
     fn value(&self, field: TypeField) -> FieldValue<'_> {

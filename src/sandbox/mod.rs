@@ -129,8 +129,8 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 pub use data::{
-    SandboxCompany, SandboxCompanyRecord, SandboxConfiguration, SandboxConfigurationType,
-    SandboxCustomField, SandboxQuestion, SandboxRef,
+    SandboxCompany, SandboxCompanyRecord, SandboxCompanyStatus, SandboxConfiguration,
+    SandboxConfigurationType, SandboxCustomField, SandboxQuestion, SandboxRef,
 };
 pub use knobs::{
     FaultCadence, FaultKind, FaultTarget, RateLimit, RecurringFaults, ScheduledFault, ServiceKnobs,
@@ -353,20 +353,30 @@ impl SandboxHandle {
         self.shared.cw.read().companies.clone()
     }
 
-    /// Sets a company's status by name (`"Active"`, `"Inactive"`, `"Not Approved"`, or any
-    /// other name, given a new id), or `None` to list the company without a status; a company
-    /// not listed yet is added (identifier and name `Company N`). Statuses compare as named.
+    /// Sets a company's status by name (one of the tenant's statuses, see
+    /// [`Self::company_status_list`]; any other name is added to the list as a status that is
+    /// not inactive), or `None` to list the company without a status; a company not listed yet
+    /// is added (identifier and name `Company N`).
     pub fn set_company_status(&self, company_id: i64, status: Option<&str>) {
-        let status = status.map(|name| {
-            data::COMPANY_STATUSES
-                .iter()
-                .find(|(_, n)| *n == name)
-                .map_or_else(
-                    || SandboxRef::new(99, name),
-                    |(id, _)| data::company_status(*id),
-                )
-        });
         let mut store = self.shared.cw.write();
+        let status = status.map(|name| {
+            if let Some(known) = store.company_statuses.iter().find(|s| s.name == name) {
+                return SandboxRef::new(known.id, name);
+            }
+            let id = store
+                .company_statuses
+                .iter()
+                .map(|s| s.id)
+                .max()
+                .unwrap_or(0)
+                + 1;
+            store.company_statuses.push(SandboxCompanyStatus {
+                id,
+                name: name.to_owned(),
+                inactive_flag: false,
+            });
+            SandboxRef::new(id, name)
+        });
         match store.companies.binary_search_by_key(&company_id, |c| c.id) {
             Ok(at) => store.companies[at].status = status,
             Err(at) => store.companies.insert(
@@ -379,6 +389,22 @@ impl SandboxHandle {
                 },
             ),
         }
+    }
+
+    /// The tenant's company statuses `company/companies/statuses` lists, in id order.
+    pub fn company_status_list(&self) -> Vec<SandboxCompanyStatus> {
+        self.shared.cw.read().company_statuses.clone()
+    }
+
+    /// Marks one of the tenant's company statuses inactive or not (as an admin does in
+    /// Setup Tables › Company Status); `false` when the tenant has no status of that name.
+    pub fn set_status_inactive(&self, name: &str, inactive: bool) -> bool {
+        let mut store = self.shared.cw.write();
+        let Some(status) = store.company_statuses.iter_mut().find(|s| s.name == name) else {
+            return false;
+        };
+        status.inactive_flag = inactive;
+        true
     }
 
     // ---- ConnectWise behaviour ----
@@ -664,6 +690,7 @@ async fn start_servers(
         ),
         types: data::configuration_types(),
         companies: data::company_records(&companies),
+        company_statuses: data::company_status_list(),
     };
     let cw = Arc::new(ConnectWiseState::new(
         store,

@@ -510,7 +510,7 @@ impl ProfileStore {
         ))
     }
 
-    /// Turns "exclude companies whose ConnectWise status is not Active" on or off and saves
+    /// Turns "exclude companies whose ConnectWise status is marked inactive" on or off and saves
     /// the profile; `None` when it already was so.
     pub fn set_exclude_inactive_companies(
         &self,

@@ -100,7 +100,7 @@ pub struct PreviewState {
     /// Whether what the table was counted from agrees with what ConnectWise said it holds.
     pub completeness: Option<crate::domain::safety::PreviewCompleteness>,
     /// The companies' ConnectWise statuses the preview read (with "exclude companies whose
-    /// status is not Active" on), for the sync made from it.
+    /// status is marked inactive" on), for the sync made from it.
     pub company_statuses: Option<crate::domain::adjustments::CompanyStatusList>,
 }
 
@@ -809,7 +809,7 @@ impl App {
                     self.log.push(
                         LogLevel::Info,
                         format!(
-                            "Companies whose ConnectWise status is not Active: {}; preview again to apply",
+                            "Companies whose ConnectWise status is marked inactive: {}; preview again to apply",
                             if on { "left out" } else { "counted" }
                         ),
                     );

@@ -97,22 +97,22 @@ pub enum OptionsAction {
     /// Fetch the tenant's configuration type names for the pick list.
     LoadTypes,
     SetZeroPolicy(ZeroPolicy),
-    /// "Leave out companies whose ConnectWise status is not Active" ticked or unticked.
+    /// "Leave out companies whose ConnectWise status is marked inactive" ticked or unticked.
     SetExcludeInactive(bool),
 }
 
-/// The label of the profile's "exclude companies whose status is not Active" checkbox.
+/// The label of the profile's "exclude companies whose status is marked inactive" checkbox.
 pub const EXCLUDE_INACTIVE_LABEL: &str =
-    "Leave out companies whose ConnectWise status is not Active";
+    "Leave out companies whose ConnectWise status is marked inactive";
 
-/// The checkbox of the profile's "exclude companies whose status is not Active" option;
+/// The checkbox of the profile's "exclude companies whose status is marked inactive" option;
 /// answers the new value when it was clicked.
 pub fn exclude_inactive_ui(ui: &mut egui::Ui, on: bool) -> Option<OptionsAction> {
     let mut value = on;
     let response = ui
         .checkbox(&mut value, EXCLUDE_INACTIVE_LABEL)
         .on_hover_text(
-            "Each preview also reads the companies' statuses (Companies › Inquire rights needed); those not Active are never posted nor zeroed, and are listed as excluded",
+            "Each preview also reads the companies' statuses (Companies › Inquire rights needed); those marked inactive are never posted nor zeroed, and are listed as excluded",
         );
     (response.changed() && value != on).then_some(OptionsAction::SetExcludeInactive(value))
 }

@@ -147,11 +147,8 @@ fn exclusions_by_id_and_by_inactive_status() {
             .is_some()
     );
     assert_eq!(settings.companies.len(), 1);
-    let statuses = BTreeMap::from([
-        (7, "Inactive".to_owned()),
-        (8, " Not-Approved ".to_owned()),
-        (9, "active".to_owned()),
-    ]);
+    // The companies whose status is marked inactive, as the status list judged them.
+    let statuses = BTreeMap::from([(7, "Inactive".to_owned()), (8, "Not-Approved".to_owned())]);
     let off = settings.effective(&statuses);
     assert_eq!(off.iter().map(|e| e.company_id).collect::<Vec<_>>(), [7]);
     settings.exclude_inactive_companies = true;
@@ -161,7 +158,7 @@ fn exclusions_by_id_and_by_inactive_status() {
     assert_eq!(on[0].reason, "MSP itself");
     assert_eq!(
         on[1].reason,
-        "ConnectWise status is \"Not-Approved\", not Active"
+        "ConnectWise status \"Not-Approved\" is marked inactive"
     );
     assert!(settings.remove(7).is_some());
     assert!(settings.get(7).is_none());
@@ -177,11 +174,8 @@ fn a_run_leaves_out_those_excluded_by_id_and_only_the_inactive_it_would_bill() {
         since,
     });
     adjustments.exclusions.exclude_inactive_companies = true;
-    adjustments.company_statuses = BTreeMap::from([
-        (2, "Inactive".to_owned()),
-        (3, "Active".to_owned()),
-        (99, "Gone".to_owned()),
-    ]);
+    adjustments.inactive_companies =
+        BTreeMap::from([(2, "Inactive".to_owned()), (99, "Gone".to_owned())]);
     let known: BTreeSet<i64> = [1, 2, 3].into();
     let ids: Vec<i64> = adjustments
         .excluded_companies(&known)
@@ -406,34 +400,21 @@ proptest! {
 }
 
 #[test]
-fn a_company_list_is_read_tolerantly_and_says_what_it_could_not_judge() {
+fn a_run_excludes_the_companies_the_status_list_marks_inactive() {
     let mut list = CompanyStatusList::default();
-    let page = br#"[
-        {"id": 1, "status": {"id": 1, "name": "Active", "_info": {}}, "name": "A", "extra": [1]},
-        {"id": 2, "status": {"name": "Inactive"}},
-        {"id": 3},
-        {"id": 4, "status": null},
-        {"id": 5, "status": {"name": 7}},
-        {"id": "six", "status": {"name": "Inactive"}},
-        "not an object",
-        {"status": {"name": "Inactive"}}
-    ]"#;
-    assert_eq!(list.add_page(page), Ok(8));
-    assert_eq!(list.statuses.len(), 2);
-    assert_eq!(list.statuses[&2], "Inactive");
-    assert_eq!(list.without_status, BTreeSet::from([3, 4, 5]));
-    assert_eq!(list.unreadable, 3);
-    let warnings = list.warnings();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings[0].contains("3 companies without a status (3, 4, 5)"));
-    // A later page that names a status settles it.
-    assert_eq!(
-        list.add_page(br#"[{"id": 3, "status": {"name": "Active"}}]"#),
-        Ok(1)
-    );
-    assert!(!list.without_status.contains(&3));
-    assert!(list.add_page(b"{\"not\": \"a list\"}").is_err());
-
+    list.add_definitions_page(
+        br#"[{"id": 1, "name": "Active", "inactiveFlag": false},
+             {"id": 2, "name": "Inactive", "inactiveFlag": true},
+             {"id": 9, "name": "Active (managed)", "inactiveFlag": false}]"#,
+    )
+    .unwrap();
+    list.add_page(
+        br#"[{"id": 1, "status": {"id": 1, "name": "Active"}},
+             {"id": 2, "status": {"id": 2, "name": "Inactive"}},
+             {"id": 3, "status": {"id": 9, "name": "Active (managed)"}},
+             {"id": 4}]"#,
+    )
+    .unwrap();
     let mut run = RunAdjustments::default();
     run.exclusions.exclude_inactive_companies = true;
     assert!(run.statuses_missing());
@@ -445,5 +426,9 @@ fn a_company_list_is_read_tolerantly_and_says_what_it_could_not_judge() {
         .iter()
         .map(|e| e.company_id)
         .collect();
-    assert_eq!(ids, vec![2], "unknown statuses are not excluded");
+    assert_eq!(
+        ids,
+        vec![2],
+        "a renamed active status and an unknown one are not excluded"
+    );
 }
