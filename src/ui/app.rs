@@ -6,6 +6,7 @@ mod session;
 mod sync;
 mod tabs;
 mod tenants;
+mod top_bar;
 
 use std::sync::Arc;
 
@@ -28,13 +29,12 @@ use super::counting_form::{
 };
 use super::export::SaveDialog;
 use super::log::{LogBuffer, LogLevel, log_ui};
-use super::profiles::{
-    ProfileAction, ProfileBarView, ProfileDialog, profile_bar_ui, profile_dialog_ui,
-};
+use super::profiles::{ProfileAction, ProfileBarView, ProfileDialog, profile_dialog_ui};
 use super::sync_view::{
     SyncAction, SyncFlow, SyncPhase, SyncState, integration_status_ui, plan_dialog_ui,
 };
 use super::table::PreviewTable;
+use top_bar::{TopBarScreen, top_bar_ui};
 
 /// What the window needs from outside: injected so tests run on a temp dir and fakes.
 pub struct AppContext {
@@ -142,6 +142,8 @@ pub enum Action {
     OpenRun(Option<String>),
     /// Compare two runs of History (or close the comparison).
     CompareRuns(Option<(String, String)>),
+    /// Open the log panel, or close it.
+    ToggleLog,
 }
 
 /// The window's handles on the world: the egui context for repaints, the worker every job
@@ -492,52 +494,21 @@ impl App {
         }
     }
 
-    fn top_bar_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        ui.horizontal(|ui| {
-            ui.heading("Shared devices");
-            ui.separator();
-            let view = ProfileBarView {
+    /// The top bar's screen, from the window's state.
+    fn top_bar_ui(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let screen = TopBarScreen {
+            profile_bar: ProfileBarView {
                 names: &self.profile_names,
                 current: self.profile.as_ref().map(|p| p.name.as_str()),
                 demo: self.is_demo().then_some(DEMO_PROFILE),
                 demo_available: cfg!(feature = "sandbox").then_some(DEMO_PROFILE),
-            };
-            // A running sync belongs to this profile: switching away mid-run is not offered;
-            // nor while a profile is being opened or renamed.
-            let syncing = self.sync.phase() != SyncPhase::Idle;
-            ui.add_enabled_ui(!syncing && !self.profile_changing(), |ui| {
-                for action in profile_bar_ui(ui, &view) {
-                    actions.push(Action::Profile(action));
-                }
-            });
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let text = if self.persisted.log_open {
-                    "Hide log"
-                } else {
-                    "Show log"
-                };
-                if ui.button(text).clicked() {
-                    self.persisted.log_open = !self.persisted.log_open;
-                }
-            });
-        });
-        // The demo's keys are this session's by design, so the banner waits for a real profile.
-        if let Some(problem) = self.keychain_problem.as_ref().filter(|_| !self.is_demo()) {
-            // One line in plain words; the system's own message on hover.
-            ui.add(
-                egui::Label::new(
-                    egui::RichText::new(
-                        "The system keychain is not available: keys typed now are kept for this session only.",
-                    )
-                    .color(ui.visuals().warn_fg_color),
-                )
-                .truncate(),
-            )
-            .on_hover_text(problem);
-        }
-        for problem in &self.profile_problems {
-            ui.colored_label(ui.visuals().warn_fg_color, problem);
-        }
+            },
+            switching_locked: self.sync.phase() != SyncPhase::Idle || self.profile_changing(),
+            log_open: self.persisted.log_open,
+            keychain_problem: self.keychain_problem.as_deref().filter(|_| !self.is_demo()),
+            profile_problems: &self.profile_problems,
+        };
+        actions.extend(top_bar_ui(ui, &screen));
     }
 
     fn welcome_ui(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
@@ -838,6 +809,11 @@ impl App {
             Action::RefreshHistory => self.read_history(),
             Action::OpenRun(run_id) => self.open_run(run_id),
             Action::CompareRuns(runs) => self.compare_runs(runs),
+            Action::ToggleLog => {
+                self.persisted.log_open = !self.persisted.log_open;
+                // The panel follows on the next frame.
+                self.services.ctx.request_repaint();
+            }
         }
     }
 
