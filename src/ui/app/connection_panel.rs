@@ -86,3 +86,73 @@ pub fn connection_panel_ui(
         });
     actions
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    /// What the panel edits in place, the tests' states, and what it handed back.
+    #[derive(Default)]
+    struct Panel {
+        form: ConnectionForm,
+        sync: SyncState,
+        counting_form: CountingForm,
+        connectwise_test: Option<TestState>,
+        synthesize_test: Option<TestState>,
+        tests_passed: bool,
+        actions: Vec<Action>,
+    }
+
+    fn harness(panel: Panel) -> Harness<'static, Panel> {
+        Harness::new_ui_state(
+            |ui, panel: &mut Panel| {
+                let type_list = TypeList::default();
+                let mut screen = ConnectionPanelScreen {
+                    form: &mut panel.form,
+                    view: ConnectionView {
+                        connectwise_test: panel.connectwise_test.as_ref(),
+                        synthesize_test: panel.synthesize_test.as_ref(),
+                        discovery: None,
+                        connectwise_busy: false,
+                        synthesize_busy: false,
+                        read_only: false,
+                    },
+                    tests_passed: panel.tests_passed,
+                    profile_changing: false,
+                    sync: &mut panel.sync,
+                    status_busy: false,
+                    counting_form: &mut panel.counting_form,
+                    type_list: &type_list,
+                    zero_policy: ZeroPolicy::default(),
+                    counting_error: None,
+                    exclude_inactive: false,
+                };
+                let actions = connection_panel_ui(ui, &mut screen);
+                panel.tests_passed = screen.tests_passed;
+                panel.actions.extend(actions);
+            },
+            panel,
+        )
+    }
+
+    #[test]
+    fn the_panel_folds_once_when_both_tests_pass_and_hands_that_back() {
+        let mut h = harness(Panel::default());
+        h.run_steps(2);
+        assert!(h.query_by_label("Company ID").is_some());
+        assert!(!h.state().tests_passed);
+        let passed = || Some(TestState::Passed("ok".to_owned()));
+        h.state_mut().connectwise_test = passed();
+        h.state_mut().synthesize_test = passed();
+        h.run_steps(10);
+        assert!(h.state().tests_passed);
+        assert!(h.query_by_label("Company ID").is_none(), "it did not fold");
+        // A click opens it again, and it stays open.
+        h.get_by_label("Connection (both tests passed)").click();
+        h.run_steps(10);
+        assert!(h.query_by_label("Company ID").is_some());
+    }
+}

@@ -603,3 +603,98 @@ fn export_controls_ui(
         .on_hover_text("Export only the ticked companies; the file keeps the table's order");
     actions
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::domain::counting::{CompanyCounts, CountingResult};
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    /// What the Counts tab edits in place, and the actions of every frame.
+    #[derive(Default)]
+    struct Tab {
+        table: Option<PreviewTable>,
+        sync: SyncState,
+        filter_text: String,
+        focus_filter: bool,
+        excel: bool,
+        selected_only: bool,
+        actions: Vec<Action>,
+    }
+
+    fn table() -> PreviewTable {
+        let company = |id: i64, name: &str| CompanyCounts {
+            company_id: id,
+            company_name: name.to_owned(),
+            shared_devices: 1,
+            not_shared_devices: 2,
+            total_devices: 3,
+        };
+        let result = CountingResult {
+            companies: vec![company(1, "Acme"), company(2, "Initech")],
+            ..CountingResult::default()
+        };
+        PreviewTable::new(&result, "the rule".to_owned())
+    }
+
+    fn harness(tab: Tab) -> Harness<'static, Tab> {
+        Harness::new_ui_state(
+            |ui, tab: &mut Tab| {
+                let mut screen = PreviewScreen {
+                    running: false,
+                    progress: None,
+                    failed: false,
+                    table: tab.table.as_mut(),
+                    completeness: None,
+                    send_blocked: None,
+                    sync: &tab.sync,
+                    filter_text: &mut tab.filter_text,
+                    focus_filter: tab.focus_filter,
+                    csv_delimiter: CsvDelimiter::Comma,
+                    excel: &mut tab.excel,
+                    selected_only: &mut tab.selected_only,
+                };
+                let actions = preview_tab_ui(ui, &mut screen);
+                tab.focus_filter = screen.focus_filter;
+                tab.actions.extend(actions);
+            },
+            tab,
+        )
+    }
+
+    #[test]
+    fn without_a_table_the_tab_says_to_press_preview_and_preview_asks_for_one() {
+        let mut h = harness(Tab::default());
+        h.run_steps(2);
+        assert!(h.query_by_label_contains("Press Preview (F5)").is_some());
+        assert!(h.query_by_label("Export CSV...").is_none());
+        h.get_by_label("Preview").click();
+        h.run_steps(2);
+        assert_eq!(h.state().actions, [Action::Preview]);
+    }
+
+    #[test]
+    fn the_tab_edits_only_what_it_borrows_and_asks_for_the_rest() {
+        let mut h = harness(Tab::default());
+        // The sort arrows need the window's symbol font.
+        super::super::add_symbol_font(&h.ctx);
+        h.run_steps(1);
+        h.state_mut().table = Some(table());
+        h.state_mut().focus_filter = true;
+        h.run_steps(2);
+        // Ctrl+F's focus is given once, then cleared through the screen.
+        assert!(!h.state().focus_filter);
+        assert!(h.get_by_label("Filter").is_focused());
+        h.get_by_label("Filter").type_text("init");
+        h.run_steps(2);
+        assert_eq!(h.state().filter_text, "init");
+        assert_eq!(h.state().table.as_ref().unwrap().visible_len(), 1);
+        h.get_by_label("For Excel").click();
+        h.get_by_label("Export CSV...").click();
+        h.run_steps(2);
+        assert!(h.state().excel);
+        assert_eq!(h.state().actions, [Action::ExportCsv]);
+    }
+}

@@ -59,3 +59,55 @@ pub fn top_bar_ui(ui: &mut egui::Ui, screen: &TopBarScreen<'_>) -> Vec<Action> {
     }
     actions
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    /// The top bar drawn with the log `open` or not; the actions of every frame are kept.
+    fn harness(open: bool) -> Harness<'static, Vec<Action>> {
+        Harness::new_ui_state(
+            move |ui, actions: &mut Vec<Action>| {
+                let screen = TopBarScreen {
+                    profile_bar: ProfileBarView {
+                        names: &[],
+                        current: None,
+                        demo: None,
+                        demo_available: None,
+                    },
+                    switching_locked: false,
+                    log_open: open,
+                    keychain_problem: Some("no keyring daemon"),
+                    profile_problems: &[],
+                };
+                actions.extend(top_bar_ui(ui, &screen));
+            },
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn the_log_button_asks_to_toggle_the_log_and_draws_no_state_of_its_own() {
+        let mut h = harness(true);
+        h.run_steps(2);
+        assert!(h.query_by_label("Show log").is_none());
+        h.get_by_label("Hide log").click();
+        h.run_steps(2);
+        assert_eq!(h.state(), &[Action::ToggleLog]);
+
+        let mut h = harness(false);
+        h.run_steps(2);
+        h.get_by_label("Show log").click();
+        h.run_steps(2);
+        assert_eq!(h.state(), &[Action::ToggleLog]);
+        // The keychain's own message is kept for the hover; the bar says it in plain words.
+        assert!(h.query_by_label_contains("no keyring daemon").is_none());
+        assert!(
+            h.query_by_label_contains("keys typed now are kept for this session only")
+                .is_some()
+        );
+    }
+}
