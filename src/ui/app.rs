@@ -1,11 +1,13 @@
 //! The window's state and its frame: panels return actions, the app turns them into worker jobs
 //! (or small local writes), and worker events update the state the panels read next frame.
 
+mod connection_panel;
 mod history;
 mod session;
 mod sync;
 mod tabs;
 mod tenants;
+mod top_bar;
 
 use std::sync::Arc;
 
@@ -20,21 +22,17 @@ use crate::worker::{
 
 use super::UiError;
 use super::connection::{
-    ConnectionAction, ConnectionForm, ConnectionView, TestState, connection_ui,
-    connectwise_test_state, synthesize_test_state,
+    ConnectionAction, ConnectionForm, ConnectionView, TestState, connectwise_test_state,
+    synthesize_test_state,
 };
-use super::counting_form::{
-    CountingForm, OptionsAction, TypeList, counting_options_ui, exclude_inactive_ui,
-};
+use super::counting_form::{CountingForm, OptionsAction, TypeList};
 use super::export::SaveDialog;
 use super::log::{LogBuffer, LogLevel, log_ui};
-use super::profiles::{
-    ProfileAction, ProfileBarView, ProfileDialog, profile_bar_ui, profile_dialog_ui,
-};
-use super::sync_view::{
-    SyncAction, SyncFlow, SyncPhase, SyncState, integration_status_ui, plan_dialog_ui,
-};
+use super::profiles::{ProfileAction, ProfileBarView, ProfileDialog, profile_dialog_ui};
+use super::sync_view::{SyncAction, SyncFlow, SyncPhase, SyncState, plan_dialog_ui};
 use super::table::PreviewTable;
+use connection_panel::{ConnectionPanelScreen, connection_panel_ui};
+use top_bar::{TopBarScreen, top_bar_ui};
 
 /// What the window needs from outside: injected so tests run on a temp dir and fakes.
 pub struct AppContext {
@@ -142,6 +140,8 @@ pub enum Action {
     OpenRun(Option<String>),
     /// Compare two runs of History (or close the comparison).
     CompareRuns(Option<(String, String)>),
+    /// Open the log panel, or close it.
+    ToggleLog,
 }
 
 /// The window's handles on the world: the egui context for repaints, the worker every job
@@ -492,52 +492,21 @@ impl App {
         }
     }
 
-    fn top_bar_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        ui.horizontal(|ui| {
-            ui.heading("Shared devices");
-            ui.separator();
-            let view = ProfileBarView {
+    /// The top bar's screen, from the window's state.
+    fn top_bar_ui(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let screen = TopBarScreen {
+            profile_bar: ProfileBarView {
                 names: &self.profile_names,
                 current: self.profile.as_ref().map(|p| p.name.as_str()),
                 demo: self.is_demo().then_some(DEMO_PROFILE),
                 demo_available: cfg!(feature = "sandbox").then_some(DEMO_PROFILE),
-            };
-            // A running sync belongs to this profile: switching away mid-run is not offered;
-            // nor while a profile is being opened or renamed.
-            let syncing = self.sync.phase() != SyncPhase::Idle;
-            ui.add_enabled_ui(!syncing && !self.profile_changing(), |ui| {
-                for action in profile_bar_ui(ui, &view) {
-                    actions.push(Action::Profile(action));
-                }
-            });
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let text = if self.persisted.log_open {
-                    "Hide log"
-                } else {
-                    "Show log"
-                };
-                if ui.button(text).clicked() {
-                    self.persisted.log_open = !self.persisted.log_open;
-                }
-            });
-        });
-        // The demo's keys are this session's by design, so the banner waits for a real profile.
-        if let Some(problem) = self.keychain_problem.as_ref().filter(|_| !self.is_demo()) {
-            // One line in plain words; the system's own message on hover.
-            ui.add(
-                egui::Label::new(
-                    egui::RichText::new(
-                        "The system keychain is not available: keys typed now are kept for this session only.",
-                    )
-                    .color(ui.visuals().warn_fg_color),
-                )
-                .truncate(),
-            )
-            .on_hover_text(problem);
-        }
-        for problem in &self.profile_problems {
-            ui.colored_label(ui.visuals().warn_fg_color, problem);
-        }
+            },
+            switching_locked: self.sync.phase() != SyncPhase::Idle || self.profile_changing(),
+            log_open: self.persisted.log_open,
+            keychain_problem: self.keychain_problem.as_deref().filter(|_| !self.is_demo()),
+            profile_problems: &self.profile_problems,
+        };
+        actions.extend(top_bar_ui(ui, &screen));
     }
 
     fn welcome_ui(ui: &mut egui::Ui, actions: &mut Vec<Action>) {
@@ -563,77 +532,32 @@ impl App {
         }));
     }
 
+    /// The connection panel's screen, from the window's state; the forms it edits in place.
     fn connection_panel_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        let view = ConnectionView {
-            connectwise_test: Some(&self.connectwise_test),
-            synthesize_test: Some(&self.synthesize_test),
-            discovery: self.connectwise_report.as_ref(),
-            connectwise_busy: self.services.worker.is_running(TestConnectWiseJob::KIND),
-            synthesize_busy: self.services.worker.is_running(TestSynthesizeJob::KIND),
-            read_only: false,
+        let worker = &self.services.worker;
+        let profile = self.profile.as_ref();
+        let mut screen = ConnectionPanelScreen {
+            view: ConnectionView {
+                connectwise_test: Some(&self.connectwise_test),
+                synthesize_test: Some(&self.synthesize_test),
+                discovery: self.connectwise_report.as_ref(),
+                connectwise_busy: worker.is_running(TestConnectWiseJob::KIND),
+                synthesize_busy: worker.is_running(TestSynthesizeJob::KIND),
+                read_only: false,
+            },
+            tests_passed: self.connection_folded,
+            profile_changing: self.profile_changing(),
+            form: &mut self.form,
+            sync: &mut self.sync,
+            status_busy: worker.is_running(crate::worker::SetStatusJob::KIND),
+            counting_form: &mut self.counting_form,
+            type_list: &self.type_list,
+            zero_policy: profile.map(|p| p.sync.zero_policy).unwrap_or_default(),
+            counting_error: self.counting_error.as_deref(),
+            exclude_inactive: profile.is_some_and(|p| p.exclusions.exclude_inactive_companies),
         };
-        let both_passed = matches!(self.connectwise_test, TestState::Passed(_))
-            && matches!(self.synthesize_test, TestState::Passed(_));
-        // The connection folds away once both tests pass; a click opens it again.
-        let fold = both_passed && !self.connection_folded;
-        self.connection_folded = both_passed;
-        let mut header = egui::CollapsingHeader::new(if both_passed {
-            "Connection (both tests passed)"
-        } else {
-            "Connection"
-        })
-        .id_salt("connection_section")
-        .default_open(true);
-        if fold {
-            header = header.open(Some(false));
-        }
-        // The form is about to be replaced while a profile is being opened: edits would be lost.
-        let changing = self.profile_changing();
-        header.show(ui, |ui| {
-            ui.add_enabled_ui(!changing, |ui| {
-                for action in connection_ui(ui, &mut self.form, &view) {
-                    actions.push(Action::Connection(action));
-                }
-            });
-        });
-        ui.add_space(8.0);
-        egui::CollapsingHeader::new("Synthesize integration status")
-            .id_salt("status_section")
-            .show(ui, |ui| {
-                let busy = self
-                    .services
-                    .worker
-                    .is_running(crate::worker::SetStatusJob::KIND);
-                for action in integration_status_ui(ui, &mut self.sync, busy) {
-                    actions.push(Action::Sync(action));
-                }
-            });
-        ui.add_space(8.0);
-        egui::CollapsingHeader::new("Counting and sync options")
-            .id_salt("options_section")
-            .show(ui, |ui| {
-                let zero_policy = self
-                    .profile
-                    .as_ref()
-                    .map(|p| p.sync.zero_policy)
-                    .unwrap_or_default();
-                for action in counting_options_ui(
-                    ui,
-                    &mut self.counting_form,
-                    &self.type_list,
-                    zero_policy,
-                    self.counting_error.as_deref(),
-                ) {
-                    actions.push(Action::Options(action));
-                }
-                let exclude_inactive = self
-                    .profile
-                    .as_ref()
-                    .is_some_and(|p| p.exclusions.exclude_inactive_companies);
-                if let Some(action) = exclude_inactive_ui(ui, exclude_inactive) {
-                    actions.push(Action::Options(action));
-                }
-            });
+        actions.extend(connection_panel_ui(ui, &mut screen));
+        self.connection_folded = screen.tests_passed;
     }
 
     fn central_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
@@ -838,6 +762,11 @@ impl App {
             Action::RefreshHistory => self.read_history(),
             Action::OpenRun(run_id) => self.open_run(run_id),
             Action::CompareRuns(runs) => self.compare_runs(runs),
+            Action::ToggleLog => {
+                self.persisted.log_open = !self.persisted.log_open;
+                // The panel follows on the next frame.
+                self.services.ctx.request_repaint();
+            }
         }
     }
 

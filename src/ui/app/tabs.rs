@@ -9,7 +9,7 @@ use super::super::connection::TestState;
 use super::super::export::suggested_file_name;
 use super::super::log::LogLevel;
 use super::super::steps::{StepFacts, step_bar_ui};
-use super::super::sync_view::{SendView, SyncPhase, sync_controls_ui, sync_progress_ui};
+use super::super::sync_view::{SendView, SyncPhase, SyncState, sync_controls_ui, sync_progress_ui};
 use super::super::table::{AccountState, PreviewTable, ROW_HEIGHT, table_ui};
 use super::super::widgets::{primary_button, submitted, theme_choice_ui};
 use super::{Action, App};
@@ -80,184 +80,30 @@ impl App {
         }
     }
 
-    /// Preview, the send controls and export, on one line that never moves: messages go to
-    /// the status bar at the bottom.
-    fn preview_toolbar(
-        &mut self,
-        ui: &mut egui::Ui,
-        send_blocked: Option<&str>,
-        actions: &mut Vec<Action>,
-    ) {
-        let current = self.preview.table.is_some() && send_blocked.is_none();
-        let (selected, companies) = self
-            .preview
-            .table
-            .as_ref()
-            .map_or((0, 0), |t| (t.selected_ids().len(), t.rows().len()));
-        ui.horizontal_wrapped(|ui| {
-            if self.preview.running {
-                ui.add_enabled(false, egui::Button::new("Preview"));
-                if ui.button("Cancel preview").clicked() {
-                    actions.push(Action::Cancel(PreviewJob::KIND));
-                }
-            } else {
-                // Preview is the step to take until a current one exists; then sending is.
-                let button = if current {
-                    egui::Button::new("Preview")
-                } else {
-                    primary_button(ui, "Preview")
-                };
-                if ui
-                    .add(button)
-                    .on_hover_text("Fetch and count; nothing is sent anywhere (F5)")
-                    .clicked()
-                {
-                    actions.push(Action::Preview);
-                }
-            }
-            ui.separator();
-            let view = SendView {
-                has_counts: self.preview.table.is_some() && !self.preview.running,
-                send_blocked,
-                selected,
-                companies,
-            };
-            for action in sync_controls_ui(ui, &self.sync, &view) {
-                actions.push(Action::Sync(action));
-            }
-        });
-    }
-
-    /// Export CSV…, the delimiter and the Excel option.
-    fn export_controls_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        let has_table = self.preview.table.is_some();
-        if ui
-            .add_enabled(has_table, egui::Button::new("Export CSV..."))
-            .on_disabled_hover_text("Run a preview first")
-            .clicked()
-        {
-            actions.push(Action::ExportCsv);
-        }
-        let before = self
-            .profile
-            .as_ref()
-            .map(|p| p.csv_delimiter)
-            .unwrap_or_default();
-        let mut csv_delimiter = before;
-        let label = ui.label("Delimiter");
-        egui::ComboBox::from_id_salt("csv_delimiter")
-            .selected_text(match csv_delimiter {
-                CsvDelimiter::Comma => "Comma (,)",
-                CsvDelimiter::Semicolon => "Semicolon (;)",
-            })
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut csv_delimiter, CsvDelimiter::Comma, "Comma (,)");
-                ui.selectable_value(&mut csv_delimiter, CsvDelimiter::Semicolon, "Semicolon (;)");
-            })
-            .response
-            .labelled_by(label.id);
-        if csv_delimiter != before {
-            actions.push(Action::SetDelimiter(csv_delimiter));
-        }
-        ui.checkbox(&mut self.export.excel, "For Excel").on_hover_text(
-            "Start the CSV with a UTF-8 byte-order mark, so Excel shows non-Latin names correctly",
-        );
-        ui.checkbox(&mut self.export.selected_only, "Selected rows only")
-            .on_hover_text("Export only the ticked companies; the file keeps the table's order");
-    }
-
+    /// The Counts tab's screen, from the window's state: the table, the filter text and the
+    /// export options it edits, the rest read.
     pub(super) fn preview_tab_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
         let send_blocked = self.send_blocked();
-        self.preview_toolbar(ui, send_blocked.as_deref(), actions);
-
-        if self.preview.running {
-            fetch_progress_ui(ui, self.preview.progress);
-        }
-        sync_progress_ui(ui, &self.sync);
-
-        let Some(table) = self.preview.table.as_mut() else {
-            if !self.preview.running && self.preview.error.is_none() {
-                ui.label("Press Preview (F5) to fetch and count this tenant's configurations.");
-            }
-            return;
+        let mut screen = PreviewScreen {
+            running: self.preview.running,
+            progress: self.preview.progress,
+            failed: self.preview.error.is_some(),
+            table: self.preview.table.as_mut(),
+            completeness: self.preview.completeness.as_ref(),
+            send_blocked: send_blocked.as_deref(),
+            sync: &self.sync,
+            filter_text: &mut self.filter_text,
+            focus_filter: self.focus_filter,
+            csv_delimiter: self
+                .profile
+                .as_ref()
+                .map(|p| p.csv_delimiter)
+                .unwrap_or_default(),
+            excel: &mut self.export.excel,
+            selected_only: &mut self.export.selected_only,
         };
-        if let Some(blocked) = &send_blocked {
-            ui.label(
-                egui::RichText::new(blocked)
-                    .strong()
-                    .color(ui.visuals().error_fg_color),
-            );
-        }
-        // The counting rule in words: one line, the whole of it on hover.
-        ui.add(egui::Label::new(egui::RichText::new(&table.rule_text).italics()).truncate())
-            .on_hover_text(&table.rule_text);
-        table_notices_ui(ui, table, self.preview.completeness.as_ref());
-        ui.horizontal_wrapped(|ui| {
-            let label = ui.label("Filter");
-            let response = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.filter_text)
-                        .hint_text("company name or id (Ctrl+F)")
-                        .desired_width(200.0),
-                )
-                .labelled_by(label.id);
-            if self.focus_filter {
-                response.request_focus();
-                self.focus_filter = false;
-            }
-            table.set_filter(&self.filter_text);
-            let mut only = table.only();
-            for (flag, text, hover) in [
-                (
-                    &mut only.changed,
-                    "Changed only",
-                    "Rows whose counts differ from those last sent",
-                ),
-                (
-                    &mut only.failed,
-                    "Failed only",
-                    "Rows whose last send failed",
-                ),
-                (
-                    &mut only.unmapped,
-                    "Unmapped only",
-                    "Rows Synthesize has no account map for",
-                ),
-                (
-                    &mut only.held,
-                    "Held only",
-                    "Rows held because a record could not be read",
-                ),
-            ] {
-                ui.checkbox(flag, text).on_hover_text(hover);
-            }
-            table.set_only(only);
-            if ui.button("Select all").clicked() {
-                table.select_visible(true);
-            }
-            if ui.button("Select none").clicked() {
-                table.select_visible(false);
-            }
-            ui.separator();
-            let selected = table.selected_ids().len();
-            ui.add(
-                egui::Label::new(egui::RichText::new(format!("{selected} selected")).strong())
-                    .wrap_mode(egui::TextWrapMode::Extend),
-            );
-            ui.add(
-                egui::Label::new(format!(
-                    "{} of {} companies shown, {} configurations read",
-                    table.visible_len(),
-                    table.rows().len(),
-                    table.configurations_read
-                ))
-                .wrap_mode(egui::TextWrapMode::Extend),
-            );
-        });
-        ui.separator();
-        // The export row sits under the table (and its totals), so it is kept free.
-        table_ui(ui, table, ROW_HEIGHT + 12.0);
-        ui.horizontal_wrapped(|ui| self.export_controls_ui(ui, actions));
+        actions.extend(preview_tab_ui(ui, &mut screen));
+        self.focus_filter = screen.focus_filter;
     }
 
     /// The status bar: the latest outcome of each kind of action, at the bottom of the window
@@ -539,4 +385,316 @@ pub fn status_bar_ui(ui: &mut egui::Ui, screen: &StatusScreen<'_>) -> Vec<Action
         });
     });
     actions
+}
+
+/// What the Counts tab shows. It borrows only what it draws: the table (its sorting, quick
+/// filters and ticks are the table's own widget state), the filter text and the export
+/// options, edited in place; the rest is read.
+pub struct PreviewScreen<'a> {
+    /// A preview is running.
+    pub running: bool,
+    pub progress: Option<crate::engine::FetchProgress>,
+    /// The last preview failed (its message is in the status bar).
+    pub failed: bool,
+    /// The last table; it stays while a new preview runs.
+    pub table: Option<&'a mut PreviewTable>,
+    pub completeness: Option<&'a crate::domain::safety::PreviewCompleteness>,
+    /// Why the table may not be sent now.
+    pub send_blocked: Option<&'a str>,
+    pub sync: &'a SyncState,
+    pub filter_text: &'a mut String,
+    /// In: the filter field is to take the focus (Ctrl+F). Out: cleared once it has.
+    pub focus_filter: bool,
+    pub csv_delimiter: CsvDelimiter,
+    /// Export for Excel (a UTF-8 byte-order mark first).
+    pub excel: &'a mut bool,
+    /// Export only the ticked rows.
+    pub selected_only: &'a mut bool,
+}
+
+/// Draws the Counts tab from `screen`: the toolbar, the progress, the rule, the notices, the
+/// filter row, the table and the export row; what the user asked for comes back as actions.
+pub fn preview_tab_ui(ui: &mut egui::Ui, screen: &mut PreviewScreen<'_>) -> Vec<Action> {
+    let mut actions = preview_toolbar_ui(ui, screen);
+
+    if screen.running {
+        fetch_progress_ui(ui, screen.progress);
+    }
+    sync_progress_ui(ui, screen.sync);
+
+    let Some(table) = screen.table.as_deref_mut() else {
+        if !screen.running && !screen.failed {
+            ui.label("Press Preview (F5) to fetch and count this tenant's configurations.");
+        }
+        return actions;
+    };
+    if let Some(blocked) = screen.send_blocked {
+        ui.label(
+            egui::RichText::new(blocked)
+                .strong()
+                .color(ui.visuals().error_fg_color),
+        );
+    }
+    // The counting rule in words: one line, the whole of it on hover.
+    ui.add(egui::Label::new(egui::RichText::new(&table.rule_text).italics()).truncate())
+        .on_hover_text(&table.rule_text);
+    table_notices_ui(ui, table, screen.completeness);
+    ui.horizontal_wrapped(|ui| {
+        filter_row_ui(ui, table, screen.filter_text, &mut screen.focus_filter);
+    });
+    ui.separator();
+    // The export row sits under the table (and its totals), so it is kept free.
+    table_ui(ui, table, ROW_HEIGHT + 12.0);
+    ui.horizontal_wrapped(|ui| {
+        actions.extend(export_controls_ui(
+            ui,
+            screen.csv_delimiter,
+            screen.excel,
+            screen.selected_only,
+        ));
+    });
+    actions
+}
+
+/// Preview, the send controls and export, on one line that never moves: messages go to
+/// the status bar at the bottom.
+fn preview_toolbar_ui(ui: &mut egui::Ui, screen: &PreviewScreen<'_>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let table = screen.table.as_deref();
+    let current = table.is_some() && screen.send_blocked.is_none();
+    let (selected, companies) = table.map_or((0, 0), |t| (t.selected_ids().len(), t.rows().len()));
+    ui.horizontal_wrapped(|ui| {
+        if screen.running {
+            ui.add_enabled(false, egui::Button::new("Preview"));
+            if ui.button("Cancel preview").clicked() {
+                actions.push(Action::Cancel(PreviewJob::KIND));
+            }
+        } else {
+            // Preview is the step to take until a current one exists; then sending is.
+            let button = if current {
+                egui::Button::new("Preview")
+            } else {
+                primary_button(ui, "Preview")
+            };
+            if ui
+                .add(button)
+                .on_hover_text("Fetch and count; nothing is sent anywhere (F5)")
+                .clicked()
+            {
+                actions.push(Action::Preview);
+            }
+        }
+        ui.separator();
+        let view = SendView {
+            has_counts: table.is_some() && !screen.running,
+            send_blocked: screen.send_blocked,
+            selected,
+            companies,
+        };
+        for action in sync_controls_ui(ui, screen.sync, &view) {
+            actions.push(Action::Sync(action));
+        }
+    });
+    actions
+}
+
+/// The filter field (focused when `focus` is set, which it then clears), the quick filters,
+/// Select all/none and how many rows are ticked and shown.
+fn filter_row_ui(
+    ui: &mut egui::Ui,
+    table: &mut PreviewTable,
+    filter_text: &mut String,
+    focus: &mut bool,
+) {
+    let label = ui.label("Filter");
+    let response = ui
+        .add(
+            egui::TextEdit::singleline(filter_text)
+                .hint_text("company name or id (Ctrl+F)")
+                .desired_width(200.0),
+        )
+        .labelled_by(label.id);
+    if *focus {
+        response.request_focus();
+        *focus = false;
+    }
+    table.set_filter(filter_text);
+    let mut only = table.only();
+    for (flag, text, hover) in [
+        (
+            &mut only.changed,
+            "Changed only",
+            "Rows whose counts differ from those last sent",
+        ),
+        (
+            &mut only.failed,
+            "Failed only",
+            "Rows whose last send failed",
+        ),
+        (
+            &mut only.unmapped,
+            "Unmapped only",
+            "Rows Synthesize has no account map for",
+        ),
+        (
+            &mut only.held,
+            "Held only",
+            "Rows held because a record could not be read",
+        ),
+    ] {
+        ui.checkbox(flag, text).on_hover_text(hover);
+    }
+    table.set_only(only);
+    if ui.button("Select all").clicked() {
+        table.select_visible(true);
+    }
+    if ui.button("Select none").clicked() {
+        table.select_visible(false);
+    }
+    ui.separator();
+    let selected = table.selected_ids().len();
+    ui.add(
+        egui::Label::new(egui::RichText::new(format!("{selected} selected")).strong())
+            .wrap_mode(egui::TextWrapMode::Extend),
+    );
+    ui.add(
+        egui::Label::new(format!(
+            "{} of {} companies shown, {} configurations read",
+            table.visible_len(),
+            table.rows().len(),
+            table.configurations_read
+        ))
+        .wrap_mode(egui::TextWrapMode::Extend),
+    );
+}
+
+/// Export CSV…, the delimiter and the Excel option.
+fn export_controls_ui(
+    ui: &mut egui::Ui,
+    before: CsvDelimiter,
+    excel: &mut bool,
+    selected_only: &mut bool,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    // Drawn only under a table, so there is always one to export.
+    if ui.button("Export CSV...").clicked() {
+        actions.push(Action::ExportCsv);
+    }
+    let mut csv_delimiter = before;
+    let label = ui.label("Delimiter");
+    egui::ComboBox::from_id_salt("csv_delimiter")
+        .selected_text(match csv_delimiter {
+            CsvDelimiter::Comma => "Comma (,)",
+            CsvDelimiter::Semicolon => "Semicolon (;)",
+        })
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut csv_delimiter, CsvDelimiter::Comma, "Comma (,)");
+            ui.selectable_value(&mut csv_delimiter, CsvDelimiter::Semicolon, "Semicolon (;)");
+        })
+        .response
+        .labelled_by(label.id);
+    if csv_delimiter != before {
+        actions.push(Action::SetDelimiter(csv_delimiter));
+    }
+    ui.checkbox(excel, "For Excel").on_hover_text(
+        "Start the CSV with a UTF-8 byte-order mark, so Excel shows non-Latin names correctly",
+    );
+    ui.checkbox(selected_only, "Selected rows only")
+        .on_hover_text("Export only the ticked companies; the file keeps the table's order");
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::domain::counting::{CompanyCounts, CountingResult};
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    /// What the Counts tab edits in place, and the actions of every frame.
+    #[derive(Default)]
+    struct Tab {
+        table: Option<PreviewTable>,
+        sync: SyncState,
+        filter_text: String,
+        focus_filter: bool,
+        excel: bool,
+        selected_only: bool,
+        actions: Vec<Action>,
+    }
+
+    fn table() -> PreviewTable {
+        let company = |id: i64, name: &str| CompanyCounts {
+            company_id: id,
+            company_name: name.to_owned(),
+            shared_devices: 1,
+            not_shared_devices: 2,
+            total_devices: 3,
+        };
+        let result = CountingResult {
+            companies: vec![company(1, "Acme"), company(2, "Initech")],
+            ..CountingResult::default()
+        };
+        PreviewTable::new(&result, "the rule".to_owned())
+    }
+
+    fn harness(tab: Tab) -> Harness<'static, Tab> {
+        Harness::new_ui_state(
+            |ui, tab: &mut Tab| {
+                let mut screen = PreviewScreen {
+                    running: false,
+                    progress: None,
+                    failed: false,
+                    table: tab.table.as_mut(),
+                    completeness: None,
+                    send_blocked: None,
+                    sync: &tab.sync,
+                    filter_text: &mut tab.filter_text,
+                    focus_filter: tab.focus_filter,
+                    csv_delimiter: CsvDelimiter::Comma,
+                    excel: &mut tab.excel,
+                    selected_only: &mut tab.selected_only,
+                };
+                let actions = preview_tab_ui(ui, &mut screen);
+                tab.focus_filter = screen.focus_filter;
+                tab.actions.extend(actions);
+            },
+            tab,
+        )
+    }
+
+    #[test]
+    fn without_a_table_the_tab_says_to_press_preview_and_preview_asks_for_one() {
+        let mut h = harness(Tab::default());
+        h.run_steps(2);
+        assert!(h.query_by_label_contains("Press Preview (F5)").is_some());
+        assert!(h.query_by_label("Export CSV...").is_none());
+        h.get_by_label("Preview").click();
+        h.run_steps(2);
+        assert_eq!(h.state().actions, [Action::Preview]);
+    }
+
+    #[test]
+    fn the_tab_edits_only_what_it_borrows_and_asks_for_the_rest() {
+        let mut h = harness(Tab::default());
+        // The sort arrows need the window's symbol font.
+        super::super::add_symbol_font(&h.ctx);
+        h.run_steps(1);
+        h.state_mut().table = Some(table());
+        h.state_mut().focus_filter = true;
+        h.run_steps(2);
+        // Ctrl+F's focus is given once, then cleared through the screen.
+        assert!(!h.state().focus_filter);
+        assert!(h.get_by_label("Filter").is_focused());
+        h.get_by_label("Filter").type_text("init");
+        h.run_steps(2);
+        assert_eq!(h.state().filter_text, "init");
+        assert_eq!(h.state().table.as_ref().unwrap().visible_len(), 1);
+        h.get_by_label("For Excel").click();
+        h.get_by_label("Export CSV...").click();
+        h.run_steps(2);
+        assert!(h.state().excel);
+        assert_eq!(h.state().actions, [Action::ExportCsv]);
+    }
 }
