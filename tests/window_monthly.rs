@@ -280,9 +280,19 @@ fn ticking_exclude_inactive_is_recorded_in_the_history_with_who_and_what() {
     h.run_steps(2);
     h.get_by_label(EXCLUDE_INACTIVE_LABEL).scroll_to_me();
     h.run_steps(20);
+    // The reason is typed first, as the command's --reason gives it.
+    h.get_by_label("Reason").click();
+    h.run_steps(1);
+    h.get_by_label("Reason")
+        .type_text("closed accounts leave at month end");
+    h.run_steps(1);
     h.get_by_label(EXCLUDE_INACTIVE_LABEL).click();
     h.run_steps(2);
     common::window::settle_profiles(&mut h);
+    assert!(
+        h.state().counting_form.exclude_inactive_reason.is_empty(),
+        "the reason stays in the field after it was recorded"
+    );
     let dirs = AppDirs::at(env.dir.path());
     assert!(
         ProfileStore::new(&dirs)
@@ -304,4 +314,5 @@ fn ticking_exclude_inactive_is_recorded_in_the_history_with_who_and_what() {
     );
     assert!(!changes[0].by.is_empty());
     assert_eq!(changes[0].profile, "Acme");
+    assert_eq!(changes[0].reason, "closed accounts leave at month end");
 }

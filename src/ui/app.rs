@@ -727,7 +727,7 @@ impl App {
                 }
                 self.save_profile();
             }
-            Action::Options(OptionsAction::SetExcludeInactive(on)) => {
+            Action::Options(OptionsAction::SetExcludeInactive { on, reason }) => {
                 if let Some(profile) = self.profile.as_mut() {
                     profile.exclusions.exclude_inactive_companies = on;
                     self.log.push(
@@ -744,8 +744,9 @@ impl App {
                     crate::domain::adjustments::AdjustmentChangeKind::InactiveCompaniesExcluded {
                         on,
                     },
-                    String::new(),
+                    reason,
                 );
+                self.counting_form.exclude_inactive_reason.clear();
                 self.save_and_record(change);
             }
             Action::SetDelimiter(delimiter) => {

@@ -19,6 +19,9 @@ pub struct CountingForm {
     pub assignment_source: Option<AssignmentSource>,
     pub assignment_name: String,
     pub active_only: bool,
+    /// Why "leave out inactive companies" is being ticked or unticked, kept in History with
+    /// the change; emptied once recorded.
+    pub exclude_inactive_reason: String,
 }
 
 impl CountingForm {
@@ -34,6 +37,7 @@ impl CountingForm {
                 .map(|f| f.name.clone())
                 .unwrap_or_default(),
             active_only: options.active_only,
+            exclude_inactive_reason: String::new(),
         }
     }
 
@@ -90,7 +94,7 @@ pub struct TypeList {
 }
 
 /// What the options panel asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OptionsAction {
     /// The counting options changed: check and save them.
     ApplyCounting,
@@ -98,23 +102,42 @@ pub enum OptionsAction {
     LoadTypes,
     SetZeroPolicy(ZeroPolicy),
     /// "Leave out companies whose ConnectWise status is marked inactive" ticked or unticked.
-    SetExcludeInactive(bool),
+    SetExcludeInactive {
+        on: bool,
+        reason: String,
+    },
 }
 
 /// The label of the profile's "exclude companies whose status is marked inactive" checkbox.
 pub const EXCLUDE_INACTIVE_LABEL: &str =
     "Leave out companies whose ConnectWise status is marked inactive";
 
-/// The checkbox of the profile's "exclude companies whose status is marked inactive" option;
-/// answers the new value when it was clicked.
-pub fn exclude_inactive_ui(ui: &mut egui::Ui, on: bool) -> Option<OptionsAction> {
+/// The checkbox of the profile's "exclude companies whose status is marked inactive" option,
+/// and the reason recorded with a change of it; answers the new value when it was clicked.
+pub fn exclude_inactive_ui(
+    ui: &mut egui::Ui,
+    on: bool,
+    reason: &mut String,
+) -> Option<OptionsAction> {
     let mut value = on;
     let response = ui
         .checkbox(&mut value, EXCLUDE_INACTIVE_LABEL)
         .on_hover_text(
-            "Each preview also reads the companies' statuses (Companies › Inquire rights needed); those marked inactive are never posted nor zeroed, and are listed as excluded",
+            "Each preview also reads the companies' statuses and ConnectWise's list of company statuses (Companies › Inquire rights needed); companies whose status is marked inactive there are never posted nor zeroed, and are listed as excluded",
         );
-    (response.changed() && value != on).then_some(OptionsAction::SetExcludeInactive(value))
+    ui.horizontal(|ui| {
+        let label = ui.label("Reason");
+        ui.add(
+            egui::TextEdit::singleline(reason)
+                .hint_text("why, kept in History with the change (optional)")
+                .desired_width(260.0),
+        )
+        .labelled_by(label.id);
+    });
+    (response.changed() && value != on).then(|| OptionsAction::SetExcludeInactive {
+        on: value,
+        reason: reason.trim().to_owned(),
+    })
 }
 
 /// Draws the counting and sync options; `error` is the last problem with the typed rule.

@@ -80,7 +80,8 @@ pub fn connection_panel_ui(
             ) {
                 actions.push(Action::Options(action));
             }
-            if let Some(action) = exclude_inactive_ui(ui, screen.exclude_inactive) {
+            let reason = &mut screen.counting_form.exclude_inactive_reason;
+            if let Some(action) = exclude_inactive_ui(ui, screen.exclude_inactive, reason) {
                 actions.push(Action::Options(action));
             }
         });

@@ -530,11 +530,15 @@ fn adjustment_changes_ui(ui: &mut egui::Ui, changes: &[AdjustmentChange]) {
                 .at
                 .with_timezone(&chrono::Local)
                 .format("%Y-%m-%d %H:%M");
+            let reason = if change.reason.trim().is_empty() {
+                "no reason given"
+            } else {
+                change.reason.as_str()
+            };
             ui.label(printable(&format!(
-                "{when} · {} · {}: {}",
+                "{when} · {} · {}: {reason}",
                 change.profile,
                 change.describe(),
-                change.reason
             )));
         }
     });
