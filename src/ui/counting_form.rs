@@ -129,7 +129,7 @@ pub fn exclude_inactive_ui(
         let label = ui.label("Reason");
         ui.add(
             egui::TextEdit::singleline(reason)
-                .hint_text("why, kept in History with the change (optional)")
+                .hint_text("why (kept in History)")
                 .desired_width(260.0),
         )
         .labelled_by(label.id);
