@@ -743,10 +743,9 @@ impl ConnectWiseClient {
         &self,
         cancel: &CancellationToken,
     ) -> Result<Vec<String>, TransportError> {
-        let mut url = self.api_url("company/configurations/types", cancel).await?;
-        url.query_pairs_mut()
-            .append_pair("pageSize", &MAX_PAGE_SIZE.to_string())
-            .append_pair("fields", "id,name");
+        let url = self
+            .list_url("company/configurations/types", "id,name", cancel)
+            .await?;
         let mut names = Vec::new();
         self.each_linked_page(
             url,
@@ -777,10 +776,9 @@ impl ConnectWiseClient {
         cancel: &CancellationToken,
     ) -> Result<CompanyStatusList, TransportError> {
         let mut list = CompanyStatusList::default();
-        let mut url = self.api_url("company/companies", cancel).await?;
-        url.query_pairs_mut()
-            .append_pair("fields", "id,status/id,status/name")
-            .append_pair("pageSize", &MAX_PAGE_SIZE.to_string());
+        let url = self
+            .list_url("company/companies", "id,status/id,status/name", cancel)
+            .await?;
         self.each_linked_page(
             url,
             "company/companies",
@@ -789,10 +787,9 @@ impl ConnectWiseClient {
             cancel,
         )
         .await?;
-        let mut url = self.api_url("company/companies/statuses", cancel).await?;
-        url.query_pairs_mut()
-            .append_pair("fields", "id,name,inactiveFlag")
-            .append_pair("pageSize", &MAX_PAGE_SIZE.to_string());
+        let url = self
+            .list_url("company/companies/statuses", "id,name,inactiveFlag", cancel)
+            .await?;
         self.each_linked_page(
             url,
             "company/companies/statuses",
@@ -802,6 +799,20 @@ impl ConnectWiseClient {
         )
         .await?;
         Ok(list)
+    }
+
+    /// A small list's first page: just `fields`, as many a page as ConnectWise serves.
+    async fn list_url(
+        &self,
+        path: &str,
+        fields: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Url, TransportError> {
+        let mut url = self.api_url(path, cancel).await?;
+        url.query_pairs_mut()
+            .append_pair("fields", fields)
+            .append_pair("pageSize", &MAX_PAGE_SIZE.to_string());
+        Ok(url)
     }
 
     fn conditions(&self, filter: &ServerFilter) -> Option<String> {

@@ -1040,6 +1040,15 @@ pub(crate) enum TypeField {
     InactiveFlag,
 }
 
+/// A field of a record made of an id, a name and an inactive flag.
+fn type_field_value(field: TypeField, id: i64, name: &str, inactive: bool) -> FieldValue<'_> {
+    match field {
+        TypeField::Id => FieldValue::Integer(id),
+        TypeField::Name => FieldValue::Text(name),
+        TypeField::InactiveFlag => FieldValue::Boolean(inactive),
+    }
+}
+
 impl Filterable for SandboxConfigurationType {
     type Field = TypeField;
 
@@ -1057,11 +1066,7 @@ impl Filterable for SandboxConfigurationType {
     }
 
     fn value(&self, field: TypeField) -> FieldValue<'_> {
-        match field {
-            TypeField::Id => FieldValue::Integer(self.id),
-            TypeField::Name => FieldValue::Text(&self.name),
-            TypeField::InactiveFlag => FieldValue::Boolean(self.inactive_flag),
-        }
+        type_field_value(field, self.id, &self.name, self.inactive_flag)
     }
 
     fn record_id(&self) -> i64 {
@@ -1081,11 +1086,7 @@ impl Filterable for SandboxCompanyStatus {
     }
 
     fn value(&self, field: TypeField) -> FieldValue<'_> {
-        match field {
-            TypeField::Id => FieldValue::Integer(self.id),
-            TypeField::Name => FieldValue::Text(&self.name),
-            TypeField::InactiveFlag => FieldValue::Boolean(self.inactive_flag),
-        }
+        type_field_value(field, self.id, &self.name, self.inactive_flag)
     }
 
     fn record_id(&self) -> i64 {
