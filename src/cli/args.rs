@@ -179,8 +179,9 @@ pub enum ProfileCommand {
     Exclude(ProfileExcludeArgs),
     /// Include an excluded company again.
     Include(ProfileIncludeArgs),
-    /// Exclude (on) or bill again (off) every company whose ConnectWise status is not
-    /// Active: each run then reads the companies' statuses (one small fetch).
+    /// Exclude (on) or bill again (off) every company whose ConnectWise status is marked
+    /// inactive: each run then reads the companies' statuses and the status list (two small
+    /// fetches).
     ExcludeInactive(ProfileExcludeInactiveArgs),
     /// Set a company's count for one service: =N fixed, +N or -N on the computed count.
     Override(ProfileOverrideArgs),
