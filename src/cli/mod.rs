@@ -28,7 +28,7 @@ use crate::engine::export::{self, ExportError};
 use crate::engine::settings::RunSettings;
 use crate::engine::settings::SettingsError;
 use crate::engine::sync::SyncSteps;
-use crate::engine::{self, EngineError, PreviewRequest};
+use crate::engine::{self, EngineError};
 use crate::logging;
 use crate::storage::export_file::ExportFileError;
 use sync_cmd::SyncFlags;
@@ -371,11 +371,7 @@ async fn preview(
         }
         _ => {}
     }
-    let request = PreviewRequest {
-        connectwise: resolved.connectwise_settings()?,
-        counting: resolved.counting.clone(),
-        company_statuses: resolved.adjustments.exclusions.exclude_inactive_companies,
-    };
+    let request = resolved.preview_request()?;
     let bar = progress::FetchBar::new();
     let report = |p| bar.update(p);
     let outcome = engine::run_preview(&request, &report, cancel).await;

@@ -9,11 +9,9 @@ use super::{CliError, Outcome, progress};
 use crate::domain::printable::printable;
 use crate::domain::sync_plan::{NO_ACCOUNT_YET, PlannedCount};
 use crate::engine::settings::RunSettings as Resolved;
-use crate::engine::sync::{
-    PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSession, SyncSteps, SyncUpdate,
-};
+use crate::engine::sync::{PlannedSync, SyncReport, SyncSession, SyncSteps, SyncUpdate};
 use crate::engine::tenants::TenantOutcome;
-use crate::engine::{self, ConnectionStep, IntegrationStatus, PreviewRequest, TransportError};
+use crate::engine::{self, ConnectionStep, IntegrationStatus, TransportError};
 use crate::storage::journal::CountOutcome;
 
 /// Prints lines of text on stdout, each cleaned of anything a terminal would act on: they
@@ -153,44 +151,17 @@ pub async fn sync(
     let _lock = engine::tenant::lock_tenant(&resolved.dirs, &tenant).await?;
     let history = engine::tenant::TenantHistory::read(&resolved.dirs, tenant)?;
     // Services need no counts; accounts and usage need the preview first.
-    let (counts, rule_text, completeness, adjustments) = if steps.accounts || steps.usage {
-        let preview = preview_for_sync(resolved, cancel).await?;
-        let adjustments = preview.adjustments_with_statuses(&resolved.adjustments);
-        (
-            preview.counts.companies,
-            preview.rule_text,
-            Some(preview.completeness),
-            adjustments,
-        )
+    let preview = if steps.accounts || steps.usage {
+        Some(preview_for_sync(resolved, cancel).await?)
     } else {
-        (
-            Vec::new(),
-            String::new(),
-            None,
-            resolved.adjustments.clone(),
-        )
+        None
     };
     if let Some(report) = history.readout.unreadable_report() {
         eprintln!("warning: {}", printable(&report));
     }
-    let mut request = SyncRequest {
-        synthesize,
-        counts,
-        selection: None,
-        options: resolved.sync.clone(),
-        steps,
-        profile_name: resolved.journal_name(),
-        rule_text,
-        revert: false,
-        guard: SendGuard {
-            completeness,
-            accept_incomplete: flags.accept_incomplete,
-            allow_large_drop: flags.allow_large_drop,
-            drop_thresholds: resolved.drop_guard(),
-            last_counts_unknown: Vec::new(),
-        },
-        adjustments,
-    };
+    let mut request = resolved.sync_request(synthesize, steps, preview);
+    request.guard.accept_incomplete = flags.accept_incomplete;
+    request.guard.allow_large_drop = flags.allow_large_drop;
     let planned = session
         .plan_for_tenant(&mut request, &history, cancel)
         .await?;
@@ -262,11 +233,7 @@ async fn preview_for_sync(
     resolved: &Resolved,
     cancel: &CancellationToken,
 ) -> Result<engine::PreviewOutcome, CliError> {
-    let request = PreviewRequest {
-        connectwise: resolved.connectwise_settings()?,
-        counting: resolved.counting.clone(),
-        company_statuses: resolved.adjustments.exclusions.exclude_inactive_companies,
-    };
+    let request = resolved.preview_request()?;
     let bar = progress::FetchBar::new();
     let report = |p| bar.update(p);
     let preview = engine::run_preview(&request, &report, cancel).await;

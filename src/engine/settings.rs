@@ -351,6 +351,57 @@ impl RunSettings {
             .unwrap_or_default()
     }
 
+    /// The preview a run of these settings makes: the rule, and the companies' statuses when
+    /// the profile excludes those marked inactive.
+    pub fn preview_request(&self) -> Result<super::preview::PreviewRequest, SettingsError> {
+        Ok(super::preview::PreviewRequest {
+            connectwise: self.connectwise_settings()?,
+            counting: self.counting.clone(),
+            company_statuses: self.adjustments.exclusions.exclude_inactive_companies,
+        })
+    }
+
+    /// The sync a run of these settings asks for: the counts of `preview` (with the statuses
+    /// it read), or none when the steps post no counts. The guard refuses an incomplete
+    /// preview and a large drop; a caller with the user's leave flips them.
+    pub fn sync_request(
+        &self,
+        synthesize: SynthesizeSettings,
+        steps: super::sync::SyncSteps,
+        preview: Option<super::preview::PreviewOutcome>,
+    ) -> super::sync::SyncRequest {
+        let (counts, rule_text, completeness, adjustments) = match preview {
+            Some(preview) => {
+                let adjustments = preview.adjustments_with_statuses(&self.adjustments);
+                (
+                    preview.counts.companies,
+                    preview.rule_text,
+                    Some(preview.completeness),
+                    adjustments,
+                )
+            }
+            None => (Vec::new(), String::new(), None, self.adjustments.clone()),
+        };
+        super::sync::SyncRequest {
+            synthesize,
+            counts,
+            selection: None,
+            options: self.sync.clone(),
+            steps,
+            profile_name: self.journal_name(),
+            rule_text,
+            revert: false,
+            guard: super::sync::SendGuard {
+                completeness,
+                accept_incomplete: false,
+                allow_large_drop: false,
+                drop_thresholds: self.drop_guard(),
+                last_counts_unknown: Vec::new(),
+            },
+            adjustments,
+        }
+    }
+
     /// The name the journal is kept under.
     pub fn journal_name(&self) -> String {
         self.profile

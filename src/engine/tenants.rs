@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::notify::{NotifyError, send_notice};
 use super::settings::{self, RunSettings, SettingsError, SettingsSources};
-use super::sync::{PlannedSync, SendGuard, SyncReport, SyncRequest, SyncSession, SyncSteps};
+use super::sync::{PlannedSync, SyncReport, SyncRequest, SyncSession, SyncSteps};
 use super::tenant::TenantHistory;
-use super::{EngineError, FetchProgress, PreviewOutcome, PreviewRequest};
+use super::{EngineError, FetchProgress, PreviewOutcome};
 use crate::domain::notify::{
     NoticeFigures, NoticeOutcome, NoticeTenant, NotifySettings, RunNotice,
 };
@@ -316,13 +316,9 @@ pub async fn preview_tenant(
     progress: &(dyn Fn(FetchProgress) + Send + Sync),
     cancel: &CancellationToken,
 ) -> Result<PreviewOutcome, EngineError> {
-    let request = PreviewRequest {
-        connectwise: resolved
-            .connectwise_settings()
-            .map_err(|e| EngineError::Other(e.to_string()))?,
-        counting: resolved.counting.clone(),
-        company_statuses: resolved.adjustments.exclusions.exclude_inactive_companies,
-    };
+    let request = resolved
+        .preview_request()
+        .map_err(|e| EngineError::Other(e.to_string()))?;
     super::run_preview(&request, progress, cancel).await
 }
 
@@ -353,26 +349,7 @@ pub async fn plan_tenant(
         .open_tenant(&resolved.tenant_place(), cancel)
         .await?;
     let preview = preview_tenant(resolved, &|_| {}, cancel).await?;
-    // The companies left out by their ConnectWise status go with the counts they came with.
-    let adjustments = preview.adjustments_with_statuses(&resolved.adjustments);
-    let mut request = SyncRequest {
-        synthesize,
-        counts: preview.counts.companies,
-        selection: None,
-        options: resolved.sync.clone(),
-        steps: SyncSteps::ALL,
-        profile_name: resolved.journal_name(),
-        rule_text: preview.rule_text,
-        revert: false,
-        guard: SendGuard {
-            completeness: Some(preview.completeness),
-            accept_incomplete: false,
-            allow_large_drop: false,
-            drop_thresholds: resolved.drop_guard(),
-            last_counts_unknown: Vec::new(),
-        },
-        adjustments,
-    };
+    let mut request = resolved.sync_request(synthesize, SyncSteps::ALL, Some(preview));
     let planned = session
         .plan_for_tenant(&mut request, &history, cancel)
         .await?;
