@@ -302,6 +302,15 @@ impl RunAdjustments {
         self.company_status_warnings = list.warnings();
     }
 
+    /// These adjustments with the statuses a preview read, when it read them.
+    #[must_use]
+    pub fn with_company_statuses(mut self, list: Option<&CompanyStatusList>) -> Self {
+        if let Some(list) = list {
+            self.set_company_statuses(list);
+        }
+        self
+    }
+
     /// Whether the option is on and the statuses it needs were not read.
     pub fn statuses_missing(&self) -> bool {
         self.exclusions.exclude_inactive_companies && !self.company_statuses_read

@@ -104,11 +104,9 @@ pub struct PreviewOutcome {
 impl PreviewOutcome {
     /// The profile's adjustments with this preview's company statuses (when it read them).
     pub fn adjustments_with_statuses(&self, adjustments: &RunAdjustments) -> RunAdjustments {
-        let mut out = adjustments.clone();
-        if let Some(list) = &self.company_statuses {
-            out.set_company_statuses(list);
-        }
-        out
+        adjustments
+            .clone()
+            .with_company_statuses(self.company_statuses.as_ref())
     }
 }
 

@@ -818,10 +818,9 @@ impl Handles<PreviewJob> for App {
                 let mut table = PreviewTable::new(&outcome.counts, outcome.rule_text);
                 // The table shows what a sync would send: the final counts, the excluded out.
                 if let Some(profile) = &self.profile {
-                    let mut adjustments = profile.run_adjustments();
-                    if let Some(list) = &outcome.company_statuses {
-                        adjustments.set_company_statuses(list);
-                    }
+                    let adjustments = profile
+                        .run_adjustments()
+                        .with_company_statuses(outcome.company_statuses.as_ref());
                     for warning in &adjustments.company_status_warnings {
                         self.log.push(LogLevel::Warn, warning.clone());
                     }

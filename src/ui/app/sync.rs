@@ -106,11 +106,9 @@ impl App {
 
     /// The profile's adjustments with the statuses the last preview read, if it read them.
     fn run_adjustments_of(&self, profile: &crate::storage::Profile) -> RunAdjustments {
-        let mut adjustments = profile.run_adjustments();
-        if let Some(list) = &self.preview.company_statuses {
-            adjustments.set_company_statuses(list);
-        }
-        adjustments
+        profile
+            .run_adjustments()
+            .with_company_statuses(self.preview.company_statuses.as_ref())
     }
 
     fn sync_request(&self, steps: SyncSteps) -> Result<SyncRequest, String> {
