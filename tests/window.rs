@@ -19,8 +19,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
 use common::window::{
-    build_with, click_send, create_profile, demo_harness, harness, set_field, settle_profiles,
-    step_until, wait_for_dialog,
+    build_with, click_in_view, click_send, create_profile, demo_harness, harness, set_field,
+    settle_profiles, step_until, wait_for_dialog,
 };
 
 /// Creates a profile the way a user does from the welcome screen or the bar.
@@ -878,14 +878,6 @@ fn without_a_save_dialog_the_csv_goes_to_a_typed_path() {
 }
 
 /// Clicks a widget after scrolling it into view (the options sit low in the side panel).
-fn click_in_view(h: &mut Harness<'_, App>, label: &str) {
-    h.get_by_label(label).scroll_to_me();
-    // Scrolling is animated: let it settle before pointing at the widget.
-    h.run_steps(20);
-    h.get_by_label(label).click();
-    h.run_steps(2);
-}
-
 fn ticked(h: &Harness<'_, App>, label: &str) -> bool {
     h.get_by_label(label).accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
 }

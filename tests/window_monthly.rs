@@ -216,11 +216,7 @@ fn ticking_exclude_inactive_leaves_the_companies_marked_inactive_out_with_their_
     );
     h.get_by_label("Counting and sync options").click();
     h.run_steps(2);
-    h.get_by_label(EXCLUDE_INACTIVE_LABEL).scroll_to_me();
-    // Scrolling is animated: let it settle before pointing at the checkbox.
-    h.run_steps(20);
-    h.get_by_label(EXCLUDE_INACTIVE_LABEL).click();
-    h.run_steps(2);
+    common::window::click_in_view(&mut h, EXCLUDE_INACTIVE_LABEL);
     assert!(
         h.state()
             .profile
@@ -278,16 +274,12 @@ fn ticking_exclude_inactive_is_recorded_in_the_history_with_who_and_what() {
     common::window::create_profile(&mut h, "Create a profile", "Acme");
     h.get_by_label("Counting and sync options").click();
     h.run_steps(2);
-    h.get_by_label(EXCLUDE_INACTIVE_LABEL).scroll_to_me();
-    h.run_steps(20);
     // The reason is typed first, as the command's --reason gives it.
-    h.get_by_label("Reason").click();
-    h.run_steps(1);
+    common::window::click_in_view(&mut h, "Reason");
     h.get_by_label("Reason")
         .type_text("closed accounts leave at month end");
     h.run_steps(1);
-    h.get_by_label(EXCLUDE_INACTIVE_LABEL).click();
-    h.run_steps(2);
+    common::window::click_in_view(&mut h, EXCLUDE_INACTIVE_LABEL);
     common::window::settle_profiles(&mut h);
     assert!(
         h.state().counting_form.exclude_inactive_reason.is_empty(),

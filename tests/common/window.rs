@@ -108,6 +108,15 @@ pub fn reveal(h: &mut Harness<'_, App>, label: &str) {
     }
 }
 
+/// Scrolls `label` into view and clicks it.
+pub fn click_in_view(h: &mut Harness<'_, App>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    // Scrolling is animated: let it settle before pointing at the widget.
+    h.run_steps(20);
+    h.get_by_label(label).click();
+    h.run_steps(2);
+}
+
 /// Clicks the primary "Send … companies…" button, whatever its count.
 pub fn click_send(h: &mut Harness<'_, App>) {
     h.get_by_label_contains("companies…").click();
