@@ -275,7 +275,7 @@ fn demo_preview_shows_exactly_the_rows_of_a_direct_preview_and_exports_them() {
     let name = expected[0].company_name.clone();
     h.get_by_label("Filter").type_text(&name);
     h.run_steps(2);
-    let visible = h.state().preview.table.as_ref().unwrap().visible_len();
+    let visible = common::window::preview_table(&h).visible_len();
     assert!(
         visible >= 1 && visible < expected.len(),
         "{visible} rows after filtering"
@@ -308,12 +308,7 @@ fn demo_preview_shows_exactly_the_rows_of_a_direct_preview_and_exports_them() {
     };
     assert_eq!(text.lines().next(), expected_csv.lines().next());
     assert_eq!(records(&text), records(&expected_csv));
-    let table_order: Vec<i64> = h
-        .state()
-        .preview
-        .table
-        .as_ref()
-        .unwrap()
+    let table_order: Vec<i64> = common::window::preview_table(&h)
         .companies_in_table_order(false)
         .iter()
         .map(|c| c.company_id)
@@ -514,7 +509,7 @@ fn sync_all_asks_first_then_reports_a_status_per_row_and_history_lists_the_run()
     h.get_by_label("Close").click();
     h.run_steps(2);
     assert!(sync_idle(&h));
-    let table = h.state().preview.table.as_ref().unwrap();
+    let table = common::window::preview_table(&h);
     assert!(
         table
             .rows()
@@ -618,7 +613,7 @@ fn failed_and_unmapped_rows_are_shown_and_retry_failed_sends_only_those() {
     let (mut h, _env) = demo_harness();
     run_demo_preview(&mut h);
     let sandbox = h.state().demo_sandbox().unwrap().handle();
-    let companies = h.state().preview.table.as_ref().unwrap().companies();
+    let companies = common::window::preview_table(&h).companies();
     // The faults hit the first posts (lowest ids); the unmapped company is the last one.
     let unmapped_id = companies.last().unwrap().company_id;
     sandbox.set_account_unmapped(&unmapped_id.to_string(), true);
@@ -639,7 +634,7 @@ fn failed_and_unmapped_rows_are_shown_and_retry_failed_sends_only_those() {
     let report = h.state().sync.report().cloned().unwrap();
     assert_eq!(report.progress.failed, 3, "{:?}", report.progress);
     assert!(report.progress.unmapped >= 1, "{:?}", report.progress);
-    let table = h.state().preview.table.as_ref().unwrap();
+    let table = common::window::preview_table(&h);
     let unmapped_row = table
         .rows()
         .iter()
@@ -684,7 +679,7 @@ fn failed_and_unmapped_rows_are_shown_and_retry_failed_sends_only_those() {
         retry.progress
     );
     assert_eq!(count_posts() - posts_before, 3);
-    let table = h.state().preview.table.as_ref().unwrap();
+    let table = common::window::preview_table(&h);
     for id in failed {
         let row = table
             .rows()
@@ -780,12 +775,7 @@ fn the_last_profile_is_reopened_and_old_saved_state_still_loads() {
 fn an_unticked_row_is_left_out_of_the_plan() {
     let (mut h, _env) = demo_harness();
     run_demo_preview(&mut h);
-    let left_out = h
-        .state()
-        .preview
-        .table
-        .as_ref()
-        .unwrap()
+    let left_out = common::window::preview_table(&h)
         .visible()
         .next()
         .unwrap()

@@ -62,13 +62,7 @@ fn names_are_drawn_cleaned_and_the_excel_choice_writes_the_byte_order_mark() {
     common::window::wait_for_export(&mut h);
     let bytes = std::fs::read(&csv_path).unwrap();
     // The table's rows, in the table's order.
-    let companies = h
-        .state()
-        .preview
-        .table
-        .as_ref()
-        .unwrap()
-        .companies_in_table_order(false);
+    let companies = common::window::preview_table(&h).companies_in_table_order(false);
     let mut plain = Vec::new();
     cw_shared_devices::domain::csv_export::write_csv_in_order(
         &companies,

@@ -24,7 +24,7 @@ fn the_table_shows_final_counts_without_the_excluded_and_that_is_what_lands() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
     let (overridden, excluded) = {
-        let rows = h.state().preview.table.as_ref().unwrap().rows();
+        let rows = common::window::preview_table(&h).rows();
         let overridden = rows
             .iter()
             .find(|r| r.counts.shared_devices > 0)
@@ -60,7 +60,7 @@ fn the_table_shows_final_counts_without_the_excluded_and_that_is_what_lands() {
 
     let wanted = overridden.shared_devices + 40;
     {
-        let table = h.state().preview.table.as_ref().unwrap();
+        let table = common::window::preview_table(&h);
         assert!(
             table
                 .rows()
@@ -120,7 +120,7 @@ fn history_compares_two_runs_and_lists_exactly_the_companies_that_changed() {
     let (mut h, _env) = demo_harness();
     preview(&mut h);
     send_and_wait(&mut h);
-    let changed = h.state().preview.table.as_ref().unwrap().rows()[0]
+    let changed = common::window::preview_table(&h).rows()[0]
         .counts
         .company_id;
     h.state_mut()
@@ -205,11 +205,7 @@ fn ticking_exclude_inactive_leaves_the_companies_marked_inactive_out_with_their_
     // The demo's third company is Inactive in ConnectWise, and counted.
     let inactive = 256;
     assert!(
-        h.state()
-            .preview
-            .table
-            .as_ref()
-            .unwrap()
+        common::window::preview_table(&h)
             .rows()
             .iter()
             .any(|r| r.counts.company_id == inactive)
@@ -227,7 +223,7 @@ fn ticking_exclude_inactive_leaves_the_companies_marked_inactive_out_with_their_
     );
     preview(&mut h);
     {
-        let table = h.state().preview.table.as_ref().unwrap();
+        let table = common::window::preview_table(&h);
         assert!(
             table.rows().iter().all(|r| r.counts.company_id != inactive),
             "the Inactive company is still a row"

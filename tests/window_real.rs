@@ -71,12 +71,7 @@ fn accounts_not_mapped_yet_show_as_unmapped_before_anything_is_sent() {
     step_until(&mut h, Duration::from_secs(30), "the preview", |h| {
         !h.state().preview.running && h.state().preview.table.is_some()
     });
-    let ids: Vec<i64> = h
-        .state()
-        .preview
-        .table
-        .as_ref()
-        .unwrap()
+    let ids: Vec<i64> = common::window::preview_table(&h)
         .rows()
         .iter()
         .map(|r| r.counts.company_id)
@@ -101,7 +96,7 @@ fn accounts_not_mapped_yet_show_as_unmapped_before_anything_is_sent() {
         h.state().sync.phase() == SyncPhase::Confirm
     });
     h.run_steps(2);
-    let table = h.state().preview.table.as_ref().unwrap();
+    let table = common::window::preview_table(&h);
     let state_of = |id: i64| {
         table
             .rows()

@@ -86,7 +86,7 @@ fn the_step_bar_shows_the_path_and_sending_waits_for_a_current_preview() {
     }
 
     preview(&mut h);
-    let companies = h.state().preview.table.as_ref().unwrap().rows().len();
+    let companies = common::window::preview_table(&h).rows().len();
     let step = h.get_by_label_contains("2 Preview done: ");
     assert!(
         format!("{step:?}").contains(&format!("{companies} companies")),
@@ -102,12 +102,7 @@ fn the_step_bar_shows_the_path_and_sending_waits_for_a_current_preview() {
     assert!(h.query_by_label(&format!("{companies} selected")).is_some());
 
     // Unticking a row: the count and the primary action say so.
-    let first = h
-        .state()
-        .preview
-        .table
-        .as_ref()
-        .unwrap()
+    let first = common::window::preview_table(&h)
         .visible()
         .next()
         .unwrap()
@@ -172,7 +167,7 @@ fn the_table_stays_true_after_sending_a_dry_run_and_preview_again() {
     h.get_by_label("Total").click();
     h.run_steps(2);
     let (sort_before, order_before) = {
-        let t = h.state().preview.table.as_ref().unwrap();
+        let t = common::window::preview_table(&h);
         (
             t.sort(),
             t.visible().map(|r| r.counts.company_id).collect::<Vec<_>>(),
@@ -217,7 +212,7 @@ fn the_table_stays_true_after_sending_a_dry_run_and_preview_again() {
 
     // A dry run after the send: the sent rows still say sent, the dry run beside it.
     dry_run(&mut h);
-    let table = h.state().preview.table.as_ref().unwrap();
+    let table = common::window::preview_table(&h);
     let sent: Vec<_> = table
         .rows()
         .iter()
@@ -233,7 +228,7 @@ fn the_table_stays_true_after_sending_a_dry_run_and_preview_again() {
 
     // Preview again keeps the unticked row and the sort.
     preview(&mut h);
-    let t = h.state().preview.table.as_ref().unwrap();
+    let t = common::window::preview_table(&h);
     assert_eq!(t.sort(), sort_before);
     assert!(!t.selected_ids().contains(&unticked));
     assert_eq!(
@@ -271,7 +266,7 @@ fn after_a_revert_the_rows_say_what_was_sent() {
         h.state().sync.phase() == SyncPhase::Idle && h.state().sync.report().is_some()
     });
     h.run_steps(2);
-    let table = h.state().preview.table.as_ref().unwrap();
+    let table = common::window::preview_table(&h);
     let row = table
         .rows()
         .iter()
@@ -323,7 +318,7 @@ fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
         h.state().sync.phase() == SyncPhase::Idle && h.state().sync.report().is_some()
     });
     h.run_steps(2);
-    let table = h.state().preview.table.as_ref().unwrap();
+    let table = common::window::preview_table(&h);
     let failed: Vec<_> = table
         .rows()
         .iter()
@@ -342,10 +337,7 @@ fn every_failure_of_a_row_is_shown_and_history_says_so_in_words() {
     // "Failed only" keeps just the failed rows.
     h.get_by_label("Failed only").click();
     h.run_steps(2);
-    assert_eq!(
-        h.state().preview.table.as_ref().unwrap().visible_len(),
-        failed_rows
-    );
+    assert_eq!(common::window::preview_table(&h).visible_len(), failed_rows);
     h.get_by_label("Failed only").click();
     h.run_steps(2);
 
@@ -397,7 +389,7 @@ fn numbers_are_right_aligned_and_sort_biggest_first_with_a_marker() {
     h.run_steps(2);
     let header = h.get_by_label("Total ▼");
     let column = header.rect();
-    let t = h.state().preview.table.as_ref().unwrap();
+    let t = common::window::preview_table(&h);
     let totals: Vec<u64> = t.visible().map(|r| r.counts.total_devices).collect();
     assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{totals:?}");
     // Every number drawn under the header ends at the same x.
@@ -429,12 +421,7 @@ fn export_writes_the_ticked_rows_in_the_table_s_order_to_an_absolute_path() {
     preview(&mut h);
     h.get_by_label("Total").click();
     h.run_steps(2);
-    let order: Vec<i64> = h
-        .state()
-        .preview
-        .table
-        .as_ref()
-        .unwrap()
+    let order: Vec<i64> = common::window::preview_table(&h)
         .visible()
         .map(|r| r.counts.company_id)
         .collect();
@@ -602,12 +589,7 @@ fn check_layout(size: egui::Vec2) -> usize {
         "the step bar's last step at {last_step:?} is cut at {size:?}"
     );
     // Rows in view: the company checkboxes drawn inside the window.
-    let ids: Vec<String> = h
-        .state()
-        .preview
-        .table
-        .as_ref()
-        .unwrap()
+    let ids: Vec<String> = common::window::preview_table(&h)
         .rows()
         .iter()
         .map(|r| r.counts.company_id.to_string())

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use cw_shared_devices::storage::secrets::MemoryStore;
 use cw_shared_devices::storage::{AppDirs, SecretStore};
 use cw_shared_devices::ui::sync_view::SyncPhase;
+use cw_shared_devices::ui::table::PreviewTable;
 use cw_shared_devices::ui::{App, AppContext, FixedPathSaveDialog};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -106,6 +107,15 @@ pub fn reveal(h: &mut Harness<'_, App>, label: &str) {
         h.get_by_label("Other steps").click();
         h.run_steps(3);
     }
+}
+
+/// The preview table on screen; panics when there is none yet.
+pub fn preview_table<'a>(h: &'a Harness<'_, App>) -> &'a PreviewTable {
+    h.state()
+        .preview
+        .table
+        .as_ref()
+        .expect("no preview table on screen")
 }
 
 /// Scrolls `label` into view and clicks it.
