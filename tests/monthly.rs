@@ -779,8 +779,16 @@ fn with_exclude_inactive_on_a_company_marked_inactive_is_never_posted_nor_zeroed
     assert!(line.contains("yes"), "{}", show.stdout);
 
     // Preview: left out of the table and the CSV, listed with the status as the reason.
+    // A company listed without a status is billed, and said once.
+    env.sandbox.handle().set_company_status(277, None);
     let csv_path = env.home.path().join("inactive.csv");
     let preview = env.ok(&["preview", "--csv", csv_path.to_str().unwrap()]);
+    assert_eq!(
+        preview.stderr.matches("without a status (277)").count(),
+        1,
+        "{}",
+        preview.stderr
+    );
     for (id, status) in NOT_ACTIVE {
         assert!(
             preview.stderr.contains(&format!("excluded: company {id} "))

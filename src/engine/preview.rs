@@ -132,9 +132,8 @@ pub async fn run_preview(
             TransportError::Cancelled => EngineError::Cancelled,
             e => EngineError::CompanyStatuses(e),
         })?;
-        for warning in list.warnings() {
-            tracing::warn!("{warning}");
-        }
+        // Its warnings travel with it (RunAdjustments::company_status_warnings) and each front
+        // end shows them once: the command on stderr, the window in its log, a sync in its plan.
         Some(list)
     } else {
         None
