@@ -348,11 +348,6 @@ impl SandboxHandle {
         self.shared.cw.read().types.clone()
     }
 
-    /// The companies `company/companies` lists, in id order.
-    pub fn company_records(&self) -> Vec<SandboxCompanyRecord> {
-        self.shared.cw.read().companies.clone()
-    }
-
     /// Sets a company's status by name (one of the tenant's statuses, see
     /// [`Self::company_status_list`]; any other name is added to the list as a status that is
     /// not inactive), or `None` to list the company without a status; a company not listed yet
