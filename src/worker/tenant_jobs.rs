@@ -120,15 +120,13 @@ impl Job for PreviewAllJob {
             let result = match resolved {
                 Ok(resolved) => tenants::preview_tenant(&resolved, &|_| {}, context.cancel())
                     .await
-                    .map(|p| PreviewTotals {
-                        companies: p.counts.companies.len(),
-                        shared: p.counts.companies.iter().map(|c| c.shared_devices).sum(),
-                        not_shared: p
-                            .counts
-                            .companies
-                            .iter()
-                            .map(|c| c.not_shared_devices)
-                            .sum(),
+                    .map(|p| {
+                        let (shared, not_shared, _) = p.counts.totals();
+                        PreviewTotals {
+                            companies: p.counts.companies.len(),
+                            shared,
+                            not_shared,
+                        }
                     })
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
