@@ -20,7 +20,7 @@ use crate::domain::printable::printable;
 use crate::engine::notify::send_notice;
 use crate::engine::settings::{self, RunSettings};
 use crate::engine::sync::SyncSteps;
-use crate::engine::tenants::{self, NoticeContext, TenantOutcome};
+use crate::engine::tenants::{self, NoticeContext};
 use crate::logging;
 use crate::storage::secrets::KeychainStore;
 use crate::storage::{ProfileStore, Secret, SecretStore};
@@ -187,19 +187,6 @@ fn resolve(global: &GlobalArgs, profile: Option<&str>) -> Result<RunSettings, Cl
     Ok(settings::resolve(&sources)?)
 }
 
-/// The engine's outcome of a run the command ended with `outcome`, as its notice says it.
-fn tenant_outcome(notice: NoticeOutcome, outcome: Outcome) -> TenantOutcome {
-    match notice {
-        NoticeOutcome::Done => TenantOutcome::Done,
-        NoticeOutcome::Partial => TenantOutcome::Partial,
-        NoticeOutcome::StoppedBySafetyCheck => TenantOutcome::StoppedBySafetyCheck,
-        NoticeOutcome::Failed | NoticeOutcome::Test if outcome == Outcome::Usage => {
-            TenantOutcome::Configuration
-        }
-        NoticeOutcome::Failed | NoticeOutcome::Test => TenantOutcome::Failed,
-    }
-}
-
 fn notice_outcome(outcome: Outcome, safety_stop: bool) -> NoticeOutcome {
     match outcome {
         Outcome::Done => NoticeOutcome::Done,
@@ -251,7 +238,7 @@ async fn sync_tenant(
         let context = NoticeContext {
             profile,
             command,
-            outcome: tenant_outcome(notice, outcome),
+            notice,
             exit_status: outcome.code(),
             message,
             ran: ran.as_ref(),

@@ -475,8 +475,8 @@ pub fn webhook_url(
 pub struct NoticeContext<'a> {
     pub profile: Option<&'a str>,
     pub command: &'static str,
-    pub outcome: TenantOutcome,
-    /// The exit status the command gives (the window gives the outcome's).
+    pub notice: NoticeOutcome,
+    /// The exit status the command gives (the window gives its [`TenantOutcome::code`]).
     pub exit_status: u8,
     pub message: Option<String>,
     pub ran: Option<&'a JournalRun>,
@@ -501,7 +501,7 @@ pub fn run_notice(resolved: Option<&RunSettings>, context: &NoticeContext<'_>) -
                 .unwrap_or_default(),
             synthesize_url: tenant.map(|t| t.synthesize_url).unwrap_or_default(),
         },
-        outcome: context.outcome.notice(),
+        outcome: context.notice,
         exit_status: context.exit_status,
         message: context
             .message

@@ -324,7 +324,7 @@ async fn notify(
         &NoticeContext {
             profile: Some(name),
             command: "window send all",
-            outcome,
+            notice: outcome.notice(),
             exit_status: outcome.code(),
             message,
             ran,
