@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -265,19 +266,10 @@ async fn webhook(
         .unwrap_or_default();
     let name = profile.map(str::to_owned);
     let stored = tokio::task::spawn_blocking(move || {
-        let store = match name {
-            Some(_)
-                if std::env::var(tenants::NOTIFY_WEBHOOK_ENV)
-                    .map_or(true, |u| u.trim().is_empty()) =>
-            {
-                Some(KeychainStore::open().map_err(|e| e.to_string())?)
-            }
-            _ => None,
-        };
-        tenants::webhook_url(
-            name.as_deref(),
-            store.as_ref().map(|s| s as &dyn SecretStore),
-        )
+        tenants::webhook_url(name.as_deref(), || {
+            let store = KeychainStore::open().map_err(|e| e.to_string())?;
+            Ok(Arc::new(store) as Arc<dyn SecretStore>)
+        })
     })
     .await;
     match stored {

@@ -451,10 +451,11 @@ pub async fn send_tenant(planned: &TenantPlanned, cancel: &CancellationToken) ->
     }
 }
 
-/// Where the webhook URL is looked up: the environment's first, then the profile's entry.
+/// Where the webhook URL is looked up: the environment's first, then the profile's entry in
+/// the store `open_store` opens (only then, and only for a named profile).
 pub fn webhook_url(
     profile: Option<&str>,
-    secrets: Option<&dyn SecretStore>,
+    open_store: impl FnOnce() -> Result<Arc<dyn SecretStore>, String>,
 ) -> Result<Option<Secret>, String> {
     if let Some(url) = std::env::var(NOTIFY_WEBHOOK_ENV)
         .ok()
@@ -462,10 +463,10 @@ pub fn webhook_url(
     {
         return Ok(Some(Secret::new(url)));
     }
-    let (Some(name), Some(store)) = (profile, secrets) else {
+    let Some(name) = profile else {
         return Ok(None);
     };
-    store
+    open_store()?
         .get_slot(name, SecretSlot::NotifyWebhook)
         .map_err(|e| e.to_string())
 }

@@ -347,7 +347,7 @@ async fn webhook(name: &str, secrets: &Arc<dyn SecretStore>) -> Option<crate::st
     let name = name.to_owned();
     let secrets = Arc::clone(secrets);
     match blocking("reading the webhook", move || {
-        tenants::webhook_url(Some(&name), Some(secrets.as_ref()))
+        tenants::webhook_url(Some(&name), || Ok(secrets))
     })
     .await
     {
