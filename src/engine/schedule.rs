@@ -238,8 +238,8 @@ pub struct Removed {
     pub unloaded: Result<Applied, String>,
 }
 
-/// Removes the schedules of `target` (all when `None`), unloading each from the scheduler,
-/// then tells the scheduler once.
+/// Removes the `chosen` schedules, unloading each from the scheduler, then tells the
+/// scheduler once.
 pub fn remove(
     store: &ScheduleStore,
     chosen: &[&InstalledSchedule],
