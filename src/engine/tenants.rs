@@ -217,35 +217,44 @@ fn figures_of(readout: &JournalReadout, summary: &RunSummary) -> NoticeFigures {
 /// The newest run journaled for the tenant that is not in `before` (the one just made, if it
 /// got that far), with its figures and its report written so the notification can point at it.
 pub fn run_in_journal(resolved: &RunSettings, before: &BTreeSet<String>) -> Option<JournalRun> {
-    let mut best: Option<(DateTime<Utc>, JournalRun)> = None;
-    for (journal, readout) in readouts_of(&resolved.dirs, &named_tenant(resolved)) {
-        let Some(summary) = readout
-            .runs()
-            .into_iter()
-            .find(|r| !before.contains(&r.run_id))
-        else {
+    let (journal, readout, summary) =
+        newest_run(readouts_of(&resolved.dirs, &named_tenant(resolved)), |r| {
+            !before.contains(&r.run_id)
+        })?;
+    let report = run_report(&readout, &summary.run_id).and_then(|report| {
+        let dir = reports_dir(&resolved.dirs, &journal.tenant.journal_key());
+        write_run_report(&dir, &report, None)
+            .map_err(|e| tracing::warn!(error = %e, "the run report could not be written"))
+            .ok()
+            .map(|files| files.html.to_string_lossy().into_owned())
+    });
+    Some(JournalRun {
+        figures: figures_of(&readout, &summary),
+        run_id: summary.run_id,
+        report,
+    })
+}
+
+/// Of each journal's newest run that `wanted` takes, the newest (the first read on a tie),
+/// with its journal and readout.
+fn newest_run(
+    readouts: Vec<(TenantJournal, JournalReadout)>,
+    wanted: impl Fn(&RunSummary) -> bool,
+) -> Option<(TenantJournal, JournalReadout, RunSummary)> {
+    let mut best: Option<(TenantJournal, JournalReadout, RunSummary)> = None;
+    for (journal, readout) in readouts {
+        let Some(summary) = readout.runs().into_iter().find(|r| wanted(r)) else {
             continue;
         };
-        if best.as_ref().is_some_and(|(at, _)| *at >= summary.started) {
+        if best
+            .as_ref()
+            .is_some_and(|(_, _, newest)| newest.started >= summary.started)
+        {
             continue;
         }
-        let report = run_report(&readout, &summary.run_id).and_then(|report| {
-            let dir = reports_dir(&resolved.dirs, &journal.tenant.journal_key());
-            write_run_report(&dir, &report, None)
-                .map_err(|e| tracing::warn!(error = %e, "the run report could not be written"))
-                .ok()
-                .map(|files| files.html.to_string_lossy().into_owned())
-        });
-        best = Some((
-            summary.started,
-            JournalRun {
-                figures: figures_of(&readout, &summary),
-                run_id: summary.run_id,
-                report,
-            },
-        ));
+        best = Some((journal, readout, summary));
     }
-    best.map(|(_, run)| run)
+    best
 }
 
 /// A tenant's last run (its newest that was not a dry run), for the Tenants tab.
@@ -294,21 +303,15 @@ fn last_run_of(dirs: &AppDirs, name: &str) -> Result<Option<LastRun>, String> {
     let offline =
         settings::offline_tenant_of(dirs.clone(), Some(profile), &SettingsSources::default())
             .map_err(|e| e.to_string())?;
-    let mut best: Option<LastRun> = None;
-    for (_, readout) in readouts_of(dirs, &offline.tenant) {
-        let Some(summary) = readout.runs().into_iter().find(|r| !r.dry_run) else {
-            continue;
-        };
-        if best.as_ref().is_some_and(|b| b.started >= summary.started) {
-            continue;
-        }
-        best = Some(LastRun {
-            started: summary.started,
-            outcome: last_run_words(&summary),
-            figures: figures_of(&readout, &summary),
-        });
-    }
-    Ok(best)
+    Ok(
+        newest_run(readouts_of(dirs, &offline.tenant), |r| !r.dry_run).map(
+            |(_, readout, summary)| LastRun {
+                started: summary.started,
+                outcome: last_run_words(&summary),
+                figures: figures_of(&readout, &summary),
+            },
+        ),
+    )
 }
 
 /// One tenant's preview (fetch and count) from its resolved settings.
