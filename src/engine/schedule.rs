@@ -175,7 +175,7 @@ pub fn install(
 }
 
 /// The lines of the scheduler's report worth repeating: next and last run, last result.
-pub fn status_line(scheduler: &Scheduler, line: &str) -> bool {
+fn status_line(scheduler: &Scheduler, line: &str) -> bool {
     let line = line.trim();
     match scheduler {
         Scheduler::Systemd { .. } => !line.is_empty(),
