@@ -24,13 +24,30 @@ use egui_kittest::kittest::Queryable as _;
 
 use common::hostile_server::{HostileServer, json};
 use common::tenant::held_counts;
-use common::window::{build_with, step_until};
+use common::window::{assert_not_logged, build_with, replace_text, step_until};
 
 struct Rig {
     h: Harness<'static, App>,
     _env: common::window::Env,
     acme: Sandbox,
     globex: Sandbox,
+}
+
+/// A webhook that takes every notice, and its URL (with a token part no log may show).
+fn webhook_server() -> (HostileServer, String) {
+    let webhook = HostileServer::start(|_, _| json(200, "{}"));
+    let url = format!("{}/hooks/T000/B000/{WEBHOOK_TOKEN}", webhook.url());
+    (webhook, url)
+}
+
+const WEBHOOK_TOKEN: &str = "secret-token-part";
+
+/// The one notice `webhook` received: its path and its JSON body.
+fn the_one_notice(webhook: &HostileServer) -> (String, serde_json::Value) {
+    let requests = webhook.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let body = serde_json::from_slice(&requests[0].body).unwrap();
+    (requests[0].path().to_owned(), body)
 }
 
 fn closed_port_url() -> String {
@@ -239,8 +256,7 @@ fn cancelling_send_all_sends_nothing() {
 #[test]
 fn test_notification_reaches_the_profiles_webhook() {
     let mut rig = Rig::new();
-    let webhook = HostileServer::start(|_, _| json(200, "{}"));
-    let url = format!("{}/hooks/T000/B000/secret-token-part", webhook.url());
+    let (webhook, url) = webhook_server();
     rig.h.get_by_label("Webhook URL").focus();
     rig.h.run_steps(1);
     rig.h.get_by_label("Webhook URL").type_text(&url);
@@ -272,29 +288,17 @@ fn test_notification_reaches_the_profiles_webhook() {
         rig.h.state().tenants.notify_message,
         Some(Ok("Test notification sent.".into()))
     );
-    let requests = webhook.requests();
-    assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].path(), "/hooks/T000/B000/secret-token-part");
-    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let (path, body) = the_one_notice(&webhook);
+    assert_eq!(path, "/hooks/T000/B000/secret-token-part");
     assert_eq!(body["outcome"], "test", "{body}");
     assert_eq!(body["tenant"]["profile"], "Acme", "{body}");
     // The URL is in no log line.
-    assert!(
-        rig.h
-            .state()
-            .log
-            .lines()
-            .all(|l| !l.text.contains("secret-token-part"))
-    );
+    assert_not_logged(&rig.h, WEBHOOK_TOKEN);
 }
 
-/// Replaces a field's text: focus, select all, type.
+/// Replaces a field's text and lets the frames after it run.
 fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.run_steps(1);
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.run_steps(1);
-    h.get_by_label(label).type_text(text);
+    replace_text(h, label, text);
     h.run_steps(2);
 }
 
@@ -390,8 +394,7 @@ fn the_schedule_dialog_writes_the_entry_and_shows_it_without_calling_the_schedul
 
 #[test]
 fn send_all_notifies_the_failed_tenant_as_the_command_does_and_not_the_others() {
-    let webhook = HostileServer::start(|_, _| json(200, "{}"));
-    let url = format!("{}/hooks/T000/B000/secret-token-part", webhook.url());
+    let (webhook, url) = webhook_server();
     let mut rig = Rig::with_webhook(Some(&url));
     rig.plan_all();
     rig.h.get_by_label("Send 2 tenants").click();
@@ -400,16 +403,8 @@ fn send_all_notifies_the_failed_tenant_as_the_command_does_and_not_the_others() 
     let results = &rig.h.state().tenants.results;
     assert_eq!(results["Down Tenant"].notified, Some(Ok(())), "{results:?}");
     assert_eq!(results["Acme"].notified, None, "a success notified unasked");
-    let requests = webhook.requests();
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let (_, body) = the_one_notice(&webhook);
     assert_eq!(body["outcome"], "failed", "{body}");
     assert_eq!(body["tenant"]["profile"], "Down Tenant", "{body}");
-    assert!(
-        rig.h
-            .state()
-            .log
-            .lines()
-            .all(|l| !l.text.contains("secret-token-part"))
-    );
+    assert_not_logged(&rig.h, WEBHOOK_TOKEN);
 }

@@ -10,11 +10,10 @@ use super::settings::app_dirs;
 use super::{CliError, Outcome};
 use crate::domain::schedule::{ScheduleTarget, ScheduledRun};
 use crate::engine::schedule::{
-    self as engine_schedule, Applied, ScheduleFailure, run_command_line, scheduler_usable,
+    self as engine_schedule, Applied, ScheduleFailure, ShownSchedule, run_command_line,
+    scheduler_usable,
 };
-use crate::storage::schedule::{
-    InstalledSchedule, ScheduleStore, ScheduleStoreError, Scheduler, SchedulerCommand,
-};
+use crate::storage::schedule::{InstalledSchedule, ScheduleStore, ScheduleStoreError, Scheduler};
 
 impl From<ScheduleFailure> for CliError {
     fn from(e: ScheduleFailure) -> Self {
@@ -31,8 +30,7 @@ fn failed(e: &ScheduleStoreError) -> CliError {
 
 pub fn run(command: ScheduleCommand, global: &GlobalArgs) -> Result<Outcome, CliError> {
     let dirs = app_dirs()?;
-    let scheduler = Scheduler::platform(&dirs).map_err(|e| CliError::Config(e.to_string()))?;
-    let store = ScheduleStore::new(&dirs, scheduler);
+    let store = engine_schedule::platform_store(&dirs)?;
     match command {
         ScheduleCommand::Install(args) => {
             let target = target(global)?.ok_or_else(|| {
@@ -41,7 +39,7 @@ pub fn run(command: ScheduleCommand, global: &GlobalArgs) -> Result<Outcome, Cli
                         .into(),
                 )
             })?;
-            check_target(&dirs, &target)?;
+            engine_schedule::check_target(&dirs, &target)?;
             install(&store, &scheduled_run(target, &args)?)
         }
         ScheduleCommand::Show => show(&store),
@@ -66,10 +64,6 @@ fn target(global: &GlobalArgs) -> Result<Option<ScheduleTarget>, CliError> {
     }
 }
 
-fn check_target(dirs: &crate::storage::AppDirs, target: &ScheduleTarget) -> Result<(), CliError> {
-    Ok(engine_schedule::check_target(dirs, target)?)
-}
-
 fn scheduled_run(
     target: ScheduleTarget,
     args: &ScheduleInstallArgs,
@@ -89,19 +83,8 @@ fn scheduled_run(
     Ok(engine_schedule::scheduled_run(target, time)?)
 }
 
-/// Runs the commands in turn (stopping at the first that fails and may not), or prints them
-/// when the tool cannot be called. `Ok(false)`: they were printed, not run.
-fn run_or_print(
-    scheduler: &Scheduler,
-    commands: &[SchedulerCommand],
-    not_run: &str,
-) -> Result<bool, String> {
-    print_applied(
-        engine_schedule::apply(commands, scheduler_usable(scheduler)),
-        not_run,
-    )
-}
-
+/// Prints the commands that were not run (the tool could not be called), with why.
+/// `Ok(false)`: they were printed, not run.
 fn print_applied(applied: Result<Applied, String>, not_run: &str) -> Result<bool, String> {
     match applied? {
         Applied::Ran => Ok(true),
@@ -117,21 +100,17 @@ fn print_applied(applied: Result<Applied, String>, not_run: &str) -> Result<bool
 
 fn install(store: &ScheduleStore, run: &ScheduledRun) -> Result<Outcome, CliError> {
     let scheduler = store.scheduler();
-    let today = chrono::Local::now().date_naive();
-    let files = store.write(run, today).map_err(|e| failed(&e))?;
+    let installed = engine_schedule::install(store, run, scheduler_usable(scheduler))
+        .map_err(|e| failed(&e))?;
     println!("Scheduled: {} ({}).", run.describe(), scheduler.name());
     println!("Runs: {}", run_command_line(run));
-    for file in &files {
+    for file in &installed.files {
         println!("Wrote {}", file.display());
     }
     if let Some(warning) = run.time.short_month_warning() {
         eprintln!("warning: {warning}");
     }
-    let loaded = run_or_print(
-        scheduler,
-        &scheduler.activate_commands(run, &files),
-        "Not loaded into the scheduler",
-    );
+    let loaded = print_applied(installed.loaded, "Not loaded into the scheduler");
     if let Scheduler::Systemd { .. } = scheduler {
         println!(
             "To run while you are logged out (and after a reboot before you log in): loginctl enable-linger $USER"
@@ -151,7 +130,9 @@ fn install(store: &ScheduleStore, run: &ScheduledRun) -> Result<Outcome, CliErro
 }
 
 fn show(store: &ScheduleStore) -> Result<Outcome, CliError> {
-    let (list, problems) = store.list().map_err(|e| failed(&e))?;
+    let scheduler = store.scheduler();
+    let (list, problems) =
+        engine_schedule::show(store, &scheduler_usable(scheduler)).map_err(|e| failed(&e))?;
     for problem in &problems {
         eprintln!("warning: {problem}");
     }
@@ -161,32 +142,28 @@ fn show(store: &ScheduleStore) -> Result<Outcome, CliError> {
         );
         return Ok(Outcome::Done);
     }
-    let scheduler = store.scheduler();
-    let status_usable = scheduler_usable(scheduler).is_ok();
-    for schedule in &list {
-        print_schedule(scheduler, schedule, status_usable);
+    for shown in &list {
+        print_schedule(scheduler, shown);
     }
     Ok(Outcome::Done)
 }
 
-fn print_schedule(scheduler: &Scheduler, schedule: &InstalledSchedule, status_usable: bool) {
-    let run = &schedule.run;
+fn print_schedule(scheduler: &Scheduler, shown: &ShownSchedule) {
+    let run = &shown.schedule.run;
     println!("{}: {}", run.entry_name(), run.describe());
-    println!("  runs: {}", run_command_line(run));
-    for (file, exists) in &schedule.files {
+    println!("  runs: {}", shown.command_line);
+    for (file, exists) in &shown.schedule.files {
         let missing = if *exists { "" } else { " (missing)" };
         println!("  file: {}{missing}", file.display());
     }
-    if !status_usable {
-        return;
-    }
-    match engine_schedule::status_lines(scheduler, run) {
-        Ok(lines) => {
+    match &shown.status {
+        None => {}
+        Some(Ok(lines)) => {
             for line in lines {
                 println!("  {line}");
             }
         }
-        Err(e) => println!("  status: not known to the {} ({e})", scheduler.name()),
+        Some(Err(e)) => println!("  status: not known to the {} ({e})", scheduler.name()),
     }
 }
 
@@ -204,35 +181,27 @@ fn remove(store: &ScheduleStore, target: Option<&ScheduleTarget>) -> Result<Outc
         println!("No scheduled sync of {what} to remove.");
         return Ok(Outcome::Done);
     }
-    let scheduler = store.scheduler();
+    let (removed, after) =
+        engine_schedule::remove(store, &chosen, &scheduler_usable(store.scheduler()));
     let mut outcome = Outcome::Done;
-    for schedule in chosen {
-        let files: Vec<_> = schedule.files.iter().map(|(p, _)| p.clone()).collect();
-        if let Err(e) = run_or_print(
-            scheduler,
-            &scheduler.deactivate_commands(&schedule.run, &files),
-            "Not unloaded from the scheduler",
-        ) {
+    for schedule in removed {
+        if let Err(e) = print_applied(schedule.unloaded, "Not unloaded from the scheduler") {
             eprintln!("warning: {e}");
         }
-        match store.delete(schedule) {
-            Ok(removed) => {
-                println!("Removed: {}", schedule.run.describe());
-                for file in removed {
+        match schedule.deleted {
+            Ok(deleted) => {
+                println!("Removed: {}", schedule.description);
+                for file in deleted {
                     println!("Deleted {}", file.display());
                 }
             }
             Err(e) => {
-                eprintln!("error: {}", failed(&e));
+                eprintln!("error: schedule: {e}");
                 outcome = Outcome::Failed;
             }
         }
     }
-    if let Err(e) = run_or_print(
-        scheduler,
-        &scheduler.after_remove_commands(),
-        "The scheduler was not told",
-    ) {
+    if let Err(e) = print_applied(after, "The scheduler was not told") {
         eprintln!("warning: {e}");
     }
     Ok(outcome)

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +21,7 @@ use crate::domain::printable::printable;
 use crate::engine::notify::send_notice;
 use crate::engine::settings::{self, RunSettings};
 use crate::engine::sync::SyncSteps;
-use crate::engine::tenants::{self, NoticeContext, TenantOutcome};
+use crate::engine::tenants::{self, NoticeContext};
 use crate::logging;
 use crate::storage::secrets::KeychainStore;
 use crate::storage::{ProfileStore, Secret, SecretStore};
@@ -187,19 +188,6 @@ fn resolve(global: &GlobalArgs, profile: Option<&str>) -> Result<RunSettings, Cl
     Ok(settings::resolve(&sources)?)
 }
 
-/// The engine's outcome of a run the command ended with `outcome`, as its notice says it.
-fn tenant_outcome(notice: NoticeOutcome, outcome: Outcome) -> TenantOutcome {
-    match notice {
-        NoticeOutcome::Done => TenantOutcome::Done,
-        NoticeOutcome::Partial => TenantOutcome::Partial,
-        NoticeOutcome::StoppedBySafetyCheck => TenantOutcome::StoppedBySafetyCheck,
-        NoticeOutcome::Failed | NoticeOutcome::Test if outcome == Outcome::Usage => {
-            TenantOutcome::Configuration
-        }
-        NoticeOutcome::Failed | NoticeOutcome::Test => TenantOutcome::Failed,
-    }
-}
-
 fn notice_outcome(outcome: Outcome, safety_stop: bool) -> NoticeOutcome {
     match outcome {
         Outcome::Done => NoticeOutcome::Done,
@@ -251,7 +239,7 @@ async fn sync_tenant(
         let context = NoticeContext {
             profile,
             command,
-            outcome: tenant_outcome(notice, outcome),
+            notice,
             exit_status: outcome.code(),
             message,
             ran: ran.as_ref(),
@@ -278,19 +266,10 @@ async fn webhook(
         .unwrap_or_default();
     let name = profile.map(str::to_owned);
     let stored = tokio::task::spawn_blocking(move || {
-        let store = match name {
-            Some(_)
-                if std::env::var(tenants::NOTIFY_WEBHOOK_ENV)
-                    .map_or(true, |u| u.trim().is_empty()) =>
-            {
-                Some(KeychainStore::open().map_err(|e| e.to_string())?)
-            }
-            _ => None,
-        };
-        tenants::webhook_url(
-            name.as_deref(),
-            store.as_ref().map(|s| s as &dyn SecretStore),
-        )
+        tenants::webhook_url(name.as_deref(), || {
+            let store = KeychainStore::open().map_err(|e| e.to_string())?;
+            Ok(Arc::new(store) as Arc<dyn SecretStore>)
+        })
     })
     .await;
     match stored {

@@ -175,7 +175,7 @@ pub fn install(
 }
 
 /// The lines of the scheduler's report worth repeating: next and last run, last result.
-pub fn status_line(scheduler: &Scheduler, line: &str) -> bool {
+fn status_line(scheduler: &Scheduler, line: &str) -> bool {
     let line = line.trim();
     match scheduler {
         Scheduler::Systemd { .. } => !line.is_empty(),
@@ -238,8 +238,8 @@ pub struct Removed {
     pub unloaded: Result<Applied, String>,
 }
 
-/// Removes the schedules of `target` (all when `None`), unloading each from the scheduler,
-/// then tells the scheduler once.
+/// Removes the `chosen` schedules, unloading each from the scheduler, then tells the
+/// scheduler once.
 pub fn remove(
     store: &ScheduleStore,
     chosen: &[&InstalledSchedule],

@@ -21,7 +21,8 @@ use crate::domain::notify::{
 use crate::domain::printable::printable;
 use crate::domain::safety::TenantIdentity;
 use crate::storage::journal::{
-    Journal, JournalEvent, JournalReadout, RunEnd, RunSummary, TenantJournal, tenant_journals,
+    Journal, JournalEvent, JournalReadout, RunEnd, RunSummary, TenantJournal,
+    tenant_journals_matching,
 };
 use crate::storage::reports::{reports_dir, run_report, write_run_report};
 use crate::storage::secrets::SecretSlot;
@@ -164,19 +165,19 @@ pub fn named_tenant(resolved: &RunSettings) -> TenantIdentity {
 
 /// The journals of `wanted` (whatever its Synthesize organization), read.
 fn readouts_of(dirs: &AppDirs, wanted: &TenantIdentity) -> Vec<(TenantJournal, JournalReadout)> {
-    tenant_journals(dirs)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|j| {
-            j.tenant.connectwise_host == wanted.connectwise_host
-                && j.tenant.connectwise_company_id == wanted.connectwise_company_id
-                && j.tenant.synthesize_url == wanted.synthesize_url
-        })
-        .filter_map(|j| {
-            let readout = Journal::at_path(&j.path).read().ok()?;
-            Some((j, readout))
-        })
-        .collect()
+    tenant_journals_matching(
+        dirs,
+        &wanted.connectwise_host,
+        &wanted.connectwise_company_id,
+        &wanted.synthesize_url,
+    )
+    .unwrap_or_default()
+    .into_iter()
+    .filter_map(|j| {
+        let readout = Journal::at_path(&j.path).read().ok()?;
+        Some((j, readout))
+    })
+    .collect()
 }
 
 /// The ids of the runs the tenant's journals hold now.
@@ -216,35 +217,44 @@ fn figures_of(readout: &JournalReadout, summary: &RunSummary) -> NoticeFigures {
 /// The newest run journaled for the tenant that is not in `before` (the one just made, if it
 /// got that far), with its figures and its report written so the notification can point at it.
 pub fn run_in_journal(resolved: &RunSettings, before: &BTreeSet<String>) -> Option<JournalRun> {
-    let mut best: Option<(DateTime<Utc>, JournalRun)> = None;
-    for (journal, readout) in readouts_of(&resolved.dirs, &named_tenant(resolved)) {
-        let Some(summary) = readout
-            .runs()
-            .into_iter()
-            .find(|r| !before.contains(&r.run_id))
-        else {
+    let (journal, readout, summary) =
+        newest_run(readouts_of(&resolved.dirs, &named_tenant(resolved)), |r| {
+            !before.contains(&r.run_id)
+        })?;
+    let report = run_report(&readout, &summary.run_id).and_then(|report| {
+        let dir = reports_dir(&resolved.dirs, &journal.tenant.journal_key());
+        write_run_report(&dir, &report, None)
+            .map_err(|e| tracing::warn!(error = %e, "the run report could not be written"))
+            .ok()
+            .map(|files| files.html.to_string_lossy().into_owned())
+    });
+    Some(JournalRun {
+        figures: figures_of(&readout, &summary),
+        run_id: summary.run_id,
+        report,
+    })
+}
+
+/// Of each journal's newest run that `wanted` takes, the newest (the first read on a tie),
+/// with its journal and readout.
+fn newest_run(
+    readouts: Vec<(TenantJournal, JournalReadout)>,
+    wanted: impl Fn(&RunSummary) -> bool,
+) -> Option<(TenantJournal, JournalReadout, RunSummary)> {
+    let mut best: Option<(TenantJournal, JournalReadout, RunSummary)> = None;
+    for (journal, readout) in readouts {
+        let Some(summary) = readout.runs().into_iter().find(|r| wanted(r)) else {
             continue;
         };
-        if best.as_ref().is_some_and(|(at, _)| *at >= summary.started) {
+        if best
+            .as_ref()
+            .is_some_and(|(_, _, newest)| newest.started >= summary.started)
+        {
             continue;
         }
-        let report = run_report(&readout, &summary.run_id).and_then(|report| {
-            let dir = reports_dir(&resolved.dirs, &journal.tenant.journal_key());
-            write_run_report(&dir, &report, None)
-                .map_err(|e| tracing::warn!(error = %e, "the run report could not be written"))
-                .ok()
-                .map(|files| files.html.to_string_lossy().into_owned())
-        });
-        best = Some((
-            summary.started,
-            JournalRun {
-                figures: figures_of(&readout, &summary),
-                run_id: summary.run_id,
-                report,
-            },
-        ));
+        best = Some((journal, readout, summary));
     }
-    best.map(|(_, run)| run)
+    best
 }
 
 /// A tenant's last run (its newest that was not a dry run), for the Tenants tab.
@@ -293,21 +303,15 @@ fn last_run_of(dirs: &AppDirs, name: &str) -> Result<Option<LastRun>, String> {
     let offline =
         settings::offline_tenant_of(dirs.clone(), Some(profile), &SettingsSources::default())
             .map_err(|e| e.to_string())?;
-    let mut best: Option<LastRun> = None;
-    for (_, readout) in readouts_of(dirs, &offline.tenant) {
-        let Some(summary) = readout.runs().into_iter().find(|r| !r.dry_run) else {
-            continue;
-        };
-        if best.as_ref().is_some_and(|b| b.started >= summary.started) {
-            continue;
-        }
-        best = Some(LastRun {
-            started: summary.started,
-            outcome: last_run_words(&summary),
-            figures: figures_of(&readout, &summary),
-        });
-    }
-    Ok(best)
+    Ok(
+        newest_run(readouts_of(dirs, &offline.tenant), |r| !r.dry_run).map(
+            |(_, readout, summary)| LastRun {
+                started: summary.started,
+                outcome: last_run_words(&summary),
+                figures: figures_of(&readout, &summary),
+            },
+        ),
+    )
 }
 
 /// One tenant's preview (fetch and count) from its resolved settings.
@@ -428,10 +432,11 @@ pub async fn send_tenant(planned: &TenantPlanned, cancel: &CancellationToken) ->
     }
 }
 
-/// Where the webhook URL is looked up: the environment's first, then the profile's entry.
+/// Where the webhook URL is looked up: the environment's first, then the profile's entry in
+/// the store `open_store` opens (only then, and only for a named profile).
 pub fn webhook_url(
     profile: Option<&str>,
-    secrets: Option<&dyn SecretStore>,
+    open_store: impl FnOnce() -> Result<Arc<dyn SecretStore>, String>,
 ) -> Result<Option<Secret>, String> {
     if let Some(url) = std::env::var(NOTIFY_WEBHOOK_ENV)
         .ok()
@@ -439,10 +444,10 @@ pub fn webhook_url(
     {
         return Ok(Some(Secret::new(url)));
     }
-    let (Some(name), Some(store)) = (profile, secrets) else {
+    let Some(name) = profile else {
         return Ok(None);
     };
-    store
+    open_store()?
         .get_slot(name, SecretSlot::NotifyWebhook)
         .map_err(|e| e.to_string())
 }
@@ -452,8 +457,8 @@ pub fn webhook_url(
 pub struct NoticeContext<'a> {
     pub profile: Option<&'a str>,
     pub command: &'static str,
-    pub outcome: TenantOutcome,
-    /// The exit status the command gives (the window gives the outcome's).
+    pub notice: NoticeOutcome,
+    /// The exit status the command gives (the window gives its [`TenantOutcome::code`]).
     pub exit_status: u8,
     pub message: Option<String>,
     pub ran: Option<&'a JournalRun>,
@@ -478,7 +483,7 @@ pub fn run_notice(resolved: Option<&RunSettings>, context: &NoticeContext<'_>) -
                 .unwrap_or_default(),
             synthesize_url: tenant.map(|t| t.synthesize_url).unwrap_or_default(),
         },
-        outcome: context.outcome.notice(),
+        outcome: context.notice,
         exit_status: context.exit_status,
         message: context
             .message

@@ -115,15 +115,7 @@ pub fn tenants_ui(
             }
         });
     }
-    match &state.message {
-        Some(Ok(text)) => {
-            ui.label(text);
-        }
-        Some(Err(text)) => {
-            ui.colored_label(ui.visuals().error_fg_color, text);
-        }
-        None => {}
-    }
+    said_ui(ui, state.message.as_ref());
     ui.separator();
     match &state.rows {
         None => {
@@ -181,10 +173,7 @@ fn tenants_grid(ui: &mut egui::Ui, rows: &[TenantRow], state: &TenantsState) {
                             }
                             Ok(None) => {
                                 ui.label("never");
-                                ui.label("-");
-                                ui.label("-");
-                                ui.label("-");
-                                ui.label("-");
+                                dashes(ui, 4);
                             }
                             Err(e) => {
                                 ui.label("-");
@@ -192,9 +181,7 @@ fn tenants_grid(ui: &mut egui::Ui, rows: &[TenantRow], state: &TenantsState) {
                                     ui.visuals().error_fg_color,
                                     format!("unreadable: {}", printable(e)),
                                 );
-                                ui.label("-");
-                                ui.label("-");
-                                ui.label("-");
+                                dashes(ui, 3);
                             }
                         }
                         match state.previews.get(&row.name) {
@@ -231,6 +218,13 @@ fn tenants_grid(ui: &mut egui::Ui, rows: &[TenantRow], state: &TenantsState) {
                     }
                 });
         });
+}
+
+/// `count` empty cells of the grid.
+fn dashes(ui: &mut egui::Ui, count: usize) {
+    for _ in 0..count {
+        ui.label("-");
+    }
 }
 
 /// One tenant's Send all result in words.
@@ -283,7 +277,12 @@ fn webhook_section(
             actions.push(TenantsAction::TestNotification);
         }
     });
-    match &state.notify_message {
+    said_ui(ui, state.notify_message.as_ref());
+}
+
+/// What the tab last said: plain, or in the error colour for a problem.
+fn said_ui(ui: &mut egui::Ui, said: Option<&Result<String, String>>) {
+    match said {
         Some(Ok(text)) => {
             ui.label(text);
         }

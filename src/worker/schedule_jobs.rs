@@ -73,94 +73,108 @@ fn not_run(applied: &Result<Applied, String>, answer: &mut ScheduleAnswer) {
 
 impl ScheduleJob {
     fn run_blocking(self) -> Result<ScheduleAnswer, JobError> {
-        let other = |e: String| JobError::Other(e);
-        let (store, usable) = match self.place {
-            Some(place) => {
-                let usable = if place.call_tool {
-                    schedule::scheduler_usable(&place.scheduler)
-                } else {
-                    Err("the scheduler's place was given for a test".into())
-                };
-                (ScheduleStore::new(&self.dirs, place.scheduler), usable)
-            }
-            None => {
-                let store =
-                    schedule::platform_store(&self.dirs).map_err(|e| other(e.to_string()))?;
-                let usable = schedule::scheduler_usable(store.scheduler());
-                (store, usable)
-            }
-        };
+        let (store, usable) = store_of(&self.dirs, self.place)?;
         let mut answer = ScheduleAnswer::default();
-        match self.work {
-            ScheduleWork::Show => {}
-            ScheduleWork::Install { target, time } => {
-                let installed = schedule::check_target(&self.dirs, &target)
-                    .and_then(|()| schedule::scheduled_run(target, time))
-                    .map_err(|e| e.to_string())
-                    .and_then(|run| {
-                        let installed = schedule::install(&store, &run, usable.clone())
-                            .map_err(|e| format!("schedule: {e}"))?;
-                        Ok((run, installed))
-                    });
-                answer.done = Some(match installed {
-                    Ok((run, installed)) => {
-                        not_run(&installed.loaded, &mut answer);
-                        let mut text = format!(
-                            "Scheduled: {} ({}).",
-                            run.describe(),
-                            store.scheduler().name()
-                        );
-                        if let Some(warning) = run.time.short_month_warning() {
-                            text.push_str(&format!(" Warning: {warning}."));
-                        }
-                        match installed.loaded {
-                            Ok(Applied::Ran) => Ok(format!(
-                                "{text} Loaded into the {}.",
-                                store.scheduler().name()
-                            )),
-                            Ok(Applied::NotRun { .. }) => {
-                                Ok(format!("{text} Not loaded into the scheduler."))
-                            }
-                            Err(e) => Err(format!(
-                                "{text} Written, but it could not be loaded: {e}; fix that and install it again."
-                            )),
-                        }
-                    }
-                    Err(e) => Err(e),
-                });
-            }
-            ScheduleWork::Remove { target } => {
-                let (list, _) = store.list().map_err(|e| other(e.to_string()))?;
-                let chosen: Vec<_> = list.iter().filter(|s| s.run.target == target).collect();
-                answer.done = Some(if chosen.is_empty() {
-                    Ok(format!(
-                        "No scheduled sync of {} to remove.",
-                        target.describe()
-                    ))
-                } else {
-                    let (removed, after) = schedule::remove(&store, &chosen, &usable);
-                    not_run(&after, &mut answer);
-                    let mut texts = Vec::new();
-                    let mut failed = false;
-                    for r in removed {
-                        not_run(&r.unloaded, &mut answer);
-                        match r.deleted {
-                            Ok(_) => texts.push(format!("Removed: {}.", r.description)),
-                            Err(e) => {
-                                failed = true;
-                                texts.push(format!("{}: not removed: {e}", r.description));
-                            }
-                        }
-                    }
-                    let text = texts.join(" ");
-                    if failed { Err(text) } else { Ok(text) }
-                });
-            }
-        }
+        answer.done = match self.work {
+            ScheduleWork::Show => None,
+            ScheduleWork::Install { target, time } => Some(install(
+                &self.dirs,
+                &store,
+                target,
+                time,
+                &usable,
+                &mut answer,
+            )),
+            ScheduleWork::Remove { target } => Some(remove(&store, &target, &usable, &mut answer)?),
+        };
         let (schedules, problems) =
-            schedule::show(&store, &usable).map_err(|e| other(e.to_string()))?;
+            schedule::show(&store, &usable).map_err(|e| JobError::Other(e.to_string()))?;
         answer.schedules = schedules;
         answer.problems = problems;
         Ok(answer)
     }
+}
+
+/// The store the job writes to, and whether the scheduler's tool may be called (`Err`: why not).
+fn store_of(
+    dirs: &AppDirs,
+    place: Option<SchedulePlace>,
+) -> Result<(ScheduleStore, Result<(), String>), JobError> {
+    Ok(match place {
+        Some(place) => {
+            let usable = if place.call_tool {
+                schedule::scheduler_usable(&place.scheduler)
+            } else {
+                Err("the scheduler's place was given for a test".into())
+            };
+            (ScheduleStore::new(dirs, place.scheduler), usable)
+        }
+        None => {
+            let store =
+                schedule::platform_store(dirs).map_err(|e| JobError::Other(e.to_string()))?;
+            let usable = schedule::scheduler_usable(store.scheduler());
+            (store, usable)
+        }
+    })
+}
+
+/// Installs the schedule of `target` at `time`; what was done in words (`Err`: it failed).
+fn install(
+    dirs: &AppDirs,
+    store: &ScheduleStore,
+    target: ScheduleTarget,
+    time: RunTime,
+    usable: &Result<(), String>,
+    answer: &mut ScheduleAnswer,
+) -> Result<String, String> {
+    schedule::check_target(dirs, &target).map_err(|e| e.to_string())?;
+    let run = schedule::scheduled_run(target, time).map_err(|e| e.to_string())?;
+    let installed =
+        schedule::install(store, &run, usable.clone()).map_err(|e| format!("schedule: {e}"))?;
+    not_run(&installed.loaded, answer);
+    let scheduler = store.scheduler().name();
+    let mut text = format!("Scheduled: {} ({scheduler}).", run.describe());
+    if let Some(warning) = run.time.short_month_warning() {
+        text.push_str(&format!(" Warning: {warning}."));
+    }
+    match installed.loaded {
+        Ok(Applied::Ran) => Ok(format!("{text} Loaded into the {scheduler}.")),
+        Ok(Applied::NotRun { .. }) => Ok(format!("{text} Not loaded into the scheduler.")),
+        Err(e) => Err(format!(
+            "{text} Written, but it could not be loaded: {e}; fix that and install it again."
+        )),
+    }
+}
+
+/// Removes the schedules of `target`; what was done in words (`Err`: one was not removed).
+fn remove(
+    store: &ScheduleStore,
+    target: &ScheduleTarget,
+    usable: &Result<(), String>,
+    answer: &mut ScheduleAnswer,
+) -> Result<Result<String, String>, JobError> {
+    let (list, _) = store.list().map_err(|e| JobError::Other(e.to_string()))?;
+    let chosen: Vec<_> = list.iter().filter(|s| &s.run.target == target).collect();
+    if chosen.is_empty() {
+        return Ok(Ok(format!(
+            "No scheduled sync of {} to remove.",
+            target.describe()
+        )));
+    }
+    let (removed, after) = schedule::remove(store, &chosen, usable);
+    not_run(&after, answer);
+    let mut texts = Vec::new();
+    let mut failed = false;
+    for r in removed {
+        not_run(&r.unloaded, answer);
+        match r.deleted {
+            Ok(_) => texts.push(format!("Removed: {}.", r.description)),
+            Err(e) => {
+                failed = true;
+                texts.push(format!("{}: not removed: {e}", r.description));
+            }
+        }
+    }
+    let text = texts.join(" ");
+    Ok(if failed { Err(text) } else { Ok(text) })
 }

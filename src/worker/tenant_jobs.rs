@@ -120,15 +120,13 @@ impl Job for PreviewAllJob {
             let result = match resolved {
                 Ok(resolved) => tenants::preview_tenant(&resolved, &|_| {}, context.cancel())
                     .await
-                    .map(|p| PreviewTotals {
-                        companies: p.counts.companies.len(),
-                        shared: p.counts.companies.iter().map(|c| c.shared_devices).sum(),
-                        not_shared: p
-                            .counts
-                            .companies
-                            .iter()
-                            .map(|c| c.not_shared_devices)
-                            .sum(),
+                    .map(|p| {
+                        let (shared, not_shared, _) = p.counts.totals();
+                        PreviewTotals {
+                            companies: p.counts.companies.len(),
+                            shared,
+                            not_shared,
+                        }
                     })
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -326,7 +324,7 @@ async fn notify(
         &NoticeContext {
             profile: Some(name),
             command: "window send all",
-            outcome,
+            notice: outcome.notice(),
             exit_status: outcome.code(),
             message,
             ran,
@@ -349,7 +347,7 @@ async fn webhook(name: &str, secrets: &Arc<dyn SecretStore>) -> Option<crate::st
     let name = name.to_owned();
     let secrets = Arc::clone(secrets);
     match blocking("reading the webhook", move || {
-        tenants::webhook_url(Some(&name), Some(secrets.as_ref()))
+        tenants::webhook_url(Some(&name), || Ok(secrets))
     })
     .await
     {

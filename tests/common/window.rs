@@ -185,6 +185,16 @@ pub fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
         folded.click();
         h.run_steps(3);
     }
+    replace_text(h, label, text);
+    h.run_steps(1);
+    h.key_press(egui::Key::Tab);
+    // Leaving the field saves the profile on the worker.
+    settle_profiles(h);
+}
+
+/// Replaces a text field's text and stays in it: focus, select all, type (an empty `text`
+/// clears it). No frame is stepped after the typing.
+pub fn replace_text(h: &mut Harness<'_, App>, label: &str, text: &str) {
     h.get_by_label(label).focus();
     h.run_steps(1);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
@@ -194,10 +204,15 @@ pub fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
     } else {
         h.get_by_label(label).type_text(text);
     }
-    h.run_steps(1);
-    h.key_press(egui::Key::Tab);
-    // Leaving the field saves the profile on the worker.
-    settle_profiles(h);
+}
+
+/// Fails unless no line of the window's log contains `secret`.
+pub fn assert_not_logged(h: &Harness<'_, App>, secret: &str) {
+    let lines: Vec<&str> = h.state().log.lines().map(|l| l.text.as_str()).collect();
+    assert!(
+        lines.iter().all(|l| !l.contains(secret)),
+        "a log line holds {secret:?}"
+    );
 }
 
 /// Steps frames until the profile work asked for (save, open, create, rename, duplicate,

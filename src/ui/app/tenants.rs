@@ -126,10 +126,9 @@ impl App {
     /// without a plan or stopped by a safety check send nothing and are reported (and
     /// notified) as the command reports them.
     fn send_all(&mut self) {
-        let Some(plans) = self.tenants.plans.take() else {
+        let Some(tenants) = self.tenants.plans.take() else {
             return;
         };
-        let tenants = plans;
         self.log.push(
             LogLevel::Info,
             format!("Send all confirmed for {} tenant(s)", tenants.len()),
