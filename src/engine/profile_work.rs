@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::settings::SettingsSources;
 use crate::domain::adjustments::AdjustmentChange;
-use crate::storage::journal::tenant_journals_matching;
+use crate::storage::journal::tenant_journals_of;
 use crate::storage::secrets::{copy_secrets, delete_secrets, move_secrets};
 use crate::storage::{
     AppDirs, Journal, Profile, ProfileError, ProfileStore, Secret, SecretError, SecretName,
@@ -290,16 +290,11 @@ pub fn record_change(
     };
     let journals: Vec<Journal> =
         match super::settings::offline_tenant_of(dirs.clone(), Some(profile.clone()), sources) {
-            Ok(offline) => tenant_journals_matching(
-                dirs,
-                &offline.tenant.connectwise_host,
-                &offline.tenant.connectwise_company_id,
-                &offline.tenant.synthesize_url,
-            )
-            .map_err(|e| not_recorded(&e))?
-            .iter()
-            .map(|found| Journal::for_tenant(dirs, &found.tenant))
-            .collect(),
+            Ok(offline) => tenant_journals_of(dirs, &offline.tenant)
+                .map_err(|e| not_recorded(&e))?
+                .iter()
+                .map(|found| Journal::for_tenant(dirs, &found.tenant))
+                .collect(),
             // A profile with no company id yet has no tenant: its own history keeps the change.
             Err(_) => Vec::new(),
         };

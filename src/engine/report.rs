@@ -41,19 +41,14 @@ pub struct FoundHistory {
 }
 
 /// The history of the tenant with this ConnectWise site and company and Synthesize URL (the
-/// organization is not asked for; see [`journal::tenant_journals_matching`]). With a run id, the
+/// organization is not asked for; see [`journal::tenant_journals_of`]). With a run id, the
 /// journal that holds that run; without, the one whose newest run is newest.
 pub fn find_tenant_history(
     dirs: &AppDirs,
     tenant: &TenantIdentity,
     run_id: Option<&str>,
 ) -> Result<FoundHistory, ReportError> {
-    let found = journal::tenant_journals_matching(
-        dirs,
-        &tenant.connectwise_host,
-        &tenant.connectwise_company_id,
-        &tenant.synthesize_url,
-    )?;
+    let found = journal::tenant_journals_of(dirs, tenant)?;
     let mut best: Option<(FoundHistory, Option<chrono::DateTime<chrono::Utc>>)> = None;
     for found in found {
         let journal = Journal::for_tenant(dirs, &found.tenant);

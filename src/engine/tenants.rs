@@ -21,8 +21,7 @@ use crate::domain::notify::{
 use crate::domain::printable::printable;
 use crate::domain::safety::TenantIdentity;
 use crate::storage::journal::{
-    Journal, JournalEvent, JournalReadout, RunEnd, RunSummary, TenantJournal,
-    tenant_journals_matching,
+    Journal, JournalEvent, JournalReadout, RunEnd, RunSummary, TenantJournal, tenant_journals_of,
 };
 use crate::storage::reports::{reports_dir, run_report, write_run_report};
 use crate::storage::secrets::SecretSlot;
@@ -165,19 +164,14 @@ pub fn named_tenant(resolved: &RunSettings) -> TenantIdentity {
 
 /// The journals of `wanted` (whatever its Synthesize organization), read.
 fn readouts_of(dirs: &AppDirs, wanted: &TenantIdentity) -> Vec<(TenantJournal, JournalReadout)> {
-    tenant_journals_matching(
-        dirs,
-        &wanted.connectwise_host,
-        &wanted.connectwise_company_id,
-        &wanted.synthesize_url,
-    )
-    .unwrap_or_default()
-    .into_iter()
-    .filter_map(|j| {
-        let readout = Journal::at_path(&j.path).read().ok()?;
-        Some((j, readout))
-    })
-    .collect()
+    tenant_journals_of(dirs, wanted)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|j| {
+            let readout = Journal::at_path(&j.path).read().ok()?;
+            Some((j, readout))
+        })
+        .collect()
 }
 
 /// The ids of the runs the tenant's journals hold now.

@@ -473,6 +473,15 @@ pub fn tenant_journals_matching(
     synthesize_url: &str,
 ) -> Result<Vec<TenantJournal>, JournalError> {
     let wanted = TenantIdentity::new(connectwise_site, connectwise_company_id, synthesize_url, "");
+    tenant_journals_of(dirs, &wanted)
+}
+
+/// The journals of the tenant `wanted` names (its parts already normalized), whatever its
+/// Synthesize organization.
+pub fn tenant_journals_of(
+    dirs: &AppDirs,
+    wanted: &TenantIdentity,
+) -> Result<Vec<TenantJournal>, JournalError> {
     Ok(tenant_journals(dirs)?
         .into_iter()
         .filter(|j| {

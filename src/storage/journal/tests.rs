@@ -626,6 +626,25 @@ fn a_change_made_offline_finds_its_tenant_by_site_company_and_url() {
 }
 
 #[test]
+fn a_tenant_s_journals_are_found_by_its_identity_as_it_is() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = AppDirs::at(root.path());
+    // http on 443 keeps its port in the identity ("psa.example:443"); read again as a site
+    // it would be https's default port and lose it, so the identity is matched as it is.
+    let t = TenantIdentity::new(
+        "http://psa.example:443",
+        "acme",
+        "https://app.usegradient.com",
+        "o",
+    );
+    assert_eq!(t.connectwise_host, "psa.example:443");
+    Journal::for_tenant(&dirs, &t).open_for_run().unwrap();
+    let found = tenant_journals_of(&dirs, &t).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].tenant, t);
+}
+
+#[test]
 fn adjustment_changes_are_kept_newest_first_and_are_not_runs() {
     use crate::domain::adjustments::{AdjustmentChange, AdjustmentChangeKind};
     let (_root, journal) = journal();
