@@ -17,17 +17,7 @@ use cw_shared_devices::ui::{FixedPathSaveDialog, Tab};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
-use common::window::{click_send, demo_harness, enabled_by, step_until};
-
-fn preview(h: &mut Harness<'_, App>) {
-    h.get_by_label("Preview").click();
-    step_until(h, Duration::from_secs(30), "the preview", |h| {
-        !h.state().preview.running
-            && (h.state().preview.table.is_some() || h.state().preview.error.is_some())
-    });
-    assert_eq!(h.state().preview.error, None);
-    h.run_steps(2);
-}
+use common::window::{click_send, demo_harness, enabled_by, preview, step_until};
 
 fn wait_for_plan(h: &mut Harness<'_, App>) {
     step_until(h, Duration::from_secs(30), "the plan", |h| {
@@ -698,11 +688,7 @@ fn without_a_keychain_the_words_are_plain_and_the_log_says_where_keys_went_once(
 
 /// Replaces a text field's content: focus, select all, type, Tab away.
 fn set_field(h: &mut Harness<'_, App>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.run_steps(1);
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.run_steps(1);
-    h.get_by_label(label).type_text(text);
+    common::window::replace_text(h, label, text);
     h.run_steps(1);
     h.key_press(egui::Key::Tab);
     h.run_steps(2);
