@@ -408,3 +408,22 @@ fn send_all_notifies_the_failed_tenant_as_the_command_does_and_not_the_others() 
     assert_eq!(body["tenant"]["profile"], "Down Tenant", "{body}");
     assert_not_logged(&rig.h, WEBHOOK_TOKEN);
 }
+
+#[test]
+fn with_no_profile_the_tab_s_runs_wait_and_say_why() {
+    use egui_kittest::kittest::NodeT as _;
+    // The demo opens on no saved profile: the Tenants tab has no tenant to run.
+    let (mut h, _env) = common::window::demo_harness();
+    h.get_by_label("Tenants").click();
+    step_until(&mut h, Duration::from_secs(30), "the tenants", |h| {
+        h.state().tenants.rows.is_some()
+    });
+    h.run_steps(2);
+    for button in ["Preview all", "Send all…", "Schedule…"] {
+        assert!(
+            h.get_by_label(button).accesskit_node().is_disabled(),
+            "{button} is offered with no tenant"
+        );
+    }
+    assert!(!h.get_by_label("Refresh").accesskit_node().is_disabled());
+}

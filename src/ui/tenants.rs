@@ -80,17 +80,22 @@ pub fn tenants_ui(
     view: TenantsView<'_>,
 ) -> Vec<TenantsAction> {
     let mut actions = Vec::new();
+    // With no profile there is no tenant to run: the buttons wait, and say why.
+    let no_tenants = matches!(&state.rows, Some(Ok(rows)) if rows.is_empty());
+    let why = "Create a profile first (New profile, above)";
     ui.horizontal(|ui| {
         ui.heading("All tenants");
         if ui
-            .add_enabled(!view.busy, egui::Button::new("Preview all"))
+            .add_enabled(!view.busy && !no_tenants, egui::Button::new("Preview all"))
+            .on_disabled_hover_text(why)
             .clicked()
         {
             actions.push(TenantsAction::PreviewAll);
         }
         if ui
-            .add_enabled(!view.busy, egui::Button::new("Send all…"))
+            .add_enabled(!view.busy && !no_tenants, egui::Button::new("Send all…"))
             .on_hover_text("Plans every tenant, then asks once before sending any")
+            .on_disabled_hover_text(why)
             .clicked()
         {
             actions.push(TenantsAction::PlanAll);
@@ -98,7 +103,11 @@ pub fn tenants_ui(
         if ui.button("Refresh").clicked() {
             actions.push(TenantsAction::Refresh);
         }
-        if ui.button("Schedule…").clicked() {
+        if ui
+            .add_enabled(!no_tenants, egui::Button::new("Schedule…"))
+            .on_disabled_hover_text(why)
+            .clicked()
+        {
             actions.push(TenantsAction::OpenSchedule);
         }
     });
