@@ -23,7 +23,7 @@ use crate::domain::safety::TenantIdentity;
 use crate::storage::journal::{
     Journal, JournalEvent, JournalReadout, RunEnd, RunSummary, TenantJournal, tenant_journals_of,
 };
-use crate::storage::reports::{reports_dir, run_report, write_run_report};
+use crate::storage::reports::{report_files, reports_dir, run_report, write_run_report};
 use crate::storage::secrets::SecretSlot;
 use crate::storage::{AppDirs, ProfileStore, Secret, SecretStore};
 
@@ -215,13 +215,20 @@ pub fn run_in_journal(resolved: &RunSettings, before: &BTreeSet<String>) -> Opti
         newest_run(readouts_of(&resolved.dirs, &named_tenant(resolved)), |r| {
             !before.contains(&r.run_id)
         })?;
-    let report = run_report(&readout, &summary.run_id).and_then(|report| {
-        let dir = reports_dir(&resolved.dirs, &journal.tenant.journal_key());
-        write_run_report(&dir, &report, None)
-            .map_err(|e| tracing::warn!(error = %e, "the run report could not be written"))
-            .ok()
-            .map(|files| files.html.to_string_lossy().into_owned())
-    });
+    let dir = reports_dir(&resolved.dirs, &journal.tenant.journal_key());
+    // The run's own sync wrote its report already (the command's and Send all's do); it is
+    // only written here when it is not there.
+    let written = report_files(&dir, &summary.run_id).html;
+    let report = if written.is_file() {
+        Some(written.to_string_lossy().into_owned())
+    } else {
+        run_report(&readout, &summary.run_id).and_then(|report| {
+            write_run_report(&dir, &report, None)
+                .map_err(|e| tracing::warn!(error = %e, "the run report could not be written"))
+                .ok()
+                .map(|files| files.html.to_string_lossy().into_owned())
+        })
+    };
     Some(JournalRun {
         figures: figures_of(&readout, &summary),
         run_id: summary.run_id,

@@ -215,24 +215,7 @@ pub fn write_run_report(
     report: &RunReport,
     comparison: Option<&RunComparison>,
 ) -> Result<ReportFiles, ReportError> {
-    // Run ids are `[0-9A-Za-z-]`; anything else is replaced so a hand-edited id cannot leave
-    // the folder.
-    let stem: String = report
-        .header
-        .run_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let files = ReportFiles {
-        csv: dir.join(format!("{stem}.csv")),
-        html: dir.join(format!("{stem}.html")),
-    };
+    let files = report_files(dir, &report.header.run_id);
     let write = |path: &Path, bytes: &[u8]| {
         super::private::write_private_file(path, bytes).map_err(|source| ReportError::Io {
             path: path.to_path_buf(),
@@ -245,6 +228,26 @@ pub fn write_run_report(
         report::report_html(report, comparison).as_bytes(),
     )?;
     Ok(files)
+}
+
+/// Where a run's report is (or would be) written in `dir`.
+pub fn report_files(dir: &Path, run_id: &str) -> ReportFiles {
+    // Run ids are `[0-9A-Za-z-]`; anything else is replaced so a hand-edited id cannot leave
+    // the folder.
+    let stem: String = run_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    ReportFiles {
+        csv: dir.join(format!("{stem}.csv")),
+        html: dir.join(format!("{stem}.html")),
+    }
 }
 
 #[cfg(test)]
