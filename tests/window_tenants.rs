@@ -19,6 +19,7 @@ use cw_shared_devices::sandbox::{
 use cw_shared_devices::storage::secrets::{MemoryStore, SecretSlot};
 use cw_shared_devices::storage::{AppDirs, Profile, ProfileStore, Secret, SecretName, SecretStore};
 use cw_shared_devices::ui::{App, Tab};
+use cw_shared_devices::worker::{Job, TenantsOverviewJob};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
@@ -28,7 +29,7 @@ use common::window::{assert_not_logged, build_with, replace_text, step_until};
 
 struct Rig {
     h: Harness<'static, App>,
-    _env: common::window::Env,
+    env: common::window::Env,
     acme: Sandbox,
     globex: Sandbox,
 }
@@ -137,7 +138,7 @@ impl Rig {
         h.run_steps(2);
         Self {
             h,
-            _env: env,
+            env,
             acme,
             globex,
         }
@@ -426,4 +427,49 @@ fn with_no_profile_the_tab_s_runs_wait_and_say_why() {
         );
     }
     assert!(!h.get_by_label("Refresh").accesskit_node().is_disabled());
+}
+
+#[test]
+fn a_profile_file_that_cannot_be_read_is_told_in_the_tab_not_lost() {
+    let mut rig = Rig::new();
+    // Globex's file is damaged after the window started: the tab's next reading moves it
+    // aside, and that reading is the only one that knows.
+    let profiles = AppDirs::at(rig.env.dir.path()).profiles_dir();
+    let globex_file = std::fs::read_dir(&profiles)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains("Globex"))
+        .expect("Globex's profile file");
+    std::fs::write(&globex_file, "{ not a profile").unwrap();
+    rig.h.get_by_label("Refresh").click();
+    step_until(
+        &mut rig.h,
+        Duration::from_secs(10),
+        "the tenants",
+        |h| matches!(&h.state().tenants.rows, Some(Ok(rows)) if rows.len() == 2),
+    );
+    rig.h.run_steps(2);
+    let problems = rig.h.state().tenants.profile_problems.clone();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("Profile \"Globex\" could not be read"),
+        "{problems:?}"
+    );
+    assert!(
+        rig.h
+            .query_by_label_contains("Profile \"Globex\" could not be read")
+            .is_some(),
+        "the problem is not shown"
+    );
+    // A later reading finds nothing wrong (the file is aside), and the tab still says it.
+    rig.h.get_by_label("Refresh").click();
+    rig.h.run_steps(1);
+    step_until(
+        &mut rig.h,
+        Duration::from_secs(10),
+        "the second reading",
+        |h| !h.state().is_running(TenantsOverviewJob::KIND),
+    );
+    assert!(matches!(&rig.h.state().tenants.rows, Some(Ok(rows)) if rows.len() == 2));
+    assert_eq!(rig.h.state().tenants.profile_problems, problems);
 }

@@ -287,16 +287,26 @@ fn last_run_words(summary: &RunSummary) -> &'static str {
     }
 }
 
+/// The Tenants tab's overview: a row per profile, and the profile files that could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantsOverview {
+    pub rows: Vec<TenantRow>,
+    /// In words. Reading the profiles moves an unreadable file aside, so this is the one time
+    /// it is told: the tab must show it.
+    pub problems: Vec<String>,
+}
+
 /// Each profile's last run from its tenant's journals (files only: no key, no service).
-pub fn overview(dirs: &AppDirs) -> Result<Vec<TenantRow>, EngineError> {
-    let (names, _) = profile_names(dirs)?;
-    Ok(names
+pub fn overview(dirs: &AppDirs) -> Result<TenantsOverview, EngineError> {
+    let (names, problems) = profile_names(dirs)?;
+    let rows = names
         .into_iter()
         .map(|name| {
             let last_run = last_run_of(dirs, &name);
             TenantRow { name, last_run }
         })
-        .collect())
+        .collect();
+    Ok(TenantsOverview { rows, problems })
 }
 
 fn last_run_of(dirs: &AppDirs, name: &str) -> Result<Option<LastRun>, String> {

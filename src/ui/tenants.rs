@@ -16,6 +16,8 @@ use super::widgets::primary_button;
 pub struct TenantsState {
     /// Every profile's last run (`None`: read it when the tab is drawn next).
     pub rows: Option<Result<Vec<TenantRow>, String>>,
+    /// Profile files the last reading could not load (each was moved aside, or must be).
+    pub profile_problems: Vec<String>,
     /// What "Preview all" found, by tenant.
     pub previews: BTreeMap<String, Result<PreviewTotals, String>>,
     /// What the last "Send all" did, by tenant.
@@ -126,6 +128,9 @@ pub fn tenants_ui(
     }
     said_ui(ui, state.message.as_ref());
     ui.separator();
+    for problem in &state.profile_problems {
+        ui.colored_label(ui.visuals().warn_fg_color, printable(problem));
+    }
     match &state.rows {
         None => {
             ui.label("Reading the tenants…");

@@ -11,7 +11,7 @@ use super::{Job, JobContext, JobError, JobKind, SYNC};
 use crate::domain::notify::{NoticeFigures, NotifySettings};
 use crate::engine::settings::RunSettings;
 use crate::engine::tenants::{
-    self, NoticeContext, TenantOutcome, TenantPlanned, TenantRow, notify_if_due,
+    self, NoticeContext, TenantOutcome, TenantPlanned, TenantsOverview, notify_if_due,
 };
 use crate::storage::{AppDirs, SecretStore};
 
@@ -74,7 +74,7 @@ impl Job for TenantsOverviewJob {
     const CANCELLED_BY_NEW_EPOCH: bool = false;
     const ANSWERS_ACROSS_EPOCHS: bool = true;
     type Progress = Infallible;
-    type Outcome = Result<Vec<TenantRow>, JobError>;
+    type Outcome = Result<TenantsOverview, JobError>;
 
     async fn run(self, _context: JobContext<Infallible>) -> Self::Outcome {
         blocking("reading the tenants", move || tenants::overview(&self.dirs)).await?

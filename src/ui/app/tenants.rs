@@ -7,7 +7,7 @@ use super::super::log::LogLevel;
 use super::super::schedule_dialog::{ScheduleAction, ScheduleDialog, schedule_dialog_ui};
 use super::super::tenants::{TenantsAction, TenantsView, result_words, tenants_ui};
 use super::App;
-use crate::engine::tenants::{TenantOutcome, TenantRow};
+use crate::engine::tenants::{TenantOutcome, TenantsOverview};
 use crate::worker::{
     Handles, Job, JobError, PlanAllJob, PreviewAllJob, SYNC, ScheduleAnswer, ScheduleJob,
     ScheduleWork, SendAllJob, SetWebhookJob, TenantPlanEntry, TenantPreviewed, TenantSendResult,
@@ -211,8 +211,19 @@ impl App {
 }
 
 impl Handles<TenantsOverviewJob> for App {
-    fn on_outcome(&mut self, outcome: Result<Vec<TenantRow>, JobError>) {
-        self.tenants.rows = Some(outcome.map_err(|e| e.to_string()));
+    fn on_outcome(&mut self, outcome: Result<TenantsOverview, JobError>) {
+        self.tenants.rows = Some(match outcome {
+            Ok(overview) => {
+                // Kept across readings: the file was moved aside, so the next reading is silent.
+                for problem in overview.problems {
+                    if !self.tenants.profile_problems.contains(&problem) {
+                        self.tenants.profile_problems.push(problem);
+                    }
+                }
+                Ok(overview.rows)
+            }
+            Err(e) => Err(e.to_string()),
+        });
     }
 }
 
